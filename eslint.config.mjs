@@ -1,42 +1,76 @@
 import nx from '@nx/eslint-plugin';
 
+/**
+ * Module boundaries. Every project carries a type tag and a scope tag, and no
+ * constraint uses '*':
+ *   apps      -> feature libs and util libs of their own scope (the standalone
+ *                app composes every service scope; apps never import apps)
+ *   features  -> util libs only (one service's feature never imports another's)
+ *   utils     -> utils
+ *   testing   -> utils; only test files may import it
+ */
+const serviceScopes = ['gateway', 'model-registry', 'storage', 'cache-manager', 'runtime'];
+
+function constraints({ tests }) {
+  const withTesting = (tags) => (tests ? [...tags, 'type:testing'] : tags);
+  return [
+    { sourceTag: 'type:app', onlyDependOnLibsWithTags: withTesting(['type:feature', 'type:util']) },
+    { sourceTag: 'type:feature', onlyDependOnLibsWithTags: withTesting(['type:util']) },
+    { sourceTag: 'type:util', onlyDependOnLibsWithTags: withTesting(['type:util']) },
+    { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:util'] },
+    { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:testing', 'type:util'] },
+    ...serviceScopes.map((scope) => ({
+      sourceTag: `scope:${scope}`,
+      onlyDependOnLibsWithTags: [`scope:${scope}`, 'scope:shared'],
+    })),
+    {
+      sourceTag: 'scope:standalone',
+      onlyDependOnLibsWithTags: ['scope:standalone', ...serviceScopes.map((s) => `scope:${s}`), 'scope:shared'],
+    },
+    { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+    { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:shared'] },
+  ];
+}
+
+const boundaries = (tests) => [
+  'error',
+  {
+    enforceBuildableLibDependency: true,
+    allow: ['^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$'],
+    depConstraints: constraints({ tests }),
+  },
+];
+
+const testFiles = ['**/*.spec.ts', '**/*.integration-spec.ts', '**/*.e2e-spec.ts'];
+
 export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
   ...nx.configs['flat/javascript'],
   {
-    ignores: ['**/dist', '**/out-tsc'],
+    ignores: ['**/dist', '**/out-tsc', '**/node_modules'],
   },
   {
-    files: ['**/*.ts', '**/*.tsx', '**/*.js', '**/*.jsx'],
+    files: ['**/*.ts', '**/*.js'],
     rules: {
-      '@nx/enforce-module-boundaries': [
+      '@nx/enforce-module-boundaries': boundaries(false),
+      // Libraries have exactly one public entry point (src/index.ts).
+      'no-restricted-imports': [
         'error',
         {
-          enforceBuildableLibDependency: true,
-          allow: ['^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$'],
-          depConstraints: [
-            {
-              sourceTag: '*',
-              onlyDependOnLibsWithTags: ['*'],
-            },
+          patterns: [
+            { group: ['@portfolio/*/**'], message: 'Import a library only from its entry point, e.g. @portfolio/contracts.' },
+            { group: ['**/apps/**'], message: 'Apps are never imported.' },
           ],
         },
       ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
   {
-    files: [
-      '**/*.ts',
-      '**/*.tsx',
-      '**/*.cts',
-      '**/*.mts',
-      '**/*.js',
-      '**/*.jsx',
-      '**/*.cjs',
-      '**/*.mjs',
-    ],
-    // Override or add rules here
-    rules: {},
+    files: testFiles,
+    rules: {
+      '@nx/enforce-module-boundaries': boundaries(true),
+    },
   },
 ];

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'cache-manager',
+  preset: '../../jest.preset.js',
+  coverageDirectory: '../../coverage/apps/cache-manager',
+};

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'portfolio',
+  preset: '../../jest.preset.js',
+  coverageDirectory: '../../coverage/apps/portfolio',
+};

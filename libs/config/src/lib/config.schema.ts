@@ -1,0 +1,209 @@
+import { z } from 'zod';
+import type { ConfigProblem } from './config.types';
+import {
+  ADMIN_KEY_MIN_LENGTH,
+  LOG_LEVELS,
+  MODEL_FORMATS,
+  NODE_ID_PATTERN,
+  PLANNED_STORAGE_DRIVERS,
+  STORAGE_DRIVERS,
+  SUBJECT_PREFIX_PATTERN,
+} from './config.constants';
+import { describeValue } from './describe-value.util';
+import {
+  nullable,
+  parseBooleanValue,
+  parseChoiceValue,
+  parseDurationValue,
+  parseIntegerValue,
+  parseNatsUrlValue,
+  parsePatternValue,
+  parsePostgresUrlValue,
+  parseSecretValue,
+  parseSizeValue,
+  parseSoftLimitValue,
+  parseStorageDriverValue,
+  parseStringValue,
+  required,
+} from './value-parsers.util';
+
+/**
+ * The file's schema. Zod checks the structure (strict mappings, so unknown keys
+ * anywhere are refused); every leaf runs one of our own parsers so each message
+ * is ours, never zod's wording. The output is "what the user wrote, parsed":
+ * absent keys stay undefined and defaults are applied later, where the origin
+ * of each value (file, environment, default) is known.
+ *
+ * `models` is not part of this schema: its entries are validated one by one
+ * (see modelSchema) so file order and per-id error keys are kept.
+ */
+
+function leaf<T>(parse: (value: unknown) => T) {
+  return z.unknown().transform((value, ctx): T => {
+    try {
+      return parse(value);
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: error instanceof Error ? error.message : String(error),
+      });
+      return z.NEVER;
+    }
+  });
+}
+
+function optional<T>(parse: (value: unknown) => T) {
+  return leaf(parse).optional();
+}
+
+/**
+ * A strict mapping. An empty section (`cache:` with everything commented out)
+ * is YAML null and is taken as an empty mapping.
+ */
+function section<Shape extends z.ZodRawShape>(
+  shape: Shape,
+  expected = 'a mapping',
+) {
+  const known = Object.keys(shape).join(', ');
+  const strict = z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown key (known keys: ${known})`
+        : `expected ${expected}, got ${describeValue(issue.input)}`,
+  });
+  return z.preprocess((value) => (value === null ? {} : value), strict);
+}
+
+const positiveSize = (value: unknown) => parseSizeValue(value, { min: 1 });
+const duration = (value: unknown) => parseDurationValue(value);
+const anyText = (value: unknown) => {
+  if (typeof value !== 'string')
+    throw new Error(`expected a string, got ${describeValue(value)}`);
+  return value;
+};
+const path = (value: unknown) => parseStringValue(value, 'a path');
+
+export const modelSchema = section(
+  {
+    path: leaf(required(path, 'the path of the model file or directory')),
+    type: leaf(
+      required(
+        (value) => parseChoiceValue(value, MODEL_FORMATS, 'model type'),
+        `the model format, one of: ${MODEL_FORMATS.join(', ')}`,
+      ),
+    ),
+    memory_estimate: optional(nullable(positiveSize)),
+    preload: optional(parseBooleanValue),
+    pinned: optional(parseBooleanValue),
+    ttl: optional(nullable(duration)),
+    description: optional(nullable(anyText)),
+  },
+  'a mapping with at least path and type',
+);
+
+export const configFileSchema = section({
+  data_dir: optional(path),
+  models: z.unknown().optional(),
+  cache: section({
+    max_memory: optional(positiveSize),
+    soft_limit: optional(parseSoftLimitValue),
+    ttl: optional(nullable(duration)),
+    runtime_timeout: optional(duration),
+  }).optional(),
+  nats: section({
+    url: optional(parseNatsUrlValue),
+    subject_prefix: optional((value) =>
+      parsePatternValue(
+        value,
+        SUBJECT_PREFIX_PATTERN,
+        'dot-separated tokens of letters, digits, _ and -, e.g. portfolio or acme.portfolio',
+      ),
+    ),
+    request_timeout: optional(duration),
+  }).optional(),
+  database: section({
+    url: optional(nullable(parsePostgresUrlValue)),
+  }).optional(),
+  storage: section({
+    driver: optional((value) =>
+      parseStorageDriverValue(value, STORAGE_DRIVERS, PLANNED_STORAGE_DRIVERS),
+    ),
+    local: section({
+      root: optional(path),
+    }).optional(),
+  }).optional(),
+  gateway: section({
+    host: optional((value) =>
+      parseStringValue(value, 'a host name or address'),
+    ),
+    port: optional((value) => parseIntegerValue(value, 0, 65535)),
+    admin_key: optional(
+      nullable((value) => parseSecretValue(value, ADMIN_KEY_MIN_LENGTH)),
+    ),
+    body_limit: optional(positiveSize),
+    request_timeout: optional(duration),
+  }).optional(),
+  runtime: section({
+    node_id: optional((value) =>
+      parsePatternValue(
+        value,
+        NODE_ID_PATTERN,
+        '1 to 64 letters, digits, _ or -; it becomes a NATS subject token',
+      ),
+    ),
+    max_memory: optional(nullable(positiveSize)),
+    soft_limit: optional(nullable(parseSoftLimitValue)),
+    workers: optional((value) => parseIntegerValue(value, 1, 64)),
+    intra_op_threads: optional((value) => parseIntegerValue(value, 1, 64)),
+    heartbeat_interval: optional(duration),
+    load_timeout: optional(duration),
+  }).optional(),
+  log: section({
+    level: optional((value) =>
+      parseChoiceValue(value, LOG_LEVELS, 'log level'),
+    ),
+  }).optional(),
+});
+
+export type ConfigFileSettings = z.output<typeof configFileSchema>;
+export type ModelSettings = z.output<typeof modelSchema>;
+
+/** Where a dotted key's value came from, for the problem's `source` and `key`. */
+export type Locate = (key: string) => Pick<ConfigProblem, 'source' | 'key'>;
+
+export type Validation<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly problems: ConfigProblem[] };
+
+/**
+ * Runs a schema and turns zod's issues into problems. Every message was written
+ * by the parsers or the section error map above; an issue code we did not
+ * anticipate still gets a location and a neutral message, never zod's text.
+ */
+export function validate<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+  prefix: readonly string[],
+  locate: Locate,
+): Validation<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return { ok: true, value: result.data };
+
+  const problems = result.error.issues.flatMap((issue): ConfigProblem[] => {
+    const at = [...prefix, ...issue.path.map(String)];
+    const detail =
+      issue.code === 'custom' ||
+      issue.code === 'unrecognized_keys' ||
+      issue.code === 'invalid_type'
+        ? issue.message
+        : 'invalid value';
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        ...locate([...at, key].join('.')),
+        detail,
+      }));
+    }
+    return [{ ...locate(at.join('.')), detail }];
+  });
+  return { ok: false, problems };
+}

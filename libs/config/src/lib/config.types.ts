@@ -1,0 +1,121 @@
+import type {
+  LOG_LEVELS,
+  MODEL_FORMATS,
+  STORAGE_DRIVERS,
+} from './config.constants';
+
+export type ModelFormat = (typeof MODEL_FORMATS)[number];
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type StorageDriver = (typeof STORAGE_DRIVERS)[number];
+
+/** A model registered (idempotently) at start-up, taken from the `models:` section. */
+export interface ConfiguredModel {
+  readonly id: string;
+  /** Absolute; relative paths in the file are resolved against the file's directory. */
+  readonly path: string;
+  readonly format: ModelFormat;
+  readonly memoryEstimateBytes: number | null;
+  readonly preload: boolean;
+  readonly pinned: boolean;
+  readonly ttlMs: number | null;
+  readonly description: string | null;
+}
+
+export interface CacheConfig {
+  readonly maxMemoryBytes: number;
+  readonly softLimitBytes: number;
+  /** null: models never expire because of idle time. */
+  readonly ttlMs: number | null;
+  /** A runtime that has not reported for this long is declared dead. */
+  readonly runtimeTimeoutMs: number;
+}
+
+export interface NatsConfig {
+  readonly url: string;
+  readonly subjectPrefix: string;
+  readonly requestTimeoutMs: number;
+}
+
+export interface DatabaseConfig {
+  /** null: the standalone uses its embedded database under dataDir. */
+  readonly url: string | null;
+}
+
+export interface StorageConfig {
+  readonly driver: StorageDriver;
+  readonly local: { readonly root: string };
+}
+
+export interface GatewayConfig {
+  readonly host: string;
+  /** 0 asks the OS for a free port. */
+  readonly port: number;
+  readonly adminKey: string | null;
+  readonly bodyLimitBytes: number;
+  readonly requestTimeoutMs: number;
+}
+
+export interface RuntimeConfig {
+  readonly nodeId: string;
+  /** Resolved: runtime.max_memory, else cache.max_memory. */
+  readonly maxMemoryBytes: number;
+  /** Resolved against maxMemoryBytes above (see resolveRuntimeMemory). */
+  readonly softLimitBytes: number;
+  readonly workers: number;
+  readonly intraOpThreads: number;
+  readonly heartbeatIntervalMs: number;
+  readonly loadTimeoutMs: number;
+}
+
+export interface LogConfig {
+  readonly level: LogLevel;
+}
+
+/** The one configuration object every Portfolio process starts from. Deeply frozen. */
+export interface PortfolioConfig {
+  /** Absolute path of the file loaded, or null when only defaults and environment were used. */
+  readonly source: string | null;
+  /** Absolute. */
+  readonly dataDir: string;
+  /** In file order. */
+  readonly models: readonly ConfiguredModel[];
+  readonly cache: CacheConfig;
+  readonly nats: NatsConfig;
+  readonly database: DatabaseConfig;
+  readonly storage: StorageConfig;
+  readonly gateway: GatewayConfig;
+  readonly runtime: RuntimeConfig;
+  readonly log: LogConfig;
+}
+
+export interface LoadConfigOptions {
+  /**
+   * Path of the YAML file, absolute or relative to cwd. undefined: use
+   * PORTFOLIO_CONFIG when set. null: no file, even when PORTFOLIO_CONFIG is set.
+   */
+  readonly file?: string | null;
+  /** Defaults to process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Defaults to process.cwd(). */
+  readonly cwd?: string;
+}
+
+/** One entry of the ENV_VARS table. */
+export interface EnvVarInfo {
+  readonly name: string;
+  /** Dotted YAML key the variable overrides; "(file)" for PORTFOLIO_CONFIG. */
+  readonly key: string;
+  readonly description: string;
+}
+
+/** One problem found while loading; ConfigError carries one or more. */
+export interface ConfigProblem {
+  /** Dotted YAML path (models.iris.memory_estimate), an env var name, or "(file)". */
+  readonly key: string;
+  /** Absolute file path, or "environment variable PORTFOLIO_X". */
+  readonly source: string;
+  /** What is wrong, without the location. */
+  readonly detail: string;
+}

@@ -1,0 +1,445 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError } from './config.error';
+import type { PortfolioConfig } from './config.types';
+import { ENV_VARS } from './env-vars';
+import { loadConfig } from './load-config';
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+const createdDirs: string[] = [];
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portfolio-config-env-'));
+  createdDirs.push(dir);
+  return dir;
+}
+
+function write(dir: string, name: string, content: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+function loadError(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+afterAll(() => {
+  for (const dir of createdDirs)
+    fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('ENV_VARS', () => {
+  it('lists exactly the supported variables, once each', () => {
+    expect(ENV_VARS.map((v) => v.name)).toEqual([
+      'PORTFOLIO_CONFIG',
+      'PORTFOLIO_DATA_DIR',
+      'PORTFOLIO_NATS_URL',
+      'PORTFOLIO_NATS_SUBJECT_PREFIX',
+      'PORTFOLIO_NATS_REQUEST_TIMEOUT',
+      'PORTFOLIO_DATABASE_URL',
+      'PORTFOLIO_STORAGE_DRIVER',
+      'PORTFOLIO_STORAGE_LOCAL_ROOT',
+      'PORTFOLIO_GATEWAY_HOST',
+      'PORTFOLIO_GATEWAY_PORT',
+      'PORTFOLIO_ADMIN_KEY',
+      'PORTFOLIO_GATEWAY_BODY_LIMIT',
+      'PORTFOLIO_GATEWAY_REQUEST_TIMEOUT',
+      'PORTFOLIO_CACHE_MAX_MEMORY',
+      'PORTFOLIO_CACHE_SOFT_LIMIT',
+      'PORTFOLIO_CACHE_TTL',
+      'PORTFOLIO_CACHE_RUNTIME_TIMEOUT',
+      'PORTFOLIO_RUNTIME_NODE_ID',
+      'PORTFOLIO_RUNTIME_MAX_MEMORY',
+      'PORTFOLIO_RUNTIME_SOFT_LIMIT',
+      'PORTFOLIO_RUNTIME_WORKERS',
+      'PORTFOLIO_RUNTIME_INTRA_OP_THREADS',
+      'PORTFOLIO_RUNTIME_HEARTBEAT_INTERVAL',
+      'PORTFOLIO_RUNTIME_LOAD_TIMEOUT',
+      'PORTFOLIO_LOG_LEVEL',
+    ]);
+  });
+
+  it('describes every variable and maps it to a YAML key', () => {
+    for (const v of ENV_VARS) {
+      expect(v.description.length).toBeGreaterThan(10);
+      expect(v.key).toMatch(
+        v.name === 'PORTFOLIO_CONFIG' ? /^\(file\)$/ : /^[a-z_]+(\.[a-z_]+)*$/,
+      );
+    }
+    expect(ENV_VARS.find((v) => v.name === 'PORTFOLIO_ADMIN_KEY')?.key).toBe(
+      'gateway.admin_key',
+    );
+  });
+
+  it('is frozen and carries only name, key and description', () => {
+    expect(Object.isFrozen(ENV_VARS)).toBe(true);
+    for (const v of ENV_VARS)
+      expect(Object.keys(v).sort()).toEqual(['description', 'key', 'name']);
+  });
+});
+
+describe('environment overrides', () => {
+  /** Every variable but PORTFOLIO_CONFIG: a valid value and where it must land. */
+  const cases: [string, string, (c: PortfolioConfig) => unknown, unknown][] = [
+    ['PORTFOLIO_DATA_DIR', '/srv/data', (c) => c.dataDir, '/srv/data'],
+    [
+      'PORTFOLIO_NATS_URL',
+      'nats://bus:4333',
+      (c) => c.nats.url,
+      'nats://bus:4333',
+    ],
+    [
+      'PORTFOLIO_NATS_SUBJECT_PREFIX',
+      'acme.pf',
+      (c) => c.nats.subjectPrefix,
+      'acme.pf',
+    ],
+    [
+      'PORTFOLIO_NATS_REQUEST_TIMEOUT',
+      '5s',
+      (c) => c.nats.requestTimeoutMs,
+      5000,
+    ],
+    [
+      'PORTFOLIO_DATABASE_URL',
+      'postgres://u@h/db',
+      (c) => c.database.url,
+      'postgres://u@h/db',
+    ],
+    ['PORTFOLIO_STORAGE_DRIVER', 'local', (c) => c.storage.driver, 'local'],
+    [
+      'PORTFOLIO_STORAGE_LOCAL_ROOT',
+      '/srv/blobs',
+      (c) => c.storage.local.root,
+      '/srv/blobs',
+    ],
+    ['PORTFOLIO_GATEWAY_HOST', '127.0.0.1', (c) => c.gateway.host, '127.0.0.1'],
+    ['PORTFOLIO_GATEWAY_PORT', '8181', (c) => c.gateway.port, 8181],
+    [
+      'PORTFOLIO_ADMIN_KEY',
+      '1234567890123456',
+      (c) => c.gateway.adminKey,
+      '1234567890123456',
+    ],
+    [
+      'PORTFOLIO_GATEWAY_BODY_LIMIT',
+      '1MiB',
+      (c) => c.gateway.bodyLimitBytes,
+      MiB,
+    ],
+    [
+      'PORTFOLIO_GATEWAY_REQUEST_TIMEOUT',
+      '1m',
+      (c) => c.gateway.requestTimeoutMs,
+      60_000,
+    ],
+    [
+      'PORTFOLIO_CACHE_MAX_MEMORY',
+      '8GiB',
+      (c) => c.cache.maxMemoryBytes,
+      8 * GiB,
+    ],
+    ['PORTFOLIO_CACHE_SOFT_LIMIT', '50%', (c) => c.cache.softLimitBytes, GiB],
+    ['PORTFOLIO_CACHE_TTL', '2h', (c) => c.cache.ttlMs, 7_200_000],
+    [
+      'PORTFOLIO_CACHE_RUNTIME_TIMEOUT',
+      '30',
+      (c) => c.cache.runtimeTimeoutMs,
+      30_000,
+    ],
+    [
+      'PORTFOLIO_RUNTIME_NODE_ID',
+      'gpu-node_3',
+      (c) => c.runtime.nodeId,
+      'gpu-node_3',
+    ],
+    [
+      'PORTFOLIO_RUNTIME_MAX_MEMORY',
+      '1073741824',
+      (c) => c.runtime.maxMemoryBytes,
+      GiB,
+    ],
+    [
+      'PORTFOLIO_RUNTIME_SOFT_LIMIT',
+      '1GiB',
+      (c) => c.runtime.softLimitBytes,
+      GiB,
+    ],
+    ['PORTFOLIO_RUNTIME_WORKERS', '8', (c) => c.runtime.workers, 8],
+    [
+      'PORTFOLIO_RUNTIME_INTRA_OP_THREADS',
+      '4',
+      (c) => c.runtime.intraOpThreads,
+      4,
+    ],
+    [
+      'PORTFOLIO_RUNTIME_HEARTBEAT_INTERVAL',
+      '750ms',
+      (c) => c.runtime.heartbeatIntervalMs,
+      750,
+    ],
+    [
+      'PORTFOLIO_RUNTIME_LOAD_TIMEOUT',
+      '5m',
+      (c) => c.runtime.loadTimeoutMs,
+      300_000,
+    ],
+    ['PORTFOLIO_LOG_LEVEL', 'verbose', (c) => c.log.level, 'verbose'],
+  ];
+
+  it('covers every variable in ENV_VARS', () => {
+    expect(cases.map(([name]) => name).sort()).toEqual(
+      ENV_VARS.map((v) => v.name)
+        .filter((n) => n !== 'PORTFOLIO_CONFIG')
+        .sort(),
+    );
+  });
+
+  it.each(cases)(
+    '%s=%s is parsed and applied',
+    (name, value, select, expected) => {
+      const config = loadConfig({
+        file: null,
+        env: { [name]: value },
+        cwd: tempDir(),
+      });
+      expect(select(config)).toEqual(expected);
+    },
+  );
+
+  it.each(
+    cases.filter(
+      ([name]) =>
+        name !== 'PORTFOLIO_STORAGE_DRIVER' &&
+        name !== 'PORTFOLIO_GATEWAY_HOST' &&
+        name !== 'PORTFOLIO_DATA_DIR' &&
+        name !== 'PORTFOLIO_STORAGE_LOCAL_ROOT',
+    ),
+  )('%s is validated and reported under its own name', (name) => {
+    const error = loadError(() =>
+      loadConfig({
+        file: null,
+        env: { [name]: '[not valid]' },
+        cwd: tempDir(),
+      }),
+    );
+    expect(error.key).toBe(name);
+    expect(error.source).toBe(`environment variable ${name}`);
+    expect(error.message).toMatch(
+      new RegExp(`^Invalid configuration in environment variable ${name}: `),
+    );
+  });
+
+  it('wins over the file', () => {
+    const dir = tempDir();
+    const file = write(
+      dir,
+      'p.yaml',
+      'gateway:\n  port: 9000\n  host: 10.0.0.1\ncache:\n  max_memory: 1GiB\nlog:\n  level: warn\n',
+    );
+    const config = loadConfig({
+      file,
+      env: {
+        PORTFOLIO_GATEWAY_PORT: '9100',
+        PORTFOLIO_CACHE_MAX_MEMORY: '3GiB',
+        PORTFOLIO_LOG_LEVEL: 'debug',
+      },
+      cwd: dir,
+    });
+    expect(config.gateway).toMatchObject({ port: 9100, host: '10.0.0.1' });
+    expect(config.cache.maxMemoryBytes).toBe(3 * GiB);
+    expect(config.log.level).toBe('debug');
+  });
+
+  it('fills a section the file left empty', () => {
+    const dir = tempDir();
+    const file = write(dir, 'p.yaml', 'nats:\n');
+    const config = loadConfig({
+      file,
+      env: { PORTFOLIO_NATS_URL: 'tls://secure:4222' },
+      cwd: dir,
+    });
+    expect(config.nats.url).toBe('tls://secure:4222');
+  });
+
+  it('treats empty values as unset', () => {
+    const dir = tempDir();
+    const file = write(dir, 'p.yaml', 'gateway:\n  port: 9000\n');
+    const config = loadConfig({
+      file,
+      env: { PORTFOLIO_GATEWAY_PORT: '', PORTFOLIO_NOT_A_THING: '' },
+      cwd: dir,
+    });
+    expect(config.gateway.port).toBe(9000);
+  });
+
+  it('keeps an integer-looking admin key as text', () => {
+    const config = loadConfig({
+      file: null,
+      env: { PORTFOLIO_ADMIN_KEY: '00001234567890123' },
+      cwd: tempDir(),
+    });
+    expect(config.gateway.adminKey).toBe('00001234567890123');
+  });
+
+  it('reports a bad integer with the variable and the value', () => {
+    const error = loadError(() =>
+      loadConfig({
+        file: null,
+        env: { PORTFOLIO_GATEWAY_PORT: '80x' },
+        cwd: tempDir(),
+      }),
+    );
+    expect(error.message).toBe(
+      'Invalid configuration in environment variable PORTFOLIO_GATEWAY_PORT: expected an integer from 0 to 65535, got "80x"',
+    );
+    expect(error.key).toBe('PORTFOLIO_GATEWAY_PORT');
+  });
+
+  it('blames the variable, not the file, when an overridden value is bad', () => {
+    const dir = tempDir();
+    const file = write(dir, 'p.yaml', 'cache:\n  ttl: 1h\n');
+    const error = loadError(() =>
+      loadConfig({ file, env: { PORTFOLIO_CACHE_TTL: '5x' }, cwd: dir }),
+    );
+    expect(error.source).toBe('environment variable PORTFOLIO_CACHE_TTL');
+    expect(error.message).toBe(
+      'Invalid configuration in environment variable PORTFOLIO_CACHE_TTL: invalid duration "5x" (expected seconds or e.g. 500ms, 90s, 15m, 1h, 1d)',
+    );
+  });
+
+  it('names the file setting a soft limit from the environment conflicts with', () => {
+    const dir = tempDir();
+    const file = write(dir, 'p.yaml', 'cache:\n  max_memory: 1GiB\n');
+    const error = loadError(() =>
+      loadConfig({
+        file,
+        env: { PORTFOLIO_CACHE_SOFT_LIMIT: '2GiB' },
+        cwd: dir,
+      }),
+    );
+    expect(error.key).toBe('PORTFOLIO_CACHE_SOFT_LIMIT');
+    expect(error.message).toBe(
+      'Invalid configuration in environment variable PORTFOLIO_CACHE_SOFT_LIMIT: soft limit 2 GiB is larger than cache.max_memory, 1 GiB',
+    );
+  });
+
+  it('does not apply an override beneath a file value that is not a mapping; the file is blamed', () => {
+    const dir = tempDir();
+    const file = write(dir, 'p.yaml', 'gateway: 5\n');
+    const error = loadError(() =>
+      loadConfig({ file, env: { PORTFOLIO_GATEWAY_PORT: '1' }, cwd: dir }),
+    );
+    expect(error.source).toBe(file);
+    expect(error.key).toBe('gateway');
+  });
+
+  it('does not change the validated file values it overrides for other keys', () => {
+    const dir = tempDir();
+    const file = write(
+      dir,
+      'p.yaml',
+      'runtime:\n  workers: 3\n  intra_op_threads: 2\n',
+    );
+    const config = loadConfig({
+      file,
+      env: { PORTFOLIO_RUNTIME_WORKERS: '5' },
+      cwd: dir,
+    });
+    expect(config.runtime).toMatchObject({ workers: 5, intraOpThreads: 2 });
+  });
+});
+
+describe('unknown PORTFOLIO_* variables', () => {
+  function refusal(name: string): ConfigError {
+    return loadError(() =>
+      loadConfig({ file: null, env: { [name]: 'x' }, cwd: tempDir() }),
+    );
+  }
+
+  it('refuses a typo and suggests the intended name', () => {
+    const error = refusal('PORTFOLIO_GATEWAY_PROT');
+    expect(error.key).toBe('PORTFOLIO_GATEWAY_PROT');
+    expect(error.source).toBe('environment variable PORTFOLIO_GATEWAY_PROT');
+    expect(error.message).toBe(
+      'Invalid configuration in environment variable PORTFOLIO_GATEWAY_PROT: unknown variable; did you mean PORTFOLIO_GATEWAY_PORT?',
+    );
+  });
+
+  it('suggests the full name for a shortened one', () => {
+    expect(refusal('PORTFOLIO_PORT').message).toContain(
+      'did you mean PORTFOLIO_GATEWAY_PORT?',
+    );
+    expect(refusal('PORTFOLIO_NATS_TIMEOUT').message).toContain(
+      'did you mean PORTFOLIO_NATS_REQUEST_TIMEOUT?',
+    );
+  });
+
+  it('offers both names when two are equally likely', () => {
+    expect(refusal('PORTFOLIO_MAX_MEMORY').message).toContain(
+      'did you mean PORTFOLIO_CACHE_MAX_MEMORY or PORTFOLIO_RUNTIME_MAX_MEMORY?',
+    );
+  });
+
+  it('lists the supported names when nothing is close', () => {
+    const error = refusal('PORTFOLIO_BANANA');
+    expect(error.message).not.toContain('did you mean');
+    expect(error.message).toContain(
+      'unknown variable (supported: PORTFOLIO_CONFIG, PORTFOLIO_DATA_DIR,',
+    );
+  });
+
+  it('reports every unknown variable, one per line', () => {
+    const error = loadError(() =>
+      loadConfig({
+        file: null,
+        env: { PORTFOLIO_ZZZ_ONE: 'x', PORTFOLIO_AAA_TWO: 'y' },
+        cwd: tempDir(),
+      }),
+    );
+    const lines = error.message.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^Invalid configuration in environment variable PORTFOLIO_AAA_TWO: /,
+    );
+    expect(lines[1]).toMatch(
+      /^Invalid configuration in environment variable PORTFOLIO_ZZZ_ONE: /,
+    );
+    expect(error.problems.map((p) => p.key)).toEqual([
+      'PORTFOLIO_AAA_TWO',
+      'PORTFOLIO_ZZZ_ONE',
+    ]);
+  });
+
+  it('ignores PORTFOLIO_TEST_* variables, which belong to test tooling', () => {
+    const config = loadConfig({
+      file: null,
+      env: {
+        PORTFOLIO_TEST_PG_URL: 'postgres://x',
+        PORTFOLIO_TEST_ANYTHING: 'whatever',
+      },
+      cwd: tempDir(),
+    });
+    expect(config.database.url).toBeNull();
+  });
+
+  it('ignores variables outside the PORTFOLIO_ namespace', () => {
+    expect(() =>
+      loadConfig({
+        file: null,
+        env: { HOME: '/root', portfolio_gateway_port: 'x', PORTFOLIOX: 'y' },
+        cwd: tempDir(),
+      }),
+    ).not.toThrow();
+  });
+});

@@ -1,0 +1,177 @@
+import { FILE_KEY } from './config.constants';
+import type { EnvVarInfo } from './config.types';
+
+export const ENV_PREFIX = 'PORTFOLIO_';
+
+/** Reserved for test tooling; loadConfig ignores these instead of refusing them. */
+export const TEST_ENV_PREFIX = 'PORTFOLIO_TEST_';
+
+export const CONFIG_FILE_ENV = 'PORTFOLIO_CONFIG';
+
+/**
+ * How a variable's text becomes the value the schema sees. Sizes, durations and
+ * strings are handed over as text, as a quoted YAML scalar would be; integers
+ * are converted when the text is an integer and otherwise left as text so the
+ * schema reports them the same way it would report `port: 80x` in the file.
+ */
+type EnvValueKind = 'text' | 'integer';
+
+interface EnvVarSpec extends EnvVarInfo {
+  readonly kind: EnvValueKind;
+}
+
+function spec(
+  name: string,
+  key: string,
+  description: string,
+  kind: EnvValueKind = 'text',
+): EnvVarSpec {
+  return { name, key, description, kind };
+}
+
+/** The one table of supported variables; ENV_VARS is its public face. */
+export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
+  spec(
+    CONFIG_FILE_ENV,
+    FILE_KEY,
+    'Path of the YAML configuration file, absolute or relative to the working directory',
+  ),
+  spec(
+    'PORTFOLIO_DATA_DIR',
+    'data_dir',
+    'Directory for the embedded database and artifacts (relative: to the working directory)',
+  ),
+  spec(
+    'PORTFOLIO_NATS_URL',
+    'nats.url',
+    'NATS server URL, e.g. nats://127.0.0.1:4222',
+  ),
+  spec(
+    'PORTFOLIO_NATS_SUBJECT_PREFIX',
+    'nats.subject_prefix',
+    'Prefix of every NATS subject Portfolio uses',
+  ),
+  spec(
+    'PORTFOLIO_NATS_REQUEST_TIMEOUT',
+    'nats.request_timeout',
+    'Timeout of NATS requests between services (duration)',
+  ),
+  spec(
+    'PORTFOLIO_DATABASE_URL',
+    'database.url',
+    'PostgreSQL URL (postgres://...); unset: the embedded database',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_DRIVER',
+    'storage.driver',
+    "Artifact storage driver; only 'local' for now",
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_LOCAL_ROOT',
+    'storage.local.root',
+    'Root directory of the local artifact store (relative: to the working directory)',
+  ),
+  spec(
+    'PORTFOLIO_GATEWAY_HOST',
+    'gateway.host',
+    'Address the HTTP gateway listens on',
+  ),
+  spec(
+    'PORTFOLIO_GATEWAY_PORT',
+    'gateway.port',
+    'Port the HTTP gateway listens on (0: any free port)',
+    'integer',
+  ),
+  spec(
+    'PORTFOLIO_ADMIN_KEY',
+    'gateway.admin_key',
+    'Key required for admin endpoints (at least 16 characters)',
+  ),
+  spec(
+    'PORTFOLIO_GATEWAY_BODY_LIMIT',
+    'gateway.body_limit',
+    'Largest accepted request body (size)',
+  ),
+  spec(
+    'PORTFOLIO_GATEWAY_REQUEST_TIMEOUT',
+    'gateway.request_timeout',
+    'Timeout of one HTTP request (duration)',
+  ),
+  spec(
+    'PORTFOLIO_CACHE_MAX_MEMORY',
+    'cache.max_memory',
+    'Memory each runtime may use for loaded models (size)',
+  ),
+  spec(
+    'PORTFOLIO_CACHE_SOFT_LIMIT',
+    'cache.soft_limit',
+    'Usage at which eviction starts: a size or a percentage of max memory',
+  ),
+  spec(
+    'PORTFOLIO_CACHE_TTL',
+    'cache.ttl',
+    'Idle time after which a model is unloaded (duration)',
+  ),
+  spec(
+    'PORTFOLIO_CACHE_RUNTIME_TIMEOUT',
+    'cache.runtime_timeout',
+    'Silence after which a runtime is declared dead (duration)',
+  ),
+  spec(
+    'PORTFOLIO_RUNTIME_NODE_ID',
+    'runtime.node_id',
+    'Identity of this runtime (letters, digits, _ and -)',
+  ),
+  spec(
+    'PORTFOLIO_RUNTIME_MAX_MEMORY',
+    'runtime.max_memory',
+    "This runtime's memory for models (size); unset: cache.max_memory",
+  ),
+  spec(
+    'PORTFOLIO_RUNTIME_SOFT_LIMIT',
+    'runtime.soft_limit',
+    "This runtime's soft limit: a size or a percentage",
+  ),
+  spec(
+    'PORTFOLIO_RUNTIME_WORKERS',
+    'runtime.workers',
+    'Inference worker threads (1-64)',
+    'integer',
+  ),
+  spec(
+    'PORTFOLIO_RUNTIME_INTRA_OP_THREADS',
+    'runtime.intra_op_threads',
+    'Threads per inference operation (1-64)',
+    'integer',
+  ),
+  spec(
+    'PORTFOLIO_RUNTIME_HEARTBEAT_INTERVAL',
+    'runtime.heartbeat_interval',
+    'How often the runtime reports its state (duration)',
+  ),
+  spec(
+    'PORTFOLIO_RUNTIME_LOAD_TIMEOUT',
+    'runtime.load_timeout',
+    'Longest time a model load may take (duration)',
+  ),
+  spec(
+    'PORTFOLIO_LOG_LEVEL',
+    'log.level',
+    'One of error, warn, info, debug, verbose',
+  ),
+];
+
+/** Supported PORTFOLIO_* variables: name, the YAML key it overrides, and what it does. */
+export const ENV_VARS: readonly EnvVarInfo[] = Object.freeze(
+  ENV_VAR_SPECS.map(({ name, key, description }) =>
+    Object.freeze({ name, key, description }),
+  ),
+);
+
+const INTEGER_TEXT = /^[+-]?\d+$/;
+
+export function envValue(kind: EnvValueKind, text: string): string | number {
+  return kind === 'integer' && INTEGER_TEXT.test(text.trim())
+    ? Number(text)
+    : text;
+}

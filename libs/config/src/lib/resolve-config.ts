@@ -1,0 +1,240 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { DEFAULTS, MAX_NODE_ID_LENGTH } from './config.constants';
+import { ConfigError } from './config.error';
+import type { ConfigFileSettings, ModelSettings } from './config.schema';
+import type {
+  ConfigProblem,
+  ConfiguredModel,
+  PortfolioConfig,
+} from './config.types';
+import { parseDuration } from './duration.util';
+import { formatBytes, parseSize } from './size.util';
+import type { SoftLimit } from './value-parsers.util';
+import type { ValueOrigins } from './value-origins';
+
+/** Facts about the host that only matter for defaults; injectable for tests. */
+export interface HostFacts {
+  readonly hostname: string;
+  readonly pid: number;
+  readonly parallelism: number;
+}
+
+export function currentHost(): HostFacts {
+  return {
+    hostname: os.hostname(),
+    pid: process.pid,
+    parallelism: os.availableParallelism(),
+  };
+}
+
+/**
+ * `<short hostname>-<pid>`, squeezed into the node-id alphabet: host names may
+ * hold dots and other characters that are not valid in a NATS subject token.
+ */
+export function defaultNodeId({ hostname, pid }: HostFacts): string {
+  const suffix = `-${pid}`;
+  const host = (hostname.split('.')[0] ?? '')
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, MAX_NODE_ID_LENGTH - suffix.length);
+  return `${host || 'runtime'}${suffix}`;
+}
+
+function applySoftLimit(limit: SoftLimit, maxBytes: number): number {
+  return limit.kind === 'percent'
+    ? Math.floor((maxBytes * limit.percent) / 100)
+    : limit.bytes;
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+interface MemoryLimits {
+  readonly cache: {
+    readonly maxMemoryBytes: number;
+    readonly softLimitBytes: number;
+  };
+  readonly runtime: {
+    readonly maxMemoryBytes: number;
+    readonly softLimitBytes: number;
+  };
+}
+
+/**
+ * The runtime's limits: runtime.max_memory, else the cache's. Without its own
+ * soft_limit the runtime reuses the cache's as a share of memory: a percentage
+ * applies to the runtime's max as is, and an absolute cache soft limit keeps
+ * the same ratio to the runtime's max when that max is overridden, so raising
+ * runtime.max_memory does not leave the soft limit behind (or above it).
+ */
+function resolveMemory(
+  settings: ConfigFileSettings,
+  origins: ValueOrigins,
+  problems: ConfigProblem[],
+): MemoryLimits {
+  const cacheMax =
+    settings.cache?.max_memory ?? parseSize(DEFAULTS.cacheMaxMemory);
+  const cacheSoftLimit: SoftLimit = settings.cache?.soft_limit ?? {
+    kind: 'percent',
+    percent: DEFAULTS.cacheSoftLimitPercent,
+  };
+  const cacheSoft = applySoftLimit(cacheSoftLimit, cacheMax);
+  if (cacheSoft > cacheMax) {
+    const max = origins.describe(
+      'cache.max_memory',
+      settings.cache?.max_memory !== undefined,
+    );
+    problems.push(
+      origins.problem(
+        'cache.soft_limit',
+        `soft limit ${formatBytes(cacheSoft)} is larger than ${max}, ${formatBytes(cacheMax)}`,
+      ),
+    );
+  }
+
+  const runtimeMaxSetting = settings.runtime?.max_memory ?? null;
+  const runtimeMax = runtimeMaxSetting ?? cacheMax;
+  const runtimeSoftSetting = settings.runtime?.soft_limit ?? null;
+  let runtimeSoft: number;
+  if (runtimeSoftSetting !== null) {
+    runtimeSoft = applySoftLimit(runtimeSoftSetting, runtimeMax);
+    if (runtimeSoft > runtimeMax) {
+      const detail =
+        runtimeMaxSetting !== null
+          ? `soft limit ${formatBytes(runtimeSoft)} is larger than ${origins.describe('runtime.max_memory', true)}, ${formatBytes(runtimeMax)}`
+          : `soft limit ${formatBytes(runtimeSoft)} is larger than ${origins.describe('cache.max_memory', settings.cache?.max_memory !== undefined)}, ${formatBytes(runtimeMax)}, which the runtime uses while runtime.max_memory is not set`;
+      problems.push(origins.problem('runtime.soft_limit', detail));
+    }
+  } else if (cacheSoftLimit.kind === 'percent' || runtimeMaxSetting === null) {
+    runtimeSoft = applySoftLimit(cacheSoftLimit, runtimeMax);
+  } else {
+    runtimeSoft = Math.floor((runtimeMax * cacheSoft) / cacheMax);
+  }
+
+  return {
+    cache: { maxMemoryBytes: cacheMax, softLimitBytes: cacheSoft },
+    runtime: { maxMemoryBytes: runtimeMax, softLimitBytes: runtimeSoft },
+  };
+}
+
+/** Model paths must exist at start-up: registering a missing file would only fail later, further from the cause. */
+function resolveModels(
+  models: ReadonlyMap<string, ModelSettings>,
+  origins: ValueOrigins,
+  problems: ConfigProblem[],
+): ConfiguredModel[] {
+  return [...models].map(([id, model]) => {
+    const path = origins.resolvePath(`models.${id}.path`, model.path, true);
+    if (!fs.existsSync(path))
+      problems.push(
+        origins.problem(`models.${id}.path`, `model path not found: ${path}`),
+      );
+    return {
+      id,
+      path,
+      format: model.type,
+      memoryEstimateBytes: model.memory_estimate ?? null,
+      preload: model.preload ?? false,
+      pinned: model.pinned ?? false,
+      ttlMs: model.ttl ?? null,
+      description: model.description ?? null,
+    };
+  });
+}
+
+/**
+ * Applies defaults, resolves paths and checks the rules that span several
+ * keys. The result is not frozen yet.
+ *
+ * @throws ConfigError listing every cross-key problem and missing model path.
+ */
+export function resolveConfig(
+  settings: ConfigFileSettings,
+  models: ReadonlyMap<string, ModelSettings>,
+  origins: ValueOrigins,
+  host: HostFacts,
+): PortfolioConfig {
+  const problems: ConfigProblem[] = [];
+  const { cache, nats, database, storage, gateway, runtime, log } = settings;
+
+  const dataDir = origins.resolvePath(
+    'data_dir',
+    settings.data_dir ?? DEFAULTS.dataDir,
+    settings.data_dir !== undefined,
+  );
+  const storageRootSetting = storage?.local?.root;
+  const storageRoot =
+    storageRootSetting !== undefined
+      ? origins.resolvePath('storage.local.root', storageRootSetting, true)
+      : nodePath.join(dataDir, DEFAULTS.artifactsDirName);
+
+  const memory = resolveMemory(settings, origins, problems);
+
+  const runtimeTimeoutMs =
+    cache?.runtime_timeout ?? parseDuration(DEFAULTS.cacheRuntimeTimeout);
+  const heartbeatIntervalMs =
+    runtime?.heartbeat_interval ??
+    parseDuration(DEFAULTS.runtimeHeartbeatInterval);
+  if (heartbeatIntervalMs >= runtimeTimeoutMs) {
+    const timeout = origins.describe(
+      'cache.runtime_timeout',
+      cache?.runtime_timeout !== undefined,
+    );
+    problems.push(
+      origins.problem(
+        'runtime.heartbeat_interval',
+        `heartbeat interval ${formatMs(heartbeatIntervalMs)} must be shorter than ${timeout}, ${formatMs(runtimeTimeoutMs)}, or runtimes are declared dead between heartbeats`,
+      ),
+    );
+  }
+
+  const configuredModels = resolveModels(models, origins, problems);
+  ConfigError.throwIfAny(problems);
+
+  return {
+    source: origins.file,
+    dataDir,
+    models: configuredModels,
+    cache: {
+      ...memory.cache,
+      ttlMs: cache?.ttl ?? null,
+      runtimeTimeoutMs,
+    },
+    nats: {
+      url: nats?.url ?? DEFAULTS.natsUrl,
+      subjectPrefix: nats?.subject_prefix ?? DEFAULTS.natsSubjectPrefix,
+      requestTimeoutMs:
+        nats?.request_timeout ?? parseDuration(DEFAULTS.natsRequestTimeout),
+    },
+    database: { url: database?.url ?? null },
+    storage: {
+      driver: storage?.driver ?? 'local',
+      local: { root: storageRoot },
+    },
+    gateway: {
+      host: gateway?.host ?? DEFAULTS.gatewayHost,
+      port: gateway?.port ?? DEFAULTS.gatewayPort,
+      adminKey: gateway?.admin_key ?? null,
+      bodyLimitBytes:
+        gateway?.body_limit ?? parseSize(DEFAULTS.gatewayBodyLimit),
+      requestTimeoutMs:
+        gateway?.request_timeout ??
+        parseDuration(DEFAULTS.gatewayRequestTimeout),
+    },
+    runtime: {
+      nodeId: runtime?.node_id ?? defaultNodeId(host),
+      ...memory.runtime,
+      workers:
+        runtime?.workers ??
+        Math.max(1, Math.min(DEFAULTS.runtimeMaxWorkers, host.parallelism)),
+      intraOpThreads:
+        runtime?.intra_op_threads ?? DEFAULTS.runtimeIntraOpThreads,
+      heartbeatIntervalMs,
+      loadTimeoutMs:
+        runtime?.load_timeout ?? parseDuration(DEFAULTS.runtimeLoadTimeout),
+    },
+    log: { level: log?.level ?? DEFAULTS.logLevel },
+  };
+}

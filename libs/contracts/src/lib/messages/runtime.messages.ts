@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+import { event, targetedRpc } from '../rpc';
+import { Bytes, Empty, ModelFormatSchema, ModelId, NodeId, PingResponse, Sha256, VersionNumber } from './common.schema';
+
+export const MODEL_STATES = ['unloaded', 'loading', 'loaded', 'unloading', 'failed'] as const;
+export type ModelState = (typeof MODEL_STATES)[number];
+
+export const LoadModelRequest = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  format: ModelFormatSchema,
+  artifact_uri: z.string(),
+  sha256: Sha256,
+  size_bytes: Bytes,
+  /** What the placement reserved; the runtime refuses a load that would cross its hard limit. */
+  memory_estimate_bytes: Bytes,
+});
+export type LoadModelRequest = z.infer<typeof LoadModelRequest>;
+export const LoadModelResponse = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  /** Measured (RSS delta around the serialized load plus a warm-up run). */
+  memory_bytes: Bytes,
+  load_ms: z.number().nonnegative(),
+  /** False when the model was already loaded here (loads are idempotent). */
+  loaded_now: z.boolean(),
+  /** The runtime's state version once this load completed (see RuntimeHeartbeat.state_version). */
+  state_version: z.number().int().nonnegative(),
+});
+export type LoadModelResponse = z.infer<typeof LoadModelResponse>;
+
+export const UnloadModelRequest = z.object({ model_id: ModelId, version: VersionNumber });
+export const UnloadModelResponse = z.object({
+  freed_bytes: Bytes,
+  was_loaded: z.boolean(),
+  state_version: z.number().int().nonnegative(),
+});
+export type UnloadModelResponse = z.infer<typeof UnloadModelResponse>;
+
+export const LoadedModelReport = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  state: z.enum(MODEL_STATES),
+  memory_bytes: Bytes,
+  loaded_at: z.string().nullable(),
+  last_used_at: z.string().nullable(),
+  requests: z.number().int().nonnegative(),
+  errors: z.number().int().nonnegative(),
+  in_flight: z.number().int().nonnegative(),
+  load_ms: z.number().nonnegative().nullable(),
+  reason: z.string().nullable(),
+});
+export type LoadedModelReport = z.infer<typeof LoadedModelReport>;
+
+/**
+ * Sent every `runtime.heartbeat_interval`. Runtimes are the source of truth for what
+ * is loaded where: a restarted cache-manager rebuilds its whole view from these.
+ */
+export const RuntimeHeartbeat = z.object({
+  node_id: NodeId,
+  started_at: z.string(),
+  seq: z.number().int().nonnegative(),
+  /**
+   * Increases with every change of the runtime's models. A report older than what a
+   * load or unload reply already told (lower state_version) is stale for the model
+   * list, though still proof of life.
+   */
+  state_version: z.number().int().nonnegative(),
+  interval_ms: z.number().int().positive(),
+  capacity_bytes: Bytes,
+  soft_limit_bytes: Bytes,
+  /** Sum of the loaded models' measured memory plus loads and unloads in progress. */
+  used_bytes: Bytes,
+  rss_bytes: Bytes,
+  workers: z.number().int().positive(),
+  formats: z.array(ModelFormatSchema),
+  models: z.array(LoadedModelReport),
+});
+export type RuntimeHeartbeat = z.infer<typeof RuntimeHeartbeat>;
+
+export const RuntimeStopping = z.object({ node_id: NodeId });
+
+/**
+ * Inference travels as a binary tensor frame (see @portfolio/tensor encodeFrame), not
+ * JSON: the request header carries `InferHeader`, the reply header `InferReplyHeader`.
+ */
+export const InferHeader = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  /** Names of the outputs wanted; all when absent. */
+  outputs: z.array(z.string()).optional(),
+});
+export type InferHeader = z.infer<typeof InferHeader>;
+export const InferReplyHeader = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  node_id: NodeId,
+  compute_ms: z.number().nonnegative(),
+});
+export type InferReplyHeader = z.infer<typeof InferReplyHeader>;
+
+export function inferSubject(prefix: string, nodeId: string): string {
+  return `${prefix}.runtime.${nodeId}.infer.v1`;
+}
+
+export const Runtime = {
+  load: targetedRpc('runtime', 'load.v1', LoadModelRequest, LoadModelResponse),
+  unload: targetedRpc('runtime', 'unload.v1', UnloadModelRequest, UnloadModelResponse),
+  ping: targetedRpc('runtime', 'ping.v1', Empty, PingResponse),
+  heartbeat: event('runtime.heartbeat.v1', RuntimeHeartbeat),
+  stopping: event('runtime.stopping.v1', RuntimeStopping),
+} as const;

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+import { serviceRpc, targetedRpc } from '../rpc';
+import { Bytes, Empty, ModelFormatSchema, ModelId, PingResponse, Sha256, SignatureSchema } from './common.schema';
+
+/**
+ * Artifact ingest over the bus. Artifacts are far larger than a NATS message
+ * (1 MiB by default), so they travel as a sequence of chunks addressed to the ONE
+ * storage instance that accepted `begin` (its id comes back as `instance`):
+ *   begin (queue group) -> chunk x N (raw bytes, in order, each acknowledged) -> commit | abort
+ * The storage instance hashes while it writes, validates the artifact for its format
+ * at commit, and only then moves it to its final, content-addressed place. An ingest
+ * that sees no chunk for `idle_timeout_ms` is aborted and its temporary file removed.
+ */
+export const IngestBeginRequest = z.object({
+  model_id: ModelId,
+  format: ModelFormatSchema,
+  /** When the client announced a length (Content-Length), the commit must match it. */
+  expected_size_bytes: Bytes.optional(),
+});
+export const IngestBeginResponse = z.object({
+  ingest_id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+  instance: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  max_chunk_bytes: z.number().int().positive(),
+  idle_timeout_ms: z.number().int().positive(),
+});
+export type IngestBeginResponse = z.infer<typeof IngestBeginResponse>;
+
+/** Headers of a raw chunk message (the body is the bytes). */
+export const INGEST_ID_HEADER = 'Portfolio-Ingest-Id';
+export const INGEST_SEQ_HEADER = 'Portfolio-Ingest-Seq';
+export const IngestChunkResponse = z.object({ received_bytes: Bytes });
+
+export function ingestChunkSubject(prefix: string, instance: string): string {
+  return `${prefix}.storage.${instance}.ingest.chunk.v1`;
+}
+
+export const IngestCommitRequest = z.object({ ingest_id: z.string(), chunks: z.number().int().nonnegative() });
+export const IngestCommitResponse = z.object({
+  artifact_uri: z.string(),
+  sha256: Sha256,
+  size_bytes: Bytes,
+  format: ModelFormatSchema,
+  signature: SignatureSchema,
+  /** False when identical bytes were already stored (content addressing); nothing new was written. */
+  created: z.boolean(),
+});
+export type IngestCommitResponse = z.infer<typeof IngestCommitResponse>;
+
+export const IngestAbortRequest = z.object({ ingest_id: z.string() });
+
+export const DeleteArtifactRequest = z.object({ artifact_uri: z.string() });
+export const DeleteArtifactResponse = z.object({ deleted: z.boolean() });
+
+const QUEUE = 'storage';
+
+export const Storage = {
+  ingestBegin: serviceRpc('storage.ingest.begin.v1', QUEUE, IngestBeginRequest, IngestBeginResponse),
+  ingestCommit: targetedRpc('storage', 'ingest.commit.v1', IngestCommitRequest, IngestCommitResponse),
+  ingestAbort: targetedRpc('storage', 'ingest.abort.v1', IngestAbortRequest, Empty),
+  deleteArtifact: serviceRpc('storage.artifact.delete.v1', QUEUE, DeleteArtifactRequest, DeleteArtifactResponse),
+  ping: serviceRpc('storage.ping.v1', QUEUE, Empty, PingResponse),
+} as const;

@@ -1,0 +1,59 @@
+/**
+ * The transport under every service: NATS in the distributed mode, an in-process
+ * bus in the standalone mode. Both honour the same contract, so services cannot tell
+ * them apart:
+ * - subjects are dot-separated tokens; subscriptions may use `*` (one token) and `>`
+ *   (the rest, last token only);
+ * - subscribers sharing a `queue` name split the messages: one of them gets each;
+ * - `request` resolves with the first reply, rejects with BusError `NO_RESPONDERS` at
+ *   once when nobody listens, and with `TIMEOUT` after `timeoutMs`;
+ * - a handler that returns nothing sends no reply (the requester times out), which is
+ *   how NATS behaves too.
+ * Payloads are raw bytes; receivers must treat them as read-only (the in-process bus
+ * hands the same buffer to the receiver, without copying).
+ */
+export interface BusMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface BusReply {
+  readonly data: Uint8Array;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type BusHandler = (message: BusMessage) => Promise<BusReply | void> | BusReply | void;
+
+export interface BusSubscription {
+  unsubscribe(): void;
+}
+
+export interface RequestOptions {
+  readonly timeoutMs: number;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface MessageBus {
+  readonly kind: 'nats' | 'in-process';
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage>;
+  publish(subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>): void;
+  subscribe(subject: string, handler: BusHandler, options?: { queue?: string }): BusSubscription;
+  /** The largest payload one message may carry (NATS server's max_payload). */
+  maxPayloadBytes(): number;
+  isConnected(): boolean;
+  close(): Promise<void>;
+}
+
+export type BusErrorCode = 'NO_RESPONDERS' | 'TIMEOUT' | 'CLOSED' | 'PAYLOAD_TOO_LARGE' | 'INVALID_SUBJECT';
+
+export class BusError extends Error {
+  override readonly name = 'BusError';
+
+  constructor(
+    readonly code: BusErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,119 @@
+import { BusError, BusHandler, BusMessage, BusReply, BusSubscription, MessageBus, RequestOptions } from './bus';
+import { subjectMatches, subjectTokens } from './subject.util';
+
+interface Subscription {
+  readonly pattern: string[];
+  readonly queue: string | null;
+  readonly handler: BusHandler;
+}
+
+/**
+ * The standalone mode's bus: every service in one process, messages handed over by
+ * reference. Delivery is always asynchronous (next macrotask), as on a network, so a
+ * handler never runs inside its caller's stack.
+ */
+export class InProcessBus implements MessageBus {
+  readonly kind = 'in-process' as const;
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly queueCursors = new Map<string, number>();
+  private closed = false;
+
+  constructor(private readonly maxPayload = 64 * 1024 * 1024) {}
+
+  subscribe(subject: string, handler: BusHandler, options: { queue?: string } = {}): BusSubscription {
+    this.assertOpen();
+    const sub: Subscription = { pattern: subjectTokens(subject, true), queue: options.queue ?? null, handler };
+    this.subscriptions.add(sub);
+    return { unsubscribe: () => void this.subscriptions.delete(sub) };
+  }
+
+  publish(subject: string, data: Uint8Array, headers: Readonly<Record<string, string>> = {}): void {
+    this.assertOpen();
+    this.assertSize(data);
+    const message: BusMessage = { subject, data, headers };
+    for (const sub of this.route(subject)) {
+      setImmediate(() => void this.invoke(sub, message).catch(() => undefined));
+    }
+  }
+
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
+    if (this.closed) return Promise.reject(new BusError('CLOSED', 'the bus is closed'));
+    try {
+      this.assertSize(data);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const targets = this.route(subject);
+    if (targets.length === 0) {
+      return Promise.reject(new BusError('NO_RESPONDERS', `no responders for ${subject}`));
+    }
+    const message: BusMessage = { subject, data, headers: options.headers ?? {} };
+    return new Promise<BusMessage>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new BusError('TIMEOUT', `no reply on ${subject} within ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
+      for (const sub of targets) {
+        setImmediate(() => {
+          this.invoke(sub, message).then(
+            (reply) => {
+              if (!reply || settled) return;
+              settled = true;
+              clearTimeout(timer);
+              resolve({ subject, data: reply.data, headers: reply.headers ?? {} });
+            },
+            // A handler that throws sends no reply, as a crashed NATS responder would not.
+            () => undefined,
+          );
+        });
+      }
+    });
+  }
+
+  maxPayloadBytes(): number {
+    return this.maxPayload;
+  }
+
+  isConnected(): boolean {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.subscriptions.clear();
+  }
+
+  private async invoke(sub: Subscription, message: BusMessage): Promise<BusReply | void> {
+    if (!this.subscriptions.has(sub)) return undefined;
+    return sub.handler(message);
+  }
+
+  /** Every plain subscriber, plus one member (round robin) of each queue group. */
+  private route(subject: string): Subscription[] {
+    const tokens = subjectTokens(subject, false);
+    const plain: Subscription[] = [];
+    const groups = new Map<string, Subscription[]>();
+    for (const sub of this.subscriptions) {
+      if (!subjectMatches(sub.pattern, tokens)) continue;
+      if (sub.queue === null) plain.push(sub);
+      else groups.set(sub.queue, [...(groups.get(sub.queue) ?? []), sub]);
+    }
+    for (const [queue, members] of groups) {
+      const cursor = this.queueCursors.get(queue) ?? 0;
+      this.queueCursors.set(queue, cursor + 1);
+      plain.push(members[cursor % members.length]);
+    }
+    return plain;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BusError('CLOSED', 'the bus is closed');
+  }
+
+  private assertSize(data: Uint8Array): void {
+    if (data.byteLength > this.maxPayload) {
+      throw new BusError('PAYLOAD_TOO_LARGE', `message of ${data.byteLength} bytes exceeds the bus limit of ${this.maxPayload}`);
+    }
+  }
+}

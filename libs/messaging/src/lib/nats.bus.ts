@@ -1,0 +1,152 @@
+import { Logger } from '@nestjs/common';
+import { connect, ErrorCode, headers as natsHeaders, Msg, MsgHdrs, NatsConnection, NatsError } from 'nats';
+
+import { BusError, BusHandler, BusMessage, BusSubscription, MessageBus, RequestOptions } from './bus';
+import { subjectTokens } from './subject.util';
+
+export interface NatsBusOptions {
+  readonly url: string;
+  /** Shown in the server's connection list (`nats server report connections`). */
+  readonly name: string;
+}
+
+/**
+ * NATS transport. The connection reconnects forever: a NATS restart stalls requests
+ * (they time out) but never ends a service. The first connection is awaited with
+ * retries as well, so services may start before NATS does (compose, systemd).
+ */
+export class NatsBus implements MessageBus {
+  readonly kind = 'nats' as const;
+  private readonly logger = new Logger('NatsBus');
+  private connected = true;
+
+  private constructor(private readonly nc: NatsConnection) {
+    void this.watchStatus();
+  }
+
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    const nc = await connect({
+      servers: options.url,
+      name: options.name,
+      waitOnFirstConnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      pingInterval: 10_000,
+    });
+    return new NatsBus(nc);
+  }
+
+  subscribe(subject: string, handler: BusHandler, options: { queue?: string } = {}): BusSubscription {
+    subjectTokens(subject, true);
+    const sub = this.nc.subscribe(subject, {
+      queue: options.queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.logger.warn(`subscription ${subject}: ${err.message}`);
+          return;
+        }
+        void this.dispatch(handler, msg);
+      },
+    });
+    return { unsubscribe: () => sub.unsubscribe() };
+  }
+
+  publish(subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>): void {
+    subjectTokens(subject, false);
+    this.assertSize(data);
+    this.nc.publish(subject, data, headers ? { headers: toNatsHeaders(headers) } : undefined);
+  }
+
+  async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
+    subjectTokens(subject, false);
+    this.assertSize(data);
+    try {
+      const reply = await this.nc.request(subject, data, {
+        timeout: options.timeoutMs,
+        headers: options.headers ? toNatsHeaders(options.headers) : undefined,
+      });
+      return { subject, data: reply.data, headers: fromNatsHeaders(reply.headers) };
+    } catch (e) {
+      throw translate(e, subject, options.timeoutMs);
+    }
+  }
+
+  maxPayloadBytes(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  isConnected(): boolean {
+    return this.connected && !this.nc.isClosed();
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  private async dispatch(handler: BusHandler, msg: Msg): Promise<void> {
+    const reply = await Promise.resolve(
+      handler({ subject: msg.subject, data: msg.data, headers: fromNatsHeaders(msg.headers) }),
+    ).catch((e: unknown) => {
+      this.logger.error(`handler for ${msg.subject} threw: ${e instanceof Error ? e.stack : String(e)}`);
+      return undefined;
+    });
+    if (!reply || !msg.reply) return;
+    try {
+      msg.respond(reply.data, reply.headers ? { headers: toNatsHeaders(reply.headers) } : undefined);
+    } catch (e) {
+      this.logger.error(`reply on ${msg.subject} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') {
+        this.connected = false;
+        this.logger.warn(`disconnected from NATS (${String(status.data)}); reconnecting`);
+      } else if (status.type === 'reconnect') {
+        this.connected = true;
+        this.logger.log(`reconnected to NATS (${String(status.data)})`);
+      }
+    }
+  }
+
+  private assertSize(data: Uint8Array): void {
+    const max = this.maxPayloadBytes();
+    if (data.byteLength > max) {
+      throw new BusError('PAYLOAD_TOO_LARGE', `message of ${data.byteLength} bytes exceeds the NATS max_payload of ${max}`);
+    }
+  }
+}
+
+function translate(e: unknown, subject: string, timeoutMs: number): Error {
+  if (e instanceof NatsError) {
+    switch (e.code) {
+      case ErrorCode.NoResponders:
+        return new BusError('NO_RESPONDERS', `no responders for ${subject}`);
+      case ErrorCode.Timeout:
+        return new BusError('TIMEOUT', `no reply on ${subject} within ${timeoutMs} ms`);
+      case ErrorCode.ConnectionClosed:
+      case ErrorCode.ConnectionDraining:
+        return new BusError('CLOSED', 'the NATS connection is closed');
+      case ErrorCode.MaxPayloadExceeded:
+        return new BusError('PAYLOAD_TOO_LARGE', e.message);
+      default:
+        return e;
+    }
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function toNatsHeaders(h: Readonly<Record<string, string>>): MsgHdrs {
+  const out = natsHeaders();
+  for (const [k, v] of Object.entries(h)) out.set(k, v);
+  return out;
+}
+
+function fromNatsHeaders(h: MsgHdrs | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!h) return out;
+  for (const k of h.keys()) out[k] = h.get(k);
+  return out;
+}

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'model-formats',
+  preset: '../../jest.preset.js',
+  coverageDirectory: '../../coverage/libs/model-formats',
+};

@@ -1,0 +1,5 @@
+export { assertSupportedFormat, createBackend, inspectArtifact } from './lib/backends';
+export type { ArtifactInspection } from './lib/backends';
+export type { LoadedModel, LoadOptions, ModelBackend } from './lib/model-backend';
+export { inspectOnnxFile } from './lib/onnx/onnx-inspector';
+export type { OnnxInspection } from './lib/onnx/onnx-inspector';

@@ -1,0 +1,33 @@
+import type { Tensor } from '@portfolio/tensor';
+import type { ModelFormat, Signature } from '@portfolio/contracts';
+
+export interface LoadOptions {
+  /** Threads one inference may use. Keep the sum over busy workers <= the cores. */
+  readonly intraOpThreads: number;
+}
+
+/**
+ * A loaded model. `run` and `release` must not be called concurrently on one model:
+ * the runtime gives each model to one worker thread, which serializes them.
+ */
+export interface LoadedModel {
+  /**
+   * As the framework reports it once loaded. A dimension of -1 is variable. An empty
+   * shape may mean "scalar" or "not declared" (ONNX Runtime does not tell them apart),
+   * so callers check ranks only against non-empty shapes.
+   */
+  readonly signature: Signature;
+  run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>>;
+  /** Frees the model's memory; the object is unusable afterwards. */
+  release(): Promise<void>;
+}
+
+/**
+ * One per format. `load` blocks its thread for as long as the framework takes (ONNX
+ * Runtime blocks the event loop while it loads and runs), so runtimes call it from a
+ * worker thread, never from the main one.
+ */
+export interface ModelBackend {
+  readonly format: ModelFormat;
+  load(path: string, options: LoadOptions): Promise<LoadedModel>;
+}

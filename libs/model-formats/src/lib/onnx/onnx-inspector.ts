@@ -1,0 +1,186 @@
+import { Datatype, fromOnnxElemType } from '@portfolio/tensor';
+import { PortfolioError, Signature, TensorSpecMessage } from '@portfolio/contracts';
+
+import { FileProtoReader, ProtoField, ProtoFormatError, WIRE_LEN, WIRE_VARINT } from '../protobuf/file-proto-reader';
+
+/** What ingest learns about an ONNX file without loading it into a runtime. */
+export interface OnnxInspection {
+  signature: Signature;
+  irVersion: number;
+  opsets: Record<string, number>;
+  producer: string | null;
+  metadata: Record<string, string>;
+}
+
+// Field numbers from onnx.proto (stable across IR versions).
+const MODEL = { irVersion: 1, producerName: 2, graph: 7, opsetImport: 8, metadataProps: 14 };
+const GRAPH = { initializer: 5, input: 11, output: 12, sparseInitializer: 15 };
+const TENSOR = { name: 8, externalData: 13, dataLocation: 14 };
+const SPARSE_TENSOR = { values: 1 };
+const VALUE_INFO = { name: 1, type: 2 };
+const TYPE = { tensor: 1, sequence: 4, map: 5, sparseTensor: 8, optional: 9 };
+const TENSOR_TYPE = { elemType: 1, shape: 2 };
+const SHAPE = { dim: 1 };
+const DIM = { value: 1, param: 2 };
+const DATA_LOCATION_EXTERNAL = 1;
+
+/**
+ * Validates that `path` is a well-formed ONNX ModelProto and extracts its signature.
+ * Inputs that are also initializers (IR < 4 lists weights as inputs) are not part of
+ * the signature. Throws INVALID_ARTIFACT with a sentence saying what is wrong.
+ */
+export function inspectOnnxFile(path: string): OnnxInspection {
+  let reader: FileProtoReader;
+  try {
+    reader = new FileProtoReader(path);
+  } catch (e) {
+    throw new PortfolioError('ARTIFACT_NOT_FOUND', `cannot open the artifact: ${(e as Error).message}`);
+  }
+  try {
+    return inspect(reader);
+  } catch (e) {
+    if (e instanceof ProtoFormatError) {
+      throw new PortfolioError('INVALID_ARTIFACT', `not a valid ONNX model: ${e.message}`);
+    }
+    throw e;
+  } finally {
+    reader.close();
+  }
+}
+
+function inspect(reader: FileProtoReader): OnnxInspection {
+  if (reader.size === 0) throw new PortfolioError('INVALID_ARTIFACT', 'not a valid ONNX model: the file is empty');
+  let irVersion: number | null = null;
+  let graph: ProtoField | null = null;
+  let producer: string | null = null;
+  const opsets: Record<string, number> = {};
+  const metadata: Record<string, string> = {};
+
+  for (const f of reader.fields(0, reader.size)) {
+    if (f.number === MODEL.irVersion && f.wireType === WIRE_VARINT) irVersion = f.value;
+    else if (f.number === MODEL.graph && f.wireType === WIRE_LEN) graph = f;
+    else if (f.number === MODEL.producerName && f.wireType === WIRE_LEN) producer = reader.string(f);
+    else if (f.number === MODEL.opsetImport && f.wireType === WIRE_LEN) {
+      let domain = '';
+      let version = 0;
+      for (const g of reader.fields(f.start, f.end)) {
+        if (g.number === 1 && g.wireType === WIRE_LEN) domain = reader.string(g);
+        else if (g.number === 2 && g.wireType === WIRE_VARINT) version = g.value;
+      }
+      opsets[domain || 'ai.onnx'] = version;
+    } else if (f.number === MODEL.metadataProps && f.wireType === WIRE_LEN) {
+      const [k, v] = stringPair(reader, f);
+      if (k) metadata[k] = v;
+    }
+  }
+  if (irVersion === null || irVersion < 1) throw invalid('it has no ir_version (is this really an .onnx file?)');
+  if (!graph) throw invalid('it has no graph');
+  if (Object.keys(opsets).length === 0) throw invalid('it imports no operator set');
+
+  const initializers = new Set<string>();
+  const inputs: TensorSpecMessage[] = [];
+  const outputs: TensorSpecMessage[] = [];
+  for (const f of reader.fields(graph.start, graph.end)) {
+    if (f.wireType !== WIRE_LEN) continue;
+    if (f.number === GRAPH.initializer) initializers.add(tensorName(reader, f));
+    else if (f.number === GRAPH.sparseInitializer) {
+      for (const g of reader.fields(f.start, f.end)) {
+        if (g.number === SPARSE_TENSOR.values && g.wireType === WIRE_LEN) initializers.add(tensorName(reader, g));
+      }
+    } else if (f.number === GRAPH.input) inputs.push(valueInfo(reader, f, 'input'));
+    else if (f.number === GRAPH.output) outputs.push(valueInfo(reader, f, 'output'));
+  }
+  const signature = { inputs: inputs.filter((i) => !initializers.has(i.name)), outputs };
+  if (signature.outputs.length === 0) throw invalid('its graph has no outputs');
+  return { signature, irVersion, opsets, producer, metadata };
+}
+
+function tensorName(reader: FileProtoReader, tensor: ProtoField): string {
+  let name = '';
+  for (const f of reader.fields(tensor.start, tensor.end)) {
+    if (f.number === TENSOR.name && f.wireType === WIRE_LEN) name = reader.string(f);
+    else if (f.number === TENSOR.dataLocation && f.wireType === WIRE_VARINT && f.value === DATA_LOCATION_EXTERNAL) {
+      throw new PortfolioError(
+        'INVALID_ARTIFACT',
+        `initializer "${name || '?'}" keeps its weights in an external data file; upload a self-contained .onnx file`,
+      );
+    }
+  }
+  return name;
+}
+
+function valueInfo(reader: FileProtoReader, info: ProtoField, role: 'input' | 'output'): TensorSpecMessage {
+  let name = '';
+  let type: ProtoField | null = null;
+  for (const f of reader.fields(info.start, info.end)) {
+    if (f.number === VALUE_INFO.name && f.wireType === WIRE_LEN) name = reader.string(f);
+    else if (f.number === VALUE_INFO.type && f.wireType === WIRE_LEN) type = f;
+  }
+  if (!name) throw invalid(`an ${role} has no name`);
+  if (!type) throw invalid(`${role} "${name}" has no type`);
+
+  let tensorType: ProtoField | null = null;
+  let other: string | null = null;
+  for (const f of reader.fields(type.start, type.end)) {
+    if (f.number === TYPE.tensor && f.wireType === WIRE_LEN) tensorType = f;
+    else if (f.number === TYPE.sequence) other = 'a sequence';
+    else if (f.number === TYPE.map) other = 'a map';
+    else if (f.number === TYPE.sparseTensor) other = 'a sparse tensor';
+    else if (f.number === TYPE.optional) other = 'an optional';
+  }
+  if (!tensorType) {
+    throw new PortfolioError(
+      'INVALID_ARTIFACT',
+      `${role} "${name}" is ${other ?? 'not a tensor'}; only tensor inputs and outputs are supported` +
+        (other === 'a sequence' || other === 'a map' ? ' (for scikit-learn converters, export with zipmap=False)' : ''),
+    );
+  }
+
+  let elemType = 0;
+  let shape: number[] = [];
+  let hasShape = false;
+  for (const f of reader.fields(tensorType.start, tensorType.end)) {
+    if (f.number === TENSOR_TYPE.elemType && f.wireType === WIRE_VARINT) elemType = f.value;
+    else if (f.number === TENSOR_TYPE.shape && f.wireType === WIRE_LEN) {
+      hasShape = true;
+      shape = [];
+      for (const d of reader.fields(f.start, f.end)) {
+        if (d.number === SHAPE.dim && d.wireType === WIRE_LEN) shape.push(dimension(reader, d));
+      }
+    }
+  }
+  const datatype: Datatype | null = fromOnnxElemType(elemType);
+  if (!datatype) {
+    throw new PortfolioError('INVALID_ARTIFACT', `${role} "${name}" has ONNX element type ${elemType}, which is not supported`);
+  }
+  if (!hasShape) {
+    // No shape means "any rank". Inputs are validated against their shape, so an input
+    // must declare one; an output without one (some exporters skip shape inference) is
+    // described as one variable dimension, which is all a client can rely on.
+    if (role === 'input') throw new PortfolioError('INVALID_ARTIFACT', `input "${name}" declares no shape`);
+    shape = [-1];
+  }
+  return { name, datatype, shape };
+}
+
+function dimension(reader: FileProtoReader, dim: ProtoField): number {
+  for (const f of reader.fields(dim.start, dim.end)) {
+    if (f.number === DIM.value && f.wireType === WIRE_VARINT) return f.value > Number.MAX_SAFE_INTEGER ? -1 : f.value;
+    if (f.number === DIM.param) return -1;
+  }
+  return -1;
+}
+
+function stringPair(reader: FileProtoReader, entry: ProtoField): [string, string] {
+  let key = '';
+  let value = '';
+  for (const f of reader.fields(entry.start, entry.end)) {
+    if (f.number === 1 && f.wireType === WIRE_LEN) key = reader.string(f);
+    else if (f.number === 2 && f.wireType === WIRE_LEN) value = reader.string(f, 1024 * 1024);
+  }
+  return [key, value];
+}
+
+function invalid(reason: string): PortfolioError {
+  return new PortfolioError('INVALID_ARTIFACT', `not a valid ONNX model: ${reason}`);
+}

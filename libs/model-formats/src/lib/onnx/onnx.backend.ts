@@ -1,0 +1,78 @@
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+
+import { Signature, TensorSpecMessage } from '@portfolio/contracts';
+import { fromOrtType, Tensor, TensorData, toOrtType } from '@portfolio/tensor';
+
+import { LoadedModel, LoadOptions, ModelBackend } from '../model-backend';
+
+type Ort = typeof import('onnxruntime-node');
+
+let ortModule: Ort | null = null;
+
+/** Loaded on first use: services that only inspect artifacts never pay for the native binding. */
+async function ort(): Promise<Ort> {
+  ortModule ??= await import('onnxruntime-node');
+  return ortModule;
+}
+
+export class OnnxBackend implements ModelBackend {
+  readonly format = 'onnx' as const;
+
+  async load(path: string, options: LoadOptions): Promise<LoadedModel> {
+    const o = await ort();
+    // From a path, not a Buffer: a Buffer would hold the weights twice.
+    const session = await o.InferenceSession.create(path, {
+      intraOpNumThreads: options.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      // Spinning threads burn the cores other workers need between requests.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    });
+    return new OnnxModel(o, session);
+  }
+}
+
+class OnnxModel implements LoadedModel {
+  readonly signature: Signature;
+
+  constructor(
+    private readonly o: Ort,
+    private readonly session: InferenceSession,
+  ) {
+    this.signature = {
+      inputs: session.inputMetadata.map(toSpec),
+      outputs: session.outputMetadata.map(toSpec),
+    };
+  }
+
+  async run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+    const feeds: Record<string, OrtTensor> = {};
+    for (const [name, t] of Object.entries(inputs)) {
+      feeds[name] = new this.o.Tensor(toOrtType(t.datatype) as 'float32', t.data as Float32Array, t.shape);
+    }
+    const results = outputNames?.length
+      ? await this.session.run(feeds, [...outputNames])
+      : await this.session.run(feeds);
+    const out: Record<string, Tensor> = {};
+    for (const [name, value] of Object.entries(results)) {
+      out[name] = { datatype: fromOrtType(value.type), shape: [...value.dims], data: value.data as TensorData };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function toSpec(meta: InferenceSession.ValueMetadata): TensorSpecMessage {
+  if (!meta.isTensor) {
+    throw new Error(`"${meta.name}" is not a tensor; only tensor inputs and outputs are supported`);
+  }
+  return {
+    name: meta.name,
+    datatype: fromOrtType(meta.type),
+    shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
+  };
+}

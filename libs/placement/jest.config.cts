@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'placement',
+  preset: '../../jest.preset.js',
+  coverageDirectory: '../../coverage/libs/placement',
+};

@@ -1,0 +1,172 @@
+import { LoadedModelReport, LoadModelResponse, Route, RuntimeHeartbeat, RuntimeStatus } from '@portfolio/contracts';
+import { RuntimeCandidate } from '@portfolio/placement';
+
+interface RuntimeEntry {
+  heartbeat: RuntimeHeartbeat;
+  lastSeenMs: number;
+  /** Highest state_version applied to `models` (from a heartbeat or a load/unload reply). */
+  stateVersion: number;
+  models: Map<string, LoadedModelReport>;
+  /** Loads this cache-manager started here and has not seen completed: key -> bytes. */
+  reservations: Map<string, number>;
+}
+
+export const key = (modelId: string, version: number) => `${modelId}@${version}`;
+
+/**
+ * The cluster as the cache-manager sees it: soft state rebuilt from runtime reports.
+ * Runtimes are the source of truth for what they hold; this view only adds the loads
+ * it has started itself (reservations), so two placements in quick succession do not
+ * both count the same free memory. No clock of its own: callers pass `nowMs`.
+ */
+export class ClusterView {
+  private readonly runtimes = new Map<string, RuntimeEntry>();
+
+  constructor(private readonly runtimeTimeoutMs: number) {}
+
+  /** Returns true when the routes may have changed. */
+  applyHeartbeat(hb: RuntimeHeartbeat, nowMs: number): boolean {
+    const entry = this.runtimes.get(hb.node_id);
+    // A runtime that restarted (new started_at) starts over from its own report.
+    if (!entry || entry.heartbeat.started_at !== hb.started_at) {
+      this.runtimes.set(hb.node_id, {
+        heartbeat: hb,
+        lastSeenMs: nowMs,
+        stateVersion: hb.state_version,
+        models: new Map(hb.models.map((m) => [key(m.model_id, m.version), m])),
+        reservations: entry?.reservations ?? new Map(),
+      });
+      return true;
+    }
+    entry.heartbeat = hb;
+    entry.lastSeenMs = nowMs;
+    if (hb.state_version < entry.stateVersion) return false;
+    entry.stateVersion = hb.state_version;
+    entry.models = new Map(hb.models.map((m) => [key(m.model_id, m.version), m]));
+    return true;
+  }
+
+  recordLoaded(nodeId: string, res: LoadModelResponse): void {
+    const entry = this.runtimes.get(nodeId);
+    if (!entry || res.state_version <= entry.stateVersion) return;
+    entry.stateVersion = res.state_version;
+    const k = key(res.model_id, res.version);
+    const previous = entry.models.get(k);
+    entry.models.set(k, {
+      model_id: res.model_id,
+      version: res.version,
+      state: 'loaded',
+      memory_bytes: res.memory_bytes,
+      loaded_at: new Date().toISOString(),
+      last_used_at: previous?.last_used_at ?? null,
+      requests: previous?.requests ?? 0,
+      errors: previous?.errors ?? 0,
+      in_flight: 0,
+      load_ms: res.load_ms,
+      reason: null,
+    });
+  }
+
+  /** Drops one model from a runtime's entry until its next report says otherwise. */
+  forget(nodeId: string, k: string): void {
+    this.runtimes.get(nodeId)?.models.delete(k);
+  }
+
+  reserve(nodeId: string, k: string, bytes: number): void {
+    this.runtimes.get(nodeId)?.reservations.set(k, bytes);
+  }
+
+  release(nodeId: string, k: string): void {
+    this.runtimes.get(nodeId)?.reservations.delete(k);
+  }
+
+  /** Forgets a runtime (it said it is stopping, or stopped answering). */
+  remove(nodeId: string): boolean {
+    return this.runtimes.delete(nodeId);
+  }
+
+  /** Runtimes silent for longer than the timeout are dropped; returns their ids. */
+  expire(nowMs: number): string[] {
+    const dead: string[] = [];
+    for (const [nodeId, entry] of this.runtimes) {
+      if (nowMs - entry.lastSeenMs > this.runtimeTimeoutMs) dead.push(nodeId);
+    }
+    for (const nodeId of dead) this.runtimes.delete(nodeId);
+    return dead;
+  }
+
+  /** Nodes where the model is loaded and serving, fewest requests in flight first. */
+  nodesServing(k: string, exclude: readonly string[] = []): string[] {
+    const out: { nodeId: string; inFlight: number }[] = [];
+    for (const [nodeId, entry] of this.runtimes) {
+      if (exclude.includes(nodeId)) continue;
+      const m = entry.models.get(k);
+      if (m?.state === 'loaded') out.push({ nodeId, inFlight: m.in_flight });
+    }
+    return out.sort((a, b) => a.inFlight - b.inFlight || a.nodeId.localeCompare(b.nodeId)).map((x) => x.nodeId);
+  }
+
+  candidates(): RuntimeCandidate[] {
+    return [...this.runtimes.values()].map((e) => ({
+      nodeId: e.heartbeat.node_id,
+      capacityBytes: e.heartbeat.capacity_bytes,
+      usedBytes: this.usedBytes(e),
+      modelsLoaded: [...e.models.values()].filter((m) => m.state === 'loaded').length,
+    }));
+  }
+
+  routes(): Route[] {
+    const byKey = new Map<string, Route>();
+    for (const [nodeId, entry] of this.runtimes) {
+      for (const m of entry.models.values()) {
+        if (m.state !== 'loaded') continue;
+        const k = key(m.model_id, m.version);
+        const route = byKey.get(k) ?? { model_id: m.model_id, version: m.version, nodes: [] };
+        route.nodes.push(nodeId);
+        byKey.set(k, route);
+      }
+    }
+    return [...byKey.values()]
+      .map((r) => ({ ...r, nodes: r.nodes.sort() }))
+      .sort((a, b) => a.model_id.localeCompare(b.model_id) || a.version - b.version);
+  }
+
+  runtimeStatuses(): RuntimeStatus[] {
+    return [...this.runtimes.values()]
+      .map((e) => ({
+        node_id: e.heartbeat.node_id,
+        alive: true,
+        capacity_bytes: e.heartbeat.capacity_bytes,
+        soft_limit_bytes: e.heartbeat.soft_limit_bytes,
+        used_bytes: this.usedBytes(e),
+        rss_bytes: e.heartbeat.rss_bytes,
+        models_loaded: [...e.models.values()].filter((m) => m.state === 'loaded').length,
+        started_at: e.heartbeat.started_at,
+        last_seen_at: new Date(e.lastSeenMs).toISOString(),
+      }))
+      .sort((a, b) => a.node_id.localeCompare(b.node_id));
+  }
+
+  /** Every model report, with the node it came from. */
+  *modelReports(): Generator<{ nodeId: string; report: LoadedModelReport }> {
+    for (const [nodeId, entry] of this.runtimes) {
+      for (const report of entry.models.values()) yield { nodeId, report };
+    }
+  }
+
+  has(nodeId: string): boolean {
+    return this.runtimes.has(nodeId);
+  }
+
+  get size(): number {
+    return this.runtimes.size;
+  }
+
+  private usedBytes(e: RuntimeEntry): number {
+    let models = 0;
+    for (const m of e.models.values()) if (m.state !== 'failed') models += m.memory_bytes;
+    let reserved = 0;
+    for (const [k, bytes] of e.reservations) if (!e.models.has(k)) reserved += bytes;
+    return Math.max(e.heartbeat.used_bytes, models) + reserved;
+  }
+}

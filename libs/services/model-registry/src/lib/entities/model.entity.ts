@@ -1,0 +1,36 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+import { bigintTransformer } from './bigint.transformer';
+
+@Entity({ name: 'models' })
+export class ModelEntity {
+  @PrimaryColumn({ type: 'text' })
+  id!: string;
+
+  @Column({ type: 'text' })
+  format!: string;
+
+  @Column({ type: 'text', nullable: true })
+  description!: string | null;
+
+  @Column({ name: 'memory_estimate_bytes', type: 'bigint', nullable: true, transformer: bigintTransformer })
+  memoryEstimateBytes!: number | null;
+
+  @Column({ type: 'boolean', default: false })
+  preload!: boolean;
+
+  @Column({ type: 'boolean', default: false })
+  pinned!: boolean;
+
+  @Column({ name: 'ttl_ms', type: 'bigint', nullable: true, transformer: bigintTransformer })
+  ttlMs!: number | null;
+
+  @Column({ type: 'jsonb', default: {} })
+  labels!: Record<string, string>;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,4 @@
+import { InitialSchema1764201600000 } from './1764201600000-initial-schema';
+
+/** In order. Never edit a migration that has shipped: add a new one. */
+export const REGISTRY_MIGRATIONS = [InitialSchema1764201600000];

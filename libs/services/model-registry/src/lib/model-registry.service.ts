@@ -1,0 +1,187 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+
+import {
+  CreateModelRequest,
+  CreateModelResponse,
+  CreateVersionRequest,
+  CreateVersionResponse,
+  GetModelResponse,
+  ListModelsResponse,
+  PortfolioError,
+  ResolveVersionRequest,
+  ResolveVersionResponse,
+} from '@portfolio/contracts';
+
+import { DbGate } from './database/db-gate';
+import { ModelVersionEntity } from './entities/model-version.entity';
+import { ModelEntity } from './entities/model.entity';
+import { toModelRecord, toVersionRecord } from './registry.mapper';
+
+export const DB_GATE = Symbol('DB_GATE');
+
+/**
+ * Models and their immutable versions. Version numbers are assigned per model, in
+ * order, under a row lock on the model, so concurrent uploads get distinct numbers
+ * and a version row exists only once its artifact is stored and valid.
+ */
+@Injectable()
+export class ModelRegistryService {
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(DB_GATE) private readonly gate: DbGate,
+  ) {}
+
+  createModel(req: CreateModelRequest): Promise<CreateModelResponse> {
+    return this.gate.run(() =>
+      this.dataSource.transaction(async (tx) => {
+        const inserted = await tx
+          .createQueryBuilder()
+          .insert()
+          .into(ModelEntity)
+          .values({
+            id: req.id,
+            format: req.format,
+            description: req.description ?? null,
+            memoryEstimateBytes: req.memory_estimate_bytes ?? null,
+            preload: req.preload ?? false,
+            pinned: req.pinned ?? false,
+            ttlMs: req.ttl_ms ?? null,
+            labels: req.labels ?? {},
+          })
+          .orIgnore()
+          .returning('id')
+          .execute();
+        const created = inserted.raw.length > 0;
+        const model = await this.lockModel(tx, req.id);
+        if (created) return { model: toModelRecord(model), created: true };
+
+        if (req.if_exists !== 'update') {
+          throw new PortfolioError('MODEL_EXISTS', `model "${req.id}" is already registered`, { model_id: req.id });
+        }
+        if (model.format !== req.format) {
+          throw new PortfolioError(
+            'MODEL_EXISTS',
+            `model "${req.id}" is registered with format "${model.format}", not "${req.format}"`,
+            { model_id: req.id, format: model.format },
+          );
+        }
+        const changes: Partial<ModelEntity> = {};
+        if (req.description !== undefined) changes.description = req.description;
+        if (req.memory_estimate_bytes !== undefined) changes.memoryEstimateBytes = req.memory_estimate_bytes;
+        if (req.preload !== undefined) changes.preload = req.preload;
+        if (req.pinned !== undefined) changes.pinned = req.pinned;
+        if (req.ttl_ms !== undefined) changes.ttlMs = req.ttl_ms;
+        if (req.labels !== undefined) changes.labels = req.labels;
+        const differs = Object.entries(changes).some(
+          ([k, v]) => JSON.stringify(model[k as keyof ModelEntity]) !== JSON.stringify(v),
+        );
+        if (!differs) return { model: toModelRecord(model), created: false };
+        await tx.update(ModelEntity, { id: req.id }, changes);
+        return { model: toModelRecord(await this.lockModel(tx, req.id)), created: false };
+      }),
+    );
+  }
+
+  getModel(id: string): Promise<GetModelResponse> {
+    return this.gate.run(async () => {
+      const model = await this.dataSource.manager.findOneBy(ModelEntity, { id });
+      if (!model) throw modelNotFound(id);
+      const versions = await this.dataSource.manager.find(ModelVersionEntity, {
+        where: { modelId: id },
+        order: { version: 'ASC' },
+      });
+      return { model: toModelRecord(model), versions: versions.map(toVersionRecord) };
+    });
+  }
+
+  listModels(): Promise<ListModelsResponse> {
+    return this.gate.run(async () => {
+      const models = await this.dataSource.manager.find(ModelEntity, { order: { id: 'ASC' } });
+      return { models: models.map(toModelRecord) };
+    });
+  }
+
+  createVersion(req: CreateVersionRequest): Promise<CreateVersionResponse> {
+    return this.gate.run(() =>
+      this.dataSource.transaction(async (tx) => {
+        const model = await tx
+          .createQueryBuilder(ModelEntity, 'm')
+          .setLock('pessimistic_write')
+          .where('m.id = :id', { id: req.model_id })
+          .getOne();
+        if (!model) throw modelNotFound(req.model_id);
+        if (model.format !== req.format) {
+          throw new PortfolioError(
+            'INVALID_REQUEST',
+            `model "${model.id}" has format "${model.format}"; a "${req.format}" artifact cannot be one of its versions`,
+          );
+        }
+        if (req.reuse_if_same_sha256) {
+          const existing = await tx.findOne(ModelVersionEntity, {
+            where: { modelId: req.model_id, sha256: req.sha256, status: 'ready' },
+            order: { version: 'DESC' },
+          });
+          if (existing) return { version: toVersionRecord(existing), created: false };
+        }
+        const { max } = (await tx
+          .createQueryBuilder(ModelVersionEntity, 'v')
+          .select('COALESCE(MAX(v.version), 0)', 'max')
+          .where('v.model_id = :id', { id: req.model_id })
+          .getRawOne<{ max: number | string }>()) ?? { max: 0 };
+        const entity = tx.create(ModelVersionEntity, {
+          modelId: req.model_id,
+          version: Number(max) + 1,
+          format: req.format,
+          artifactUri: req.artifact_uri,
+          sha256: req.sha256,
+          sizeBytes: req.size_bytes,
+          signature: req.signature,
+          status: 'ready',
+        });
+        await tx.insert(ModelVersionEntity, entity);
+        const saved = await tx.findOneByOrFail(ModelVersionEntity, { modelId: entity.modelId, version: entity.version });
+        return { version: toVersionRecord(saved), created: true };
+      }),
+    );
+  }
+
+  resolveVersion(req: ResolveVersionRequest): Promise<ResolveVersionResponse> {
+    return this.gate.run(async () => {
+      const model = await this.dataSource.manager.findOneBy(ModelEntity, { id: req.model_id });
+      if (!model) throw modelNotFound(req.model_id);
+      const version =
+        req.version !== undefined
+          ? await this.dataSource.manager.findOneBy(ModelVersionEntity, { modelId: req.model_id, version: req.version })
+          : await this.dataSource.manager.findOne(ModelVersionEntity, {
+              where: { modelId: req.model_id, status: 'ready' },
+              order: { version: 'DESC' },
+            });
+      if (!version) {
+        throw req.version !== undefined
+          ? new PortfolioError('VERSION_NOT_FOUND', `model "${req.model_id}" has no version ${req.version}`, {
+              model_id: req.model_id,
+              version: req.version,
+            })
+          : new PortfolioError('VERSION_NOT_FOUND', `model "${req.model_id}" has no ready version yet; upload one first`, {
+              model_id: req.model_id,
+            });
+      }
+      return { model: toModelRecord(model), version: toVersionRecord(version) };
+    });
+  }
+
+  private async lockModel(tx: EntityManager, id: string): Promise<ModelEntity> {
+    const model = await tx
+      .createQueryBuilder(ModelEntity, 'm')
+      .setLock('pessimistic_write')
+      .where('m.id = :id', { id })
+      .getOne();
+    if (!model) throw modelNotFound(id);
+    return model;
+  }
+}
+
+function modelNotFound(id: string): PortfolioError {
+  return new PortfolioError('MODEL_NOT_FOUND', `model "${id}" is not registered`, { model_id: id });
+}

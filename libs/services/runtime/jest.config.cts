@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'runtime-service',
+  preset: '../../../jest.preset.js',
+  coverageDirectory: '../../../coverage/libs/services/runtime',
+};

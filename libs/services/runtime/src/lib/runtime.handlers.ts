@@ -1,0 +1,125 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+
+import {
+  inferSubject,
+  InferHeader,
+  InferReplyHeader,
+  PortfolioError,
+  Runtime,
+  SUPPORTED_FORMATS,
+} from '@portfolio/contracts';
+import { BusMessage, BusReply, BusSubscription, describeIssues, Messaging } from '@portfolio/messaging';
+import { decodeFrame, encodeFrame, Tensor, TensorError } from '@portfolio/tensor';
+
+import { ModelHostService } from './model-host.service';
+import { RUNTIME_SETTINGS, RuntimeSettings } from './runtime.settings';
+
+/**
+ * The runtime's bus surface: load, unload and infer addressed to this node, and the
+ * heartbeat that tells the cache-manager what this node holds (sent every interval,
+ * and at once after any change).
+ */
+@Injectable()
+export class RuntimeHandlers implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Runtime');
+  private subscriptions: BusSubscription[] = [];
+  private readonly startedAt = new Date().toISOString();
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private seq = 0;
+  private beatScheduled = false;
+  private stopListening: (() => void) | null = null;
+
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly host: ModelHostService,
+    @Inject(RUNTIME_SETTINGS) private readonly settings: RuntimeSettings,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const m = this.messaging;
+    const node = this.settings.nodeId;
+    this.subscriptions = [
+      m.serve(Runtime.load, (req) => this.host.load(req), { target: node }),
+      m.serve(Runtime.unload, (req) => this.host.unload(req.model_id, req.version), { target: node }),
+      m.serve(Runtime.ping, () => ({ service: 'runtime', instance: node, started_at: this.startedAt }), { target: node }),
+      m.serveRaw(inferSubject(m.prefix, node), (msg) => this.infer(msg)),
+    ];
+    this.stopListening = this.host.onChange(() => this.beatSoon());
+    this.heartbeatTimer = setInterval(() => this.beat(), this.settings.heartbeatIntervalMs);
+    this.beat();
+    this.logger.log(
+      `runtime ${node} ready: ${this.settings.workers} workers, capacity ${this.settings.capacityBytes} bytes`,
+    );
+  }
+
+  /** Before the host drains and closes its workers: take no new work, say we are leaving. */
+  beforeApplicationShutdown(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.stopListening?.();
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.subscriptions = [];
+    // Lets the cache-manager re-route at once instead of waiting for the timeout.
+    this.messaging.emit(Runtime.stopping, { node_id: this.settings.nodeId });
+  }
+
+  private async infer(msg: BusMessage): Promise<BusReply> {
+    let frame: ReturnType<typeof decodeFrame>;
+    try {
+      frame = decodeFrame(msg.data);
+    } catch (e) {
+      throw new PortfolioError('INVALID_REQUEST', `malformed tensor frame: ${(e as Error).message}`);
+    }
+    const header = InferHeader.safeParse(frame.header);
+    if (!header.success) throw new PortfolioError('INVALID_REQUEST', `infer header: ${describeIssues(header.error)}`);
+    const inputs: Record<string, Tensor> = {};
+    for (const t of frame.tensors) inputs[t.name] = t;
+
+    const { model_id, version, outputs } = header.data;
+    let result: Awaited<ReturnType<ModelHostService['infer']>>;
+    try {
+      result = await this.host.infer(model_id, version, inputs, outputs);
+    } catch (e) {
+      if (e instanceof TensorError) throw new PortfolioError('INVALID_INPUT', e.message, e.details);
+      throw e;
+    }
+    const replyHeader: InferReplyHeader = { model_id, version, node_id: this.settings.nodeId, compute_ms: result.computeMs };
+    const data = encodeFrame(
+      replyHeader,
+      Object.entries(result.outputs).map(([name, t]) => ({ name, ...t })),
+    );
+    const max = this.messaging.bus.maxPayloadBytes();
+    if (data.byteLength > max) {
+      throw new PortfolioError(
+        'PAYLOAD_TOO_LARGE',
+        `the outputs of ${model_id}@${version} take ${data.byteLength} bytes, more than the message bus carries (${max}); ask for fewer outputs or a smaller batch, or raise NATS max_payload`,
+      );
+    }
+    return { data };
+  }
+
+  private beatSoon(): void {
+    if (this.beatScheduled) return;
+    this.beatScheduled = true;
+    setImmediate(() => {
+      this.beatScheduled = false;
+      this.beat();
+    });
+  }
+
+  private beat(): void {
+    this.messaging.emit(Runtime.heartbeat, {
+      node_id: this.settings.nodeId,
+      started_at: this.startedAt,
+      seq: this.seq++,
+      state_version: this.host.stateVersion,
+      interval_ms: this.settings.heartbeatIntervalMs,
+      capacity_bytes: this.settings.capacityBytes,
+      soft_limit_bytes: this.settings.softLimitBytes,
+      used_bytes: this.host.usedBytes(),
+      rss_bytes: process.memoryUsage.rss(),
+      workers: this.settings.workers,
+      formats: [...SUPPORTED_FORMATS],
+      models: this.host.report(),
+    });
+  }
+}

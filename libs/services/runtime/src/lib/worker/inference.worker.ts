@@ -1,0 +1,97 @@
+/**
+ * An inference worker thread. Model frameworks block their thread while they load and
+ * run; here that blocks only this worker, never the runtime's event loop (heartbeats,
+ * NATS, other models). Each model lives in exactly one worker, which serializes its
+ * runs. Built as its own entry point (`inference-worker.js`) next to each app's main.
+ */
+import { parentPort } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+
+import { PortfolioError } from '@portfolio/contracts';
+import { createBackend, LoadedModel } from '@portfolio/model-formats';
+import { Tensor, TensorError } from '@portfolio/tensor';
+
+import { WorkerReply, WorkerRequest } from './worker-protocol';
+import { transferList } from './transfer.util';
+import { warmupInputs } from './warmup.util';
+
+const port = parentPort;
+if (!port) throw new Error('inference.worker must run in a worker thread');
+
+const models = new Map<string, LoadedModel>();
+
+port.on('message', (request: WorkerRequest) => {
+  void handle(request).then(
+    (reply) => port.postMessage(reply, reply.ok && reply.op === 'run' ? transferList(reply.outputs) : []),
+    (e: unknown) => port.postMessage(failure(request.id, e)),
+  );
+});
+
+async function handle(request: WorkerRequest): Promise<WorkerReply> {
+  switch (request.op) {
+    case 'load': {
+      const existing = models.get(request.key);
+      if (existing) return { id: request.id, ok: true, op: 'load', signature: existing.signature, warmupMs: null };
+      let model: LoadedModel;
+      try {
+        model = await createBackend(request.format).load(request.path, { intraOpThreads: request.intraOpThreads });
+      } catch (e) {
+        if (e instanceof PortfolioError) throw e;
+        throw new PortfolioError('MODEL_LOAD_FAILED', `the model failed to load: ${message(e)}`);
+      }
+      models.set(request.key, model);
+      return { id: request.id, ok: true, op: 'load', signature: model.signature, warmupMs: await warmUp(model) };
+    }
+    case 'run': {
+      const model = models.get(request.key);
+      if (!model) throw new PortfolioError('MODEL_NOT_LOADED', `${request.key} is not loaded in this worker`);
+      const started = performance.now();
+      let outputs: Record<string, Tensor>;
+      try {
+        outputs = await model.run(request.inputs, request.outputs);
+      } catch (e) {
+        // Shapes and types were checked against the signature before; what the framework
+        // still refuses (a dimension that must agree between two inputs, say) is the
+        // caller's input too.
+        throw new PortfolioError('INVALID_INPUT', `the model refused the input: ${message(e)}`);
+      }
+      return { id: request.id, ok: true, op: 'run', outputs, computeMs: performance.now() - started };
+    }
+    case 'unload': {
+      const model = models.get(request.key);
+      models.delete(request.key);
+      await model?.release();
+      return { id: request.id, ok: true, op: 'unload' };
+    }
+  }
+}
+
+/**
+ * One run at batch 1 right after loading: the first run allocates the framework's
+ * arena, which belongs in the model's measured memory, and a model that loads but
+ * cannot run fails here rather than on a client's request.
+ */
+async function warmUp(model: LoadedModel): Promise<number | null> {
+  const inputs = warmupInputs(model.signature);
+  if (!inputs) return null;
+  const started = performance.now();
+  try {
+    await model.run(inputs);
+  } catch {
+    // Zeros at batch 1 are not valid input for every model (two variable dimensions
+    // that must differ, say); such a model is still served, measured without its arena.
+    return null;
+  }
+  return performance.now() - started;
+}
+
+function failure(id: number, e: unknown): WorkerReply {
+  if (e instanceof PortfolioError) return { id, ok: false, error: { code: e.code, message: e.message } };
+  if (e instanceof TensorError) return { id, ok: false, error: { code: 'INVALID_INPUT', message: e.message } };
+  return { id, ok: false, error: { code: 'INTERNAL', message: message(e) } };
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+

@@ -1,0 +1,135 @@
+import { Logger } from '@nestjs/common';
+import { Worker } from 'node:worker_threads';
+
+import { ErrorCode, ModelFormat, PortfolioError, Signature } from '@portfolio/contracts';
+import { Tensor } from '@portfolio/tensor';
+
+import { packForTransfer } from './transfer.util';
+import { WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol';
+
+export interface WorkerScript {
+  /** Path of the built `inference-worker.js` (or of the .ts source under a TS loader, in tests). */
+  readonly path: string;
+  readonly execArgv?: readonly string[];
+}
+
+interface Pending {
+  resolve(reply: WorkerReply & { ok: true }): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  pending: Map<number, Pending>;
+  /** Models placed on this worker, for spreading new ones and for failure handling. */
+  models: Set<string>;
+}
+
+/** Distributive Omit: keeps each member of the request union intact. */
+type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+
+/**
+ * A fixed set of worker threads hosting the loaded models. Each model is pinned to one
+ * worker (the one with fewest models when it loads). A worker that dies takes its
+ * models with it: their pending calls fail, `onWorkerLost` reports which models are
+ * gone, and a fresh worker takes its slot.
+ */
+export class WorkerPool {
+  private readonly logger = new Logger('WorkerPool');
+  private readonly slots: Slot[] = [];
+  private readonly placement = new Map<string, Slot>();
+  private nextId = 1;
+  private closing = false;
+
+  constructor(
+    private readonly script: WorkerScript,
+    size: number,
+    private readonly onWorkerLost: (models: string[], reason: string) => void,
+  ) {
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  async load(key: string, format: ModelFormat, path: string, intraOpThreads: number): Promise<{ signature: Signature; warmupMs: number | null }> {
+    const slot = this.placement.get(key) ?? this.slots.reduce((a, b) => (b.models.size < a.models.size ? b : a));
+    slot.models.add(key);
+    this.placement.set(key, slot);
+    try {
+      const reply = await this.call(slot, { op: 'load', key, format, path, intraOpThreads });
+      if (reply.op !== 'load') throw new Error('unexpected worker reply');
+      return { signature: reply.signature, warmupMs: reply.warmupMs };
+    } catch (e) {
+      slot.models.delete(key);
+      this.placement.delete(key);
+      throw e;
+    }
+  }
+
+  async run(key: string, inputs: Record<string, Tensor>, outputs?: readonly string[]): Promise<{ outputs: Record<string, Tensor>; computeMs: number }> {
+    const slot = this.placement.get(key);
+    if (!slot) throw new PortfolioError('MODEL_NOT_LOADED', `${key} is not loaded on this runtime`);
+    const packed = packForTransfer(inputs);
+    const reply = await this.call(slot, { op: 'run', key, inputs: packed.tensors, outputs }, [packed.buffer]);
+    if (reply.op !== 'run') throw new Error('unexpected worker reply');
+    return { outputs: reply.outputs, computeMs: reply.computeMs };
+  }
+
+  async unload(key: string): Promise<void> {
+    const slot = this.placement.get(key);
+    if (!slot) return;
+    try {
+      await this.call(slot, { op: 'unload', key });
+    } finally {
+      slot.models.delete(key);
+      this.placement.delete(key);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private call(slot: Slot, request: Request, transfer: ArrayBuffer[] = []): Promise<WorkerReply & { ok: true }> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ ...request, id } as WorkerRequest, transfer);
+    });
+  }
+
+  private spawn(index: number): Slot {
+    const worker = new Worker(this.script.path, {
+      execArgv: this.script.execArgv ? [...this.script.execArgv] : undefined,
+      workerData: { workerIndex: index } satisfies WorkerInit,
+    });
+    const slot: Slot = { index, worker, pending: new Map(), models: new Set() };
+    worker.on('message', (reply: WorkerReply) => {
+      const pending = slot.pending.get(reply.id);
+      if (!pending) return;
+      slot.pending.delete(reply.id);
+      if (reply.ok) pending.resolve(reply);
+      else pending.reject(new PortfolioError(reply.error.code as ErrorCode, reply.error.message));
+    });
+    worker.on('error', (e) => this.lost(slot, `worker ${index} failed: ${e.message}`));
+    worker.on('exit', (code) => this.lost(slot, `worker ${index} exited with code ${code}`));
+    worker.unref();
+    return slot;
+  }
+
+  private lost(slot: Slot, reason: string): void {
+    if (this.slots[slot.index] !== slot) return;
+    const models = [...slot.models];
+    for (const key of models) this.placement.delete(key);
+    for (const p of slot.pending.values()) p.reject(new PortfolioError('MODEL_NOT_LOADED', `${reason}; retry`));
+    slot.pending.clear();
+    if (this.closing) return;
+    this.logger.error(`${reason}; models lost: ${models.join(', ') || 'none'}; starting a new worker`);
+    this.slots[slot.index] = this.spawn(slot.index);
+    this.onWorkerLost(models, reason);
+  }
+}

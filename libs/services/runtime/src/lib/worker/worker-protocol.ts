@@ -1,0 +1,18 @@
+import type { ErrorCode, ModelFormat, Signature } from '@portfolio/contracts';
+import type { Tensor } from '@portfolio/tensor';
+
+/** Messages between the runtime's main thread and its inference workers. */
+export type WorkerRequest =
+  | { id: number; op: 'load'; key: string; format: ModelFormat; path: string; intraOpThreads: number }
+  | { id: number; op: 'run'; key: string; inputs: Record<string, Tensor>; outputs?: readonly string[] }
+  | { id: number; op: 'unload'; key: string };
+
+export type WorkerReply =
+  | { id: number; ok: true; op: 'load'; signature: Signature; warmupMs: number | null }
+  | { id: number; ok: true; op: 'run'; outputs: Record<string, Tensor>; computeMs: number }
+  | { id: number; ok: true; op: 'unload' }
+  | { id: number; ok: false; error: { code: ErrorCode; message: string } };
+
+export interface WorkerInit {
+  readonly workerIndex: number;
+}

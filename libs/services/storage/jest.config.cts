@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'storage-service',
+  preset: '../../../jest.preset.js',
+  coverageDirectory: '../../../coverage/libs/services/storage',
+};

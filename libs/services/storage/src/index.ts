@@ -1,0 +1,2 @@
+export { StorageServiceModule } from './lib/storage-service.module';
+export type { StorageServiceOptions } from './lib/storage-service.module';

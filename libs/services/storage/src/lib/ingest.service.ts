@@ -1,0 +1,166 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+
+import {
+  IngestBeginResponse,
+  IngestCommitResponse,
+  ModelFormat,
+  PortfolioError,
+} from '@portfolio/contracts';
+import { inspectArtifact } from '@portfolio/model-formats';
+import { ArtifactWriter, StorageDriver } from '@portfolio/storage';
+
+export const STORAGE_DRIVER = Symbol('STORAGE_DRIVER');
+export const INGEST_SETTINGS = Symbol('INGEST_SETTINGS');
+
+export interface IngestSettings {
+  /** This instance's id: chunks, commit and abort are addressed to it. */
+  readonly instance: string;
+  readonly maxChunkBytes: number;
+  readonly idleTimeoutMs: number;
+}
+
+interface Ingest {
+  readonly id: string;
+  readonly modelId: string;
+  readonly format: ModelFormat;
+  readonly expectedSizeBytes: number | undefined;
+  readonly writer: ArtifactWriter;
+  nextSeq: number;
+  /** Chunks are written strictly one after another; this is the write in progress. */
+  pending: Promise<void>;
+  idleTimer: NodeJS.Timeout;
+}
+
+/**
+ * Receives artifacts in chunks (see the ingest protocol in @portfolio/contracts),
+ * hashing as it writes, and validates them for their format before anything becomes
+ * visible. Nothing is left behind by an ingest that fails, is aborted or goes idle.
+ */
+@Injectable()
+export class IngestService implements OnModuleDestroy {
+  private readonly logger = new Logger('IngestService');
+  private readonly ingests = new Map<string, Ingest>();
+
+  constructor(
+    @Inject(STORAGE_DRIVER) private readonly driver: StorageDriver,
+    @Inject(INGEST_SETTINGS) private readonly settings: IngestSettings,
+  ) {}
+
+  async begin(modelId: string, format: ModelFormat, expectedSizeBytes?: number): Promise<IngestBeginResponse> {
+    const writer = await this.driver.createWriter();
+    const id = randomBytes(12).toString('hex');
+    const ingest: Ingest = {
+      id,
+      modelId,
+      format,
+      expectedSizeBytes,
+      writer,
+      nextSeq: 0,
+      pending: Promise.resolve(),
+      idleTimer: this.idleTimer(id),
+    };
+    this.ingests.set(id, ingest);
+    return {
+      ingest_id: id,
+      instance: this.settings.instance,
+      max_chunk_bytes: this.settings.maxChunkBytes,
+      idle_timeout_ms: this.settings.idleTimeoutMs,
+    };
+  }
+
+  async chunk(id: string, seq: number, data: Uint8Array): Promise<{ received_bytes: number }> {
+    const ingest = this.get(id);
+    if (seq !== ingest.nextSeq) {
+      await this.abort(id);
+      throw new PortfolioError('INVALID_REQUEST', `ingest ${id}: chunk ${seq} arrived, expected ${ingest.nextSeq}; the upload was aborted`);
+    }
+    if (data.byteLength > this.settings.maxChunkBytes) {
+      await this.abort(id);
+      throw new PortfolioError('INVALID_REQUEST', `ingest ${id}: chunk of ${data.byteLength} bytes exceeds ${this.settings.maxChunkBytes}`);
+    }
+    ingest.nextSeq++;
+    ingest.idleTimer.refresh();
+    const written = ingest.pending.then(() => ingest.writer.write(data));
+    ingest.pending = written;
+    try {
+      await written;
+    } catch (e) {
+      await this.abort(id);
+      throw e;
+    }
+    if (ingest.expectedSizeBytes !== undefined && ingest.writer.bytesWritten > ingest.expectedSizeBytes) {
+      await this.abort(id);
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        `the upload is longer than the announced ${ingest.expectedSizeBytes} bytes; it was aborted`,
+      );
+    }
+    return { received_bytes: ingest.writer.bytesWritten };
+  }
+
+  async commit(id: string, chunks: number): Promise<IngestCommitResponse> {
+    const ingest = this.get(id);
+    this.ingests.delete(id);
+    clearTimeout(ingest.idleTimer);
+    try {
+      await ingest.pending;
+      if (chunks !== ingest.nextSeq) {
+        throw new PortfolioError('INVALID_REQUEST', `ingest ${id}: ${ingest.nextSeq} chunks received, the commit says ${chunks}`);
+      }
+      const { sha256, sizeBytes, tempPath } = await ingest.writer.finish();
+      if (ingest.expectedSizeBytes !== undefined && sizeBytes !== ingest.expectedSizeBytes) {
+        throw new PortfolioError(
+          'INVALID_REQUEST',
+          `the upload ended after ${sizeBytes} of the announced ${ingest.expectedSizeBytes} bytes`,
+        );
+      }
+      if (sizeBytes === 0) throw new PortfolioError('INVALID_ARTIFACT', 'the artifact is empty');
+      const inspection = inspectArtifact(ingest.format, tempPath);
+      const { uri, created } = await ingest.writer.commit(`${ingest.modelId}/${sha256}/model.${ingest.format}`);
+      this.logger.log(`stored ${uri} (${sizeBytes} bytes${created ? '' : ', identical bytes already stored'})`);
+      return { artifact_uri: uri, sha256, size_bytes: sizeBytes, format: ingest.format, signature: inspection.signature, created };
+    } catch (e) {
+      await ingest.writer.abort();
+      throw e;
+    }
+  }
+
+  async abort(id: string): Promise<void> {
+    const ingest = this.ingests.get(id);
+    if (!ingest) return;
+    this.ingests.delete(id);
+    clearTimeout(ingest.idleTimer);
+    await ingest.pending.catch(() => undefined);
+    await ingest.writer.abort();
+  }
+
+  async deleteArtifact(uri: string): Promise<boolean> {
+    return this.driver.delete(uri);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.ingests.keys()].map((id) => this.abort(id)));
+  }
+
+  get activeIngests(): number {
+    return this.ingests.size;
+  }
+
+  private get(id: string): Ingest {
+    const ingest = this.ingests.get(id);
+    if (!ingest) {
+      throw new PortfolioError('INVALID_REQUEST', `no upload in progress with id ${id} (it may have timed out)`);
+    }
+    return ingest;
+  }
+
+  private idleTimer(id: string): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.logger.warn(`ingest ${id} idle for ${this.settings.idleTimeoutMs} ms; aborted`);
+      void this.abort(id);
+    }, this.settings.idleTimeoutMs);
+    timer.unref();
+    return timer;
+  }
+}

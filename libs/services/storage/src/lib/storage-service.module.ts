@@ -1,0 +1,39 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+
+import { StorageDriver } from '@portfolio/storage';
+
+import { INGEST_SETTINGS, IngestService, IngestSettings, STORAGE_DRIVER } from './ingest.service';
+import { StorageHandlers } from './storage.handlers';
+
+export interface StorageServiceOptions {
+  readonly driver: StorageDriver;
+  /** The bus's max payload; chunks stay well below it. */
+  readonly maxPayloadBytes: number;
+  readonly idleTimeoutMs?: number;
+}
+
+const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Room for headers and framing within one message. */
+const PAYLOAD_HEADROOM_BYTES = 16 * 1024;
+
+@Module({})
+export class StorageServiceModule {
+  static forRoot(options: StorageServiceOptions): DynamicModule {
+    const settings: IngestSettings = {
+      instance: `storage-${randomBytes(6).toString('hex')}`,
+      maxChunkBytes: Math.max(4096, Math.min(MAX_CHUNK_BYTES, options.maxPayloadBytes - PAYLOAD_HEADROOM_BYTES)),
+      idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    };
+    return {
+      module: StorageServiceModule,
+      providers: [
+        { provide: STORAGE_DRIVER, useValue: options.driver },
+        { provide: INGEST_SETTINGS, useValue: settings },
+        IngestService,
+        StorageHandlers,
+      ],
+      exports: [IngestService],
+    };
+  }
+}

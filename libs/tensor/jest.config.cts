@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'tensor',
+  preset: '../../jest.preset.js',
+  coverageDirectory: '../../coverage/libs/tensor',
+};

@@ -1,0 +1,19 @@
+export { DATATYPES, bytesPerElement, isDatatype } from './lib/datatype';
+export type { Datatype } from './lib/datatype';
+export type {
+  NamedTensor,
+  Tensor,
+  TensorData,
+  TensorSpec,
+} from './lib/tensor.types';
+export { TensorError } from './lib/tensor.error';
+export { elementCount } from './lib/shape.util';
+export { tensorFromJson } from './lib/json-tensor';
+export { tensorToFlat, tensorToNested } from './lib/json-output';
+export { checkTensor } from './lib/tensor.check';
+export { fromOnnxElemType, fromOrtType, toOrtType } from './lib/ort-type.util';
+export type { OrtTensorType } from './lib/ort-type.util';
+export { float16BitsToFloat32, float32ToFloat16Bits } from './lib/float16.util';
+export { decodeFrame, encodeFrame } from './lib/frame.codec';
+export type { DecodedFrame } from './lib/frame.codec';
+export { concatBatch, splitBatch } from './lib/batch.util';

@@ -1,0 +1,35 @@
+// ONNX fixtures: real, valid models built in code.
+export {
+  buildGenericModel,
+  ElemType,
+  float32Raw,
+  int64Raw,
+  ONNX_IR_VERSION,
+  ONNX_OPSET_VERSION,
+} from './lib/onnx/generic-model';
+export type {
+  AttributeValue,
+  Dim,
+  ExternalInitializerSpec,
+  GenericModelSpec,
+  InitializerSpec,
+  NodeSpec,
+  ValueSpec,
+} from './lib/onnx/generic-model';
+export { buildLargeModel, largeModelSide } from './lib/onnx/large-model';
+export type { LargeModelOptions } from './lib/onnx/large-model';
+export { buildMixedTypesModel } from './lib/onnx/mixed-types';
+export { buildMlpModel, mlpReference } from './lib/onnx/mlp';
+export type { MlpOptions } from './lib/onnx/mlp';
+export { mulberry32 } from './lib/onnx/prng';
+export { writeModel } from './lib/onnx/write-model';
+
+// Test services: the PostgreSQL and NATS of this test run, and per-test isolation on them.
+export { TestEnv, testNatsUrl, testPgUrl } from './lib/services/env';
+export { freePort } from './lib/services/free-port';
+export { provisionServices } from './lib/services/provision';
+export type { ProvisionedServices } from './lib/services/provision';
+export { makeTempDir } from './lib/services/temp-dir';
+export { createTestDatabase } from './lib/services/test-database';
+export type { TestDatabase } from './lib/services/test-database';
+export { uniqueSubjectPrefix } from './lib/services/unique-subject-prefix';

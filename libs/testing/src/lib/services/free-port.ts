@@ -1,0 +1,23 @@
+import { createServer } from 'node:net';
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago. Another process can
+ * still take it before the caller binds it, so servers started on it should
+ * be retried on "address in use".
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() =>
+        port
+          ? resolve(port)
+          : reject(new Error('Could not determine a free port')),
+      );
+    });
+  });
+}
