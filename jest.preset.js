@@ -24,7 +24,8 @@ const swc = {
 
 module.exports = {
   ...nxPreset,
-  testEnvironment: 'node',
+  // onnxruntime-node returns typed arrays from the main realm; see the environment's comment.
+  testEnvironment: path.join(__dirname, 'libs/testing/src/jest/test-environment.ts'),
   testEnvironmentOptions: {},
   testMatch: ['**/?(*.)+(spec|integration-spec|e2e-spec).ts'],
   transform: { '^.+\\.[tj]s$': ['@swc/jest', swc] },

@@ -14,6 +14,10 @@ module.exports = {
       target: 'node',
       compiler: 'tsc',
       main: './src/main.ts',
+      // Inference runs in worker threads; their script is built beside main.js.
+      additionalEntryPoints: [
+        { entryName: 'inference-worker', entryPath: '../../libs/services/runtime/src/lib/worker/inference.worker.ts' },
+      ],
       tsConfig: './tsconfig.app.json',
       assets: ['./src/assets'],
       optimization: false,

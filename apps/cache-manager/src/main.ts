@@ -1,21 +1,15 @@
-/**
- * This is not a production server yet!
- * This is only a minimal backend to get started.
- */
+import { configFromArgv, runBusService } from '@portfolio/bootstrap';
+import { CacheManagerServiceModule } from '@portfolio/cache-manager-service';
 
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
-
-async function bootstrap() {
-  const app = await NestFactory.create(AppModule);
-  const globalPrefix = 'api';
-  app.setGlobalPrefix(globalPrefix);
-  const port = process.env.PORT || 3000;
-  await app.listen(port);
-  Logger.log(
-    `🚀 Application is running on: http://localhost:${port}/${globalPrefix}`,
+async function main(): Promise<void> {
+  const config = configFromArgv();
+  await runBusService('cache-manager', config, () =>
+    CacheManagerServiceModule.forRoot({
+      runtimeTimeoutMs: config.cache.runtimeTimeoutMs,
+      loadTimeoutMs: config.runtime.loadTimeoutMs,
+      routingRepublishMs: 5000,
+    }),
   );
 }
 
-bootstrap();
+void main();

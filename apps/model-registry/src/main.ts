@@ -1,21 +1,18 @@
-/**
- * This is not a production server yet!
- * This is only a minimal backend to get started.
- */
+import { configFromArgv, runBusService } from '@portfolio/bootstrap';
+import { ModelRegistryServiceModule } from '@portfolio/model-registry-service';
 
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
-
-async function bootstrap() {
-  const app = await NestFactory.create(AppModule);
-  const globalPrefix = 'api';
-  app.setGlobalPrefix(globalPrefix);
-  const port = process.env.PORT || 3000;
-  await app.listen(port);
-  Logger.log(
-    `🚀 Application is running on: http://localhost:${port}/${globalPrefix}`,
+async function main(): Promise<void> {
+  const config = configFromArgv();
+  if (!config.database.url) {
+    process.stderr.write(
+      'Invalid configuration: database.url is required for the model-registry (set PORTFOLIO_DATABASE_URL or database.url)\n',
+    );
+    process.exit(2);
+  }
+  const url = config.database.url;
+  await runBusService('model-registry', config, () =>
+    ModelRegistryServiceModule.forRoot({ database: { kind: 'postgres', url } }),
   );
 }
 
-bootstrap();
+void main();

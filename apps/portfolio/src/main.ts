@@ -1,21 +1,76 @@
-/**
- * This is not a production server yet!
- * This is only a minimal backend to get started.
- */
-
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { join } from 'node:path';
 
-async function bootstrap() {
-  const app = await NestFactory.create(AppModule);
-  const globalPrefix = 'api';
-  app.setGlobalPrefix(globalPrefix);
-  const port = process.env.PORT || 3000;
-  await app.listen(port);
-  Logger.log(
-    `🚀 Application is running on: http://localhost:${port}/${globalPrefix}`,
+import { closeOnSignals, configFromArgv, logLevels, messagingModule } from '@portfolio/bootstrap';
+import { CacheManagerServiceModule } from '@portfolio/cache-manager-service';
+import {
+  ConfiguredModelsSync,
+  createGatewayAdapter,
+  GatewayServiceModule,
+  gatewaySettings,
+  listenGateway,
+} from '@portfolio/gateway-service';
+import { InProcessBus } from '@portfolio/messaging';
+import { ModelRegistryServiceModule } from '@portfolio/model-registry-service';
+import { runtimeSettings, RuntimeServiceModule } from '@portfolio/runtime-service';
+import { createStorageDriver } from '@portfolio/storage';
+import { StorageServiceModule } from '@portfolio/storage-service';
+
+import { exampleRequests } from './example-requests';
+
+/**
+ * Portfolio in one process: every service of the distributed mode, composed over an
+ * in-process bus, with the registry in embedded PostgreSQL (PGlite) under the data
+ * folder unless database.url names a server, and artifacts on the local filesystem.
+ */
+async function main(): Promise<void> {
+  const config = configFromArgv();
+  const logger = new Logger('portfolio');
+  const bus = new InProcessBus();
+  const storage = await createStorageDriver(config.storage);
+  const database = config.database.url
+    ? { kind: 'postgres' as const, url: config.database.url }
+    : { kind: 'pglite' as const, dataDir: join(config.dataDir, 'registry') };
+
+  const app = await NestFactory.create<NestFastifyApplication>(
+    {
+      module: class Standalone {},
+      imports: [
+        messagingModule(config, bus),
+        ModelRegistryServiceModule.forRoot({ database }),
+        StorageServiceModule.forRoot({ driver: storage, maxPayloadBytes: bus.maxPayloadBytes() }),
+        CacheManagerServiceModule.forRoot({
+          runtimeTimeoutMs: config.cache.runtimeTimeoutMs,
+          loadTimeoutMs: config.runtime.loadTimeoutMs,
+          routingRepublishMs: 5000,
+        }),
+        RuntimeServiceModule.forRoot({
+          settings: runtimeSettings(config, { path: join(__dirname, 'inference-worker.js') }),
+          storage,
+        }),
+        GatewayServiceModule.forRoot(gatewaySettings(config)),
+      ],
+    },
+    createGatewayAdapter(config.gateway.bodyLimitBytes),
+    { logger: logLevels(config) },
   );
+  closeOnSignals(app, bus, 'portfolio');
+  const url = await listenGateway(app, config.gateway.host, config.gateway.port);
+  await app.get(ConfiguredModelsSync).synced;
+
+  const lines = [
+    '',
+    `Portfolio is running (standalone) at ${url}`,
+    `  data:   ${config.dataDir}${config.database.url ? ' (registry in the configured PostgreSQL)' : ''}`,
+    `  health: curl -s ${url}/v1/health`,
+    `  status: curl -s ${url}/v1/models/status`,
+    ...exampleRequests(url, config.models),
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  logger.log('portfolio ready');
 }
 
-bootstrap();
+void main();

@@ -1,21 +1,24 @@
-/**
- * This is not a production server yet!
- * This is only a minimal backend to get started.
- */
-
 import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
+import { join } from 'node:path';
 
-async function bootstrap() {
-  const app = await NestFactory.create(AppModule);
-  const globalPrefix = 'api';
-  app.setGlobalPrefix(globalPrefix);
-  const port = process.env.PORT || 3000;
-  await app.listen(port);
-  Logger.log(
-    `🚀 Application is running on: http://localhost:${port}/${globalPrefix}`,
+import { configFromArgv, runBusService } from '@portfolio/bootstrap';
+import { runtimeSettings, RuntimeServiceModule } from '@portfolio/runtime-service';
+import { createStorageDriver } from '@portfolio/storage';
+
+async function main(): Promise<void> {
+  const config = configFromArgv();
+  if (!process.env['MALLOC_MMAP_THRESHOLD_']) {
+    new Logger('runtime').warn(
+      'MALLOC_MMAP_THRESHOLD_ is not set: freed model memory may not return to the OS and measurements run high (start with MALLOC_MMAP_THRESHOLD_=131072)',
+    );
+  }
+  const storage = await createStorageDriver(config.storage);
+  await runBusService('runtime', config, () =>
+    RuntimeServiceModule.forRoot({
+      settings: runtimeSettings(config, { path: join(__dirname, 'inference-worker.js') }),
+      storage,
+    }),
   );
 }
 
-bootstrap();
+void main();

@@ -1,21 +1,13 @@
-/**
- * This is not a production server yet!
- * This is only a minimal backend to get started.
- */
+import { configFromArgv, runBusService } from '@portfolio/bootstrap';
+import { createStorageDriver } from '@portfolio/storage';
+import { StorageServiceModule } from '@portfolio/storage-service';
 
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
-
-async function bootstrap() {
-  const app = await NestFactory.create(AppModule);
-  const globalPrefix = 'api';
-  app.setGlobalPrefix(globalPrefix);
-  const port = process.env.PORT || 3000;
-  await app.listen(port);
-  Logger.log(
-    `🚀 Application is running on: http://localhost:${port}/${globalPrefix}`,
+async function main(): Promise<void> {
+  const config = configFromArgv();
+  const driver = await createStorageDriver(config.storage);
+  await runBusService('storage', config, (bus) =>
+    StorageServiceModule.forRoot({ driver, maxPayloadBytes: bus.maxPayloadBytes() }),
   );
 }
 
-bootstrap();
+void main();

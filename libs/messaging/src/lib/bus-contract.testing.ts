@@ -147,7 +147,7 @@ export function busContract(makeBus: () => Promise<MessageBus>, prefix: () => st
 
 /** Subscriptions on NATS take a round trip to reach the server; a request through it proves they have. */
 async function flush(bus: MessageBus, p: string): Promise<void> {
-  const sub = bus.subscribe(`${p}.flush`, () => ({ data: new Uint8Array(0) }));
-  await bus.request(`${p}.flush`, new Uint8Array(0), { timeoutMs: 2000 });
+  const sub = bus.subscribe(`_flush.${p}`, () => ({ data: new Uint8Array(0) }));
+  await bus.request(`_flush.${p}`, new Uint8Array(0), { timeoutMs: 2000 });
   sub.unsubscribe();
 }

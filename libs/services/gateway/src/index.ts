@@ -1,1 +1,5 @@
-export {};
+export { GatewayServiceModule } from './lib/gateway-service.module';
+export type { GatewaySettings } from './lib/gateway.settings';
+export { ConfiguredModelsSync } from './lib/config-sync/configured-models.sync';
+export { createGatewayAdapter, listenGateway } from './lib/http/gateway-http';
+export { gatewaySettings } from './lib/gateway-settings.factory';

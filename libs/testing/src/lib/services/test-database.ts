@@ -1,6 +1,3 @@
-// pg has no bundled types; this keeps them visible to every program that compiles this file.
-// eslint-disable-next-line @typescript-eslint/triple-slash-reference
-/// <reference path="./pg-types.d.ts" />
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { testPgUrl } from './env';

@@ -1,0 +1,2 @@
+export { configFromArgv } from './lib/config-from-argv';
+export { closeOnSignals, connectNats, logLevels, messagingModule, runBusService } from './lib/run-service';

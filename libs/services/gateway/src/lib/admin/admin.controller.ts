@@ -1,0 +1,95 @@
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
+
+import { PortfolioError, Registry } from '@portfolio/contracts';
+import { Messaging } from '@portfolio/messaging';
+
+import { assertModelId } from '../catalog/model-catalog.service';
+import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
+import { AdminKeyGuard } from '../http/admin-key.guard';
+import { parseVersion } from '../v1/v1.controller';
+import { parseCreateModel } from './admin.dto';
+import { ModelAdminService } from './model-admin.service';
+
+@Controller('admin')
+@UseGuards(AdminKeyGuard)
+export class AdminController {
+  constructor(
+    private readonly admin: ModelAdminService,
+    private readonly messaging: Messaging,
+    @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+  ) {}
+
+  @Post('models')
+  @HttpCode(201)
+  async createModel(@Body() body: unknown) {
+    return (await this.admin.createModel(parseCreateModel(body))).model;
+  }
+
+  @Get('models')
+  listModels() {
+    return this.messaging.call(Registry.listModels, {});
+  }
+
+  @Get('models/:modelId')
+  getModel(@Param('modelId') modelId: string) {
+    assertModelId(modelId);
+    return this.messaging.call(Registry.getModel, { id: modelId });
+  }
+
+  @Get('models/:modelId/versions')
+  async listVersions(@Param('modelId') modelId: string) {
+    assertModelId(modelId);
+    const { versions } = await this.messaging.call(Registry.getModel, { id: modelId });
+    return { versions };
+  }
+
+  @Get('models/:modelId/versions/:version')
+  async getVersion(@Param('modelId') modelId: string, @Param('version') version: string) {
+    assertModelId(modelId);
+    const n = parseVersion(version);
+    return (await this.messaging.call(Registry.resolveVersion, { model_id: modelId, version: n })).version;
+  }
+
+  /** The artifact as the raw request body (`application/octet-stream`), streamed to storage. */
+  @Post('models/:modelId/versions')
+  @HttpCode(201)
+  async uploadVersion(
+    @Param('modelId') modelId: string,
+    @Headers('content-type') contentType: string | undefined,
+    @Headers('content-length') contentLength: string | undefined,
+    @Req() request: FastifyRequest,
+  ) {
+    assertModelId(modelId);
+    if (!contentType?.toLowerCase().startsWith('application/octet-stream')) {
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        `send the artifact as the request body with "Content-Type: application/octet-stream" (got ${contentType ?? 'no content type'})`,
+      );
+    }
+    const expected = contentLength !== undefined ? Number(contentLength) : undefined;
+    if (expected !== undefined && expected > this.settings.bodyLimitBytes) {
+      throw new PortfolioError('PAYLOAD_TOO_LARGE', `the artifact (${expected} bytes) is larger than the limit of ${this.settings.bodyLimitBytes} bytes`);
+    }
+    const body = request.body as Readable;
+    const { version } = await this.admin.uploadVersion(modelId, body, {
+      expectedSizeBytes: Number.isSafeInteger(expected) ? expected : undefined,
+      maxBytes: this.settings.bodyLimitBytes,
+    }).catch((e: unknown) => {
+      // Whatever the client still sends is not wanted any more.
+      body.resume();
+      throw e;
+    });
+    return {
+      model_id: version.model_id,
+      version: version.version,
+      format: version.format,
+      sha256: version.sha256,
+      size_bytes: version.size_bytes,
+      signature: version.signature,
+      status: version.status,
+      created_at: version.created_at,
+    };
+  }
+}

@@ -1,0 +1,97 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+
+import { isPortfolioError, Registry } from '@portfolio/contracts';
+import { Messaging } from '@portfolio/messaging';
+
+import { ModelAdminService } from '../admin/model-admin.service';
+import type { ConfiguredModel } from '@portfolio/config';
+
+import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
+
+/** Errors that another attempt may cure (a service still starting). */
+const TRANSIENT = new Set(['SERVICE_UNAVAILABLE', 'TIMEOUT', 'NO_RUNTIME']);
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 5000;
+
+/**
+ * Registers the models listed in the configuration file, idempotently: a model's
+ * settings follow the file, and its artifact becomes a new version only when its bytes
+ * (sha256) are not already a version of that model, so a restart registers nothing
+ * new. Runs in the background and retries while the registry or storage are still
+ * starting; `synced` resolves once every listed model is settled.
+ */
+@Injectable()
+export class ConfiguredModelsSync implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('ConfiguredModels');
+  private stopped = false;
+  private done!: () => void;
+  readonly synced = new Promise<void>((resolve) => (this.done = resolve));
+
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly admin: ModelAdminService,
+    @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    void this.run();
+  }
+
+  onModuleDestroy(): void {
+    this.stopped = true;
+  }
+
+  private async run(): Promise<void> {
+    for (const model of this.settings.configuredModels) {
+      let delay = RETRY_MIN_MS;
+      while (!this.stopped) {
+        try {
+          await this.sync(model);
+          break;
+        } catch (e) {
+          if (isPortfolioError(e) && !TRANSIENT.has(e.code)) {
+            this.logger.error(`configured model "${model.id}" (models.${model.id} in the configuration) was not registered: ${e.message}`);
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          delay = Math.min(delay * 2, RETRY_MAX_MS);
+        }
+      }
+    }
+    this.done();
+  }
+
+  private async sync(model: ConfiguredModel): Promise<void> {
+    const { created } = await this.admin.createModel({
+      id: model.id,
+      format: model.format,
+      description: model.description,
+      memory_estimate_bytes: model.memoryEstimateBytes,
+      preload: model.preload,
+      pinned: model.pinned,
+      ttl_ms: model.ttlMs,
+      if_exists: 'update',
+    });
+    const sha256 = await fileSha256(model.path);
+    const { versions } = await this.messaging.call(Registry.getModel, { id: model.id });
+    const existing = versions.find((v) => v.sha256 === sha256 && v.status === 'ready');
+    if (existing) {
+      this.logger.log(`${model.id}: ${model.path} is already version ${existing.version}`);
+      return;
+    }
+    const res = await this.admin.uploadVersion(model.id, createReadStream(model.path), { reuseIfSameSha256: true });
+    this.logger.log(`${model.id}: registered ${model.path} as version ${res.version.version}${created ? ' (new model)' : ''}`);
+  }
+}
+
+function fileSha256(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}

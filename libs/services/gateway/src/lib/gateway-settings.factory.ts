@@ -1,0 +1,16 @@
+import type { PortfolioConfig } from '@portfolio/config';
+
+import { GatewaySettings } from './gateway.settings';
+
+/** Margin over the runtime's load timeout, for the cache-manager's own round trips. */
+const LOAD_MARGIN_MS = 5000;
+
+export function gatewaySettings(config: PortfolioConfig): GatewaySettings {
+  return {
+    adminKey: config.gateway.adminKey,
+    bodyLimitBytes: config.gateway.bodyLimitBytes,
+    requestTimeoutMs: config.gateway.requestTimeoutMs,
+    loadTimeoutMs: config.runtime.loadTimeoutMs + LOAD_MARGIN_MS,
+    configuredModels: config.models,
+  };
+}

@@ -1,0 +1,158 @@
+import { Inject, Injectable } from '@nestjs/common';
+
+import {
+  CacheManager,
+  inferSubject,
+  InferHeader,
+  InferReplyHeader,
+  PortfolioError,
+  ResolveVersionResponse,
+  Signature,
+} from '@portfolio/contracts';
+import { Messaging } from '@portfolio/messaging';
+import { decodeFrame, encodeFrame, NamedTensor, Tensor, tensorFromJson } from '@portfolio/tensor';
+
+import { ModelCatalogService } from '../catalog/model-catalog.service';
+import { RoutingTableService } from '../routing/routing-table.service';
+import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
+
+export interface InferenceResult {
+  readonly resolved: ResolveVersionResponse;
+  readonly outputs: Record<string, Tensor>;
+  readonly nodeId: string;
+}
+
+/**
+ * The prediction path: resolve the model (cached registry view), validate and encode
+ * the inputs, find a runtime that holds it (routing table; on a miss, the cache-manager
+ * loads it), run, decode. A runtime that vanished or lost the model gets the request
+ * retried once elsewhere (inference is idempotent).
+ */
+@Injectable()
+export class PredictService {
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly catalog: ModelCatalogService,
+    private readonly routing: RoutingTableService,
+    @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+  ) {}
+
+  /** Parses the `inputs` of a v1 request against the version's signature. */
+  parseV1Inputs(body: unknown, resolved: ResolveVersionResponse): NamedTensor[] {
+    if (typeof body !== 'object' || body === null || Array.isArray(body) || !('inputs' in body)) {
+      throw new PortfolioError('INVALID_REQUEST', 'the request body must be a JSON object with "inputs"');
+    }
+    const signature = resolved.version.signature;
+    const inputs = (body as { inputs: unknown }).inputs;
+    if (Array.isArray(inputs)) {
+      if (signature.inputs.length !== 1) {
+        throw new PortfolioError(
+          'INVALID_INPUT',
+          `model "${resolved.model.id}" has ${signature.inputs.length} inputs (${names(signature.inputs)}); name them: {"inputs": {"<name>": ...}}`,
+        );
+      }
+      const spec = signature.inputs[0];
+      return [{ name: spec.name, ...tensorFromJson(spec.name, inputs, spec) }];
+    }
+    if (typeof inputs !== 'object' || inputs === null) {
+      throw new PortfolioError('INVALID_REQUEST', '"inputs" must be an object mapping input names to tensors (or, for a single-input model, one array)');
+    }
+    const given = inputs as Record<string, unknown>;
+    for (const name of Object.keys(given)) {
+      if (!signature.inputs.some((s) => s.name === name)) {
+        throw new PortfolioError(
+          'INVALID_INPUT',
+          `model "${resolved.model.id}" has no input "${name}" (inputs: ${names(signature.inputs)})`,
+          { input: name, expected: signature.inputs.map((s) => s.name) },
+        );
+      }
+    }
+    return signature.inputs.map((spec) => {
+      if (!(spec.name in given)) {
+        throw new PortfolioError('INVALID_INPUT', `input "${spec.name}" is missing (expected ${spec.datatype} ${JSON.stringify(spec.shape)})`, {
+          input: spec.name,
+        });
+      }
+      return { name: spec.name, ...tensorFromJson(spec.name, given[spec.name], spec) };
+    });
+  }
+
+  /** `?outputs=a,b`: checked against the signature; all outputs when absent. */
+  parseOutputs(raw: string | undefined, signature: Signature, modelId: string): string[] | undefined {
+    if (raw === undefined || raw === '') return undefined;
+    const wanted = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const name of wanted) {
+      if (!signature.outputs.some((o) => o.name === name)) {
+        throw new PortfolioError('INVALID_INPUT', `model "${modelId}" has no output "${name}" (outputs: ${names(signature.outputs)})`, {
+          output: name,
+        });
+      }
+    }
+    return wanted;
+  }
+
+  async infer(resolved: ResolveVersionResponse, inputs: NamedTensor[], outputs?: string[]): Promise<InferenceResult> {
+    const modelId = resolved.model.id;
+    const version = resolved.version.version;
+    const header: InferHeader = { model_id: modelId, version, ...(outputs ? { outputs } : {}) };
+    const frame = encodeFrame(header, inputs);
+    const max = this.messaging.bus.maxPayloadBytes();
+    if (frame.byteLength > max) {
+      throw new PortfolioError(
+        'PAYLOAD_TOO_LARGE',
+        `the inputs take ${frame.byteLength} bytes, more than the message bus carries to a runtime (${max}); send a smaller batch`,
+      );
+    }
+
+    let nodeId = this.routing.pick(modelId, version) ?? (await this.ensure(modelId, version, {}));
+    try {
+      return { resolved, nodeId, outputs: await this.send(nodeId, frame) };
+    } catch (e) {
+      if (!(e instanceof PortfolioError)) throw e;
+      const gone = e.code === 'SERVICE_UNAVAILABLE' && e.details?.['bus'] === 'no_responders';
+      const lost = e.code === 'MODEL_NOT_LOADED';
+      if (!gone && !lost) throw e;
+      this.routing.forget(modelId, version, nodeId);
+      nodeId = await this.ensure(modelId, version, gone ? { exclude_nodes: [nodeId] } : { stale_nodes: [nodeId] });
+      return { resolved, nodeId, outputs: await this.send(nodeId, frame) };
+    }
+  }
+
+  private async ensure(
+    modelId: string,
+    version: number,
+    hints: { exclude_nodes?: string[]; stale_nodes?: string[] },
+  ): Promise<string> {
+    let res;
+    try {
+      res = await this.messaging.call(
+        CacheManager.ensureLoaded,
+        { model_id: modelId, version, ...hints },
+        { timeoutMs: this.settings.loadTimeoutMs },
+      );
+    } catch (e) {
+      if (e instanceof PortfolioError && e.code === 'SERVICE_UNAVAILABLE' && e.details?.['bus'] === 'no_responders') {
+        throw new PortfolioError('SERVICE_UNAVAILABLE', `${modelId}@${version} is not loaded and the cache-manager is not reachable`);
+      }
+      throw e;
+    }
+    this.routing.learn(modelId, version, res.node_id);
+    return res.node_id;
+  }
+
+  private async send(nodeId: string, frame: Uint8Array): Promise<Record<string, Tensor>> {
+    const reply = await this.messaging.requestRaw(inferSubject(this.messaging.prefix, nodeId), frame, {
+      timeoutMs: this.settings.requestTimeoutMs,
+    });
+    const decoded = decodeFrame(reply.data);
+    const header = InferReplyHeader.safeParse(decoded.header);
+    if (!header.success) throw new PortfolioError('INTERNAL', `malformed reply from runtime ${nodeId}`);
+    const out: Record<string, Tensor> = {};
+    for (const t of decoded.tensors) out[t.name] = { datatype: t.datatype, shape: t.shape, data: t.data };
+    return out;
+  }
+}
+
+function names(specs: readonly { name: string }[]): string {
+  return specs.map((s) => s.name).join(', ');
+}

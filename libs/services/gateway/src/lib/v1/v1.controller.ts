@@ -1,0 +1,60 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+
+import { PortfolioError } from '@portfolio/contracts';
+import { tensorToNested } from '@portfolio/tensor';
+
+import { ModelCatalogService } from '../catalog/model-catalog.service';
+import { ClusterInfoService } from './cluster-info.service';
+import { PredictService } from './predict.service';
+
+@Controller('v1')
+export class V1Controller {
+  constructor(
+    private readonly catalog: ModelCatalogService,
+    private readonly predictor: PredictService,
+    private readonly info: ClusterInfoService,
+  ) {}
+
+  @Get('health')
+  async health(@Res({ passthrough: true }) reply: FastifyReply) {
+    const health = await this.info.health();
+    if (health.status === 'down') void reply.status(503).header('Retry-After', '5');
+    return health;
+  }
+
+  @Get('models/status')
+  status() {
+    return this.info.status();
+  }
+
+  @Get('models/:modelId/metadata')
+  metadata(@Param('modelId') modelId: string) {
+    return this.info.metadata(modelId);
+  }
+
+  @Post('models/:modelId/predict')
+  @HttpCode(200)
+  async predict(
+    @Param('modelId') modelId: string,
+    @Query('version') versionParam: string | undefined,
+    @Query('outputs') outputsParam: string | undefined,
+    @Body() body: unknown,
+  ) {
+    const resolved = await this.catalog.resolve(modelId, parseVersion(versionParam));
+    const inputs = this.predictor.parseV1Inputs(body, resolved);
+    const outputs = this.predictor.parseOutputs(outputsParam, resolved.version.signature, modelId);
+    const result = await this.predictor.infer(resolved, inputs, outputs);
+    const out: Record<string, unknown> = {};
+    for (const [name, t] of Object.entries(result.outputs)) out[name] = tensorToNested(t);
+    return { model_id: modelId, model_version: resolved.version.version, outputs: out };
+  }
+}
+
+export function parseVersion(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[1-9][0-9]{0,8}$/.test(raw)) {
+    throw new PortfolioError('INVALID_REQUEST', `version must be a positive integer, got "${raw.slice(0, 40)}"`);
+  }
+  return Number(raw);
+}

@@ -1,0 +1,16 @@
+import type { PortfolioConfig } from '@portfolio/config';
+
+import { RuntimeSettings } from './runtime.settings';
+import { WorkerScript } from './worker/worker-pool';
+
+export function runtimeSettings(config: PortfolioConfig, workerScript: WorkerScript): RuntimeSettings {
+  return {
+    nodeId: config.runtime.nodeId,
+    capacityBytes: config.runtime.maxMemoryBytes,
+    softLimitBytes: config.runtime.softLimitBytes,
+    workers: config.runtime.workers,
+    intraOpThreads: config.runtime.intraOpThreads,
+    heartbeatIntervalMs: config.runtime.heartbeatIntervalMs,
+    workerScript,
+  };
+}
