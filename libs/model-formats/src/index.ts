@@ -1,4 +1,4 @@
-export { assertSupportedFormat, createBackend, inspectArtifact } from './lib/backends';
+export { assertSupportedFormat, createBackend, inspectArtifact, supportedBackends } from './lib/backends';
 export type { ArtifactInspection } from './lib/backends';
 export type { LoadedModel, LoadOptions, ModelBackend } from './lib/model-backend';
 export { inspectOnnxFile } from './lib/onnx/onnx-inspector';

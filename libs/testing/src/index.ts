@@ -33,3 +33,9 @@ export { makeTempDir } from './lib/services/temp-dir';
 export { createTestDatabase } from './lib/services/test-database';
 export type { TestDatabase } from './lib/services/test-database';
 export { uniqueSubjectPrefix } from './lib/services/unique-subject-prefix';
+
+// Real processes: the built apps, alone or as the whole distributed topology.
+export { AppProcess, builtApp, REPO_ROOT } from './lib/cluster/app-process';
+export type { AppProcessOptions } from './lib/cluster/app-process';
+export { PortfolioCluster } from './lib/cluster/portfolio-cluster';
+export type { ClusterOptions } from './lib/cluster/portfolio-cluster';

@@ -36,6 +36,11 @@ export function inspectArtifact(format: ModelFormat, path: string): ArtifactInsp
   }
 }
 
+/** One backend per supported format, for warming up a worker. */
+export function supportedBackends(): ModelBackend[] {
+  return SUPPORTED_FORMATS.map(createBackend);
+}
+
 export function createBackend(format: ModelFormat): ModelBackend {
   assertSupportedFormat(format);
   switch (format) {

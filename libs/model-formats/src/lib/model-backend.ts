@@ -29,5 +29,11 @@ export interface LoadedModel {
  */
 export interface ModelBackend {
   readonly format: ModelFormat;
+  /**
+   * Pays the framework's one-time costs (native library, thread pools, first-session
+   * allocations: about 26 MiB for ONNX Runtime) before any model loads, so that they
+   * are not measured as the first model's memory.
+   */
+  warmUp(): Promise<void>;
   load(path: string, options: LoadOptions): Promise<LoadedModel>;
 }

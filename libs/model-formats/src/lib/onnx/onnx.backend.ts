@@ -15,8 +15,22 @@ async function ort(): Promise<Ort> {
   return ortModule;
 }
 
+/** A 109-byte ONNX model (y = Relu(x), x: FP32 [1]), enough to initialize ONNX Runtime. */
+const WARMUP_MODEL_BASE64 =
+  'CAgSEXBvcnRmb2xpby10ZXN0aW5nGgExMgA6SwoUCgF4EgF5GgZSZWx1XzAiBFJlbHUSEXBvcnRmb2xpb19maXh0dXJlWg8KAXgSCgoICAESBAoCCAFiDwoBeRIKCggIARIECgIIAUIECgAQDQ==';
+
 export class OnnxBackend implements ModelBackend {
   readonly format = 'onnx' as const;
+
+  async warmUp(): Promise<void> {
+    const o = await ort();
+    const session = await o.InferenceSession.create(Buffer.from(WARMUP_MODEL_BASE64, 'base64'), {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+    });
+    await session.run({ x: new o.Tensor('float32', new Float32Array([1]), [1]) });
+    await session.release();
+  }
 
   async load(path: string, options: LoadOptions): Promise<LoadedModel> {
     const o = await ort();

@@ -30,6 +30,8 @@ interface ModelStats {
 
 /** Without a declared estimate or an earlier measurement, a model is assumed to need this much more than its file. */
 const UNMEASURED_OVERHEAD = 1.2;
+/** How long a runtime reported as failing gets to answer a ping before it is dropped. */
+const LIVENESS_PING_MS = 1000;
 /** Attempts on different runtimes before a load is given up. */
 const MAX_PLACEMENT_ATTEMPTS = 3;
 
@@ -90,9 +92,12 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
   }
 
   /** Single flight per (model, version): concurrent misses share one load. */
-  ensure(req: EnsureLoadedRequest): Promise<EnsureLoadedResponse> {
+  async ensure(req: EnsureLoadedRequest): Promise<EnsureLoadedResponse> {
     const k = key(req.model_id, req.version);
     const exclude = req.exclude_nodes ?? [];
+    // A caller excludes nodes that just failed it; the ones that do not answer a ping
+    // are gone, and dropping them now beats waiting for their reports to time out.
+    if (exclude.length) await Promise.all(exclude.map((nodeId) => this.checkAlive(nodeId)));
     for (const nodeId of req.stale_nodes ?? []) this.view.forget(nodeId, k);
     const serving = this.view.nodesServing(k, exclude);
     if (serving.length) return Promise.resolve({ node_id: serving[0], loaded_now: false });
@@ -231,6 +236,19 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
       }
     }
     throw lastError ?? new PortfolioError('NO_RUNTIME', `no runtime could load ${k}`);
+  }
+
+  private async checkAlive(nodeId: string): Promise<void> {
+    if (!this.view.has(nodeId)) return;
+    try {
+      await this.messaging.call(Runtime.ping, {}, { target: nodeId, timeoutMs: LIVENESS_PING_MS });
+    } catch (e) {
+      if (e instanceof PortfolioError && (e.code === 'SERVICE_UNAVAILABLE' || e.code === 'TIMEOUT')) {
+        this.logger.warn(`runtime ${nodeId} failed a request and does not answer a ping; dropping it`);
+        this.view.remove(nodeId);
+        this.publishRouting(false);
+      }
+    }
   }
 
   private statsFor(k: string): ModelStats {

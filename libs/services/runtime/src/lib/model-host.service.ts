@@ -153,6 +153,8 @@ export class ModelHostService implements OnApplicationShutdown {
       } catch (e) {
         throw new PortfolioError('MODEL_LOAD_FAILED', `the artifact of ${model.key} cannot be read: ${(e as Error).message}`);
       }
+      // The workers' one-time costs must be paid before the baseline is taken.
+      await this.pool.ready();
       const rssBefore = process.memoryUsage.rss();
       const { signature } = await this.pool.load(model.key, req.format, path, this.settings.intraOpThreads);
       const measured = Math.max(process.memoryUsage.rss() - rssBefore, req.size_bytes);

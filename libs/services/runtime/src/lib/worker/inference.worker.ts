@@ -8,10 +8,10 @@ import { parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 
 import { PortfolioError } from '@portfolio/contracts';
-import { createBackend, LoadedModel } from '@portfolio/model-formats';
+import { createBackend, LoadedModel, supportedBackends } from '@portfolio/model-formats';
 import { Tensor, TensorError } from '@portfolio/tensor';
 
-import { WorkerReply, WorkerRequest } from './worker-protocol';
+import { WorkerReady, WorkerReply, WorkerRequest } from './worker-protocol';
 import { transferList } from './transfer.util';
 import { warmupInputs } from './warmup.util';
 
@@ -19,6 +19,13 @@ const port = parentPort;
 if (!port) throw new Error('inference.worker must run in a worker thread');
 
 const models = new Map<string, LoadedModel>();
+
+// Fixed costs first, then the first message: `ready` tells the pool this worker's
+// memory baseline is set (see ModelBackend.warmUp).
+void Promise.all(supportedBackends().map((b) => b.warmUp())).then(
+  () => port.postMessage({ ready: true } satisfies WorkerReady),
+  (e: unknown) => port.postMessage({ ready: false, error: message(e) } satisfies WorkerReady),
+);
 
 port.on('message', (request: WorkerRequest) => {
   void handle(request).then(

@@ -5,7 +5,7 @@ import { ErrorCode, ModelFormat, PortfolioError, Signature } from '@portfolio/co
 import { Tensor } from '@portfolio/tensor';
 
 import { packForTransfer } from './transfer.util';
-import { WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol';
+import { WorkerInit, WorkerReady, WorkerReply, WorkerRequest } from './worker-protocol';
 
 export interface WorkerScript {
   /** Path of the built `inference-worker.js` (or of the .ts source under a TS loader, in tests). */
@@ -21,6 +21,9 @@ interface Pending {
 interface Slot {
   index: number;
   worker: Worker;
+  /** Resolves once the worker has warmed up; calls wait for it. */
+  ready: Promise<void>;
+  failReady: (e: Error) => void;
   pending: Map<number, Pending>;
   /** Models placed on this worker, for spreading new ones and for failure handling. */
   models: Set<string>;
@@ -94,7 +97,13 @@ export class WorkerPool {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  private call(slot: Slot, request: Request, transfer: ArrayBuffer[] = []): Promise<WorkerReply & { ok: true }> {
+  /** Resolves when every worker has warmed up (the process's memory baseline is set). */
+  async ready(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.ready));
+  }
+
+  private async call(slot: Slot, request: Request, transfer: ArrayBuffer[] = []): Promise<WorkerReply & { ok: true }> {
+    await slot.ready;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
@@ -107,8 +116,21 @@ export class WorkerPool {
       execArgv: this.script.execArgv ? [...this.script.execArgv] : undefined,
       workerData: { workerIndex: index } satisfies WorkerInit,
     });
-    const slot: Slot = { index, worker, pending: new Map(), models: new Set() };
-    worker.on('message', (reply: WorkerReply) => {
+    let markReady!: () => void;
+    let markFailed!: (e: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      markFailed = reject;
+    });
+    // A failed warm-up surfaces on the first call to this worker, not as an unhandled rejection.
+    ready.catch(() => undefined);
+    const slot: Slot = { index, worker, ready, failReady: markFailed, pending: new Map(), models: new Set() };
+    worker.on('message', (reply: WorkerReply | WorkerReady) => {
+      if ('ready' in reply) {
+        if (reply.ready) markReady();
+        else markFailed(new PortfolioError('INTERNAL', `worker ${index} could not start its model backends: ${reply.error}`));
+        return;
+      }
       const pending = slot.pending.get(reply.id);
       if (!pending) return;
       slot.pending.delete(reply.id);
@@ -126,6 +148,8 @@ export class WorkerPool {
     const models = [...slot.models];
     for (const key of models) this.placement.delete(key);
     for (const p of slot.pending.values()) p.reject(new PortfolioError('MODEL_NOT_LOADED', `${reason}; retry`));
+    // Calls still waiting for this worker's warm-up must not wait forever.
+    slot.failReady(new PortfolioError('MODEL_NOT_LOADED', `${reason}; retry`));
     slot.pending.clear();
     if (this.closing) return;
     this.logger.error(`${reason}; models lost: ${models.join(', ') || 'none'}; starting a new worker`);
@@ -133,3 +157,4 @@ export class WorkerPool {
     this.onWorkerLost(models, reason);
   }
 }
+

@@ -16,3 +16,6 @@ export type WorkerReply =
 export interface WorkerInit {
   readonly workerIndex: number;
 }
+
+/** Sent once, before any reply: the worker has warmed up its backends (or failed to). */
+export type WorkerReady = { ready: true } | { ready: false; error: string };

@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { runInThisContext } from 'node:vm';
+
+import type { LoadModelRequest } from '@portfolio/contracts';
+
+import type { RuntimeSettings } from './runtime.settings';
+import type { WorkerScript } from './worker/worker-pool';
+
+/** The workspace root (libs/services/runtime/src/lib -> five levels up). */
+const WORKSPACE_ROOT = resolve(__dirname, '../../../../..');
+
+/**
+ * The inference worker as TypeScript source, run in worker threads under
+ * @swc-node/register (production runs the webpack-built `inference-worker.js`).
+ * @swc-node/register resolves the @portfolio/* path aliases from SWC_NODE_PROJECT,
+ * which the worker inherits from the process's environment. Under jest, `process.env`
+ * in a test file is a sandboxed copy that worker threads never see, so the variable
+ * is set on the real process object (the one of the main context, reached through
+ * vm.runInThisContext) as well.
+ */
+export function testWorkerScript(): WorkerScript {
+  const project = resolve(WORKSPACE_ROOT, 'tsconfig.base.json');
+  process.env['SWC_NODE_PROJECT'] = project;
+  (runInThisContext('process') as NodeJS.Process).env['SWC_NODE_PROJECT'] = project;
+  return { path: resolve(__dirname, 'worker/inference.worker.ts'), execArgv: ['-r', '@swc-node/register'] };
+}
+
+export function testRuntimeSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSettings {
+  return {
+    nodeId: 'node-test',
+    capacityBytes: 1024 * 1024 * 1024,
+    softLimitBytes: 768 * 1024 * 1024,
+    workers: 1,
+    intraOpThreads: 1,
+    heartbeatIntervalMs: 60_000,
+    workerScript: testWorkerScript(),
+    ...overrides,
+  };
+}
+
+/**
+ * A load request for a model file under a LocalStorageDriver root (`key` relative to
+ * the root), with its real size and sha256.
+ */
+export function loadRequestFor(
+  root: string,
+  key: string,
+  fields: Partial<LoadModelRequest> & Pick<LoadModelRequest, 'model_id'>,
+): LoadModelRequest {
+  const path = resolve(root, key);
+  return {
+    version: 1,
+    format: 'onnx',
+    artifact_uri: `local:${key}`,
+    sha256: createHash('sha256').update(readFileSync(path)).digest('hex'),
+    size_bytes: statSync(path).size,
+    memory_estimate_bytes: 0,
+    ...fields,
+  };
+}
+
+/** Element-wise comparison with a relative tolerance (and an absolute floor for values near 0). */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel = 1e-5, floor = 1e-6): void {
+  expect(actual.length).toBe(expected.length);
+  const bad: string[] = [];
+  for (let i = 0; i < expected.length; i++) {
+    const tolerance = Math.max(floor, rel * Math.abs(expected[i]));
+    if (!(Math.abs(actual[i] - expected[i]) <= tolerance)) bad.push(`[${i}] ${actual[i]} != ${expected[i]}`);
+  }
+  expect(bad).toEqual([]);
+}
+
+/** Deterministic inputs in [-1, 1). */
+export function sampleInput(length: number, seed = 1): Float32Array {
+  const out = new Float32Array(length);
+  let s = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}

@@ -1,0 +1,114 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The repository root (this file lives at libs/testing/src/lib/cluster). */
+export const REPO_ROOT = resolve(__dirname, '../../../../..');
+
+export function builtApp(app: string): string {
+  const main = join(REPO_ROOT, 'dist', 'apps', app, 'main.js');
+  if (!existsSync(main)) {
+    throw new Error(`${main} is missing: build the apps first (npx nx run-many -t build), or run the tests with npm test`);
+  }
+  return main;
+}
+
+export interface AppProcessOptions {
+  /** A label for logs (e.g. "runtime-a"). */
+  readonly name: string;
+  /** An app under dist/apps (gateway, runtime, portfolio...). */
+  readonly app: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly args?: readonly string[];
+  /** Printed by the app once it serves (e.g. "gateway ready"). */
+  readonly readyLine: string;
+  readonly startTimeoutMs?: number;
+}
+
+/**
+ * One of Portfolio's built apps as a real child process, as it runs in production:
+ * `node dist/apps/<app>/main.js`, configured by PORTFOLIO_* variables. Output is kept
+ * (and shown when something fails) so a failing test says what the service said.
+ */
+export class AppProcess {
+  private child: ChildProcess | null = null;
+  private output: string[] = [];
+  private exited: Promise<number | null> = Promise.resolve(null);
+
+  constructor(readonly options: AppProcessOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** What the process printed so far (stdout and stderr, interleaved). */
+  logs(): string {
+    return this.output.join('');
+  }
+
+  async start(): Promise<void> {
+    const { name, app, env, args = [], readyLine, startTimeoutMs = 60_000 } = this.options;
+    this.output = [];
+    const child = spawn(process.execPath, [builtApp(app), ...args], {
+      cwd: REPO_ROOT,
+      // Only the variables given, plus what node needs: the test run's own PORTFOLIO_*
+      // variables (naming its servers) must not leak into the service.
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+    await new Promise<void>((resolveReady, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`${name} did not print "${readyLine}" within ${startTimeoutMs} ms:\n${this.tail()}`));
+      }, startTimeoutMs);
+      const onData = (chunk: Buffer) => {
+        this.output.push(chunk.toString('utf8'));
+        if (this.output.join('').includes(readyLine)) {
+          clearTimeout(timer);
+          resolveReady();
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited (code ${code}, signal ${signal}) before it was ready:\n${this.tail()}`));
+      });
+    });
+  }
+
+  /** Waits for the process to end on its own (for apps expected to refuse to start). */
+  async waitForExit(timeoutMs = 30_000): Promise<number | null> {
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${this.options.name} still running after ${timeoutMs} ms`)), timeoutMs).unref(),
+    );
+    return Promise.race([this.exited, timeout]);
+  }
+
+  /** SIGTERM and wait (graceful shutdown); SIGKILL after `graceMs`. */
+  async stop(graceMs = 15_000): Promise<number | null> {
+    const child = this.child;
+    if (!child || !this.running) return child?.exitCode ?? null;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  /** A crash: no shutdown hooks run. */
+  async kill(): Promise<void> {
+    if (!this.child || !this.running) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  tail(lines = 60): string {
+    return this.logs().split('\n').slice(-lines).map((l) => `  [${this.options.name}] ${l}`).join('\n');
+  }
+}
