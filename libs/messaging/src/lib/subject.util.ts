@@ -1,6 +1,6 @@
 import { BusError } from './bus';
 
-const TOKEN = /^[A-Za-z0-9_\-]+$/;
+const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /** Splits and checks a subject; wildcards only where `allowWildcards` (subscriptions). */
 export function subjectTokens(subject: string, allowWildcards: boolean): string[] {

@@ -257,7 +257,7 @@ describe(CacheManagerService.name, () => {
     });
 
     it('drops a runtime that no longer answers and loads on another one', async () => {
-      const silent = await join('rt-a', { capacityBytes: 20_000, serveLoads: false });
+      const silent = await join('rt-a', { capacityBytes: 20_000, responsive: false });
       const b = await join('rt-b', { capacityBytes: 10_000 });
 
       const res = await ensure({ model_id: 'iris', version: 1 });
@@ -314,6 +314,37 @@ describe(CacheManagerService.name, () => {
       expect(res).toEqual({ node_id: 'rt-b', loaded_now: true });
       expect(a.loads).toHaveLength(0);
       expect(b.loads).toHaveLength(1);
+    });
+
+    it('keeps an excluded runtime that still answers a ping', async () => {
+      const a = new FakeRuntime(m, 'rt-a');
+      a.hold('iris', 1);
+      await announce(a);
+      await join('rt-b');
+
+      await ensure({ model_id: 'iris', version: 1, exclude_nodes: ['rt-a'] });
+
+      expect(a.pings).toBe(1);
+      expect((await status()).runtimes.map((r) => r.node_id)).toEqual(['rt-a', 'rt-b']);
+      expect((await m.call(CacheManager.getRouting, {})).routes).toEqual([{ model_id: 'iris', version: 1, nodes: ['rt-a', 'rt-b'] }]);
+    });
+
+    it('drops an excluded runtime that does not answer a ping, with its routes', async () => {
+      const a = new FakeRuntime(m, 'rt-a');
+      a.hold('iris', 1);
+      a.hold('mnist', 1);
+      await announce(a);
+      const b = await join('rt-b');
+      a.close();
+
+      const res = await ensure({ model_id: 'iris', version: 1, exclude_nodes: ['rt-a'] });
+
+      expect(res).toEqual({ node_id: 'rt-b', loaded_now: true });
+      expect(b.loads).toHaveLength(1);
+      expect((await status()).runtimes.map((r) => r.node_id)).toEqual(['rt-b']);
+      expect((await m.call(CacheManager.getRouting, {})).routes).toEqual([{ model_id: 'iris', version: 1, nodes: ['rt-b'] }]);
+      const latest = await eventually(() => tables.find((t) => t.routes.length === 1 && t.routes[0].nodes[0] === 'rt-b'));
+      expect(latest.routes.some((r) => r.model_id === 'mnist')).toBe(false);
     });
 
     it('answers NO_RUNTIME when every runtime is excluded', async () => {

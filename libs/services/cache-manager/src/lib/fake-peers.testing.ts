@@ -21,8 +21,8 @@ export interface FakeRuntimeOptions {
   readonly capacityBytes?: number;
   readonly usedBytes?: number;
   readonly startedAt?: string;
-  /** Answer Runtime.load at all (false: the runtime heartbeats but nothing serves its load subject). */
-  readonly serveLoads?: boolean;
+  /** Serve Runtime.load and Runtime.ping at all (false: it heartbeats, but nothing answers on its subjects). */
+  readonly responsive?: boolean;
 }
 
 export type LoadHandler = (request: LoadModelRequest) => Promise<LoadModelResponse> | LoadModelResponse;
@@ -36,7 +36,9 @@ export class FakeRuntime {
   stateVersion = 0;
   private seq = 0;
   private readonly models = new Map<string, LoadedModelReport>();
-  private subscription: BusSubscription | null = null;
+  private subscriptions: BusSubscription[] = [];
+  /** Runtime.ping requests received. */
+  pings = 0;
   /** How the next loads are answered; by default they succeed, measuring the estimate. */
   onLoad: LoadHandler = (req) => this.succeed(req);
 
@@ -48,15 +50,25 @@ export class FakeRuntime {
     this.capacityBytes = options.capacityBytes ?? 1_000_000;
     this.usedBytes = options.usedBytes ?? 0;
     this.startedAt = options.startedAt ?? new Date().toISOString();
-    if (options.serveLoads ?? true) {
-      this.subscription = messaging.serve(
-        Runtime.load,
-        (req) => {
-          this.loads.push(req);
-          return this.onLoad(req);
-        },
-        { target: nodeId },
-      );
+    if (options.responsive ?? true) {
+      this.subscriptions = [
+        messaging.serve(
+          Runtime.load,
+          (req) => {
+            this.loads.push(req);
+            return this.onLoad(req);
+          },
+          { target: nodeId },
+        ),
+        messaging.serve(
+          Runtime.ping,
+          () => {
+            this.pings++;
+            return { service: 'runtime', instance: nodeId, started_at: this.startedAt };
+          },
+          { target: nodeId },
+        ),
+      ];
     }
   }
 
@@ -122,9 +134,10 @@ export class FakeRuntime {
     this.messaging.emit(Runtime.stopping, { node_id: this.nodeId });
   }
 
+  /** Stops answering (the process hangs or died) without saying so. */
   close(): void {
-    this.subscription?.unsubscribe();
-    this.subscription = null;
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.subscriptions = [];
   }
 }
 

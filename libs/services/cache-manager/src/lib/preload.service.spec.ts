@@ -44,7 +44,9 @@ describe(PreloadService.name, () => {
   }
 
   const quiet = () => new Promise((r) => setTimeout(r, QUIET_MS));
-  const resolvesOf = (modelId: string) => registry.resolves.filter((r) => r.model_id === modelId).length;
+  /** Resolutions of the default version: the preload's own (the cache-manager's placement names the version). */
+  const resolvesOf = (modelId: string) =>
+    registry.resolves.filter((r) => r.model_id === modelId && r.version === undefined).length;
 
   afterEach(async () => {
     await app?.close();

@@ -1,0 +1,279 @@
+import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { onnx } from 'onnx-proto';
+
+import { PortfolioError } from '@portfolio/contracts';
+import {
+  buildGenericModel,
+  buildLargeModel,
+  buildMixedTypesModel,
+  buildMlpModel,
+  ElemType,
+  float32Raw,
+  makeTempDir,
+  mulberry32,
+  ONNX_IR_VERSION,
+  writeModel,
+} from '@portfolio/testing';
+
+import { inspectOnnxFile } from './onnx-inspector';
+
+const MLP = { inputSize: 4, hidden: [8], outputSize: 3 };
+
+/** Runs `fn`, expecting a PortfolioError, and returns it. */
+function thrown(fn: () => unknown): PortfolioError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(PortfolioError);
+    return e as PortfolioError;
+  }
+  throw new Error('expected an error');
+}
+
+/** Decodes a model, lets `edit` change it, and encodes it again. */
+function edited(bytes: Uint8Array, edit: (model: onnx.ModelProto) => void): Uint8Array {
+  const model = onnx.ModelProto.decode(bytes);
+  edit(model);
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** A full collection, when the process lets us ask for one (the flag must be set before the first use). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (() => void) | undefined;
+  gc?.();
+}
+
+describe(inspectOnnxFile.name, () => {
+  let dir: string;
+
+  beforeAll(() => {
+    dir = makeTempDir('onnx-inspector');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const write = (name: string, bytes: Uint8Array | string) => {
+    const path = join(dir, name);
+    writeFileSync(path, bytes);
+    return path;
+  };
+
+  describe('valid models', () => {
+    it('extracts the signature, IR version, opsets, producer and metadata of an MLP', () => {
+      const path = writeModel(dir, 'mlp.onnx', buildMlpModel(MLP));
+
+      const sut = inspectOnnxFile(path);
+
+      expect(sut).toEqual({
+        signature: {
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }],
+          outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 3] }],
+        },
+        irVersion: ONNX_IR_VERSION,
+        opsets: { 'ai.onnx': 13 },
+        producer: 'portfolio-testing',
+        metadata: { fixture: 'mlp', seed: '42' },
+      });
+    });
+
+    it('names the datatype of every input and output of a mixed-types model', () => {
+      const path = writeModel(dir, 'mixed.onnx', buildMixedTypesModel());
+
+      const { signature } = inspectOnnxFile(path);
+
+      expect(signature).toEqual({
+        inputs: [
+          { name: 'a', datatype: 'FP32', shape: [-1, 3] },
+          { name: 'b', datatype: 'INT64', shape: [-1, 3] },
+        ],
+        outputs: [
+          { name: 'sum', datatype: 'FP32', shape: [-1, 3] },
+          { name: 'argmax', datatype: 'INT64', shape: [-1] },
+        ],
+      });
+    });
+
+    it('leaves out of the signature the initializers an IR<4-style model lists among its inputs', () => {
+      const bytes = buildGenericModel({
+        inputs: [
+          { name: 'x', elemType: ElemType.FLOAT, shape: ['batch', 2] },
+          { name: 'W', elemType: ElemType.FLOAT, shape: [2, 2] },
+        ],
+        outputs: [{ name: 'y', elemType: ElemType.FLOAT, shape: ['batch', 2] }],
+        initializers: [{ name: 'W', elemType: ElemType.FLOAT, dims: [2, 2], raw: float32Raw([1, 0, 0, 1]) }],
+        nodes: [{ opType: 'MatMul', inputs: ['x', 'W'], outputs: ['y'] }],
+      });
+      const path = writeModel(dir, 'ir3-style.onnx', bytes);
+
+      const { signature } = inspectOnnxFile(path);
+
+      expect(signature.inputs).toEqual([{ name: 'x', datatype: 'FP32', shape: [-1, 2] }]);
+    });
+
+    it('describes an output without a shape as one variable dimension', () => {
+      const bytes = edited(buildMlpModel(MLP), (model) => {
+        model.graph!.output[0].type!.tensorType!.shape = null;
+      });
+      const path = writeModel(dir, 'no-output-shape.onnx', bytes);
+
+      const { signature } = inspectOnnxFile(path);
+
+      expect(signature.outputs).toEqual([{ name: 'y', datatype: 'FP32', shape: [-1] }]);
+    });
+
+    it('keeps fixed dimensions and turns unnamed unknown ones into -1', () => {
+      const bytes = buildGenericModel({
+        inputs: [{ name: 'img', elemType: ElemType.UINT8, shape: [-1, 28, 28, 1] }],
+        outputs: [{ name: 'out', elemType: ElemType.UINT8, shape: [-1, 28, 28, 1] }],
+        nodes: [{ opType: 'Identity', inputs: ['img'], outputs: ['out'] }],
+      });
+      const path = writeModel(dir, 'fixed-dims.onnx', bytes);
+
+      expect(inspectOnnxFile(path).signature.inputs).toEqual([{ name: 'img', datatype: 'UINT8', shape: [-1, 28, 28, 1] }]);
+    });
+  });
+
+  describe('invalid artifacts', () => {
+    it('refuses a model whose weights live in an external data file', () => {
+      const path = buildLargeModel({ weightBytes: 4096, externalData: true, dir, name: 'external' });
+
+      const e = thrown(() => inspectOnnxFile(path));
+
+      expect(e.code).toBe('INVALID_ARTIFACT');
+      expect(e.message).toMatch(/external data/);
+      expect(e.message).toContain('"W"');
+    });
+
+    it.each([1, 2, 3, 4, 5, 6, 7, 8])('refuses random bytes (seed %i) as not a valid ONNX model', (seed) => {
+      const random = mulberry32(seed);
+      const path = write(`random-${seed}.onnx`, Uint8Array.from({ length: 4096 }, () => Math.floor(random() * 256)));
+
+      const e = thrown(() => inspectOnnxFile(path));
+
+      expect(e.code).toBe('INVALID_ARTIFACT');
+      expect(e.message).toMatch(/^not a valid ONNX model/);
+    });
+
+    it('refuses an empty file as not a valid ONNX model', () => {
+      const path = write('empty.onnx', new Uint8Array(0));
+
+      const e = thrown(() => inspectOnnxFile(path));
+
+      expect(e.code).toBe('INVALID_ARTIFACT');
+      expect(e.message).toBe('not a valid ONNX model: the file is empty');
+    });
+
+    it.each([0.5, 0.1, 0.9])('refuses a valid model cut at %f of its length as not a valid ONNX model', (fraction) => {
+      const bytes = buildMlpModel({ inputSize: 16, hidden: [32], outputSize: 4 });
+      const path = write(`truncated-${fraction}.onnx`, bytes.subarray(0, Math.floor(bytes.length * fraction)));
+
+      const e = thrown(() => inspectOnnxFile(path));
+
+      expect(e.code).toBe('INVALID_ARTIFACT');
+      expect(e.message).toMatch(/^not a valid ONNX model/);
+    });
+
+    it('refuses a JSON file as not a valid ONNX model', () => {
+      const path = write('model.json', JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4] }], weights: [0.1, 0.2] }));
+
+      const e = thrown(() => inspectOnnxFile(path));
+
+      expect(e.code).toBe('INVALID_ARTIFACT');
+      expect(e.message).toMatch(/^not a valid ONNX model/);
+    });
+
+    it('refuses a protobuf message that is not a model (no ir_version)', () => {
+      const path = write('graph-only.onnx', onnx.GraphProto.encode({ name: 'g', input: [], output: [] }).finish());
+
+      const e = thrown(() => inspectOnnxFile(path));
+
+      expect(e.code).toBe('INVALID_ARTIFACT');
+      expect(e.message).toMatch(/^not a valid ONNX model/);
+    });
+
+    it('refuses a model without a graph', () => {
+      const bytes = onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }] }).finish();
+      const path = write('no-graph.onnx', bytes);
+
+      const e = thrown(() => inspectOnnxFile(path));
+
+      expect(e).toMatchObject({ code: 'INVALID_ARTIFACT', message: 'not a valid ONNX model: it has no graph' });
+    });
+
+    it('refuses an input that declares no shape', () => {
+      const bytes = edited(buildMlpModel(MLP), (model) => {
+        model.graph!.input[0].type!.tensorType!.shape = null;
+      });
+      const path = writeModel(dir, 'no-input-shape.onnx', bytes);
+
+      const e = thrown(() => inspectOnnxFile(path));
+
+      expect(e.code).toBe('INVALID_ARTIFACT');
+      expect(e.message).toBe('input "x" declares no shape');
+    });
+
+    it('refuses a sequence output, pointing scikit-learn users at zipmap=False', () => {
+      const bytes = edited(buildMlpModel(MLP), (model) => {
+        model.graph!.output[0].type = { sequenceType: { elemType: { tensorType: { elemType: ElemType.FLOAT } } } };
+      });
+      const path = writeModel(dir, 'sequence-output.onnx', bytes);
+
+      const e = thrown(() => inspectOnnxFile(path));
+
+      expect(e.code).toBe('INVALID_ARTIFACT');
+      expect(e.message).toMatch(/output "y" is a sequence/);
+      expect(e.message).toMatch(/zipmap=False/);
+    });
+
+    it('refuses an element type without a datatype', () => {
+      const bytes = edited(buildMlpModel(MLP), (model) => {
+        model.graph!.input[0].type!.tensorType!.elemType = 16; // BFLOAT16
+      });
+      const path = writeModel(dir, 'bfloat16.onnx', bytes);
+
+      const e = thrown(() => inspectOnnxFile(path));
+
+      expect(e.code).toBe('INVALID_ARTIFACT');
+      expect(e.message).toMatch(/input "x" has ONNX element type 16/);
+    });
+
+    it('answers ARTIFACT_NOT_FOUND for a file that does not exist', () => {
+      const e = thrown(() => inspectOnnxFile(join(dir, 'missing.onnx')));
+
+      expect(e.code).toBe('ARTIFACT_NOT_FOUND');
+    });
+  });
+
+  describe('large models', () => {
+    const WEIGHT_BYTES = 100 * 1024 * 1024;
+    let path: string;
+
+    beforeAll(() => {
+      path = buildLargeModel({ weightBytes: WEIGHT_BYTES, dir, name: 'large-embedded' });
+      collectGarbage();
+    }, 120_000);
+
+    it('reads only a small part of a 100 MB embedded model', () => {
+      const fileBytes = statSync(path).size;
+      expect(fileBytes).toBeGreaterThan(WEIGHT_BYTES * 0.99);
+      collectGarbage();
+      const rssBefore = process.memoryUsage().rss;
+      const startedAt = performance.now();
+
+      const sut = inspectOnnxFile(path);
+
+      const elapsedMs = performance.now() - startedAt;
+      const rssGrowth = process.memoryUsage().rss - rssBefore;
+      process.stdout.write(
+        `[measure] inspectOnnxFile on a ${fileBytes}-byte embedded model: ${elapsedMs.toFixed(2)} ms, ` +
+          `rss growth ${(rssGrowth / 1024 / 1024).toFixed(2)} MiB\n`,
+      );
+      expect(sut.signature.inputs).toEqual([{ name: 'x', datatype: 'FP32', shape: [-1, 5120] }]);
+      expect(elapsedMs).toBeLessThan(500);
+      expect(rssGrowth).toBeLessThan(20 * 1024 * 1024);
+    });
+  });
+});
