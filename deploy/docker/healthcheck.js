@@ -113,7 +113,8 @@ async function checkBus(app) {
     const body = JSON.parse(Buffer.from(reply.data).toString('utf8'));
     if (!body || typeof body.service !== 'string') fail(`${subject} answered without a service name`);
   } catch (e) {
-    fail(`${subject}: ${e.message}`);
+    const why = e.code === '503' ? 'no responders (the service is not running or not subscribed yet)' : e.message;
+    fail(`${subject}: ${why}`);
   } finally {
     await nc.close().catch(() => undefined);
   }

@@ -40,6 +40,20 @@ function edited(bytes: Uint8Array, edit: (model: onnx.ModelProto) => void): Uint
   return onnx.ModelProto.encode(model).finish();
 }
 
+/** The graph's `role` value infos of a decoded model (the fixtures always have them). */
+function valueInfos(model: onnx.ModelProto, role: 'input' | 'output'): onnx.IValueInfoProto[] {
+  const infos = model.graph?.[role];
+  if (!infos?.length) throw new Error(`the fixture has no ${role}`);
+  return infos;
+}
+
+/** The tensor type of a graph input or output of a decoded model. */
+function tensorType(model: onnx.ModelProto, role: 'input' | 'output', index = 0): onnx.TypeProto.ITensor {
+  const t = valueInfos(model, role)[index].type?.tensorType;
+  if (!t) throw new Error(`the fixture's ${role} ${index} is not a tensor`);
+  return t;
+}
+
 /** A full collection, when the process lets us ask for one (the flag must be set before the first use). */
 function collectGarbage(): void {
   setFlagsFromString('--expose-gc');
@@ -115,7 +129,7 @@ describe(inspectOnnxFile.name, () => {
 
     it('describes an output without a shape as one variable dimension', () => {
       const bytes = edited(buildMlpModel(MLP), (model) => {
-        model.graph!.output[0].type!.tensorType!.shape = null;
+        tensorType(model, 'output').shape = null;
       });
       const path = writeModel(dir, 'no-output-shape.onnx', bytes);
 
@@ -205,7 +219,7 @@ describe(inspectOnnxFile.name, () => {
 
     it('refuses an input that declares no shape', () => {
       const bytes = edited(buildMlpModel(MLP), (model) => {
-        model.graph!.input[0].type!.tensorType!.shape = null;
+        tensorType(model, 'input').shape = null;
       });
       const path = writeModel(dir, 'no-input-shape.onnx', bytes);
 
@@ -217,7 +231,7 @@ describe(inspectOnnxFile.name, () => {
 
     it('refuses a sequence output, pointing scikit-learn users at zipmap=False', () => {
       const bytes = edited(buildMlpModel(MLP), (model) => {
-        model.graph!.output[0].type = { sequenceType: { elemType: { tensorType: { elemType: ElemType.FLOAT } } } };
+        valueInfos(model, 'output')[0].type = { sequenceType: { elemType: { tensorType: { elemType: ElemType.FLOAT } } } };
       });
       const path = writeModel(dir, 'sequence-output.onnx', bytes);
 
@@ -230,7 +244,7 @@ describe(inspectOnnxFile.name, () => {
 
     it('refuses an element type without a datatype', () => {
       const bytes = edited(buildMlpModel(MLP), (model) => {
-        model.graph!.input[0].type!.tensorType!.elemType = 16; // BFLOAT16
+        tensorType(model, 'input').elemType = 16; // BFLOAT16
       });
       const path = writeModel(dir, 'bfloat16.onnx', bytes);
 

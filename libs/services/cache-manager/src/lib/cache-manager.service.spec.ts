@@ -77,8 +77,6 @@ describe(CacheManagerService.name, () => {
         return e as PortfolioError;
       },
     );
-  /** Lets events already published reach their subscribers. */
-  const settle = () => new Promise((r) => setTimeout(r, 20));
 
   afterEach(async () => {
     await app?.close();
@@ -100,6 +98,7 @@ describe(CacheManagerService.name, () => {
       const res = await ensure({ model_id: 'iris', version: 1 });
 
       expect(res).toEqual({ node_id: 'rt-a', loaded_now: true });
+      expect(registry.resolves).toEqual([{ model_id: 'iris', version: 1 }]);
       expect(rt.loads).toEqual([
         {
           model_id: 'iris',

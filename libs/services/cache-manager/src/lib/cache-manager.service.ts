@@ -170,14 +170,15 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
 
   private async place(req: EnsureLoadedRequest, exclude: string[]): Promise<EnsureLoadedResponse> {
     const k = key(req.model_id, req.version);
-    const stats = this.statsFor(k);
-    stats.misses++;
     const { model, version } = await this.messaging.call(Registry.resolveVersion, {
       model_id: req.model_id,
       version: req.version,
     });
+    const stats = this.statsFor(k);
+    stats.misses++;
+    // Measured once loaded somewhere; the operator's declaration until then.
     const estimate =
-      model.memory_estimate_bytes ?? stats.lastMeasuredBytes ?? Math.ceil(version.size_bytes * UNMEASURED_OVERHEAD);
+      stats.lastMeasuredBytes ?? model.memory_estimate_bytes ?? Math.ceil(version.size_bytes * UNMEASURED_OVERHEAD);
 
     let lastError: PortfolioError | null = null;
     for (let attempt = 0; attempt < MAX_PLACEMENT_ATTEMPTS; attempt++) {
@@ -223,6 +224,7 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
         if (e.code === 'SERVICE_UNAVAILABLE' && e.details?.['bus'] === 'no_responders') {
           this.logger.warn(`runtime ${nodeId} does not answer; dropping it`);
           this.view.remove(nodeId);
+          this.publishRouting(false);
         } else if (e.code === 'INSUFFICIENT_MEMORY' || e.code === 'SERVICE_UNAVAILABLE') {
           // Its own accounting disagrees with our view; another runtime may do.
         } else {

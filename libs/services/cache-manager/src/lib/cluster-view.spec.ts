@@ -144,12 +144,20 @@ describe(ClusterView.name, () => {
       expect(sut.candidates()).toEqual([{ nodeId: 'rt-a', capacityBytes: 1000, usedBytes: 321, modelsLoaded: 1 }]);
     });
 
-    it('ignores a reply that is not newer than what the view already holds', () => {
+    it('ignores a reply older than what the view already holds', () => {
+      sut.applyHeartbeat(heartbeat('rt-a', { state_version: 5 }), 0);
+
+      sut.recordLoaded('rt-a', loaded('iris', 1, 4));
+
+      expect(sut.routes()).toEqual([]);
+    });
+
+    it('applies a reply as fresh as the last report (the pair may have been forgotten since)', () => {
       sut.applyHeartbeat(heartbeat('rt-a', { state_version: 5 }), 0);
 
       sut.recordLoaded('rt-a', loaded('iris', 1, 5));
 
-      expect(sut.routes()).toEqual([]);
+      expect(sut.routes()).toEqual([{ model_id: 'iris', version: 1, nodes: ['rt-a'] }]);
     });
 
     it('ignores a reply from a runtime the view does not know', () => {

@@ -48,7 +48,9 @@ export class ClusterView {
 
   recordLoaded(nodeId: string, res: LoadModelResponse): void {
     const entry = this.runtimes.get(nodeId);
-    if (!entry || res.state_version <= entry.stateVersion) return;
+    // Equal versions still apply: the reply is as fresh as the last report, and the pair
+    // may have been forgotten since (stale_nodes).
+    if (!entry || res.state_version < entry.stateVersion) return;
     entry.stateVersion = res.state_version;
     const k = key(res.model_id, res.version);
     const previous = entry.models.get(k);

@@ -35,11 +35,9 @@ export class AdminKeyGuard implements CanActivate {
 }
 
 function presentedKey(request: FastifyRequest): string | null {
-  const auth = request.headers.authorization;
-  if (auth) {
-    const match = /^Bearer\s+(.+)$/i.exec(auth.trim());
-    return match ? match[1].trim() : null;
-  }
+  const bearer = /^Bearer\s+(.+)$/i.exec(request.headers.authorization?.trim() ?? '');
+  if (bearer) return bearer[1].trim();
+  // Another Authorization scheme (a proxy's Basic auth, say) does not hide X-API-Key.
   const header = request.headers['x-api-key'];
   return typeof header === 'string' && header.length ? header : null;
 }

@@ -1,9 +1,10 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import { ErrorCode, isPortfolioError } from '@portfolio/contracts';
 import { TensorError } from '@portfolio/tensor';
 
+import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
 import { httpStatusFor, RETRY_AFTER_SECONDS } from './http-status';
 
 /**
@@ -14,6 +15,11 @@ import { httpStatusFor, RETRY_AFTER_SECONDS } from './http-status';
 @Catch()
 export class GatewayErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('Gateway');
+  private readonly bodyLimitBytes: number;
+
+  constructor(@Inject(GATEWAY_SETTINGS) settings: GatewaySettings) {
+    this.bodyLimitBytes = settings.bodyLimitBytes;
+  }
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -46,16 +52,22 @@ export class GatewayErrorFilter implements ExceptionFilter {
       if (status === 404) {
         return { status, code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` };
       }
+      if (status === 413) {
+        return { status, code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than the limit of ${this.bodyLimitBytes} bytes` };
+      }
+      if (status === 415) {
+        return { status, code: 'INVALID_REQUEST', message: `unsupported content type "${String(request.headers['content-type'])}"; send application/json` };
+      }
       return { status, code: status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST', message: e.message };
     }
     // Errors raised by Fastify itself while reading the body.
     const fastifyCode = (e as { code?: string }).code;
     const statusCode = (e as { statusCode?: number }).statusCode;
     if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than the limit of ${(e as { message: string }).message.match(/\d+/)?.[0] ?? 'the configured'} bytes` };
+      return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than the limit of ${this.bodyLimitBytes} bytes` };
     }
     if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return { status: 415, code: 'INVALID_REQUEST', message: `unsupported content type ${String(request.headers['content-type'])}` };
+      return { status: 415, code: 'INVALID_REQUEST', message: `unsupported content type "${String(request.headers['content-type'])}"; send application/json` };
     }
     if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
       const message = e instanceof SyntaxError || fastifyCode?.startsWith('FST_ERR_CTP')

@@ -17,7 +17,7 @@ const MLP = { inputSize: 4, hidden: [16], outputSize: 3 };
 type PoolInternals = { slots: { index: number; worker: Worker; models: Set<string> }[] };
 const internals = (pool: WorkerPool) => pool as unknown as PoolInternals;
 
-const mlpInput = (batch = 1, data = new Float32Array(batch * 4)): Record<string, Tensor> => ({
+const mlpInput = (batch = 1, data: Float32Array = new Float32Array(batch * 4)): Record<string, Tensor> => ({
   x: { datatype: 'FP32', shape: [batch, 4], data },
 });
 const mixedInput = (a: number[], b: bigint[]): Record<string, Tensor> => ({

@@ -1,0 +1,110 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+import {
+  INGEST_ID_HEADER,
+  INGEST_SEQ_HEADER,
+  ingestChunkSubject,
+  IngestCommitResponse,
+  ModelFormat,
+  Storage,
+} from '@portfolio/contracts';
+import { decodeJson, MessageBus, Messaging, MessagingModule } from '@portfolio/messaging';
+import { LocalStorageDriver } from '@portfolio/storage';
+
+import { StorageServiceModule } from './storage-service.module';
+
+export interface StorageUnderTest {
+  readonly app: INestApplicationContext;
+  /** Where the service's LocalStorageDriver stores artifacts. */
+  readonly root: string;
+  close(): Promise<void>;
+}
+
+/** The storage service on `bus`, storing under `root` (a LocalStorageDriver). */
+export async function startStorage(options: {
+  bus: MessageBus;
+  prefix: string;
+  root: string;
+  maxPayloadBytes?: number;
+  idleTimeoutMs?: number;
+}): Promise<StorageUnderTest> {
+  const app = await NestFactory.createApplicationContext(
+    {
+      module: class StorageTestApp {},
+      imports: [
+        MessagingModule.forRoot({ bus: options.bus, prefix: options.prefix, requestTimeoutMs: 10_000 }),
+        StorageServiceModule.forRoot({
+          driver: new LocalStorageDriver(options.root),
+          maxPayloadBytes: options.maxPayloadBytes ?? options.bus.maxPayloadBytes(),
+          idleTimeoutMs: options.idleTimeoutMs,
+        }),
+      ],
+    },
+    { logger: ['error'] },
+  );
+  await app.init();
+  return { app, root: options.root, close: () => app.close() };
+}
+
+/** One raw chunk of an ingest, addressed to the instance that accepted `begin`. */
+export async function sendChunk(
+  client: Messaging,
+  instance: string,
+  ingestId: string,
+  seq: number,
+  data: Uint8Array,
+): Promise<{ received_bytes: number }> {
+  const reply = await client.requestRaw(ingestChunkSubject(client.prefix, instance), data, {
+    headers: { [INGEST_ID_HEADER]: ingestId, [INGEST_SEQ_HEADER]: String(seq) },
+  });
+  return decodeJson(reply.data) as { received_bytes: number };
+}
+
+/** Splits `bytes` into chunks of at most `size` bytes (none for empty input). */
+export function chunksOf(bytes: Uint8Array, size: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < bytes.byteLength; at += size) chunks.push(bytes.subarray(at, at + size));
+  return chunks;
+}
+
+/**
+ * The whole protocol as a client runs it: begin -> chunks in order -> commit. Rejects
+ * with the first error any step answers (after aborting, as a client would).
+ */
+export async function ingest(
+  client: Messaging,
+  modelId: string,
+  bytes: Uint8Array,
+  options: { format?: ModelFormat; chunkBytes?: number; expectedSizeBytes?: number } = {},
+): Promise<IngestCommitResponse> {
+  const begun = await client.call(Storage.ingestBegin, {
+    model_id: modelId,
+    format: options.format ?? 'onnx',
+    expected_size_bytes: options.expectedSizeBytes,
+  });
+  const chunks = chunksOf(bytes, Math.min(options.chunkBytes ?? begun.max_chunk_bytes, begun.max_chunk_bytes));
+  try {
+    for (const [seq, chunk] of chunks.entries()) await sendChunk(client, begun.instance, begun.ingest_id, seq, chunk);
+  } catch (e) {
+    await client.call(Storage.ingestAbort, { ingest_id: begun.ingest_id }, { target: begun.instance }).catch(() => undefined);
+    throw e;
+  }
+  return client.call(Storage.ingestCommit, { ingest_id: begun.ingest_id, chunks: chunks.length }, { target: begun.instance });
+}
+
+/** Every file under `dir`, relative and sorted (directories alone are not listed). */
+export function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else out.push(relative(dir, path));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
