@@ -29,7 +29,13 @@ import {
   writeModel,
 } from '@portfolio/testing';
 
-const MODEL: MlpOptions = { inputSize: 4, hidden: [16], outputSize: 3, seed: 1, softmax: true };
+const MODEL: MlpOptions = {
+  inputSize: 4,
+  hidden: [16],
+  outputSize: 3,
+  seed: 1,
+  softmax: true,
+};
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const WARMUP = 300;
 const SEQUENTIAL = 3000;
@@ -44,12 +50,22 @@ interface Row {
 }
 
 function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[
+    Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))
+  ];
 }
 
 async function direct(modelPath: string): Promise<Row> {
-  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
-  const feeds = { x: new ort.Tensor('float32', Float32Array.from([5.1, 3.5, 1.4, 0.2]), [1, 4]) };
+  const session = await ort.InferenceSession.create(modelPath, {
+    intraOpNumThreads: 1,
+  });
+  const feeds = {
+    x: new ort.Tensor(
+      'float32',
+      Float32Array.from([5.1, 3.5, 1.4, 0.2]),
+      [1, 4],
+    ),
+  };
   for (let i = 0; i < WARMUP; i++) await session.run(feeds);
   const times: number[] = [];
   for (let i = 0; i < SEQUENTIAL; i++) {
@@ -65,14 +81,24 @@ async function direct(modelPath: string): Promise<Row> {
   }
   await session.release();
   times.sort((a, b) => a - b);
-  return { path: 'onnxruntime-node in process (floor)', p50: percentile(times, 50), p99: percentile(times, 99), throughput: count / CONCURRENT_SECONDS };
+  return {
+    path: 'onnxruntime-node in process (floor)',
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    throughput: count / CONCURRENT_SECONDS,
+  };
 }
 
 async function overHttp(label: string, url: string): Promise<Row> {
   const body = JSON.stringify({ inputs: { x: [[5.1, 3.5, 1.4, 0.2]] } });
   const predict = async () => {
-    const res = await fetch(`${url}/v1/models/bench/predict`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
-    if (res.status !== 200) throw new Error(`predict answered ${res.status}: ${await res.text()}`);
+    const res = await fetch(`${url}/v1/models/bench/predict`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body,
+    });
+    if (res.status !== 200)
+      throw new Error(`predict answered ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
   };
   for (let i = 0; i < WARMUP; i++) await predict();
@@ -93,7 +119,12 @@ async function overHttp(label: string, url: string): Promise<Row> {
     }),
   );
   times.sort((a, b) => a - b);
-  return { path: label, p50: percentile(times, 50), p99: percentile(times, 99), throughput: count / CONCURRENT_SECONDS };
+  return {
+    path: label,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    throughput: count / CONCURRENT_SECONDS,
+  };
 }
 
 async function register(url: string, modelBytes: Uint8Array): Promise<number> {
@@ -103,13 +134,15 @@ async function register(url: string, modelBytes: Uint8Array): Promise<number> {
     headers: { ...auth, 'Content-Type': 'application/json' },
     body: JSON.stringify({ id: 'bench', format: 'onnx' }),
   });
-  if (created.status !== 201) throw new Error(`register: ${created.status} ${await created.text()}`);
+  if (created.status !== 201)
+    throw new Error(`register: ${created.status} ${await created.text()}`);
   const version = await fetch(`${url}/admin/models/bench/versions`, {
     method: 'POST',
     headers: { ...auth, 'Content-Type': 'application/octet-stream' },
     body: modelBytes,
   });
-  if (version.status !== 201) throw new Error(`upload: ${version.status} ${await version.text()}`);
+  if (version.status !== 201)
+    throw new Error(`upload: ${version.status} ${await version.text()}`);
   // The first prediction is a miss: placement, load, warm-up.
   const t0 = performance.now();
   const res = await fetch(`${url}/v1/models/bench/predict`, {
@@ -117,7 +150,8 @@ async function register(url: string, modelBytes: Uint8Array): Promise<number> {
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ inputs: [[5.1, 3.5, 1.4, 0.2]] }),
   });
-  if (res.status !== 200) throw new Error(`first predict: ${res.status} ${await res.text()}`);
+  if (res.status !== 200)
+    throw new Error(`first predict: ${res.status} ${await res.text()}`);
   return performance.now() - t0;
 }
 
@@ -145,8 +179,15 @@ async function main(): Promise<void> {
   await standalone.start();
   try {
     const url = `http://127.0.0.1:${port}`;
-    misses.push(`standalone: ${(await register(url, modelBytes)).toFixed(1)} ms`);
-    rows.push(await overHttp('standalone: HTTP -> in-process bus -> worker thread', url));
+    misses.push(
+      `standalone: ${(await register(url, modelBytes)).toFixed(1)} ms`,
+    );
+    rows.push(
+      await overHttp(
+        'standalone: HTTP -> in-process bus -> worker thread',
+        url,
+      ),
+    );
   } finally {
     await standalone.stop();
   }
@@ -154,12 +195,23 @@ async function main(): Promise<void> {
   const services = await provisionServices();
   process.env[TestEnv.testPgUrl] = services.pgUrl;
   process.env[TestEnv.testNatsUrl] = services.natsUrl;
-  const cluster = new PortfolioCluster({ adminKey: ADMIN_KEY, runtimes: ['bench-runtime'], env: { PORTFOLIO_LOG_LEVEL: 'warn' } });
+  const cluster = new PortfolioCluster({
+    adminKey: ADMIN_KEY,
+    runtimes: ['bench-runtime'],
+    env: { PORTFOLIO_LOG_LEVEL: 'warn' },
+  });
   try {
     await cluster.start();
     await cluster.waitUntilHealthy(1);
-    misses.push(`distributed: ${(await register(cluster.url, modelBytes)).toFixed(1)} ms`);
-    rows.push(await overHttp('distributed: HTTP -> gateway -> NATS -> runtime -> worker thread', cluster.url));
+    misses.push(
+      `distributed: ${(await register(cluster.url, modelBytes)).toFixed(1)} ms`,
+    );
+    rows.push(
+      await overHttp(
+        'distributed: HTTP -> gateway -> NATS -> runtime -> worker thread',
+        cluster.url,
+      ),
+    );
   } finally {
     await cluster.stop();
     await services.stop();
@@ -173,7 +225,10 @@ async function main(): Promise<void> {
     '',
     '| path | p50 latency (ms) | p99 latency (ms) | throughput (req/s) |',
     '| --- | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.path} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.throughput === null ? '' : r.throughput.toFixed(0)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.path} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.throughput === null ? '' : r.throughput.toFixed(0)} |`,
+    ),
     '',
     `First prediction after registration (a miss: placement, load, warm-up, inference): ${misses.join('; ')}.`,
   ].join('\n');

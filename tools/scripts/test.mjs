@@ -17,7 +17,11 @@ const env = {
   NX_NO_CLOUD: 'true',
   NX_DAEMON: process.env.NX_DAEMON ?? 'false',
   // PGlite loads parts of itself with import(), which jest only allows with this flag.
-  NODE_OPTIONS: [process.env.NODE_OPTIONS, '--experimental-vm-modules', '--no-warnings=ExperimentalWarning']
+  NODE_OPTIONS: [
+    process.env.NODE_OPTIONS,
+    '--experimental-vm-modules',
+    '--no-warnings=ExperimentalWarning',
+  ]
     .filter(Boolean)
     .join(' '),
 };
@@ -36,7 +40,32 @@ function run(label, command, args) {
 }
 
 const jest = join(root, 'node_modules', 'jest', 'bin', 'jest.js');
-run('build the apps', 'npx', ['nx', 'run-many', '-t', 'build', '--projects=tag:type:app', '--output-style=static']);
-run('unit and integration tests', process.execPath, [jest, '-c', 'jest.config.ts', '--ignoreProjects', 'e2e', '--maxWorkers=2', ...extra]);
-run('end-to-end tests', process.execPath, [jest, '-c', 'jest.config.ts', '--selectProjects', 'e2e', '--runInBand', ...extra]);
-process.stdout.write(`\nall tests passed in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+run('build the apps', 'npx', [
+  'nx',
+  'run-many',
+  '-t',
+  'build',
+  '--projects=tag:type:app',
+  '--output-style=static',
+]);
+run('unit and integration tests', process.execPath, [
+  jest,
+  '-c',
+  'jest.config.ts',
+  '--ignoreProjects',
+  'e2e',
+  '--maxWorkers=2',
+  ...extra,
+]);
+run('end-to-end tests', process.execPath, [
+  jest,
+  '-c',
+  'jest.config.ts',
+  '--selectProjects',
+  'e2e',
+  '--runInBand',
+  ...extra,
+]);
+process.stdout.write(
+  `\nall tests passed in ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+);

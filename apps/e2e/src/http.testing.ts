@@ -7,7 +7,13 @@ export interface HttpResult<T = unknown> {
 
 export async function http<T = Record<string, unknown>>(
   url: string,
-  init: { method?: string; json?: unknown; body?: Uint8Array; contentType?: string; key?: string } = {},
+  init: {
+    method?: string;
+    json?: unknown;
+    body?: Uint8Array;
+    contentType?: string;
+    key?: string;
+  } = {},
 ): Promise<HttpResult<T>> {
   const headers: Record<string, string> = {};
   if (init.key) headers['Authorization'] = `Bearer ${init.key}`;
@@ -19,7 +25,11 @@ export async function http<T = Record<string, unknown>>(
     headers['Content-Type'] = init.contentType ?? 'application/octet-stream';
     body = init.body;
   }
-  const res = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const res = await fetch(url, {
+    method: init.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+    body,
+  });
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -31,5 +41,10 @@ export async function http<T = Record<string, unknown>>(
 }
 
 export interface ErrorBody {
-  error: { code: string; message: string; details?: Record<string, unknown>; request_id: string };
+  error: {
+    code: string;
+    message: string;
+    details?: Record<string, unknown>;
+    request_id: string;
+  };
 }

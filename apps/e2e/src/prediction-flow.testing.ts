@@ -1,15 +1,32 @@
 import * as ort from 'onnxruntime-node';
 import { randomBytes } from 'node:crypto';
 
-import { buildMixedTypesModel, buildMlpModel, makeTempDir, MlpOptions, writeModel } from '@portfolio/testing';
+import {
+  buildMixedTypesModel,
+  buildMlpModel,
+  makeTempDir,
+  MlpOptions,
+  writeModel,
+} from '@portfolio/testing';
 
 import { ErrorBody, http } from './http.testing';
 
-export const MLP: MlpOptions = { inputSize: 4, hidden: [16, 8], outputSize: 3, seed: 7, softmax: true };
+export const MLP: MlpOptions = {
+  inputSize: 4,
+  hidden: [16, 8],
+  outputSize: 3,
+  seed: 7,
+  softmax: true,
+};
 
 /** The outputs ONNX Runtime itself gives for the file: what the server must return. */
-export async function runDirectly(path: string, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
-  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
+export async function runDirectly(
+  path: string,
+  feeds: Record<string, ort.Tensor>,
+): Promise<Record<string, ort.Tensor>> {
+  const session = await ort.InferenceSession.create(path, {
+    intraOpNumThreads: 1,
+  });
   try {
     return await session.run(feeds);
   } finally {
@@ -17,11 +34,17 @@ export async function runDirectly(path: string, feeds: Record<string, ort.Tensor
   }
 }
 
-export function expectClose(actual: number[], expected: ArrayLike<number>, tolerance = 1e-6): void {
+export function expectClose(
+  actual: number[],
+  expected: ArrayLike<number>,
+  tolerance = 1e-6,
+): void {
   expect(actual).toHaveLength(expected.length);
   actual.forEach((v, i) => {
     if (Math.abs(v - expected[i]) > tolerance) {
-      throw new Error(`element ${i}: got ${v}, expected ${expected[i]} (tolerance ${tolerance})`);
+      throw new Error(
+        `element ${i}: got ${v}, expected ${expected[i]} (tolerance ${tolerance})`,
+      );
     }
   });
 }
@@ -32,7 +55,10 @@ export function expectClose(actual: number[], expected: ArrayLike<number>, toler
  * /v1, and check the numbers against onnxruntime run directly on the same file; then
  * every kind of bad input, each with its status and code, and nothing changed by them.
  */
-export function predictionFlow(ctx: () => { url: string; adminKey: string }, modelId: string): void {
+export function predictionFlow(
+  ctx: () => { url: string; adminKey: string },
+  modelId: string,
+): void {
   const dir = makeTempDir(`e2e-${modelId}`);
   const modelPath = writeModel(dir, 'mlp.onnx', buildMlpModel(MLP));
   const rows = [
@@ -43,29 +69,49 @@ export function predictionFlow(ctx: () => { url: string; adminKey: string }, mod
 
   it('refuses admin calls without the key, or with a wrong one', async () => {
     const { url } = ctx();
-    const none = await http<ErrorBody>(`${url}/admin/models`, { json: { id: modelId, format: 'onnx' } });
+    const none = await http<ErrorBody>(`${url}/admin/models`, {
+      json: { id: modelId, format: 'onnx' },
+    });
     expect(none.status).toBe(401);
     expect(none.body.error.code).toBe('UNAUTHORIZED');
-    const wrong = await http<ErrorBody>(`${url}/admin/models`, { json: { id: modelId, format: 'onnx' }, key: 'not-the-key-0000000' });
+    const wrong = await http<ErrorBody>(`${url}/admin/models`, {
+      json: { id: modelId, format: 'onnx' },
+      key: 'not-the-key-0000000',
+    });
     expect(wrong.status).toBe(401);
   });
 
   it('registers a model, then refuses the same id again with 409', async () => {
     const { url, adminKey } = ctx();
     const created = await http(`${url}/admin/models`, {
-      json: { id: modelId, format: 'onnx', description: 'e2e MLP', memory_estimate: '8MiB' },
+      json: {
+        id: modelId,
+        format: 'onnx',
+        description: 'e2e MLP',
+        memory_estimate: '8MiB',
+      },
       key: adminKey,
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: modelId, format: 'onnx', memory_estimate_bytes: 8 * 1024 * 1024 });
-    const again = await http<ErrorBody>(`${url}/admin/models`, { json: { id: modelId, format: 'onnx' }, key: adminKey });
+    expect(created.body).toMatchObject({
+      id: modelId,
+      format: 'onnx',
+      memory_estimate_bytes: 8 * 1024 * 1024,
+    });
+    const again = await http<ErrorBody>(`${url}/admin/models`, {
+      json: { id: modelId, format: 'onnx' },
+      key: adminKey,
+    });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('MODEL_EXISTS');
   });
 
   it('uploads a version as application/octet-stream and extracts its signature', async () => {
     const { url, adminKey } = ctx();
-    const res = await http(`${url}/admin/models/${modelId}/versions`, { body: buildMlpModel(MLP), key: adminKey });
+    const res = await http(`${url}/admin/models/${modelId}/versions`, {
+      body: buildMlpModel(MLP),
+      key: adminKey,
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       model_id: modelId,
@@ -81,41 +127,85 @@ export function predictionFlow(ctx: () => { url: string; adminKey: string }, mod
 
   it('predicts through /v1 with the numbers onnxruntime gives on the same file', async () => {
     const { url } = ctx();
-    const res = await http<{ model_id: string; model_version: number; outputs: { y: number[][] } }>(
-      `${url}/v1/models/${modelId}/predict`,
-      { json: { inputs: { x: rows } } },
-    );
+    const res = await http<{
+      model_id: string;
+      model_version: number;
+      outputs: { y: number[][] };
+    }>(`${url}/v1/models/${modelId}/predict`, {
+      json: { inputs: { x: rows } },
+    });
     expect(res.status).toBe(200);
     expect(res.body.model_id).toBe(modelId);
     expect(res.body.model_version).toBe(1);
-    const direct = await runDirectly(modelPath, { x: new ort.Tensor('float32', Float32Array.from(rows.flat()), [3, 4]) });
+    const direct = await runDirectly(modelPath, {
+      x: new ort.Tensor('float32', Float32Array.from(rows.flat()), [3, 4]),
+    });
     expect(res.body.outputs.y).toHaveLength(3);
     expectClose(res.body.outputs.y.flat(), direct['y'].data as Float32Array);
   });
 
   it('accepts the explicit tensor form and the single-input shorthand', async () => {
     const { url } = ctx();
-    const explicit = await http<{ outputs: { y: number[][] } }>(`${url}/v1/models/${modelId}/predict`, {
-      json: { inputs: { x: { shape: [1, 4], datatype: 'FP32', data: rows[0] } } },
-    });
-    const shorthand = await http<{ outputs: { y: number[][] } }>(`${url}/v1/models/${modelId}/predict?version=1`, {
-      json: { inputs: [rows[0]] },
-    });
+    const explicit = await http<{ outputs: { y: number[][] } }>(
+      `${url}/v1/models/${modelId}/predict`,
+      {
+        json: {
+          inputs: { x: { shape: [1, 4], datatype: 'FP32', data: rows[0] } },
+        },
+      },
+    );
+    const shorthand = await http<{ outputs: { y: number[][] } }>(
+      `${url}/v1/models/${modelId}/predict?version=1`,
+      {
+        json: { inputs: [rows[0]] },
+      },
+    );
     expect(explicit.status).toBe(200);
     expect(shorthand.status).toBe(200);
     expect(shorthand.body.outputs.y).toEqual(explicit.body.outputs.y);
   });
 
   it.each([
-    ['a wrong input name', { inputs: { features: rows } }, /no input "features"/],
-    ['a wrong shape', { inputs: { x: [[1, 2, 3]] } }, /input "x": expected shape \[-1, 4\], got \[1, 3\]/],
-    ['a wrong datatype', { inputs: { x: { shape: [1, 4], datatype: 'INT64', data: [1, 2, 3, 4] } } }, /input "x": expected datatype FP32, got INT64/],
-    ['a ragged array', { inputs: { x: [[1, 2, 3, 4], [1, 2]] } }, /ragged/],
-    ['a string where numbers belong', { inputs: { x: [['a', 2, 3, 4]] } }, /input "x"/],
+    [
+      'a wrong input name',
+      { inputs: { features: rows } },
+      /no input "features"/,
+    ],
+    [
+      'a wrong shape',
+      { inputs: { x: [[1, 2, 3]] } },
+      /input "x": expected shape \[-1, 4\], got \[1, 3\]/,
+    ],
+    [
+      'a wrong datatype',
+      {
+        inputs: { x: { shape: [1, 4], datatype: 'INT64', data: [1, 2, 3, 4] } },
+      },
+      /input "x": expected datatype FP32, got INT64/,
+    ],
+    [
+      'a ragged array',
+      {
+        inputs: {
+          x: [
+            [1, 2, 3, 4],
+            [1, 2],
+          ],
+        },
+      },
+      /ragged/,
+    ],
+    [
+      'a string where numbers belong',
+      { inputs: { x: [['a', 2, 3, 4]] } },
+      /input "x"/,
+    ],
     ['no inputs at all', { something: 1 }, /"inputs"/],
   ])('answers 400 naming the input for %s', async (_what, body, message) => {
     const { url } = ctx();
-    const res = await http<ErrorBody>(`${url}/v1/models/${modelId}/predict`, { json: body });
+    const res = await http<ErrorBody>(`${url}/v1/models/${modelId}/predict`, {
+      json: body,
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(message);
     expect(res.body.error.request_id).toBeTruthy();
@@ -123,41 +213,68 @@ export function predictionFlow(ctx: () => { url: string; adminKey: string }, mod
 
   it('answers 400 for malformed JSON and for an invalid model id', async () => {
     const { url } = ctx();
-    const res = await fetch(`${url}/v1/models/${modelId}/predict`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"inputs": [' });
+    const res = await fetch(`${url}/v1/models/${modelId}/predict`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"inputs": [',
+    });
     expect(res.status).toBe(400);
-    const bad = await http<ErrorBody>(`${url}/v1/models/UPPER..case/predict`, { json: { inputs: [rows[0]] } });
+    const bad = await http<ErrorBody>(`${url}/v1/models/UPPER..case/predict`, {
+      json: { inputs: [rows[0]] },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('INVALID_MODEL_ID');
   });
 
   it('answers 404 for an unknown model or version', async () => {
     const { url } = ctx();
-    const model = await http<ErrorBody>(`${url}/v1/models/no-such-model/predict`, { json: { inputs: [rows[0]] } });
+    const model = await http<ErrorBody>(
+      `${url}/v1/models/no-such-model/predict`,
+      { json: { inputs: [rows[0]] } },
+    );
     expect(model.status).toBe(404);
     expect(model.body.error.code).toBe('MODEL_NOT_FOUND');
-    const version = await http<ErrorBody>(`${url}/v1/models/${modelId}/predict?version=9`, { json: { inputs: [rows[0]] } });
+    const version = await http<ErrorBody>(
+      `${url}/v1/models/${modelId}/predict?version=9`,
+      { json: { inputs: [rows[0]] } },
+    );
     expect(version.status).toBe(404);
     expect(version.body.error.code).toBe('VERSION_NOT_FOUND');
   });
 
   it('refuses a corrupt artifact with 422 and registers nothing', async () => {
     const { url, adminKey } = ctx();
-    const res = await http<ErrorBody>(`${url}/admin/models/${modelId}/versions`, { body: randomBytes(4096), key: adminKey });
+    const res = await http<ErrorBody>(
+      `${url}/admin/models/${modelId}/versions`,
+      { body: randomBytes(4096), key: adminKey },
+    );
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('INVALID_ARTIFACT');
     expect(res.body.error.message).toMatch(/not a valid ONNX model/);
-    const versions = await http<{ versions: unknown[] }>(`${url}/admin/models/${modelId}/versions`, { key: adminKey });
+    const versions = await http<{ versions: unknown[] }>(
+      `${url}/admin/models/${modelId}/versions`,
+      { key: adminKey },
+    );
     expect(versions.body.versions).toHaveLength(1);
   });
 
   it('refuses an upload for an unknown model and a format this server cannot load', async () => {
     const { url, adminKey } = ctx();
-    const unknown = await http<ErrorBody>(`${url}/admin/models/ghost/versions`, { body: buildMlpModel(MLP), key: adminKey });
+    const unknown = await http<ErrorBody>(
+      `${url}/admin/models/ghost/versions`,
+      { body: buildMlpModel(MLP), key: adminKey },
+    );
     expect(unknown.status).toBe(404);
-    const torch = await http<ErrorBody>(`${url}/admin/models`, { json: { id: `${modelId}-torch`, format: 'pytorch' }, key: adminKey });
+    const torch = await http<ErrorBody>(`${url}/admin/models`, {
+      json: { id: `${modelId}-torch`, format: 'pytorch' },
+      key: adminKey,
+    });
     expect(torch.status).toBe(400);
     expect(torch.body.error.code).toBe('UNSUPPORTED_FORMAT');
-    const badSize = await http<ErrorBody>(`${url}/admin/models`, { json: { id: `${modelId}-x`, format: 'onnx', memory_estimate: '2XB' }, key: adminKey });
+    const badSize = await http<ErrorBody>(`${url}/admin/models`, {
+      json: { id: `${modelId}-x`, format: 'onnx', memory_estimate: '2XB' },
+      key: adminKey,
+    });
     expect(badSize.status).toBe(400);
     expect(badSize.body.error.message).toMatch(/memory_estimate/);
   });
@@ -165,22 +282,43 @@ export function predictionFlow(ctx: () => { url: string; adminKey: string }, mod
   it('serves a model with several inputs and integer tensors', async () => {
     const { url, adminKey } = ctx();
     const id = `${modelId}-mixed`;
-    expect((await http(`${url}/admin/models`, { json: { id, format: 'onnx' }, key: adminKey })).status).toBe(201);
-    expect((await http(`${url}/admin/models/${id}/versions`, { body: buildMixedTypesModel(), key: adminKey })).status).toBe(201);
-    const res = await http<{ outputs: { sum: number[][]; argmax: number[] } }>(`${url}/v1/models/${id}/predict`, {
-      json: { inputs: { a: [[0.5, 1, 1.5]], b: [[1, 2, 3]] } },
-    });
+    expect(
+      (
+        await http(`${url}/admin/models`, {
+          json: { id, format: 'onnx' },
+          key: adminKey,
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await http(`${url}/admin/models/${id}/versions`, {
+          body: buildMixedTypesModel(),
+          key: adminKey,
+        })
+      ).status,
+    ).toBe(201);
+    const res = await http<{ outputs: { sum: number[][]; argmax: number[] } }>(
+      `${url}/v1/models/${id}/predict`,
+      {
+        json: { inputs: { a: [[0.5, 1, 1.5]], b: [[1, 2, 3]] } },
+      },
+    );
     expect(res.status).toBe(200);
     expect(res.body.outputs.sum).toEqual([[1.5, 3, 4.5]]);
     expect(res.body.outputs.argmax).toEqual([2]);
-    const wrong = await http<ErrorBody>(`${url}/v1/models/${id}/predict`, { json: { inputs: { a: [[1, 2, 3]], b: [[1.5, 2, 3]] } } });
+    const wrong = await http<ErrorBody>(`${url}/v1/models/${id}/predict`, {
+      json: { inputs: { a: [[1, 2, 3]], b: [[1.5, 2, 3]] } },
+    });
     expect(wrong.status).toBe(400);
     expect(wrong.body.error.message).toMatch(/input "b".*integer/);
   });
 
   it('reports the model in status and metadata', async () => {
     const { url } = ctx();
-    const meta = await http<Record<string, unknown>>(`${url}/v1/models/${modelId}/metadata`);
+    const meta = await http<Record<string, unknown>>(
+      `${url}/v1/models/${modelId}/metadata`,
+    );
     expect(meta.status).toBe(200);
     expect(meta.body).toMatchObject({
       id: modelId,
@@ -189,7 +327,9 @@ export function predictionFlow(ctx: () => { url: string; adminKey: string }, mod
       signature: { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }] },
       memory: { declared_bytes: 8 * 1024 * 1024 },
     });
-    const status = await http<{ models: { model_id: string; state: string; nodes: string[] }[] }>(`${url}/v1/models/status`);
+    const status = await http<{
+      models: { model_id: string; state: string; nodes: string[] }[];
+    }>(`${url}/v1/models/status`);
     expect(status.status).toBe(200);
     const entry = status.body.models.find((m) => m.model_id === modelId);
     expect(entry).toMatchObject({ state: 'loaded' });

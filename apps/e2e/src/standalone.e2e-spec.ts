@@ -2,10 +2,21 @@ import * as ort from 'onnxruntime-node';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { AppProcess, buildMlpModel, freePort, makeTempDir, REPO_ROOT, writeModel } from '@portfolio/testing';
+import {
+  AppProcess,
+  buildMlpModel,
+  freePort,
+  makeTempDir,
+  REPO_ROOT,
+  writeModel,
+} from '@portfolio/testing';
 
 import { http } from './http.testing';
-import { expectClose, predictionFlow, runDirectly } from './prediction-flow.testing';
+import {
+  expectClose,
+  predictionFlow,
+  runDirectly,
+} from './prediction-flow.testing';
 
 const ADMIN_KEY = 'standalone-admin-key-0123';
 
@@ -13,7 +24,11 @@ const ADMIN_KEY = 'standalone-admin-key-0123';
 describe('standalone Portfolio', () => {
   const dataDir = makeTempDir('standalone-data');
   const modelDir = makeTempDir('standalone-models');
-  const configuredPath = writeModel(modelDir, 'configured.onnx', buildMlpModel({ inputSize: 2, hidden: [4], outputSize: 2, seed: 3 }));
+  const configuredPath = writeModel(
+    modelDir,
+    'configured.onnx',
+    buildMlpModel({ inputSize: 2, hidden: [4], outputSize: 2, seed: 3 }),
+  );
   const configFile = join(modelDir, 'portfolio.yaml');
   let app: AppProcess;
   let url = '';
@@ -53,15 +68,21 @@ describe('standalone Portfolio', () => {
 
   it('prints the URL and a curl line that works as printed', async () => {
     expect(app.logs()).toContain(`Portfolio is running (standalone) at ${url}`);
-    expect(app.logs()).toContain(`curl -s ${url}/v1/models/configured/metadata`);
+    expect(app.logs()).toContain(
+      `curl -s ${url}/v1/models/configured/metadata`,
+    );
     const health = await http<{ status: string }>(`${url}/v1/health`);
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('ok');
   });
 
   it('registered and preloaded the model listed in its configuration', async () => {
-    const status = await http<{ models: { model_id: string; version: number; state: string }[] }>(`${url}/v1/models/status`);
-    expect(status.body.models.find((m) => m.model_id === 'configured')).toMatchObject({ version: 1, state: 'loaded' });
+    const status = await http<{
+      models: { model_id: string; version: number; state: string }[];
+    }>(`${url}/v1/models/status`);
+    expect(
+      status.body.models.find((m) => m.model_id === 'configured'),
+    ).toMatchObject({ version: 1, state: 'loaded' });
   });
 
   predictionFlow(() => ({ url, adminKey: ADMIN_KEY }), 'solo');
@@ -69,15 +90,24 @@ describe('standalone Portfolio', () => {
   it('keeps what was registered across a restart, registering nothing new', async () => {
     expect(await app.stop()).toBe(0);
     await app.start();
-    const meta = await http<{ versions: { version: number }[] }>(`${url}/v1/models/configured/metadata`);
+    const meta = await http<{ versions: { version: number }[] }>(
+      `${url}/v1/models/configured/metadata`,
+    );
     expect(meta.body.versions.map((v) => v.version)).toEqual([1]);
-    const solo = await http<{ versions: { version: number }[] }>(`${url}/v1/models/solo/metadata`);
+    const solo = await http<{ versions: { version: number }[] }>(
+      `${url}/v1/models/solo/metadata`,
+    );
     expect(solo.body.versions.map((v) => v.version)).toEqual([1]);
 
     const rows = [[0.5, -1]];
-    const res = await http<{ outputs: { y: number[][] } }>(`${url}/v1/models/configured/predict`, { json: { inputs: { x: rows } } });
+    const res = await http<{ outputs: { y: number[][] } }>(
+      `${url}/v1/models/configured/predict`,
+      { json: { inputs: { x: rows } } },
+    );
     expect(res.status).toBe(200);
-    const direct = await runDirectly(configuredPath, { x: new ort.Tensor('float32', Float32Array.from(rows.flat()), [1, 2]) });
+    const direct = await runDirectly(configuredPath, {
+      x: new ort.Tensor('float32', Float32Array.from(rows.flat()), [1, 2]),
+    });
     expectClose(res.body.outputs.y.flat(), direct['y'].data as Float32Array);
   });
 
@@ -87,15 +117,24 @@ describe('standalone Portfolio', () => {
       name: 'portfolio-iris',
       app: 'portfolio',
       args: ['--config', join(REPO_ROOT, 'portfolio.yaml')],
-      env: { PORTFOLIO_DATA_DIR: makeTempDir('standalone-iris'), PORTFOLIO_GATEWAY_PORT: String(port), MALLOC_MMAP_THRESHOLD_: '131072' },
+      env: {
+        PORTFOLIO_DATA_DIR: makeTempDir('standalone-iris'),
+        PORTFOLIO_GATEWAY_PORT: String(port),
+        MALLOC_MMAP_THRESHOLD_: '131072',
+      },
       readyLine: 'portfolio ready',
     });
     await iris.start();
     try {
-      const line = iris.logs().split('\n').find((l) => l.includes('predict: curl'));
+      const line = iris
+        .logs()
+        .split('\n')
+        .find((l) => l.includes('predict: curl'));
       const body = /-d '(.*)'$/.exec(line ?? '')?.[1];
       expect(body).toBeDefined();
-      const res = await http<{ outputs: { label: number[]; probabilities: number[][] } }>(`http://127.0.0.1:${port}/v1/models/iris/predict`, {
+      const res = await http<{
+        outputs: { label: number[]; probabilities: number[][] };
+      }>(`http://127.0.0.1:${port}/v1/models/iris/predict`, {
         json: JSON.parse(body as string),
       });
       expect(res.status).toBe(200);

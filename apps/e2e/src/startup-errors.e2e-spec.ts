@@ -7,8 +7,19 @@ import { AppProcess, makeTempDir } from '@portfolio/testing';
 describe('start-up with a bad configuration', () => {
   const dir = makeTempDir('bad-config');
 
-  async function refused(app: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; logs: string }> {
-    const p = new AppProcess({ name: app, app, args, env, readyLine: 'ready', startTimeoutMs: 30_000 });
+  async function refused(
+    app: string,
+    args: string[],
+    env: Record<string, string>,
+  ): Promise<{ code: number | null; logs: string }> {
+    const p = new AppProcess({
+      name: app,
+      app,
+      args,
+      env,
+      readyLine: 'ready',
+      startTimeoutMs: 30_000,
+    });
     const started = p.start().then(
       () => 'started',
       () => 'refused',
@@ -18,25 +29,33 @@ describe('start-up with a bad configuration', () => {
     return { code, logs: p.logs() };
   }
 
-  it.each(['gateway', 'portfolio'])('%s refuses an unknown key in the file', async (app) => {
-    const file = join(dir, `${app}-unknown.yaml`);
-    writeFileSync(file, 'cache:\n  max_memroy: 2GB\n');
-    const { code, logs } = await refused(app, ['--config', file], {});
-    expect(code).toBe(2);
-    expect(logs).toContain(file);
-    expect(logs).toContain('cache.max_memroy');
-  });
+  it.each(['gateway', 'portfolio'])(
+    '%s refuses an unknown key in the file',
+    async (app) => {
+      const file = join(dir, `${app}-unknown.yaml`);
+      writeFileSync(file, 'cache:\n  max_memroy: 2GB\n');
+      const { code, logs } = await refused(app, ['--config', file], {});
+      expect(code).toBe(2);
+      expect(logs).toContain(file);
+      expect(logs).toContain('cache.max_memroy');
+    },
+  );
 
   it('refuses a bad size naming the model key', async () => {
     const file = join(dir, 'bad-size.yaml');
-    writeFileSync(file, 'models:\n  iris:\n    path: ./nowhere.onnx\n    type: onnx\n    memory_estimate: 2XB\n');
+    writeFileSync(
+      file,
+      'models:\n  iris:\n    path: ./nowhere.onnx\n    type: onnx\n    memory_estimate: 2XB\n',
+    );
     const { code, logs } = await refused('portfolio', ['--config', file], {});
     expect(code).toBe(2);
     expect(logs).toContain('models.iris.memory_estimate');
   });
 
   it('refuses an unknown PORTFOLIO_ variable', async () => {
-    const { code, logs } = await refused('runtime', [], { PORTFOLIO_RUNTIME_NODEID: 'x' });
+    const { code, logs } = await refused('runtime', [], {
+      PORTFOLIO_RUNTIME_NODEID: 'x',
+    });
     expect(code).toBe(2);
     expect(logs).toContain('PORTFOLIO_RUNTIME_NODEID');
   });

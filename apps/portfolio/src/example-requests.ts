@@ -7,14 +7,22 @@ import type { ConfiguredModel } from '@portfolio/config';
  * A curl line per configured model that works as printed: a prediction when the model
  * ships a `samples.json` beside it (`{ "inputs": ... }`), its metadata otherwise.
  */
-export function exampleRequests(url: string, models: readonly ConfiguredModel[]): string[] {
+export function exampleRequests(
+  url: string,
+  models: readonly ConfiguredModel[],
+): string[] {
   return models.map((m) => {
     const samples = join(dirname(m.path), 'samples.json');
     if (existsSync(samples)) {
       try {
-        const parsed = JSON.parse(readFileSync(samples, 'utf8')) as { inputs?: unknown };
+        const parsed = JSON.parse(readFileSync(samples, 'utf8')) as {
+          inputs?: unknown;
+        };
         if (parsed.inputs !== undefined) {
-          const body = JSON.stringify({ inputs: parsed.inputs }).replace(/'/g, `'\\''`);
+          const body = JSON.stringify({ inputs: parsed.inputs }).replace(
+            /'/g,
+            `'\\''`,
+          );
           return `  predict: curl -s -X POST ${url}/v1/models/${m.id}/predict -H 'Content-Type: application/json' -d '${body}'`;
         }
       } catch {

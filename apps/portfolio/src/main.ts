@@ -3,7 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { join } from 'node:path';
 
-import { closeOnSignals, configFromArgv, logLevels, messagingModule } from '@portfolio/bootstrap';
+import {
+  closeOnSignals,
+  configFromArgv,
+  logLevels,
+  messagingModule,
+} from '@portfolio/bootstrap';
 import { CacheManagerServiceModule } from '@portfolio/cache-manager-service';
 import {
   ConfiguredModelsSync,
@@ -14,7 +19,10 @@ import {
 } from '@portfolio/gateway-service';
 import { InProcessBus } from '@portfolio/messaging';
 import { ModelRegistryServiceModule } from '@portfolio/model-registry-service';
-import { runtimeSettings, RuntimeServiceModule } from '@portfolio/runtime-service';
+import {
+  runtimeSettings,
+  RuntimeServiceModule,
+} from '@portfolio/runtime-service';
 import { createStorageDriver } from '@portfolio/storage';
 import { StorageServiceModule } from '@portfolio/storage-service';
 
@@ -40,14 +48,19 @@ async function main(): Promise<void> {
       imports: [
         messagingModule(config, bus),
         ModelRegistryServiceModule.forRoot({ database }),
-        StorageServiceModule.forRoot({ driver: storage, maxPayloadBytes: bus.maxPayloadBytes() }),
+        StorageServiceModule.forRoot({
+          driver: storage,
+          maxPayloadBytes: bus.maxPayloadBytes(),
+        }),
         CacheManagerServiceModule.forRoot({
           runtimeTimeoutMs: config.cache.runtimeTimeoutMs,
           loadTimeoutMs: config.runtime.loadTimeoutMs,
           routingRepublishMs: 5000,
         }),
         RuntimeServiceModule.forRoot({
-          settings: runtimeSettings(config, { path: join(__dirname, 'inference-worker.js') }),
+          settings: runtimeSettings(config, {
+            path: join(__dirname, 'inference-worker.js'),
+          }),
           storage,
         }),
         GatewayServiceModule.forRoot(gatewaySettings(config)),
@@ -57,7 +70,11 @@ async function main(): Promise<void> {
     { logger: logLevels(config) },
   );
   closeOnSignals(app, bus, 'portfolio');
-  const url = await listenGateway(app, config.gateway.host, config.gateway.port);
+  const url = await listenGateway(
+    app,
+    config.gateway.host,
+    config.gateway.port,
+  );
   await app.get(ConfiguredModelsSync).synced;
 
   const lines = [

@@ -2,7 +2,10 @@ import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 
 import { configFromArgv, runBusService } from '@portfolio/bootstrap';
-import { runtimeSettings, RuntimeServiceModule } from '@portfolio/runtime-service';
+import {
+  runtimeSettings,
+  RuntimeServiceModule,
+} from '@portfolio/runtime-service';
 import { createStorageDriver } from '@portfolio/storage';
 
 async function main(): Promise<void> {
@@ -15,7 +18,9 @@ async function main(): Promise<void> {
   const storage = await createStorageDriver(config.storage);
   await runBusService('runtime', config, () =>
     RuntimeServiceModule.forRoot({
-      settings: runtimeSettings(config, { path: join(__dirname, 'inference-worker.js') }),
+      settings: runtimeSettings(config, {
+        path: join(__dirname, 'inference-worker.js'),
+      }),
       storage,
     }),
   );

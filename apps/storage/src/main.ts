@@ -6,7 +6,10 @@ async function main(): Promise<void> {
   const config = configFromArgv();
   const driver = await createStorageDriver(config.storage);
   await runBusService('storage', config, (bus) =>
-    StorageServiceModule.forRoot({ driver, maxPayloadBytes: bus.maxPayloadBytes() }),
+    StorageServiceModule.forRoot({
+      driver,
+      maxPayloadBytes: bus.maxPayloadBytes(),
+    }),
   );
 }
 

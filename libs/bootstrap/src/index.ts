@@ -1,2 +1,8 @@
 export { configFromArgv } from './lib/config-from-argv';
-export { closeOnSignals, connectNats, logLevels, messagingModule, runBusService } from './lib/run-service';
+export {
+  closeOnSignals,
+  connectNats,
+  logLevels,
+  messagingModule,
+  runBusService,
+} from './lib/run-service';

@@ -1,5 +1,13 @@
-export { assertSupportedFormat, createBackend, inspectArtifact, supportedBackends } from './lib/backends';
+export {
+  createBackend,
+  inspectArtifact,
+  supportedBackends,
+} from './lib/backends';
 export type { ArtifactInspection } from './lib/backends';
-export type { LoadedModel, LoadOptions, ModelBackend } from './lib/model-backend';
+export type {
+  LoadedModel,
+  LoadOptions,
+  ModelBackend,
+} from './lib/model-backend';
 export { inspectOnnxFile } from './lib/onnx/onnx-inspector';
 export type { OnnxInspection } from './lib/onnx/onnx-inspector';

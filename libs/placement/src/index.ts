@@ -1,2 +1,6 @@
 export { chooseRuntime } from './lib/choose-runtime';
-export type { PlacementDecision, PlacementRequest, RuntimeCandidate } from './lib/placement.types';
+export type {
+  PlacementDecision,
+  PlacementRequest,
+  RuntimeCandidate,
+} from './lib/placement.types';

@@ -6,17 +6,23 @@ import { ConfigError, loadConfig, PortfolioConfig } from '@portfolio/config';
  * A bad configuration ends the process with the message (naming file and key) and
  * exit code 2 before anything starts.
  */
-export function configFromArgv(argv: readonly string[] = process.argv.slice(2)): PortfolioConfig {
+export function configFromArgv(
+  argv: readonly string[] = process.argv.slice(2),
+): PortfolioConfig {
   let file: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--config' || arg === '-c') file = argv[++i];
     else if (arg.startsWith('--config=')) file = arg.slice('--config='.length);
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: node main.js [--config <file.yaml>]\n(configuration reference: README.md)\n');
+      process.stdout.write(
+        'usage: node main.js [--config <file.yaml>]\n(configuration reference: README.md)\n',
+      );
       process.exit(0);
     } else {
-      process.stderr.write(`unknown argument "${arg}" (usage: --config <file.yaml>)\n`);
+      process.stderr.write(
+        `unknown argument "${arg}" (usage: --config <file.yaml>)\n`,
+      );
       process.exit(2);
     }
   }

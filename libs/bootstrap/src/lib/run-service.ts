@@ -1,4 +1,9 @@
-import { DynamicModule, INestApplicationContext, Logger, LogLevel } from '@nestjs/common';
+import {
+  DynamicModule,
+  INestApplicationContext,
+  Logger,
+  LogLevel,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 
 import type { PortfolioConfig } from '@portfolio/config';
@@ -16,20 +21,39 @@ export function logLevels(config: PortfolioConfig): LogLevel[] {
   return LEVELS[config.log.level];
 }
 
-export function messagingModule(config: PortfolioConfig, bus: MessageBus): DynamicModule {
-  return MessagingModule.forRoot({ bus, prefix: config.nats.subjectPrefix, requestTimeoutMs: config.nats.requestTimeoutMs });
+export function messagingModule(
+  config: PortfolioConfig,
+  bus: MessageBus,
+): DynamicModule {
+  return MessagingModule.forRoot({
+    bus,
+    prefix: config.nats.subjectPrefix,
+    requestTimeoutMs: config.nats.requestTimeoutMs,
+  });
 }
 
-export function connectNats(config: PortfolioConfig, service: string): Promise<NatsBus> {
-  new Logger(service).log(`connecting to NATS at ${config.nats.url} (subject prefix "${config.nats.subjectPrefix}")`);
-  return NatsBus.connect({ url: config.nats.url, name: `portfolio-${service}` });
+export function connectNats(
+  config: PortfolioConfig,
+  service: string,
+): Promise<NatsBus> {
+  new Logger(service).log(
+    `connecting to NATS at ${config.nats.url} (subject prefix "${config.nats.subjectPrefix}")`,
+  );
+  return NatsBus.connect({
+    url: config.nats.url,
+    name: `portfolio-${service}`,
+  });
 }
 
 /**
  * Runs until SIGTERM or SIGINT, then shuts down in order: Nest's hooks first (services
  * stop taking work and say goodbye on the bus), the bus last.
  */
-export function closeOnSignals(app: INestApplicationContext, bus: MessageBus, service: string): void {
+export function closeOnSignals(
+  app: INestApplicationContext,
+  bus: MessageBus,
+  service: string,
+): void {
   const logger = new Logger(service);
   let closing = false;
   const close = (signal: string) => {
@@ -44,7 +68,9 @@ export function closeOnSignals(app: INestApplicationContext, bus: MessageBus, se
       .then(
         () => process.exit(0),
         (e: unknown) => {
-          logger.error(`shutdown failed: ${e instanceof Error ? e.stack : String(e)}`);
+          logger.error(
+            `shutdown failed: ${e instanceof Error ? e.stack : String(e)}`,
+          );
           process.exit(1);
         },
       );
@@ -61,7 +87,10 @@ export async function runBusService(
 ): Promise<INestApplicationContext> {
   const bus = await connectNats(config, service);
   const app = await NestFactory.createApplicationContext(
-    { module: class ServiceRoot {}, imports: [messagingModule(config, bus), await feature(bus)] },
+    {
+      module: class ServiceRoot {},
+      imports: [messagingModule(config, bus), await feature(bus)],
+    },
     { logger: logLevels(config) },
   );
   await app.init();

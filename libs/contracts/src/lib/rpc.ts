@@ -25,8 +25,10 @@ export interface EventDefinition<T> {
   readonly payload: z.ZodType<T>;
 }
 
-export type RpcRequest<D> = D extends RpcDefinition<infer Req, unknown> ? Req : never;
-export type RpcResponse<D> = D extends RpcDefinition<unknown, infer Res> ? Res : never;
+export type RpcRequest<D> =
+  D extends RpcDefinition<infer Req, unknown> ? Req : never;
+export type RpcResponse<D> =
+  D extends RpcDefinition<unknown, infer Res> ? Res : never;
 export type EventPayload<D> = D extends EventDefinition<infer T> ? T : never;
 
 /** `service.thing.verb.v1` under the prefix, answered by one member of `queue`. */
@@ -36,7 +38,14 @@ export function serviceRpc<Req, Res>(
   request: z.ZodType<Req>,
   response: z.ZodType<Res>,
 ): RpcDefinition<Req, Res> {
-  return { kind: 'rpc', name: path, subject: (prefix) => `${prefix}.${path}`, queue, request, response };
+  return {
+    kind: 'rpc',
+    name: path,
+    subject: (prefix) => `${prefix}.${path}`,
+    queue,
+    request,
+    response,
+  };
 }
 
 /** `<service>.<target>.<rest>` under the prefix: addressed to one instance, no queue group. */
@@ -50,7 +59,8 @@ export function targetedRpc<Req, Res>(
     kind: 'rpc',
     name: `${service}.<target>.${rest}`,
     subject: (prefix, target) => {
-      if (!target) throw new Error(`${service}.${rest} needs a target instance`);
+      if (!target)
+        throw new Error(`${service}.${rest} needs a target instance`);
       return `${prefix}.${service}.${target}.${rest}`;
     },
     queue: null,
@@ -59,6 +69,14 @@ export function targetedRpc<Req, Res>(
   };
 }
 
-export function event<T>(path: string, payload: z.ZodType<T>): EventDefinition<T> {
-  return { kind: 'event', name: path, subject: (prefix) => `${prefix}.${path}`, payload };
+export function event<T>(
+  path: string,
+  payload: z.ZodType<T>,
+): EventDefinition<T> {
+  return {
+    kind: 'event',
+    name: path,
+    subject: (prefix) => `${prefix}.${path}`,
+    payload,
+  };
 }

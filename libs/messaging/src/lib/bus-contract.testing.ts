@@ -6,8 +6,18 @@ import { BusError, MessageBus } from './bus';
 import { decodeJson, encodeJson } from './json.util';
 import { Messaging } from './messaging';
 
-const Echo = serviceRpc('test.echo.v1', 'echo', z.object({ text: z.string() }), z.object({ text: z.string(), by: z.string() }));
-const Hello = targetedRpc('node', 'hello.v1', z.object({}), z.object({ node: z.string() }));
+const Echo = serviceRpc(
+  'test.echo.v1',
+  'echo',
+  z.object({ text: z.string() }),
+  z.object({ text: z.string(), by: z.string() }),
+);
+const Hello = targetedRpc(
+  'node',
+  'hello.v1',
+  z.object({}),
+  z.object({ node: z.string() }),
+);
 
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
 const text = (d: Uint8Array) => Buffer.from(d).toString('utf8');
@@ -16,7 +26,10 @@ const text = (d: Uint8Array) => Buffer.from(d).toString('utf8');
  * The behaviour both buses must share (see MessageBus). Run against the in-process
  * bus by a unit test and against a real NATS server by an integration test.
  */
-export function busContract(makeBus: () => Promise<MessageBus>, prefix: () => string): void {
+export function busContract(
+  makeBus: () => Promise<MessageBus>,
+  prefix: () => string,
+): void {
   let bus: MessageBus;
   let p: string;
 
@@ -29,15 +42,23 @@ export function busContract(makeBus: () => Promise<MessageBus>, prefix: () => st
   });
 
   it('answers a request with the first reply', async () => {
-    bus.subscribe(`${p}.a`, (m) => ({ data: utf8(`got ${text(m.data)}`), headers: { 'X-Seen': m.headers['X-In'] ?? '' } }));
-    const reply = await bus.request(`${p}.a`, utf8('ping'), { timeoutMs: 2000, headers: { 'X-In': 'yes' } });
+    bus.subscribe(`${p}.a`, (m) => ({
+      data: utf8(`got ${text(m.data)}`),
+      headers: { 'X-Seen': m.headers['X-In'] ?? '' },
+    }));
+    const reply = await bus.request(`${p}.a`, utf8('ping'), {
+      timeoutMs: 2000,
+      headers: { 'X-In': 'yes' },
+    });
     expect(text(reply.data)).toBe('got ping');
     expect(reply.headers['X-Seen']).toBe('yes');
   });
 
   it('rejects at once with NO_RESPONDERS when nobody listens', async () => {
     const started = Date.now();
-    await expect(bus.request(`${p}.nobody`, utf8('x'), { timeoutMs: 5000 })).rejects.toMatchObject({
+    await expect(
+      bus.request(`${p}.nobody`, utf8('x'), { timeoutMs: 5000 }),
+    ).rejects.toMatchObject({
       code: 'NO_RESPONDERS',
     });
     expect(Date.now() - started).toBeLessThan(4000);
@@ -45,7 +66,9 @@ export function busContract(makeBus: () => Promise<MessageBus>, prefix: () => st
 
   it('rejects with TIMEOUT when the handler never replies', async () => {
     bus.subscribe(`${p}.silent`, () => undefined);
-    const error = await bus.request(`${p}.silent`, utf8('x'), { timeoutMs: 200 }).catch((e: unknown) => e);
+    const error = await bus
+      .request(`${p}.silent`, utf8('x'), { timeoutMs: 200 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BusError);
     expect((error as BusError).code).toBe('TIMEOUT');
   });
@@ -53,12 +76,17 @@ export function busContract(makeBus: () => Promise<MessageBus>, prefix: () => st
   it('splits a queue group: each message reaches one member', async () => {
     const seen: string[] = [];
     for (const member of ['m1', 'm2']) {
-      bus.subscribe(`${p}.q`, () => {
-        seen.push(member);
-        return { data: utf8(member) };
-      }, { queue: 'workers' });
+      bus.subscribe(
+        `${p}.q`,
+        () => {
+          seen.push(member);
+          return { data: utf8(member) };
+        },
+        { queue: 'workers' },
+      );
     }
-    for (let i = 0; i < 20; i++) await bus.request(`${p}.q`, utf8('x'), { timeoutMs: 2000 });
+    for (let i = 0; i < 20; i++)
+      await bus.request(`${p}.q`, utf8('x'), { timeoutMs: 2000 });
     expect(seen).toHaveLength(20);
     expect(new Set(seen)).toEqual(new Set(['m1', 'm2']));
   });
@@ -86,7 +114,9 @@ export function busContract(makeBus: () => Promise<MessageBus>, prefix: () => st
     await bus.request(`${p}.gone`, utf8('x'), { timeoutMs: 2000 });
     sub.unsubscribe();
     await flush(bus, p);
-    await expect(bus.request(`${p}.gone`, utf8('x'), { timeoutMs: 1000 })).rejects.toMatchObject({
+    await expect(
+      bus.request(`${p}.gone`, utf8('x'), { timeoutMs: 1000 }),
+    ).rejects.toMatchObject({
       code: 'NO_RESPONDERS',
     });
   });
@@ -100,30 +130,50 @@ export function busContract(makeBus: () => Promise<MessageBus>, prefix: () => st
     it('validates requests and replies and carries PortfolioError codes', async () => {
       const m = new Messaging(bus, p, 2000);
       m.serve(Echo, (req) => {
-        if (req.text === 'boom') throw new PortfolioError('MODEL_NOT_FOUND', 'no model "boom"', { id: 'boom' });
+        if (req.text === 'boom')
+          throw new PortfolioError('MODEL_NOT_FOUND', 'no model "boom"', {
+            id: 'boom',
+          });
         if (req.text === 'crash') throw new Error('unexpected');
         return { text: req.text, by: 'echo' };
       });
       await flush(bus, p);
-      await expect(m.call(Echo, { text: 'hi' })).resolves.toEqual({ text: 'hi', by: 'echo' });
+      await expect(m.call(Echo, { text: 'hi' })).resolves.toEqual({
+        text: 'hi',
+        by: 'echo',
+      });
 
-      const notFound = await m.call(Echo, { text: 'boom' }).catch((e: unknown) => e);
+      const notFound = await m
+        .call(Echo, { text: 'boom' })
+        .catch((e: unknown) => e);
       expect(notFound).toBeInstanceOf(PortfolioError);
-      expect(notFound).toMatchObject({ code: 'MODEL_NOT_FOUND', message: 'no model "boom"', details: { id: 'boom' } });
+      expect(notFound).toMatchObject({
+        code: 'MODEL_NOT_FOUND',
+        message: 'no model "boom"',
+        details: { id: 'boom' },
+      });
 
-      await expect(m.call(Echo, { text: 'crash' })).rejects.toMatchObject({ code: 'INTERNAL', message: 'unexpected' });
+      await expect(m.call(Echo, { text: 'crash' })).rejects.toMatchObject({
+        code: 'INTERNAL',
+        message: 'unexpected',
+      });
 
       // A request that does not match the schema never reaches the handler.
-      const raw = await m.requestRaw(`${p}.test.echo.v1`, encodeJson({ text: 42 })).catch((e: unknown) => e);
+      const raw = await m
+        .requestRaw(`${p}.test.echo.v1`, encodeJson({ text: 42 }))
+        .catch((e: unknown) => e);
       expect(raw).toMatchObject({ code: 'INVALID_REQUEST' });
       expect((raw as Error).message).toContain('text');
     });
 
     it('addresses targeted definitions to one instance', async () => {
       const m = new Messaging(bus, p, 2000);
-      for (const node of ['n1', 'n2']) m.serve(Hello, () => ({ node }), { target: node });
+      for (const node of ['n1', 'n2'])
+        m.serve(Hello, () => ({ node }), { target: node });
       await flush(bus, p);
-      await expect(m.call(Hello, {}, { target: 'n2' })).resolves.toEqual({ node: 'n2' });
+      await expect(m.call(Hello, {}, { target: 'n2' })).resolves.toEqual({
+        node: 'n2',
+      });
       await expect(m.call(Hello, {}, { target: 'n3' })).rejects.toMatchObject({
         code: 'SERVICE_UNAVAILABLE',
         details: { bus: 'no_responders' },
@@ -132,9 +182,19 @@ export function busContract(makeBus: () => Promise<MessageBus>, prefix: () => st
 
     it('drops malformed events instead of passing them on', async () => {
       const m = new Messaging(bus, p, 2000);
-      const ev = { kind: 'event' as const, name: 'test.ev.v1', subject: (x: string) => `${x}.test.ev.v1`, payload: z.object({ n: z.number() }) };
+      const ev = {
+        kind: 'event' as const,
+        name: 'test.ev.v1',
+        subject: (x: string) => `${x}.test.ev.v1`,
+        payload: z.object({ n: z.number() }),
+      };
       const got: number[] = [];
-      const arrived = new Promise<void>((resolve) => m.on(ev, (e) => { got.push(e.n); resolve(); }));
+      const arrived = new Promise<void>((resolve) =>
+        m.on(ev, (e) => {
+          got.push(e.n);
+          resolve();
+        }),
+      );
       await flush(bus, p);
       bus.publish(`${p}.test.ev.v1`, encodeJson({ n: 'not a number' }));
       m.emit(ev, { n: 7 });

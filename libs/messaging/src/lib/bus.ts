@@ -23,7 +23,9 @@ export interface BusReply {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-export type BusHandler = (message: BusMessage) => Promise<BusReply | void> | BusReply | void;
+export type BusHandler = (
+  message: BusMessage,
+) => Promise<BusReply | void> | BusReply | void;
 
 export interface BusSubscription {
   unsubscribe(): void;
@@ -36,16 +38,33 @@ export interface RequestOptions {
 
 export interface MessageBus {
   readonly kind: 'nats' | 'in-process';
-  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage>;
-  publish(subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>): void;
-  subscribe(subject: string, handler: BusHandler, options?: { queue?: string }): BusSubscription;
+  request(
+    subject: string,
+    data: Uint8Array,
+    options: RequestOptions,
+  ): Promise<BusMessage>;
+  publish(
+    subject: string,
+    data: Uint8Array,
+    headers?: Readonly<Record<string, string>>,
+  ): void;
+  subscribe(
+    subject: string,
+    handler: BusHandler,
+    options?: { queue?: string },
+  ): BusSubscription;
   /** The largest payload one message may carry (NATS server's max_payload). */
   maxPayloadBytes(): number;
   isConnected(): boolean;
   close(): Promise<void>;
 }
 
-export type BusErrorCode = 'NO_RESPONDERS' | 'TIMEOUT' | 'CLOSED' | 'PAYLOAD_TOO_LARGE' | 'INVALID_SUBJECT';
+export type BusErrorCode =
+  | 'NO_RESPONDERS'
+  | 'TIMEOUT'
+  | 'CLOSED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'INVALID_SUBJECT';
 
 export class BusError extends Error {
   override readonly name = 'BusError';

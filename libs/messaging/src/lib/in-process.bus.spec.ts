@@ -3,12 +3,19 @@ import { InProcessBus } from './in-process.bus';
 import { subjectMatches, subjectTokens } from './subject.util';
 
 describe(InProcessBus.name, () => {
-  busContract(async () => new InProcessBus(), () => 'unit');
+  busContract(
+    async () => new InProcessBus(),
+    () => 'unit',
+  );
 
   it('refuses payloads above its limit', async () => {
     const bus = new InProcessBus(10);
-    expect(() => bus.publish('a.b', new Uint8Array(11))).toThrow(/exceeds the bus limit/);
-    await expect(bus.request('a.b', new Uint8Array(11), { timeoutMs: 100 })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(() => bus.publish('a.b', new Uint8Array(11))).toThrow(
+      /exceeds the bus limit/,
+    );
+    await expect(
+      bus.request('a.b', new Uint8Array(11), { timeoutMs: 100 }),
+    ).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
   });
 
   it('hands the payload over without copying', async () => {
@@ -25,7 +32,8 @@ describe(InProcessBus.name, () => {
 });
 
 describe('subject matching', () => {
-  const m = (pattern: string, subject: string) => subjectMatches(subjectTokens(pattern, true), subjectTokens(subject, false));
+  const m = (pattern: string, subject: string) =>
+    subjectMatches(subjectTokens(pattern, true), subjectTokens(subject, false));
 
   it.each([
     ['a.b.c', 'a.b.c', true],

@@ -1,4 +1,12 @@
-import { BusError, BusHandler, BusMessage, BusReply, BusSubscription, MessageBus, RequestOptions } from './bus';
+import {
+  BusError,
+  BusHandler,
+  BusMessage,
+  BusReply,
+  BusSubscription,
+  MessageBus,
+  RequestOptions,
+} from './bus';
 import { subjectMatches, subjectTokens } from './subject.util';
 
 interface Subscription {
@@ -20,14 +28,26 @@ export class InProcessBus implements MessageBus {
 
   constructor(private readonly maxPayload = 64 * 1024 * 1024) {}
 
-  subscribe(subject: string, handler: BusHandler, options: { queue?: string } = {}): BusSubscription {
+  subscribe(
+    subject: string,
+    handler: BusHandler,
+    options: { queue?: string } = {},
+  ): BusSubscription {
     this.assertOpen();
-    const sub: Subscription = { pattern: subjectTokens(subject, true), queue: options.queue ?? null, handler };
+    const sub: Subscription = {
+      pattern: subjectTokens(subject, true),
+      queue: options.queue ?? null,
+      handler,
+    };
     this.subscriptions.add(sub);
     return { unsubscribe: () => void this.subscriptions.delete(sub) };
   }
 
-  publish(subject: string, data: Uint8Array, headers: Readonly<Record<string, string>> = {}): void {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    headers: Readonly<Record<string, string>> = {},
+  ): void {
     this.assertOpen();
     this.assertSize(data);
     const message: BusMessage = { subject, data, headers };
@@ -36,8 +56,13 @@ export class InProcessBus implements MessageBus {
     }
   }
 
-  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
-    if (this.closed) return Promise.reject(new BusError('CLOSED', 'the bus is closed'));
+  request(
+    subject: string,
+    data: Uint8Array,
+    options: RequestOptions,
+  ): Promise<BusMessage> {
+    if (this.closed)
+      return Promise.reject(new BusError('CLOSED', 'the bus is closed'));
     try {
       this.assertSize(data);
     } catch (e) {
@@ -45,14 +70,25 @@ export class InProcessBus implements MessageBus {
     }
     const targets = this.route(subject);
     if (targets.length === 0) {
-      return Promise.reject(new BusError('NO_RESPONDERS', `no responders for ${subject}`));
+      return Promise.reject(
+        new BusError('NO_RESPONDERS', `no responders for ${subject}`),
+      );
     }
-    const message: BusMessage = { subject, data, headers: options.headers ?? {} };
+    const message: BusMessage = {
+      subject,
+      data,
+      headers: options.headers ?? {},
+    };
     return new Promise<BusMessage>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
-        reject(new BusError('TIMEOUT', `no reply on ${subject} within ${options.timeoutMs} ms`));
+        reject(
+          new BusError(
+            'TIMEOUT',
+            `no reply on ${subject} within ${options.timeoutMs} ms`,
+          ),
+        );
       }, options.timeoutMs);
       for (const sub of targets) {
         setImmediate(() => {
@@ -61,7 +97,11 @@ export class InProcessBus implements MessageBus {
               if (!reply || settled) return;
               settled = true;
               clearTimeout(timer);
-              resolve({ subject, data: reply.data, headers: reply.headers ?? {} });
+              resolve({
+                subject,
+                data: reply.data,
+                headers: reply.headers ?? {},
+              });
             },
             // A handler that throws sends no reply, as a crashed NATS responder would not.
             () => undefined,
@@ -84,7 +124,10 @@ export class InProcessBus implements MessageBus {
     this.subscriptions.clear();
   }
 
-  private async invoke(sub: Subscription, message: BusMessage): Promise<BusReply | void> {
+  private async invoke(
+    sub: Subscription,
+    message: BusMessage,
+  ): Promise<BusReply | void> {
     if (!this.subscriptions.has(sub)) return undefined;
     return sub.handler(message);
   }
@@ -113,7 +156,10 @@ export class InProcessBus implements MessageBus {
 
   private assertSize(data: Uint8Array): void {
     if (data.byteLength > this.maxPayload) {
-      throw new BusError('PAYLOAD_TOO_LARGE', `message of ${data.byteLength} bytes exceeds the bus limit of ${this.maxPayload}`);
+      throw new BusError(
+        'PAYLOAD_TOO_LARGE',
+        `message of ${data.byteLength} bytes exceeds the bus limit of ${this.maxPayload}`,
+      );
     }
   }
 }

@@ -3,5 +3,7 @@ export function encodeJson(value: unknown): Uint8Array {
 }
 
 export function decodeJson(data: Uint8Array): unknown {
-  return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  return JSON.parse(
+    Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'),
+  );
 }

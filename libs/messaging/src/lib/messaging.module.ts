@@ -20,7 +20,16 @@ export class MessagingModule {
   static forRoot(options: MessagingModuleOptions): DynamicModule {
     return {
       module: MessagingModule,
-      providers: [{ provide: Messaging, useValue: new Messaging(options.bus, options.prefix, options.requestTimeoutMs) }],
+      providers: [
+        {
+          provide: Messaging,
+          useValue: new Messaging(
+            options.bus,
+            options.prefix,
+            options.requestTimeoutMs,
+          ),
+        },
+      ],
       exports: [Messaging],
     };
   }

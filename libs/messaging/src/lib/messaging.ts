@@ -1,9 +1,20 @@
 import { Logger } from '@nestjs/common';
 import { z } from 'zod';
 
-import { EventDefinition, isPortfolioError, PortfolioError, RpcDefinition } from '@portfolio/contracts';
+import {
+  EventDefinition,
+  isPortfolioError,
+  PortfolioError,
+  RpcDefinition,
+} from '@portfolio/contracts';
 
-import { BusError, BusMessage, BusReply, BusSubscription, MessageBus } from './bus';
+import {
+  BusError,
+  BusMessage,
+  BusReply,
+  BusSubscription,
+  MessageBus,
+} from './bus';
 import { decodeJson, encodeJson } from './json.util';
 
 /** Marks a reply whose body is an error (`{code, message, details}`), not a result. */
@@ -31,12 +42,19 @@ export class Messaging {
     readonly defaultTimeoutMs: number,
   ) {}
 
-  async call<Req, Res>(def: RpcDefinition<Req, Res>, request: Req, options: CallOptions = {}): Promise<Res> {
+  async call<Req, Res>(
+    def: RpcDefinition<Req, Res>,
+    request: Req,
+    options: CallOptions = {},
+  ): Promise<Res> {
     const subject = def.subject(this.prefix, options.target);
     const reply = await this.requestRaw(subject, encodeJson(request), options);
     const parsed = def.response.safeParse(decodeJson(reply.data));
     if (!parsed.success) {
-      throw new PortfolioError('INTERNAL', `malformed reply on ${def.name}: ${describeIssues(parsed.error)}`);
+      throw new PortfolioError(
+        'INTERNAL',
+        `malformed reply on ${def.name}: ${describeIssues(parsed.error)}`,
+      );
     }
     return parsed.data;
   }
@@ -46,11 +64,18 @@ export class Messaging {
    * as PortfolioError; bus failures become SERVICE_UNAVAILABLE (nobody listening:
    * `details.bus = 'no_responders'`) or TIMEOUT.
    */
-  async requestRaw(subject: string, data: Uint8Array, options: CallOptions = {}): Promise<BusMessage> {
+  async requestRaw(
+    subject: string,
+    data: Uint8Array,
+    options: CallOptions = {},
+  ): Promise<BusMessage> {
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     let reply: BusMessage;
     try {
-      reply = await this.bus.request(subject, data, { timeoutMs, headers: options.headers });
+      reply = await this.bus.request(subject, data, {
+        timeoutMs,
+        headers: options.headers,
+      });
     } catch (e) {
       throw fromBusError(e, subject);
     }
@@ -74,11 +99,17 @@ export class Messaging {
           try {
             body = decodeJson(message.data);
           } catch {
-            throw new PortfolioError('INVALID_REQUEST', `${def.name}: the request is not valid JSON`);
+            throw new PortfolioError(
+              'INVALID_REQUEST',
+              `${def.name}: the request is not valid JSON`,
+            );
           }
           const parsed = def.request.safeParse(body);
           if (!parsed.success) {
-            throw new PortfolioError('INVALID_REQUEST', `${def.name}: ${describeIssues(parsed.error)}`);
+            throw new PortfolioError(
+              'INVALID_REQUEST',
+              `${def.name}: ${describeIssues(parsed.error)}`,
+            );
           }
           return { data: encodeJson(await handler(parsed.data, message)) };
         } catch (e) {
@@ -113,11 +144,16 @@ export class Messaging {
       this.bus.publish(def.subject(this.prefix), encodeJson(payload));
     } catch (e) {
       // Events are best effort (heartbeats, routing pushes are repeated anyway).
-      this.logger.warn(`could not publish ${def.name}: ${e instanceof Error ? e.message : String(e)}`);
+      this.logger.warn(
+        `could not publish ${def.name}: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   }
 
-  on<T>(def: EventDefinition<T>, handler: (payload: T) => void | Promise<void>): BusSubscription {
+  on<T>(
+    def: EventDefinition<T>,
+    handler: (payload: T) => void | Promise<void>,
+  ): BusSubscription {
     return this.bus.subscribe(def.subject(this.prefix), async (message) => {
       let parsed: ReturnType<typeof def.payload.safeParse>;
       try {
@@ -127,13 +163,17 @@ export class Messaging {
         return;
       }
       if (!parsed.success) {
-        this.logger.warn(`dropped ${def.name}: ${describeIssues(parsed.error)}`);
+        this.logger.warn(
+          `dropped ${def.name}: ${describeIssues(parsed.error)}`,
+        );
         return;
       }
       try {
         await handler(parsed.data);
       } catch (e) {
-        this.logger.error(`handler for ${def.name} failed: ${e instanceof Error ? e.stack : String(e)}`);
+        this.logger.error(
+          `handler for ${def.name} failed: ${e instanceof Error ? e.stack : String(e)}`,
+        );
       }
     });
   }
@@ -143,24 +183,46 @@ export class Messaging {
     if (isPortfolioError(e)) {
       error = e;
     } else {
-      this.logger.error(`${what} failed: ${e instanceof Error ? e.stack : String(e)}`);
-      error = new PortfolioError('INTERNAL', e instanceof Error ? e.message : String(e));
+      this.logger.error(
+        `${what} failed: ${e instanceof Error ? e.stack : String(e)}`,
+      );
+      error = new PortfolioError(
+        'INTERNAL',
+        e instanceof Error ? e.message : String(e),
+      );
     }
-    return { data: encodeJson(error.toJSON()), headers: { [ERROR_HEADER]: error.code } };
+    return {
+      data: encodeJson(error.toJSON()),
+      headers: { [ERROR_HEADER]: error.code },
+    };
   }
 }
 
 function fromBusError(e: unknown, subject: string): Error {
-  if (!(e instanceof BusError)) return e instanceof Error ? e : new Error(String(e));
+  if (!(e instanceof BusError))
+    return e instanceof Error ? e : new Error(String(e));
   switch (e.code) {
     case 'NO_RESPONDERS':
-      return new PortfolioError('SERVICE_UNAVAILABLE', `nothing is serving ${subject}`, { bus: 'no_responders', subject });
+      return new PortfolioError(
+        'SERVICE_UNAVAILABLE',
+        `nothing is serving ${subject}`,
+        { bus: 'no_responders', subject },
+      );
     case 'TIMEOUT':
-      return new PortfolioError('TIMEOUT', e.message, { bus: 'timeout', subject });
+      return new PortfolioError('TIMEOUT', e.message, {
+        bus: 'timeout',
+        subject,
+      });
     case 'CLOSED':
-      return new PortfolioError('SERVICE_UNAVAILABLE', e.message, { bus: 'closed', subject });
+      return new PortfolioError('SERVICE_UNAVAILABLE', e.message, {
+        bus: 'closed',
+        subject,
+      });
     case 'PAYLOAD_TOO_LARGE':
-      return new PortfolioError('PAYLOAD_TOO_LARGE', e.message, { bus: 'payload_too_large', subject });
+      return new PortfolioError('PAYLOAD_TOO_LARGE', e.message, {
+        bus: 'payload_too_large',
+        subject,
+      });
     case 'INVALID_SUBJECT':
       return new PortfolioError('INTERNAL', e.message);
   }
@@ -177,6 +239,9 @@ function safeDecode(data: Uint8Array): unknown {
 export function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .map(
+      (issue) =>
+        `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+    )
     .join('; ');
 }

@@ -1,7 +1,22 @@
 import { Logger } from '@nestjs/common';
-import { connect, ErrorCode, headers as natsHeaders, Msg, MsgHdrs, NatsConnection, NatsError } from 'nats';
+import {
+  connect,
+  ErrorCode,
+  headers as natsHeaders,
+  Msg,
+  MsgHdrs,
+  NatsConnection,
+  NatsError,
+} from 'nats';
 
-import { BusError, BusHandler, BusMessage, BusSubscription, MessageBus, RequestOptions } from './bus';
+import {
+  BusError,
+  BusHandler,
+  BusMessage,
+  BusSubscription,
+  MessageBus,
+  RequestOptions,
+} from './bus';
 import { subjectTokens } from './subject.util';
 
 export interface NatsBusOptions {
@@ -36,7 +51,11 @@ export class NatsBus implements MessageBus {
     return new NatsBus(nc);
   }
 
-  subscribe(subject: string, handler: BusHandler, options: { queue?: string } = {}): BusSubscription {
+  subscribe(
+    subject: string,
+    handler: BusHandler,
+    options: { queue?: string } = {},
+  ): BusSubscription {
     subjectTokens(subject, true);
     const sub = this.nc.subscribe(subject, {
       queue: options.queue,
@@ -51,13 +70,25 @@ export class NatsBus implements MessageBus {
     return { unsubscribe: () => sub.unsubscribe() };
   }
 
-  publish(subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>): void {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    headers?: Readonly<Record<string, string>>,
+  ): void {
     subjectTokens(subject, false);
     this.assertSize(data);
-    this.nc.publish(subject, data, headers ? { headers: toNatsHeaders(headers) } : undefined);
+    this.nc.publish(
+      subject,
+      data,
+      headers ? { headers: toNatsHeaders(headers) } : undefined,
+    );
   }
 
-  async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
+  async request(
+    subject: string,
+    data: Uint8Array,
+    options: RequestOptions,
+  ): Promise<BusMessage> {
     subjectTokens(subject, false);
     this.assertSize(data);
     try {
@@ -65,7 +96,11 @@ export class NatsBus implements MessageBus {
         timeout: options.timeoutMs,
         headers: options.headers ? toNatsHeaders(options.headers) : undefined,
       });
-      return { subject, data: reply.data, headers: fromNatsHeaders(reply.headers) };
+      return {
+        subject,
+        data: reply.data,
+        headers: fromNatsHeaders(reply.headers),
+      };
     } catch (e) {
       throw translate(e, subject, options.timeoutMs);
     }
@@ -86,16 +121,27 @@ export class NatsBus implements MessageBus {
 
   private async dispatch(handler: BusHandler, msg: Msg): Promise<void> {
     const reply = await Promise.resolve(
-      handler({ subject: msg.subject, data: msg.data, headers: fromNatsHeaders(msg.headers) }),
+      handler({
+        subject: msg.subject,
+        data: msg.data,
+        headers: fromNatsHeaders(msg.headers),
+      }),
     ).catch((e: unknown) => {
-      this.logger.error(`handler for ${msg.subject} threw: ${e instanceof Error ? e.stack : String(e)}`);
+      this.logger.error(
+        `handler for ${msg.subject} threw: ${e instanceof Error ? e.stack : String(e)}`,
+      );
       return undefined;
     });
     if (!reply || !msg.reply) return;
     try {
-      msg.respond(reply.data, reply.headers ? { headers: toNatsHeaders(reply.headers) } : undefined);
+      msg.respond(
+        reply.data,
+        reply.headers ? { headers: toNatsHeaders(reply.headers) } : undefined,
+      );
     } catch (e) {
-      this.logger.error(`reply on ${msg.subject} failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.logger.error(
+        `reply on ${msg.subject} failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   }
 
@@ -103,7 +149,9 @@ export class NatsBus implements MessageBus {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') {
         this.connected = false;
-        this.logger.warn(`disconnected from NATS (${String(status.data)}); reconnecting`);
+        this.logger.warn(
+          `disconnected from NATS (${String(status.data)}); reconnecting`,
+        );
       } else if (status.type === 'reconnect') {
         this.connected = true;
         this.logger.log(`reconnected to NATS (${String(status.data)})`);
@@ -114,7 +162,10 @@ export class NatsBus implements MessageBus {
   private assertSize(data: Uint8Array): void {
     const max = this.maxPayloadBytes();
     if (data.byteLength > max) {
-      throw new BusError('PAYLOAD_TOO_LARGE', `message of ${data.byteLength} bytes exceeds the NATS max_payload of ${max}`);
+      throw new BusError(
+        'PAYLOAD_TOO_LARGE',
+        `message of ${data.byteLength} bytes exceeds the NATS max_payload of ${max}`,
+      );
     }
   }
 }
@@ -125,7 +176,10 @@ function translate(e: unknown, subject: string, timeoutMs: number): Error {
       case ErrorCode.NoResponders:
         return new BusError('NO_RESPONDERS', `no responders for ${subject}`);
       case ErrorCode.Timeout:
-        return new BusError('TIMEOUT', `no reply on ${subject} within ${timeoutMs} ms`);
+        return new BusError(
+          'TIMEOUT',
+          `no reply on ${subject} within ${timeoutMs} ms`,
+        );
       case ErrorCode.ConnectionClosed:
       case ErrorCode.ConnectionDraining:
         return new BusError('CLOSED', 'the NATS connection is closed');

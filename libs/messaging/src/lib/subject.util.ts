@@ -3,10 +3,14 @@ import { BusError } from './bus';
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /** Splits and checks a subject; wildcards only where `allowWildcards` (subscriptions). */
-export function subjectTokens(subject: string, allowWildcards: boolean): string[] {
+export function subjectTokens(
+  subject: string,
+  allowWildcards: boolean,
+): string[] {
   const tokens = subject.split('.');
   tokens.forEach((token, i) => {
-    const wildcard = token === '*' || (token === '>' && i === tokens.length - 1);
+    const wildcard =
+      token === '*' || (token === '>' && i === tokens.length - 1);
     if (!(TOKEN.test(token) || (allowWildcards && wildcard))) {
       throw new BusError('INVALID_SUBJECT', `invalid subject "${subject}"`);
     }
@@ -14,7 +18,10 @@ export function subjectTokens(subject: string, allowWildcards: boolean): string[
   return tokens;
 }
 
-export function subjectMatches(pattern: readonly string[], subject: readonly string[]): boolean {
+export function subjectMatches(
+  pattern: readonly string[],
+  subject: readonly string[],
+): boolean {
   for (let i = 0; i < pattern.length; i++) {
     const p = pattern[i];
     if (p === '>') return subject.length > i;

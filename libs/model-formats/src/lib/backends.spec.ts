@@ -1,9 +1,14 @@
 import { rmSync } from 'node:fs';
 
-import { MODEL_FORMATS, PortfolioError, SUPPORTED_FORMATS } from '@portfolio/contracts';
+import {
+  assertSupportedFormat,
+  MODEL_FORMATS,
+  PortfolioError,
+  SUPPORTED_FORMATS,
+} from '@portfolio/contracts';
 import { buildMlpModel, makeTempDir, writeModel } from '@portfolio/testing';
 
-import { assertSupportedFormat, createBackend, inspectArtifact, supportedBackends } from './backends';
+import { createBackend, inspectArtifact, supportedBackends } from './backends';
 import { OnnxBackend } from './onnx/onnx.backend';
 
 const UNSUPPORTED = MODEL_FORMATS.filter((f) => !SUPPORTED_FORMATS.includes(f));
@@ -14,7 +19,11 @@ describe(inspectArtifact.name, () => {
 
   beforeAll(() => {
     dir = makeTempDir('backends');
-    mlpPath = writeModel(dir, 'mlp.onnx', buildMlpModel({ inputSize: 4, hidden: [8], outputSize: 3 }));
+    mlpPath = writeModel(
+      dir,
+      'mlp.onnx',
+      buildMlpModel({ inputSize: 4, hidden: [8], outputSize: 3 }),
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -31,22 +40,30 @@ describe(inspectArtifact.name, () => {
     });
   });
 
-  it.each(UNSUPPORTED)('refuses format %s with UNSUPPORTED_FORMAT, whatever the file holds', (format) => {
-    let error: unknown = null;
-    try {
-      inspectArtifact(format, mlpPath);
-    } catch (e) {
-      error = e;
-    }
+  it.each(UNSUPPORTED)(
+    'refuses format %s with UNSUPPORTED_FORMAT, whatever the file holds',
+    (format) => {
+      let error: unknown = null;
+      try {
+        inspectArtifact(format, mlpPath);
+      } catch (e) {
+        error = e;
+      }
 
-    expect(error).toBeInstanceOf(PortfolioError);
-    expect(error).toMatchObject({ code: 'UNSUPPORTED_FORMAT', details: { format, supported: ['onnx'] } });
-    expect((error as PortfolioError).message).toContain(`"${format}"`);
-  });
+      expect(error).toBeInstanceOf(PortfolioError);
+      expect(error).toMatchObject({
+        code: 'UNSUPPORTED_FORMAT',
+        details: { format, supported: ['onnx'] },
+      });
+      expect((error as PortfolioError).message).toContain(`"${format}"`);
+    },
+  );
 
   it('covers the pytorch format among the unsupported ones', () => {
     expect(UNSUPPORTED).toContain('pytorch');
-    expect(() => inspectArtifact('pytorch', mlpPath)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_FORMAT' }));
+    expect(() => inspectArtifact('pytorch', mlpPath)).toThrow(
+      expect.objectContaining({ code: 'UNSUPPORTED_FORMAT' }),
+    );
   });
 });
 
@@ -58,12 +75,21 @@ describe(createBackend.name, () => {
     expect(sut.format).toBe('onnx');
   });
 
-  it.each(UNSUPPORTED)('refuses format %s with UNSUPPORTED_FORMAT', (format) => {
-    expect(() => createBackend(format)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_FORMAT' }));
-    expect(() => assertSupportedFormat(format)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_FORMAT' }));
-  });
+  it.each(UNSUPPORTED)(
+    'refuses format %s with UNSUPPORTED_FORMAT',
+    (format) => {
+      expect(() => createBackend(format)).toThrow(
+        expect.objectContaining({ code: 'UNSUPPORTED_FORMAT' }),
+      );
+      expect(() => assertSupportedFormat(format)).toThrow(
+        expect.objectContaining({ code: 'UNSUPPORTED_FORMAT' }),
+      );
+    },
+  );
 
   it('lists one backend per supported format', () => {
-    expect(supportedBackends().map((b) => b.format)).toEqual([...SUPPORTED_FORMATS]);
+    expect(supportedBackends().map((b) => b.format)).toEqual([
+      ...SUPPORTED_FORMATS,
+    ]);
   });
 });

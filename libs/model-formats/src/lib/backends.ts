@@ -1,4 +1,10 @@
-import { ModelFormat, PortfolioError, Signature, SUPPORTED_FORMATS } from '@portfolio/contracts';
+import {
+  assertSupportedFormat,
+  ModelFormat,
+  PortfolioError,
+  Signature,
+  SUPPORTED_FORMATS,
+} from '@portfolio/contracts';
 
 import { ModelBackend } from './model-backend';
 import { OnnxBackend } from './onnx/onnx.backend';
@@ -10,29 +16,29 @@ export interface ArtifactInspection {
   readonly metadata: Record<string, string>;
 }
 
-export function assertSupportedFormat(format: ModelFormat): void {
-  if (!SUPPORTED_FORMATS.includes(format)) {
-    throw new PortfolioError(
-      'UNSUPPORTED_FORMAT',
-      `format "${format}" is not supported by this server yet (supported: ${SUPPORTED_FORMATS.join(', ')})`,
-      { format, supported: [...SUPPORTED_FORMATS] },
-    );
-  }
-}
-
 /**
  * Validates an artifact for its declared format and extracts its signature, at ingest,
  * before anything is registered. Throws INVALID_ARTIFACT naming what is wrong.
  */
-export function inspectArtifact(format: ModelFormat, path: string): ArtifactInspection {
+export function inspectArtifact(
+  format: ModelFormat,
+  path: string,
+): ArtifactInspection {
   assertSupportedFormat(format);
   switch (format) {
     case 'onnx': {
       const inspection = inspectOnnxFile(path);
-      return { format, signature: inspection.signature, metadata: inspection.metadata };
+      return {
+        format,
+        signature: inspection.signature,
+        metadata: inspection.metadata,
+      };
     }
     default:
-      throw new PortfolioError('UNSUPPORTED_FORMAT', `format "${format}" is not supported by this server yet`);
+      throw new PortfolioError(
+        'UNSUPPORTED_FORMAT',
+        `format "${format}" is not supported by this server yet`,
+      );
   }
 }
 
@@ -47,6 +53,9 @@ export function createBackend(format: ModelFormat): ModelBackend {
     case 'onnx':
       return new OnnxBackend();
     default:
-      throw new PortfolioError('UNSUPPORTED_FORMAT', `format "${format}" is not supported by this server yet`);
+      throw new PortfolioError(
+        'UNSUPPORTED_FORMAT',
+        `format "${format}" is not supported by this server yet`,
+      );
   }
 }

@@ -17,7 +17,10 @@ export interface LoadedModel {
    * so callers check ranks only against non-empty shapes.
    */
   readonly signature: Signature;
-  run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>>;
+  run(
+    inputs: Readonly<Record<string, Tensor>>,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, Tensor>>;
   /** Frees the model's memory; the object is unusable afterwards. */
   release(): Promise<void>;
 }

@@ -17,4 +17,8 @@ export type PlacementDecision =
   | { readonly kind: 'place'; readonly nodeId: string }
   | { readonly kind: 'no-runtime' }
   /** Fits nowhere; `largestFreeBytes` is the most room any eligible runtime has. */
-  | { readonly kind: 'no-room'; readonly largestFreeBytes: number; readonly largestCapacityBytes: number };
+  | {
+      readonly kind: 'no-room';
+      readonly largestFreeBytes: number;
+      readonly largestCapacityBytes: number;
+    };

@@ -6,7 +6,9 @@ export interface StorageSettings {
   readonly local: { readonly root: string };
 }
 
-export async function createStorageDriver(settings: StorageSettings): Promise<StorageDriver> {
+export async function createStorageDriver(
+  settings: StorageSettings,
+): Promise<StorageDriver> {
   switch (settings.driver) {
     case 'local': {
       const driver = new LocalStorageDriver(settings.local.root);

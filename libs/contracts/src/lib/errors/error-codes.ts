@@ -40,5 +40,8 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+  return (
+    typeof value === 'string' &&
+    (ERROR_CODES as readonly string[]).includes(value)
+  );
 }

@@ -17,16 +17,23 @@ export class PortfolioError extends Error {
   }
 
   toJSON(): ErrorBody {
-    return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.details ? { details: this.details } : {}),
+    };
   }
 
   static fromBody(body: unknown): PortfolioError {
     if (typeof body === 'object' && body !== null) {
       const b = body as Record<string, unknown>;
       const code = isErrorCode(b['code']) ? b['code'] : 'INTERNAL';
-      const message = typeof b['message'] === 'string' ? b['message'] : 'unknown error';
+      const message =
+        typeof b['message'] === 'string' ? b['message'] : 'unknown error';
       const details =
-        typeof b['details'] === 'object' && b['details'] !== null ? (b['details'] as Record<string, unknown>) : undefined;
+        typeof b['details'] === 'object' && b['details'] !== null
+          ? (b['details'] as Record<string, unknown>)
+          : undefined;
       return new PortfolioError(code, message, details);
     }
     return new PortfolioError('INTERNAL', 'malformed error reply');

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 
 import { event, serviceRpc } from '../rpc';
-import { Bytes, Empty, ModelId, NodeId, PingResponse, VersionNumber } from './common.schema';
+import {
+  Bytes,
+  Empty,
+  ModelId,
+  NodeId,
+  PingResponse,
+  VersionNumber,
+} from './common.schema';
 import { MODEL_STATES } from './runtime.messages';
 
 /**
@@ -21,10 +28,17 @@ export const EnsureLoadedRequest = z.object({
   stale_nodes: z.array(NodeId).optional(),
 });
 export type EnsureLoadedRequest = z.infer<typeof EnsureLoadedRequest>;
-export const EnsureLoadedResponse = z.object({ node_id: NodeId, loaded_now: z.boolean() });
+export const EnsureLoadedResponse = z.object({
+  node_id: NodeId,
+  loaded_now: z.boolean(),
+});
 export type EnsureLoadedResponse = z.infer<typeof EnsureLoadedResponse>;
 
-export const Route = z.object({ model_id: ModelId, version: VersionNumber, nodes: z.array(NodeId).min(1) });
+export const Route = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  nodes: z.array(NodeId).min(1),
+});
 export type Route = z.infer<typeof Route>;
 
 /**
@@ -85,7 +99,12 @@ export type ClusterStatus = z.infer<typeof ClusterStatus>;
 const QUEUE = 'cache-manager';
 
 export const CacheManager = {
-  ensureLoaded: serviceRpc('cache.ensure.v1', QUEUE, EnsureLoadedRequest, EnsureLoadedResponse),
+  ensureLoaded: serviceRpc(
+    'cache.ensure.v1',
+    QUEUE,
+    EnsureLoadedRequest,
+    EnsureLoadedResponse,
+  ),
   getRouting: serviceRpc('cache.routing.get.v1', QUEUE, Empty, RoutingTable),
   status: serviceRpc('cache.status.v1', QUEUE, Empty, ClusterStatus),
   ping: serviceRpc('cache.ping.v1', QUEUE, Empty, PingResponse),

@@ -1,17 +1,39 @@
 import { z } from 'zod';
 
+import { PortfolioError } from '../errors/portfolio.error';
+
 export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,127}$/;
-export const MODEL_FORMATS = ['onnx', 'tensorflow', 'pytorch', 'sklearn', 'huggingface', 'custom'] as const;
+export const MODEL_FORMATS = [
+  'onnx',
+  'tensorflow',
+  'pytorch',
+  'sklearn',
+  'huggingface',
+  'custom',
+] as const;
 /** Formats this build can ingest and load; the others are refused with UNSUPPORTED_FORMAT. */
 export const SUPPORTED_FORMATS: readonly ModelFormat[] = ['onnx'];
 
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 
+/** UNSUPPORTED_FORMAT (400) for a format this build cannot ingest or load. */
+export function assertSupportedFormat(format: ModelFormat): void {
+  if (!SUPPORTED_FORMATS.includes(format)) {
+    throw new PortfolioError(
+      'UNSUPPORTED_FORMAT',
+      `format "${format}" is not supported by this server yet (supported: ${SUPPORTED_FORMATS.join(', ')})`,
+      { format, supported: [...SUPPORTED_FORMATS] },
+    );
+  }
+}
+
 export function isModelId(value: unknown): value is string {
   return typeof value === 'string' && MODEL_ID_PATTERN.test(value);
 }
 
-export const ModelId = z.string().regex(MODEL_ID_PATTERN, 'model ids match ^[a-z0-9][a-z0-9._-]{0,127}$');
+export const ModelId = z
+  .string()
+  .regex(MODEL_ID_PATTERN, 'model ids match ^[a-z0-9][a-z0-9._-]{0,127}$');
 export const ModelFormatSchema = z.enum(MODEL_FORMATS);
 export const VersionNumber = z.number().int().positive();
 export const Bytes = z.number().int().nonnegative();
@@ -19,7 +41,19 @@ export const NodeId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const DatatypeSchema = z.enum([
-  'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
+  'BOOL',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'FP16',
+  'FP32',
+  'FP64',
+  'BYTES',
 ]);
 
 /** One input or output of a model; -1 marks a variable dimension. */
@@ -39,5 +73,9 @@ export type Signature = z.infer<typeof SignatureSchema>;
 export const Empty = z.object({});
 export type Empty = z.infer<typeof Empty>;
 
-export const PingResponse = z.object({ service: z.string(), instance: z.string(), started_at: z.string() });
+export const PingResponse = z.object({
+  service: z.string(),
+  instance: z.string(),
+  started_at: z.string(),
+});
 export type PingResponse = z.infer<typeof PingResponse>;

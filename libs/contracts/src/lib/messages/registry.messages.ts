@@ -2,7 +2,14 @@ import { z } from 'zod';
 
 import { event, serviceRpc } from '../rpc';
 import {
-  Bytes, Empty, ModelFormatSchema, ModelId, PingResponse, Sha256, SignatureSchema, VersionNumber,
+  Bytes,
+  Empty,
+  ModelFormatSchema,
+  ModelId,
+  PingResponse,
+  Sha256,
+  SignatureSchema,
+  VersionNumber,
 } from './common.schema';
 
 export const ModelRecordSchema = z.object({
@@ -57,14 +64,22 @@ export const CreateModelRequest = z.object({
   if_exists: z.enum(['error', 'update']).optional(),
 });
 export type CreateModelRequest = z.infer<typeof CreateModelRequest>;
-export const CreateModelResponse = z.object({ model: ModelRecordSchema, created: z.boolean() });
+export const CreateModelResponse = z.object({
+  model: ModelRecordSchema,
+  created: z.boolean(),
+});
 export type CreateModelResponse = z.infer<typeof CreateModelResponse>;
 
 export const GetModelRequest = z.object({ id: ModelId });
-export const GetModelResponse = z.object({ model: ModelRecordSchema, versions: z.array(VersionRecordSchema) });
+export const GetModelResponse = z.object({
+  model: ModelRecordSchema,
+  versions: z.array(VersionRecordSchema),
+});
 export type GetModelResponse = z.infer<typeof GetModelResponse>;
 
-export const ListModelsResponse = z.object({ models: z.array(ModelRecordSchema) });
+export const ListModelsResponse = z.object({
+  models: z.array(ModelRecordSchema),
+});
 export type ListModelsResponse = z.infer<typeof ListModelsResponse>;
 
 export const CreateVersionRequest = z.object({
@@ -82,13 +97,22 @@ export const CreateVersionRequest = z.object({
   reuse_if_same_sha256: z.boolean().optional(),
 });
 export type CreateVersionRequest = z.infer<typeof CreateVersionRequest>;
-export const CreateVersionResponse = z.object({ version: VersionRecordSchema, created: z.boolean() });
+export const CreateVersionResponse = z.object({
+  version: VersionRecordSchema,
+  created: z.boolean(),
+});
 export type CreateVersionResponse = z.infer<typeof CreateVersionResponse>;
 
 /** Without `version`, the default: the highest ready version (aliases come with their own issue). */
-export const ResolveVersionRequest = z.object({ model_id: ModelId, version: VersionNumber.optional() });
+export const ResolveVersionRequest = z.object({
+  model_id: ModelId,
+  version: VersionNumber.optional(),
+});
 export type ResolveVersionRequest = z.infer<typeof ResolveVersionRequest>;
-export const ResolveVersionResponse = z.object({ model: ModelRecordSchema, version: VersionRecordSchema });
+export const ResolveVersionResponse = z.object({
+  model: ModelRecordSchema,
+  version: VersionRecordSchema,
+});
 export type ResolveVersionResponse = z.infer<typeof ResolveVersionResponse>;
 
 export const ModelChangedEvent = z.object({
@@ -101,11 +125,36 @@ export type ModelChangedEvent = z.infer<typeof ModelChangedEvent>;
 const QUEUE = 'registry';
 
 export const Registry = {
-  createModel: serviceRpc('registry.model.create.v1', QUEUE, CreateModelRequest, CreateModelResponse),
-  getModel: serviceRpc('registry.model.get.v1', QUEUE, GetModelRequest, GetModelResponse),
-  listModels: serviceRpc('registry.model.list.v1', QUEUE, Empty, ListModelsResponse),
-  createVersion: serviceRpc('registry.version.create.v1', QUEUE, CreateVersionRequest, CreateVersionResponse),
-  resolveVersion: serviceRpc('registry.version.resolve.v1', QUEUE, ResolveVersionRequest, ResolveVersionResponse),
+  createModel: serviceRpc(
+    'registry.model.create.v1',
+    QUEUE,
+    CreateModelRequest,
+    CreateModelResponse,
+  ),
+  getModel: serviceRpc(
+    'registry.model.get.v1',
+    QUEUE,
+    GetModelRequest,
+    GetModelResponse,
+  ),
+  listModels: serviceRpc(
+    'registry.model.list.v1',
+    QUEUE,
+    Empty,
+    ListModelsResponse,
+  ),
+  createVersion: serviceRpc(
+    'registry.version.create.v1',
+    QUEUE,
+    CreateVersionRequest,
+    CreateVersionResponse,
+  ),
+  resolveVersion: serviceRpc(
+    'registry.version.resolve.v1',
+    QUEUE,
+    ResolveVersionRequest,
+    ResolveVersionResponse,
+  ),
   ping: serviceRpc('registry.ping.v1', QUEUE, Empty, PingResponse),
   modelChanged: event('registry.model.changed.v1', ModelChangedEvent),
 } as const;

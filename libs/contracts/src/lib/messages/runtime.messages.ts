@@ -1,9 +1,24 @@
 import { z } from 'zod';
 
 import { event, targetedRpc } from '../rpc';
-import { Bytes, Empty, ModelFormatSchema, ModelId, NodeId, PingResponse, Sha256, VersionNumber } from './common.schema';
+import {
+  Bytes,
+  Empty,
+  ModelFormatSchema,
+  ModelId,
+  NodeId,
+  PingResponse,
+  Sha256,
+  VersionNumber,
+} from './common.schema';
 
-export const MODEL_STATES = ['unloaded', 'loading', 'loaded', 'unloading', 'failed'] as const;
+export const MODEL_STATES = [
+  'unloaded',
+  'loading',
+  'loaded',
+  'unloading',
+  'failed',
+] as const;
 export type ModelState = (typeof MODEL_STATES)[number];
 
 export const LoadModelRequest = z.object({
@@ -30,7 +45,10 @@ export const LoadModelResponse = z.object({
 });
 export type LoadModelResponse = z.infer<typeof LoadModelResponse>;
 
-export const UnloadModelRequest = z.object({ model_id: ModelId, version: VersionNumber });
+export const UnloadModelRequest = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+});
 export const UnloadModelResponse = z.object({
   freed_bytes: Bytes,
   was_loaded: z.boolean(),
@@ -106,7 +124,12 @@ export function inferSubject(prefix: string, nodeId: string): string {
 
 export const Runtime = {
   load: targetedRpc('runtime', 'load.v1', LoadModelRequest, LoadModelResponse),
-  unload: targetedRpc('runtime', 'unload.v1', UnloadModelRequest, UnloadModelResponse),
+  unload: targetedRpc(
+    'runtime',
+    'unload.v1',
+    UnloadModelRequest,
+    UnloadModelResponse,
+  ),
   ping: targetedRpc('runtime', 'ping.v1', Empty, PingResponse),
   heartbeat: event('runtime.heartbeat.v1', RuntimeHeartbeat),
   stopping: event('runtime.stopping.v1', RuntimeStopping),

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 
 import { serviceRpc, targetedRpc } from '../rpc';
-import { Bytes, Empty, ModelFormatSchema, ModelId, PingResponse, Sha256, SignatureSchema } from './common.schema';
+import {
+  Bytes,
+  Empty,
+  ModelFormatSchema,
+  ModelId,
+  PingResponse,
+  Sha256,
+  SignatureSchema,
+} from './common.schema';
 
 /**
  * Artifact ingest over the bus. Artifacts are far larger than a NATS message
@@ -35,7 +43,10 @@ export function ingestChunkSubject(prefix: string, instance: string): string {
   return `${prefix}.storage.${instance}.ingest.chunk.v1`;
 }
 
-export const IngestCommitRequest = z.object({ ingest_id: z.string(), chunks: z.number().int().nonnegative() });
+export const IngestCommitRequest = z.object({
+  ingest_id: z.string(),
+  chunks: z.number().int().nonnegative(),
+});
 export const IngestCommitResponse = z.object({
   artifact_uri: z.string(),
   sha256: Sha256,
@@ -55,9 +66,29 @@ export const DeleteArtifactResponse = z.object({ deleted: z.boolean() });
 const QUEUE = 'storage';
 
 export const Storage = {
-  ingestBegin: serviceRpc('storage.ingest.begin.v1', QUEUE, IngestBeginRequest, IngestBeginResponse),
-  ingestCommit: targetedRpc('storage', 'ingest.commit.v1', IngestCommitRequest, IngestCommitResponse),
-  ingestAbort: targetedRpc('storage', 'ingest.abort.v1', IngestAbortRequest, Empty),
-  deleteArtifact: serviceRpc('storage.artifact.delete.v1', QUEUE, DeleteArtifactRequest, DeleteArtifactResponse),
+  ingestBegin: serviceRpc(
+    'storage.ingest.begin.v1',
+    QUEUE,
+    IngestBeginRequest,
+    IngestBeginResponse,
+  ),
+  ingestCommit: targetedRpc(
+    'storage',
+    'ingest.commit.v1',
+    IngestCommitRequest,
+    IngestCommitResponse,
+  ),
+  ingestAbort: targetedRpc(
+    'storage',
+    'ingest.abort.v1',
+    IngestAbortRequest,
+    Empty,
+  ),
+  deleteArtifact: serviceRpc(
+    'storage.artifact.delete.v1',
+    QUEUE,
+    DeleteArtifactRequest,
+    DeleteArtifactResponse,
+  ),
   ping: serviceRpc('storage.ping.v1', QUEUE, Empty, PingResponse),
 } as const;

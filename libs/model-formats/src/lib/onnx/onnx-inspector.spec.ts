@@ -34,21 +34,31 @@ function thrown(fn: () => unknown): PortfolioError {
 }
 
 /** Decodes a model, lets `edit` change it, and encodes it again. */
-function edited(bytes: Uint8Array, edit: (model: onnx.ModelProto) => void): Uint8Array {
+function edited(
+  bytes: Uint8Array,
+  edit: (model: onnx.ModelProto) => void,
+): Uint8Array {
   const model = onnx.ModelProto.decode(bytes);
   edit(model);
   return onnx.ModelProto.encode(model).finish();
 }
 
 /** The graph's `role` value infos of a decoded model (the fixtures always have them). */
-function valueInfos(model: onnx.ModelProto, role: 'input' | 'output'): onnx.IValueInfoProto[] {
+function valueInfos(
+  model: onnx.ModelProto,
+  role: 'input' | 'output',
+): onnx.IValueInfoProto[] {
   const infos = model.graph?.[role];
   if (!infos?.length) throw new Error(`the fixture has no ${role}`);
   return infos;
 }
 
 /** The tensor type of a graph input or output of a decoded model. */
-function tensorType(model: onnx.ModelProto, role: 'input' | 'output', index = 0): onnx.TypeProto.ITensor {
+function tensorType(
+  model: onnx.ModelProto,
+  role: 'input' | 'output',
+  index = 0,
+): onnx.TypeProto.ITensor {
   const t = valueInfos(model, role)[index].type?.tensorType;
   if (!t) throw new Error(`the fixture's ${role} ${index} is not a tensor`);
   return t;
@@ -117,14 +127,23 @@ describe(inspectOnnxFile.name, () => {
           { name: 'W', elemType: ElemType.FLOAT, shape: [2, 2] },
         ],
         outputs: [{ name: 'y', elemType: ElemType.FLOAT, shape: ['batch', 2] }],
-        initializers: [{ name: 'W', elemType: ElemType.FLOAT, dims: [2, 2], raw: float32Raw([1, 0, 0, 1]) }],
+        initializers: [
+          {
+            name: 'W',
+            elemType: ElemType.FLOAT,
+            dims: [2, 2],
+            raw: float32Raw([1, 0, 0, 1]),
+          },
+        ],
         nodes: [{ opType: 'MatMul', inputs: ['x', 'W'], outputs: ['y'] }],
       });
       const path = writeModel(dir, 'ir3-style.onnx', bytes);
 
       const { signature } = inspectOnnxFile(path);
 
-      expect(signature.inputs).toEqual([{ name: 'x', datatype: 'FP32', shape: [-1, 2] }]);
+      expect(signature.inputs).toEqual([
+        { name: 'x', datatype: 'FP32', shape: [-1, 2] },
+      ]);
     });
 
     it('describes an output without a shape as one variable dimension', () => {
@@ -135,24 +154,37 @@ describe(inspectOnnxFile.name, () => {
 
       const { signature } = inspectOnnxFile(path);
 
-      expect(signature.outputs).toEqual([{ name: 'y', datatype: 'FP32', shape: [-1] }]);
+      expect(signature.outputs).toEqual([
+        { name: 'y', datatype: 'FP32', shape: [-1] },
+      ]);
     });
 
     it('keeps fixed dimensions and turns unnamed unknown ones into -1', () => {
       const bytes = buildGenericModel({
-        inputs: [{ name: 'img', elemType: ElemType.UINT8, shape: [-1, 28, 28, 1] }],
-        outputs: [{ name: 'out', elemType: ElemType.UINT8, shape: [-1, 28, 28, 1] }],
+        inputs: [
+          { name: 'img', elemType: ElemType.UINT8, shape: [-1, 28, 28, 1] },
+        ],
+        outputs: [
+          { name: 'out', elemType: ElemType.UINT8, shape: [-1, 28, 28, 1] },
+        ],
         nodes: [{ opType: 'Identity', inputs: ['img'], outputs: ['out'] }],
       });
       const path = writeModel(dir, 'fixed-dims.onnx', bytes);
 
-      expect(inspectOnnxFile(path).signature.inputs).toEqual([{ name: 'img', datatype: 'UINT8', shape: [-1, 28, 28, 1] }]);
+      expect(inspectOnnxFile(path).signature.inputs).toEqual([
+        { name: 'img', datatype: 'UINT8', shape: [-1, 28, 28, 1] },
+      ]);
     });
   });
 
   describe('invalid artifacts', () => {
     it('refuses a model whose weights live in an external data file', () => {
-      const path = buildLargeModel({ weightBytes: 4096, externalData: true, dir, name: 'external' });
+      const path = buildLargeModel({
+        weightBytes: 4096,
+        externalData: true,
+        dir,
+        name: 'external',
+      });
 
       const e = thrown(() => inspectOnnxFile(path));
 
@@ -161,15 +193,21 @@ describe(inspectOnnxFile.name, () => {
       expect(e.message).toContain('"W"');
     });
 
-    it.each([1, 2, 3, 4, 5, 6, 7, 8])('refuses random bytes (seed %i) as not a valid ONNX model', (seed) => {
-      const random = mulberry32(seed);
-      const path = write(`random-${seed}.onnx`, Uint8Array.from({ length: 4096 }, () => Math.floor(random() * 256)));
+    it.each([1, 2, 3, 4, 5, 6, 7, 8])(
+      'refuses random bytes (seed %i) as not a valid ONNX model',
+      (seed) => {
+        const random = mulberry32(seed);
+        const path = write(
+          `random-${seed}.onnx`,
+          Uint8Array.from({ length: 4096 }, () => Math.floor(random() * 256)),
+        );
 
-      const e = thrown(() => inspectOnnxFile(path));
+        const e = thrown(() => inspectOnnxFile(path));
 
-      expect(e.code).toBe('INVALID_ARTIFACT');
-      expect(e.message).toMatch(/^not a valid ONNX model/);
-    });
+        expect(e.code).toBe('INVALID_ARTIFACT');
+        expect(e.message).toMatch(/^not a valid ONNX model/);
+      },
+    );
 
     it('refuses an empty file as not a valid ONNX model', () => {
       const path = write('empty.onnx', new Uint8Array(0));
@@ -180,18 +218,34 @@ describe(inspectOnnxFile.name, () => {
       expect(e.message).toBe('not a valid ONNX model: the file is empty');
     });
 
-    it.each([0.5, 0.1, 0.9])('refuses a valid model cut at %f of its length as not a valid ONNX model', (fraction) => {
-      const bytes = buildMlpModel({ inputSize: 16, hidden: [32], outputSize: 4 });
-      const path = write(`truncated-${fraction}.onnx`, bytes.subarray(0, Math.floor(bytes.length * fraction)));
+    it.each([0.5, 0.1, 0.9])(
+      'refuses a valid model cut at %f of its length as not a valid ONNX model',
+      (fraction) => {
+        const bytes = buildMlpModel({
+          inputSize: 16,
+          hidden: [32],
+          outputSize: 4,
+        });
+        const path = write(
+          `truncated-${fraction}.onnx`,
+          bytes.subarray(0, Math.floor(bytes.length * fraction)),
+        );
 
-      const e = thrown(() => inspectOnnxFile(path));
+        const e = thrown(() => inspectOnnxFile(path));
 
-      expect(e.code).toBe('INVALID_ARTIFACT');
-      expect(e.message).toMatch(/^not a valid ONNX model/);
-    });
+        expect(e.code).toBe('INVALID_ARTIFACT');
+        expect(e.message).toMatch(/^not a valid ONNX model/);
+      },
+    );
 
     it('refuses a JSON file as not a valid ONNX model', () => {
-      const path = write('model.json', JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4] }], weights: [0.1, 0.2] }));
+      const path = write(
+        'model.json',
+        JSON.stringify({
+          inputs: [{ name: 'x', shape: [1, 4] }],
+          weights: [0.1, 0.2],
+        }),
+      );
 
       const e = thrown(() => inspectOnnxFile(path));
 
@@ -200,7 +254,10 @@ describe(inspectOnnxFile.name, () => {
     });
 
     it('refuses a protobuf message that is not a model (no ir_version)', () => {
-      const path = write('graph-only.onnx', onnx.GraphProto.encode({ name: 'g', input: [], output: [] }).finish());
+      const path = write(
+        'graph-only.onnx',
+        onnx.GraphProto.encode({ name: 'g', input: [], output: [] }).finish(),
+      );
 
       const e = thrown(() => inspectOnnxFile(path));
 
@@ -209,12 +266,18 @@ describe(inspectOnnxFile.name, () => {
     });
 
     it('refuses a model without a graph', () => {
-      const bytes = onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }] }).finish();
+      const bytes = onnx.ModelProto.encode({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: 13 }],
+      }).finish();
       const path = write('no-graph.onnx', bytes);
 
       const e = thrown(() => inspectOnnxFile(path));
 
-      expect(e).toMatchObject({ code: 'INVALID_ARTIFACT', message: 'not a valid ONNX model: it has no graph' });
+      expect(e).toMatchObject({
+        code: 'INVALID_ARTIFACT',
+        message: 'not a valid ONNX model: it has no graph',
+      });
     });
 
     it('refuses an input that declares no shape', () => {
@@ -231,7 +294,11 @@ describe(inspectOnnxFile.name, () => {
 
     it('refuses a sequence output, pointing scikit-learn users at zipmap=False', () => {
       const bytes = edited(buildMlpModel(MLP), (model) => {
-        valueInfos(model, 'output')[0].type = { sequenceType: { elemType: { tensorType: { elemType: ElemType.FLOAT } } } };
+        valueInfos(model, 'output')[0].type = {
+          sequenceType: {
+            elemType: { tensorType: { elemType: ElemType.FLOAT } },
+          },
+        };
       });
       const path = writeModel(dir, 'sequence-output.onnx', bytes);
 
@@ -266,7 +333,11 @@ describe(inspectOnnxFile.name, () => {
     let path: string;
 
     beforeAll(() => {
-      path = buildLargeModel({ weightBytes: WEIGHT_BYTES, dir, name: 'large-embedded' });
+      path = buildLargeModel({
+        weightBytes: WEIGHT_BYTES,
+        dir,
+        name: 'large-embedded',
+      });
       collectGarbage();
     }, 120_000);
 
@@ -285,7 +356,9 @@ describe(inspectOnnxFile.name, () => {
         `[measure] inspectOnnxFile on a ${fileBytes}-byte embedded model: ${elapsedMs.toFixed(2)} ms, ` +
           `rss growth ${(rssGrowth / 1024 / 1024).toFixed(2)} MiB\n`,
       );
-      expect(sut.signature.inputs).toEqual([{ name: 'x', datatype: 'FP32', shape: [-1, 5120] }]);
+      expect(sut.signature.inputs).toEqual([
+        { name: 'x', datatype: 'FP32', shape: [-1, 5120] },
+      ]);
       expect(elapsedMs).toBeLessThan(500);
       expect(rssGrowth).toBeLessThan(20 * 1024 * 1024);
     });

@@ -1,7 +1,17 @@
 import { Datatype, fromOnnxElemType } from '@portfolio/tensor';
-import { PortfolioError, Signature, TensorSpecMessage } from '@portfolio/contracts';
+import {
+  PortfolioError,
+  Signature,
+  TensorSpecMessage,
+} from '@portfolio/contracts';
 
-import { FileProtoReader, ProtoField, ProtoFormatError, WIRE_LEN, WIRE_VARINT } from '../protobuf/file-proto-reader';
+import {
+  FileProtoReader,
+  ProtoField,
+  ProtoFormatError,
+  WIRE_LEN,
+  WIRE_VARINT,
+} from '../protobuf/file-proto-reader';
 
 /** What ingest learns about an ONNX file without loading it into a runtime. */
 export interface OnnxInspection {
@@ -13,7 +23,13 @@ export interface OnnxInspection {
 }
 
 // Field numbers from onnx.proto (stable across IR versions).
-const MODEL = { irVersion: 1, producerName: 2, graph: 7, opsetImport: 8, metadataProps: 14 };
+const MODEL = {
+  irVersion: 1,
+  producerName: 2,
+  graph: 7,
+  opsetImport: 8,
+  metadataProps: 14,
+};
 const GRAPH = { initializer: 5, input: 11, output: 12, sparseInitializer: 15 };
 const TENSOR = { name: 8, externalData: 13, dataLocation: 14 };
 const SPARSE_TENSOR = { values: 1 };
@@ -34,13 +50,19 @@ export function inspectOnnxFile(path: string): OnnxInspection {
   try {
     reader = new FileProtoReader(path);
   } catch (e) {
-    throw new PortfolioError('ARTIFACT_NOT_FOUND', `cannot open the artifact: ${(e as Error).message}`);
+    throw new PortfolioError(
+      'ARTIFACT_NOT_FOUND',
+      `cannot open the artifact: ${(e as Error).message}`,
+    );
   }
   try {
     return inspect(reader);
   } catch (e) {
     if (e instanceof ProtoFormatError) {
-      throw new PortfolioError('INVALID_ARTIFACT', `not a valid ONNX model: ${e.message}`);
+      throw new PortfolioError(
+        'INVALID_ARTIFACT',
+        `not a valid ONNX model: ${e.message}`,
+      );
     }
     throw e;
   } finally {
@@ -49,7 +71,11 @@ export function inspectOnnxFile(path: string): OnnxInspection {
 }
 
 function inspect(reader: FileProtoReader): OnnxInspection {
-  if (reader.size === 0) throw new PortfolioError('INVALID_ARTIFACT', 'not a valid ONNX model: the file is empty');
+  if (reader.size === 0)
+    throw new PortfolioError(
+      'INVALID_ARTIFACT',
+      'not a valid ONNX model: the file is empty',
+    );
   let irVersion: number | null = null;
   let graph: ProtoField | null = null;
   let producer: string | null = null;
@@ -57,15 +83,19 @@ function inspect(reader: FileProtoReader): OnnxInspection {
   const metadata: Record<string, string> = {};
 
   for (const f of reader.fields(0, reader.size)) {
-    if (f.number === MODEL.irVersion && f.wireType === WIRE_VARINT) irVersion = f.value;
+    if (f.number === MODEL.irVersion && f.wireType === WIRE_VARINT)
+      irVersion = f.value;
     else if (f.number === MODEL.graph && f.wireType === WIRE_LEN) graph = f;
-    else if (f.number === MODEL.producerName && f.wireType === WIRE_LEN) producer = reader.string(f);
+    else if (f.number === MODEL.producerName && f.wireType === WIRE_LEN)
+      producer = reader.string(f);
     else if (f.number === MODEL.opsetImport && f.wireType === WIRE_LEN) {
       let domain = '';
       let version = 0;
       for (const g of reader.fields(f.start, f.end)) {
-        if (g.number === 1 && g.wireType === WIRE_LEN) domain = reader.string(g);
-        else if (g.number === 2 && g.wireType === WIRE_VARINT) version = g.value;
+        if (g.number === 1 && g.wireType === WIRE_LEN)
+          domain = reader.string(g);
+        else if (g.number === 2 && g.wireType === WIRE_VARINT)
+          version = g.value;
       }
       opsets[domain || 'ai.onnx'] = version;
     } else if (f.number === MODEL.metadataProps && f.wireType === WIRE_LEN) {
@@ -73,9 +103,11 @@ function inspect(reader: FileProtoReader): OnnxInspection {
       if (k) metadata[k] = v;
     }
   }
-  if (irVersion === null || irVersion < 1) throw invalid('it has no ir_version (is this really an .onnx file?)');
+  if (irVersion === null || irVersion < 1)
+    throw invalid('it has no ir_version (is this really an .onnx file?)');
   if (!graph) throw invalid('it has no graph');
-  if (Object.keys(opsets).length === 0) throw invalid('it imports no operator set');
+  if (Object.keys(opsets).length === 0)
+    throw invalid('it imports no operator set');
 
   const initializers = new Set<string>();
   const inputs: TensorSpecMessage[] = [];
@@ -85,12 +117,18 @@ function inspect(reader: FileProtoReader): OnnxInspection {
     if (f.number === GRAPH.initializer) initializers.add(tensorName(reader, f));
     else if (f.number === GRAPH.sparseInitializer) {
       for (const g of reader.fields(f.start, f.end)) {
-        if (g.number === SPARSE_TENSOR.values && g.wireType === WIRE_LEN) initializers.add(tensorName(reader, g));
+        if (g.number === SPARSE_TENSOR.values && g.wireType === WIRE_LEN)
+          initializers.add(tensorName(reader, g));
       }
-    } else if (f.number === GRAPH.input) inputs.push(valueInfo(reader, f, 'input'));
-    else if (f.number === GRAPH.output) outputs.push(valueInfo(reader, f, 'output'));
+    } else if (f.number === GRAPH.input)
+      inputs.push(valueInfo(reader, f, 'input'));
+    else if (f.number === GRAPH.output)
+      outputs.push(valueInfo(reader, f, 'output'));
   }
-  const signature = { inputs: inputs.filter((i) => !initializers.has(i.name)), outputs };
+  const signature = {
+    inputs: inputs.filter((i) => !initializers.has(i.name)),
+    outputs,
+  };
   if (signature.outputs.length === 0) throw invalid('its graph has no outputs');
   return { signature, irVersion, opsets, producer, metadata };
 }
@@ -98,8 +136,13 @@ function inspect(reader: FileProtoReader): OnnxInspection {
 function tensorName(reader: FileProtoReader, tensor: ProtoField): string {
   let name = '';
   for (const f of reader.fields(tensor.start, tensor.end)) {
-    if (f.number === TENSOR.name && f.wireType === WIRE_LEN) name = reader.string(f);
-    else if (f.number === TENSOR.dataLocation && f.wireType === WIRE_VARINT && f.value === DATA_LOCATION_EXTERNAL) {
+    if (f.number === TENSOR.name && f.wireType === WIRE_LEN)
+      name = reader.string(f);
+    else if (
+      f.number === TENSOR.dataLocation &&
+      f.wireType === WIRE_VARINT &&
+      f.value === DATA_LOCATION_EXTERNAL
+    ) {
       throw new PortfolioError(
         'INVALID_ARTIFACT',
         `initializer "${name || '?'}" keeps its weights in an external data file; upload a self-contained .onnx file`,
@@ -109,11 +152,16 @@ function tensorName(reader: FileProtoReader, tensor: ProtoField): string {
   return name;
 }
 
-function valueInfo(reader: FileProtoReader, info: ProtoField, role: 'input' | 'output'): TensorSpecMessage {
+function valueInfo(
+  reader: FileProtoReader,
+  info: ProtoField,
+  role: 'input' | 'output',
+): TensorSpecMessage {
   let name = '';
   let type: ProtoField | null = null;
   for (const f of reader.fields(info.start, info.end)) {
-    if (f.number === VALUE_INFO.name && f.wireType === WIRE_LEN) name = reader.string(f);
+    if (f.number === VALUE_INFO.name && f.wireType === WIRE_LEN)
+      name = reader.string(f);
     else if (f.number === VALUE_INFO.type && f.wireType === WIRE_LEN) type = f;
   }
   if (!name) throw invalid(`an ${role} has no name`);
@@ -132,7 +180,9 @@ function valueInfo(reader: FileProtoReader, info: ProtoField, role: 'input' | 'o
     throw new PortfolioError(
       'INVALID_ARTIFACT',
       `${role} "${name}" is ${other ?? 'not a tensor'}; only tensor inputs and outputs are supported` +
-        (other === 'a sequence' || other === 'a map' ? ' (for scikit-learn converters, export with zipmap=False)' : ''),
+        (other === 'a sequence' || other === 'a map'
+          ? ' (for scikit-learn converters, export with zipmap=False)'
+          : ''),
     );
   }
 
@@ -140,24 +190,33 @@ function valueInfo(reader: FileProtoReader, info: ProtoField, role: 'input' | 'o
   let shape: number[] = [];
   let hasShape = false;
   for (const f of reader.fields(tensorType.start, tensorType.end)) {
-    if (f.number === TENSOR_TYPE.elemType && f.wireType === WIRE_VARINT) elemType = f.value;
+    if (f.number === TENSOR_TYPE.elemType && f.wireType === WIRE_VARINT)
+      elemType = f.value;
     else if (f.number === TENSOR_TYPE.shape && f.wireType === WIRE_LEN) {
       hasShape = true;
       shape = [];
       for (const d of reader.fields(f.start, f.end)) {
-        if (d.number === SHAPE.dim && d.wireType === WIRE_LEN) shape.push(dimension(reader, d));
+        if (d.number === SHAPE.dim && d.wireType === WIRE_LEN)
+          shape.push(dimension(reader, d));
       }
     }
   }
   const datatype: Datatype | null = fromOnnxElemType(elemType);
   if (!datatype) {
-    throw new PortfolioError('INVALID_ARTIFACT', `${role} "${name}" has ONNX element type ${elemType}, which is not supported`);
+    throw new PortfolioError(
+      'INVALID_ARTIFACT',
+      `${role} "${name}" has ONNX element type ${elemType}, which is not supported`,
+    );
   }
   if (!hasShape) {
     // No shape means "any rank". Inputs are validated against their shape, so an input
     // must declare one; an output without one (some exporters skip shape inference) is
     // described as one variable dimension, which is all a client can rely on.
-    if (role === 'input') throw new PortfolioError('INVALID_ARTIFACT', `input "${name}" declares no shape`);
+    if (role === 'input')
+      throw new PortfolioError(
+        'INVALID_ARTIFACT',
+        `input "${name}" declares no shape`,
+      );
     shape = [-1];
   }
   return { name, datatype, shape };
@@ -165,22 +224,30 @@ function valueInfo(reader: FileProtoReader, info: ProtoField, role: 'input' | 'o
 
 function dimension(reader: FileProtoReader, dim: ProtoField): number {
   for (const f of reader.fields(dim.start, dim.end)) {
-    if (f.number === DIM.value && f.wireType === WIRE_VARINT) return f.value > Number.MAX_SAFE_INTEGER ? -1 : f.value;
+    if (f.number === DIM.value && f.wireType === WIRE_VARINT)
+      return f.value > Number.MAX_SAFE_INTEGER ? -1 : f.value;
     if (f.number === DIM.param) return -1;
   }
   return -1;
 }
 
-function stringPair(reader: FileProtoReader, entry: ProtoField): [string, string] {
+function stringPair(
+  reader: FileProtoReader,
+  entry: ProtoField,
+): [string, string] {
   let key = '';
   let value = '';
   for (const f of reader.fields(entry.start, entry.end)) {
     if (f.number === 1 && f.wireType === WIRE_LEN) key = reader.string(f);
-    else if (f.number === 2 && f.wireType === WIRE_LEN) value = reader.string(f, 1024 * 1024);
+    else if (f.number === 2 && f.wireType === WIRE_LEN)
+      value = reader.string(f, 1024 * 1024);
   }
   return [key, value];
 }
 
 function invalid(reason: string): PortfolioError {
-  return new PortfolioError('INVALID_ARTIFACT', `not a valid ONNX model: ${reason}`);
+  return new PortfolioError(
+    'INVALID_ARTIFACT',
+    `not a valid ONNX model: ${reason}`,
+  );
 }

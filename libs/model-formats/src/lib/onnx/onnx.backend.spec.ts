@@ -1,17 +1,29 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { buildMixedTypesModel, buildMlpModel, makeTempDir, mlpReference, mulberry32, writeModel } from '@portfolio/testing';
+import {
+  buildMixedTypesModel,
+  buildMlpModel,
+  makeTempDir,
+  mlpReference,
+  mulberry32,
+  writeModel,
+} from '@portfolio/testing';
 
 import { LoadedModel } from '../model-backend';
 import { OnnxBackend } from './onnx.backend';
 
 const MLP = { inputSize: 4, hidden: [8, 6], outputSize: 3, seed: 5 };
 
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>): void {
+function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+): void {
   expect(actual.length).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i] - expected[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(expected[i])));
+    expect(Math.abs(actual[i] - expected[i])).toBeLessThanOrEqual(
+      1e-5 * Math.max(1, Math.abs(expected[i])),
+    );
   }
 }
 
@@ -51,12 +63,19 @@ describe(OnnxBackend.name, () => {
   });
 
   it('runs the MLP and matches the reference computation', async () => {
-    const model = await load(writeModel(dir, 'mlp-run.onnx', buildMlpModel(MLP)));
+    const model = await load(
+      writeModel(dir, 'mlp-run.onnx', buildMlpModel(MLP)),
+    );
     const random = mulberry32(3);
     const batch = 5;
-    const x = Float32Array.from({ length: batch * MLP.inputSize }, () => random() * 2 - 1);
+    const x = Float32Array.from(
+      { length: batch * MLP.inputSize },
+      () => random() * 2 - 1,
+    );
 
-    const out = await model.run({ x: { datatype: 'FP32', shape: [batch, MLP.inputSize], data: x } });
+    const out = await model.run({
+      x: { datatype: 'FP32', shape: [batch, MLP.inputSize], data: x },
+    });
 
     expect(Object.keys(out)).toEqual(['y']);
     expect(out['y'].datatype).toBe('FP32');
@@ -65,21 +84,37 @@ describe(OnnxBackend.name, () => {
   });
 
   it('runs a model with INT64 inputs and outputs, returning only the outputs asked for', async () => {
-    const model = await load(writeModel(dir, 'mixed.onnx', buildMixedTypesModel()));
+    const model = await load(
+      writeModel(dir, 'mixed.onnx', buildMixedTypesModel()),
+    );
 
     const out = await model.run(
       {
-        a: { datatype: 'FP32', shape: [2, 3], data: Float32Array.from([0.5, 0, 0, 0, 0, 0.25]) },
-        b: { datatype: 'INT64', shape: [2, 3], data: BigInt64Array.from([0n, 1n, 0n, 0n, 0n, 0n]) },
+        a: {
+          datatype: 'FP32',
+          shape: [2, 3],
+          data: Float32Array.from([0.5, 0, 0, 0, 0, 0.25]),
+        },
+        b: {
+          datatype: 'INT64',
+          shape: [2, 3],
+          data: BigInt64Array.from([0n, 1n, 0n, 0n, 0n, 0n]),
+        },
       },
       ['argmax'],
     );
 
     expect(Object.keys(out)).toEqual(['argmax']);
-    expect(out['argmax']).toEqual({ datatype: 'INT64', shape: [2], data: BigInt64Array.from([1n, 2n]) });
+    expect(out['argmax']).toEqual({
+      datatype: 'INT64',
+      shape: [2],
+      data: BigInt64Array.from([1n, 2n]),
+    });
   });
 
   it('refuses a file that does not exist', async () => {
-    await expect(sut.load(join(dir, 'missing.onnx'), { intraOpThreads: 1 })).rejects.toThrow();
+    await expect(
+      sut.load(join(dir, 'missing.onnx'), { intraOpThreads: 1 }),
+    ).rejects.toThrow();
   });
 });

@@ -24,11 +24,16 @@ export class OnnxBackend implements ModelBackend {
 
   async warmUp(): Promise<void> {
     const o = await ort();
-    const session = await o.InferenceSession.create(Buffer.from(WARMUP_MODEL_BASE64, 'base64'), {
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
+    const session = await o.InferenceSession.create(
+      Buffer.from(WARMUP_MODEL_BASE64, 'base64'),
+      {
+        intraOpNumThreads: 1,
+        interOpNumThreads: 1,
+      },
+    );
+    await session.run({
+      x: new o.Tensor('float32', new Float32Array([1]), [1]),
     });
-    await session.run({ x: new o.Tensor('float32', new Float32Array([1]), [1]) });
     await session.release();
   }
 
@@ -60,17 +65,28 @@ class OnnxModel implements LoadedModel {
     };
   }
 
-  async run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+  async run(
+    inputs: Readonly<Record<string, Tensor>>,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, Tensor>> {
     const feeds: Record<string, OrtTensor> = {};
     for (const [name, t] of Object.entries(inputs)) {
-      feeds[name] = new this.o.Tensor(toOrtType(t.datatype) as 'float32', t.data as Float32Array, t.shape);
+      feeds[name] = new this.o.Tensor(
+        toOrtType(t.datatype) as 'float32',
+        t.data as Float32Array,
+        t.shape,
+      );
     }
     const results = outputNames?.length
       ? await this.session.run(feeds, [...outputNames])
       : await this.session.run(feeds);
     const out: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(results)) {
-      out[name] = { datatype: fromOrtType(value.type), shape: [...value.dims], data: value.data as TensorData };
+      out[name] = {
+        datatype: fromOrtType(value.type),
+        shape: [...value.dims],
+        data: value.data as TensorData,
+      };
     }
     return out;
   }
@@ -82,7 +98,9 @@ class OnnxModel implements LoadedModel {
 
 function toSpec(meta: InferenceSession.ValueMetadata): TensorSpecMessage {
   if (!meta.isTensor) {
-    throw new Error(`"${meta.name}" is not a tensor; only tensor inputs and outputs are supported`);
+    throw new Error(
+      `"${meta.name}" is not a tensor; only tensor inputs and outputs are supported`,
+    );
   }
   return {
     name: meta.name,

@@ -51,7 +51,8 @@ export class FileProtoReader {
       const [key, afterKey] = this.varint(pos, end);
       const number = Math.floor(key / 8);
       const wireType = key % 8;
-      if (number === 0) throw new ProtoFormatError(`field number 0 at offset ${pos}`);
+      if (number === 0)
+        throw new ProtoFormatError(`field number 0 at offset ${pos}`);
       switch (wireType) {
         case WIRE_VARINT: {
           const [value, next] = this.varint(afterKey, end);
@@ -62,7 +63,10 @@ export class FileProtoReader {
         case WIRE_I64:
         case WIRE_I32: {
           const next = afterKey + (wireType === WIRE_I64 ? 8 : 4);
-          if (next > end) throw new ProtoFormatError(`fixed-width field ${number} runs past its message at offset ${pos}`);
+          if (next > end)
+            throw new ProtoFormatError(
+              `fixed-width field ${number} runs past its message at offset ${pos}`,
+            );
           yield { number, wireType, start: afterKey, end: next, value: 0 };
           pos = next;
           break;
@@ -71,21 +75,32 @@ export class FileProtoReader {
           const [length, payloadStart] = this.varint(afterKey, end);
           const payloadEnd = payloadStart + length;
           if (payloadEnd > end) {
-            throw new ProtoFormatError(`field ${number} claims ${length} bytes at offset ${pos}, past the end of its message`);
+            throw new ProtoFormatError(
+              `field ${number} claims ${length} bytes at offset ${pos}, past the end of its message`,
+            );
           }
-          yield { number, wireType, start: payloadStart, end: payloadEnd, value: length };
+          yield {
+            number,
+            wireType,
+            start: payloadStart,
+            end: payloadEnd,
+            value: length,
+          };
           pos = payloadEnd;
           break;
         }
         default:
-          throw new ProtoFormatError(`unsupported wire type ${wireType} for field ${number} at offset ${pos}`);
+          throw new ProtoFormatError(
+            `unsupported wire type ${wireType} for field ${number} at offset ${pos}`,
+          );
       }
     }
   }
 
   string(field: ProtoField, maxBytes = 64 * 1024): string {
     this.expectLen(field);
-    if (field.end - field.start > maxBytes) throw new ProtoFormatError(`string field ${field.number} is too long`);
+    if (field.end - field.start > maxBytes)
+      throw new ProtoFormatError(`string field ${field.number} is too long`);
     return this.bytes(field.start, field.end).toString('utf8');
   }
 
@@ -104,14 +119,18 @@ export class FileProtoReader {
   }
 
   private expectLen(field: ProtoField): void {
-    if (field.wireType !== WIRE_LEN) throw new ProtoFormatError(`field ${field.number} has wire type ${field.wireType}, expected length-delimited`);
+    if (field.wireType !== WIRE_LEN)
+      throw new ProtoFormatError(
+        `field ${field.number} has wire type ${field.wireType}, expected length-delimited`,
+      );
   }
 
   private varint(pos: number, end: number): [number, number] {
     let result = 0;
     let multiplier = 1;
     for (let i = 0; i < 10; i++) {
-      if (pos + i >= end) throw new ProtoFormatError(`truncated varint at offset ${pos}`);
+      if (pos + i >= end)
+        throw new ProtoFormatError(`truncated varint at offset ${pos}`);
       const byte = this.byteAt(pos + i);
       result += (byte & 0x7f) * multiplier;
       if ((byte & 0x80) === 0) return [result, pos + i + 1];
@@ -121,18 +140,26 @@ export class FileProtoReader {
   }
 
   private byteAt(pos: number): number {
-    if (pos < this.windowStart || pos >= this.windowStart + this.window.length) this.fill(pos, WINDOW);
+    if (pos < this.windowStart || pos >= this.windowStart + this.window.length)
+      this.fill(pos, WINDOW);
     return this.window[pos - this.windowStart];
   }
 
   private bytes(start: number, end: number): Buffer {
-    if (start < this.windowStart || end > this.windowStart + this.window.length) this.fill(start, Math.max(WINDOW, end - start));
-    return this.window.subarray(start - this.windowStart, end - this.windowStart);
+    if (start < this.windowStart || end > this.windowStart + this.window.length)
+      this.fill(start, Math.max(WINDOW, end - start));
+    return this.window.subarray(
+      start - this.windowStart,
+      end - this.windowStart,
+    );
   }
 
   private fill(pos: number, length: number): void {
     const n = Math.min(length, this.size - pos);
-    if (n <= 0) throw new ProtoFormatError(`read past the end of the file at offset ${pos}`);
+    if (n <= 0)
+      throw new ProtoFormatError(
+        `read past the end of the file at offset ${pos}`,
+      );
     const buf = Buffer.allocUnsafe(n);
     const read = readSync(this.fd, buf, 0, n, pos);
     this.window = buf.subarray(0, read);

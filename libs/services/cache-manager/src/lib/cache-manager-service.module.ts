@@ -2,7 +2,10 @@ import { DynamicModule, Module } from '@nestjs/common';
 
 import { CacheManagerHandlers } from './cache-manager.handlers';
 import { CacheManagerService } from './cache-manager.service';
-import { CACHE_MANAGER_SETTINGS, CacheManagerSettings } from './cache-manager.settings';
+import {
+  CACHE_MANAGER_SETTINGS,
+  CacheManagerSettings,
+} from './cache-manager.settings';
 import { PreloadService } from './preload.service';
 
 /** Needs MessagingModule in the app. */

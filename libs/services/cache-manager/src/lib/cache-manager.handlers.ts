@@ -1,4 +1,8 @@
-import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Injectable,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 
 import { CacheManager, Runtime } from '@portfolio/contracts';
 import { BusSubscription, Messaging } from '@portfolio/messaging';
@@ -6,7 +10,9 @@ import { BusSubscription, Messaging } from '@portfolio/messaging';
 import { CacheManagerService } from './cache-manager.service';
 
 @Injectable()
-export class CacheManagerHandlers implements OnApplicationBootstrap, OnModuleDestroy {
+export class CacheManagerHandlers
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   private subscriptions: BusSubscription[] = [];
   private readonly startedAt = new Date().toISOString();
 
@@ -23,7 +29,11 @@ export class CacheManagerHandlers implements OnApplicationBootstrap, OnModuleDes
       m.serve(CacheManager.ensureLoaded, (req) => this.cache.ensure(req)),
       m.serve(CacheManager.getRouting, () => this.cache.routingTable()),
       m.serve(CacheManager.status, () => this.cache.status()),
-      m.serve(CacheManager.ping, () => ({ service: 'cache-manager', instance: this.cache.instance, started_at: this.startedAt })),
+      m.serve(CacheManager.ping, () => ({
+        service: 'cache-manager',
+        instance: this.cache.instance,
+        started_at: this.startedAt,
+      })),
     ];
   }
 

@@ -15,9 +15,19 @@ import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
 import { CacheManagerServiceModule } from './cache-manager-service.module';
 import { CacheManagerService } from './cache-manager.service';
 import { CacheManagerSettings } from './cache-manager.settings';
-import { artifactUri, eventually, FakeRegistry, FakeRuntime, FakeRuntimeOptions } from './fake-peers.testing';
+import {
+  artifactUri,
+  eventually,
+  FakeRegistry,
+  FakeRuntime,
+  FakeRuntimeOptions,
+} from './fake-peers.testing';
 
-const DEFAULT_SETTINGS: CacheManagerSettings = { runtimeTimeoutMs: 10_000, loadTimeoutMs: 2_000, routingRepublishMs: 60_000 };
+const DEFAULT_SETTINGS: CacheManagerSettings = {
+  runtimeTimeoutMs: 10_000,
+  loadTimeoutMs: 2_000,
+  routingRepublishMs: 60_000,
+};
 
 describe(CacheManagerService.name, () => {
   let app: INestApplicationContext;
@@ -26,14 +36,23 @@ describe(CacheManagerService.name, () => {
   let registry: FakeRegistry;
   let tables: RoutingTable[];
 
-  async function start(settings: Partial<CacheManagerSettings> = {}): Promise<void> {
+  async function start(
+    settings: Partial<CacheManagerSettings> = {},
+  ): Promise<void> {
     const bus = new InProcessBus();
     app = await NestFactory.createApplicationContext(
       {
         module: class CacheManagerTestApp {},
         imports: [
-          MessagingModule.forRoot({ bus, prefix: 'test', requestTimeoutMs: 5_000 }),
-          CacheManagerServiceModule.forRoot({ ...DEFAULT_SETTINGS, ...settings }),
+          MessagingModule.forRoot({
+            bus,
+            prefix: 'test',
+            requestTimeoutMs: 5_000,
+          }),
+          CacheManagerServiceModule.forRoot({
+            ...DEFAULT_SETTINGS,
+            ...settings,
+          }),
         ],
       },
       { logger: false },
@@ -51,7 +70,10 @@ describe(CacheManagerService.name, () => {
   }
 
   /** A runtime on the bus whose first heartbeat the cache-manager has seen. */
-  async function join(nodeId: string, options: FakeRuntimeOptions = {}): Promise<FakeRuntime> {
+  async function join(
+    nodeId: string,
+    options: FakeRuntimeOptions = {},
+  ): Promise<FakeRuntime> {
     const runtime = new FakeRuntime(m, nodeId, options);
     await announce(runtime);
     return runtime;
@@ -62,10 +84,17 @@ describe(CacheManagerService.name, () => {
     const hb = runtime.heartbeatPayload();
     const loaded = hb.models.filter((x) => x.state === 'loaded').length;
     m.emit(Runtime.heartbeat, hb);
-    await eventually(() => sut.status().runtimes.some((r) => r.node_id === runtime.nodeId && r.models_loaded === loaded));
+    await eventually(() =>
+      sut
+        .status()
+        .runtimes.some(
+          (r) => r.node_id === runtime.nodeId && r.models_loaded === loaded,
+        ),
+    );
   }
 
-  const ensure = (req: EnsureLoadedRequest): Promise<EnsureLoadedResponse> => m.call(CacheManager.ensureLoaded, req);
+  const ensure = (req: EnsureLoadedRequest): Promise<EnsureLoadedResponse> =>
+    m.call(CacheManager.ensureLoaded, req);
   const status = (): Promise<ClusterStatus> => m.call(CacheManager.status, {});
   const failure = (p: Promise<unknown>): Promise<PortfolioError> =>
     p.then(
@@ -110,11 +139,22 @@ describe(CacheManagerService.name, () => {
           memory_estimate_bytes: 500,
         },
       ]);
-      const table = await eventually(() => tables.find((t) => t.routes.length > 0));
-      expect(table.routes).toEqual([{ model_id: 'iris', version: 1, nodes: ['rt-a'] }]);
+      const table = await eventually(() =>
+        tables.find((t) => t.routes.length > 0),
+      );
+      expect(table.routes).toEqual([
+        { model_id: 'iris', version: 1, nodes: ['rt-a'] },
+      ]);
       expect(table.instance).toBe(sut.instance);
-      expect(table.epoch).toBeGreaterThan(Math.max(0, ...tables.filter((t) => t.routes.length === 0).map((t) => t.epoch)));
-      expect((await m.call(CacheManager.getRouting, {})).routes).toEqual(table.routes);
+      expect(table.epoch).toBeGreaterThan(
+        Math.max(
+          0,
+          ...tables.filter((t) => t.routes.length === 0).map((t) => t.epoch),
+        ),
+      );
+      expect((await m.call(CacheManager.getRouting, {})).routes).toEqual(
+        table.routes,
+      );
     });
 
     it('estimates 1.2 times the artifact size for a model without a declared estimate', async () => {
@@ -122,7 +162,9 @@ describe(CacheManagerService.name, () => {
 
       await ensure({ model_id: 'plain', version: 1 });
 
-      expect(rt.loads.map((l) => l.memory_estimate_bytes)).toEqual([Math.ceil(1_001 * 1.2)]);
+      expect(rt.loads.map((l) => l.memory_estimate_bytes)).toEqual([
+        Math.ceil(1_001 * 1.2),
+      ]);
       expect(rt.loads[0].memory_estimate_bytes).toBe(1_202);
     });
 
@@ -146,7 +188,11 @@ describe(CacheManagerService.name, () => {
         return rt.succeed(req);
       };
 
-      const results = await Promise.all(Array.from({ length: 10 }, () => ensure({ model_id: 'iris', version: 1 })));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          ensure({ model_id: 'iris', version: 1 }),
+        ),
+      );
 
       expect(rt.loads).toHaveLength(1);
       expect(results.map((r) => r.node_id)).toEqual(Array(10).fill('rt-a'));
@@ -162,7 +208,9 @@ describe(CacheManagerService.name, () => {
 
       expect(again).toEqual({ node_id: 'rt-a', loaded_now: false });
       expect(rt.loads).toHaveLength(1);
-      expect((await status()).models.find((x) => x.model_id === 'iris')).toMatchObject({ misses: 1, loads: 1 });
+      expect(
+        (await status()).models.find((x) => x.model_id === 'iris'),
+      ).toMatchObject({ misses: 1, loads: 1 });
     });
 
     it('answers from its view for a model a runtime reported, without loading', async () => {
@@ -170,7 +218,10 @@ describe(CacheManagerService.name, () => {
       rt.hold('iris', 1);
       await announce(rt);
 
-      expect(await ensure({ model_id: 'iris', version: 1 })).toEqual({ node_id: 'rt-a', loaded_now: false });
+      expect(await ensure({ model_id: 'iris', version: 1 })).toEqual({
+        node_id: 'rt-a',
+        loaded_now: false,
+      });
       expect(rt.loads).toHaveLength(0);
     });
 
@@ -193,13 +244,21 @@ describe(CacheManagerService.name, () => {
       const e = await failure(ensure({ model_id: 'iris', version: 1 }));
 
       expect(e.code).toBe('INSUFFICIENT_MEMORY');
-      expect(e.message).toMatch(/no runtime has that much free \(most free: 100\)/);
+      expect(e.message).toMatch(
+        /no runtime has that much free \(most free: 100\)/,
+      );
       expect(rt.loads).toEqual([]);
     });
 
     it('places the model on the runtime with more free memory', async () => {
-      const fuller = await join('rt-a', { capacityBytes: 10_000, usedBytes: 8_000 });
-      const emptier = await join('rt-b', { capacityBytes: 10_000, usedBytes: 1_000 });
+      const fuller = await join('rt-a', {
+        capacityBytes: 10_000,
+        usedBytes: 8_000,
+      });
+      const emptier = await join('rt-b', {
+        capacityBytes: 10_000,
+        usedBytes: 1_000,
+      });
 
       const res = await ensure({ model_id: 'iris', version: 1 });
 
@@ -240,7 +299,10 @@ describe(CacheManagerService.name, () => {
       expect(res).toEqual({ node_id: 'rt-b', loaded_now: true });
       expect(a.loads).toHaveLength(1);
       expect(b.loads).toHaveLength(1);
-      expect(sut.status().runtimes.map((r) => r.node_id)).toEqual(['rt-a', 'rt-b']);
+      expect(sut.status().runtimes.map((r) => r.node_id)).toEqual([
+        'rt-a',
+        'rt-b',
+      ]);
     });
 
     it('passes on the runtime refusal when no other runtime is left to try', async () => {
@@ -256,7 +318,10 @@ describe(CacheManagerService.name, () => {
     });
 
     it('drops a runtime that no longer answers and loads on another one', async () => {
-      const silent = await join('rt-a', { capacityBytes: 20_000, responsive: false });
+      const silent = await join('rt-a', {
+        capacityBytes: 20_000,
+        responsive: false,
+      });
       const b = await join('rt-b', { capacityBytes: 10_000 });
 
       const res = await ensure({ model_id: 'iris', version: 1 });
@@ -271,13 +336,18 @@ describe(CacheManagerService.name, () => {
       const a = await join('rt-a', { capacityBytes: 20_000 });
       const b = await join('rt-b', { capacityBytes: 10_000 });
       a.onLoad = () => {
-        throw new PortfolioError('MODEL_LOAD_FAILED', 'onnxruntime: node MatMul_0 has mismatched shapes');
+        throw new PortfolioError(
+          'MODEL_LOAD_FAILED',
+          'onnxruntime: node MatMul_0 has mismatched shapes',
+        );
       };
 
       const e = await failure(ensure({ model_id: 'iris', version: 1 }));
 
       expect(e.code).toBe('MODEL_LOAD_FAILED');
-      expect(e.message).toBe('onnxruntime: node MatMul_0 has mismatched shapes');
+      expect(e.message).toBe(
+        'onnxruntime: node MatMul_0 has mismatched shapes',
+      );
       expect(b.loads).toHaveLength(0);
       const iris = (await status()).models.find((x) => x.model_id === 'iris');
       expect(iris).toMatchObject({
@@ -299,7 +369,9 @@ describe(CacheManagerService.name, () => {
 
       await ensure({ model_id: 'iris', version: 1 });
 
-      expect((await status()).models.find((x) => x.model_id === 'iris')).toMatchObject({ state: 'loaded', reason: null, nodes: ['rt-a'] });
+      expect(
+        (await status()).models.find((x) => x.model_id === 'iris'),
+      ).toMatchObject({ state: 'loaded', reason: null, nodes: ['rt-a'] });
     });
 
     it('loads another copy elsewhere when the caller excludes the node holding the model', async () => {
@@ -308,7 +380,11 @@ describe(CacheManagerService.name, () => {
       await announce(a);
       const b = await join('rt-b');
 
-      const res = await ensure({ model_id: 'iris', version: 1, exclude_nodes: ['rt-a'] });
+      const res = await ensure({
+        model_id: 'iris',
+        version: 1,
+        exclude_nodes: ['rt-a'],
+      });
 
       expect(res).toEqual({ node_id: 'rt-b', loaded_now: true });
       expect(a.loads).toHaveLength(0);
@@ -324,8 +400,13 @@ describe(CacheManagerService.name, () => {
       await ensure({ model_id: 'iris', version: 1, exclude_nodes: ['rt-a'] });
 
       expect(a.pings).toBe(1);
-      expect((await status()).runtimes.map((r) => r.node_id)).toEqual(['rt-a', 'rt-b']);
-      expect((await m.call(CacheManager.getRouting, {})).routes).toEqual([{ model_id: 'iris', version: 1, nodes: ['rt-a', 'rt-b'] }]);
+      expect((await status()).runtimes.map((r) => r.node_id)).toEqual([
+        'rt-a',
+        'rt-b',
+      ]);
+      expect((await m.call(CacheManager.getRouting, {})).routes).toEqual([
+        { model_id: 'iris', version: 1, nodes: ['rt-a', 'rt-b'] },
+      ]);
     });
 
     it('drops an excluded runtime that does not answer a ping, with its routes', async () => {
@@ -336,20 +417,32 @@ describe(CacheManagerService.name, () => {
       const b = await join('rt-b');
       a.close();
 
-      const res = await ensure({ model_id: 'iris', version: 1, exclude_nodes: ['rt-a'] });
+      const res = await ensure({
+        model_id: 'iris',
+        version: 1,
+        exclude_nodes: ['rt-a'],
+      });
 
       expect(res).toEqual({ node_id: 'rt-b', loaded_now: true });
       expect(b.loads).toHaveLength(1);
       expect((await status()).runtimes.map((r) => r.node_id)).toEqual(['rt-b']);
-      expect((await m.call(CacheManager.getRouting, {})).routes).toEqual([{ model_id: 'iris', version: 1, nodes: ['rt-b'] }]);
-      const latest = await eventually(() => tables.find((t) => t.routes.length === 1 && t.routes[0].nodes[0] === 'rt-b'));
+      expect((await m.call(CacheManager.getRouting, {})).routes).toEqual([
+        { model_id: 'iris', version: 1, nodes: ['rt-b'] },
+      ]);
+      const latest = await eventually(() =>
+        tables.find(
+          (t) => t.routes.length === 1 && t.routes[0].nodes[0] === 'rt-b',
+        ),
+      );
       expect(latest.routes.some((r) => r.model_id === 'mnist')).toBe(false);
     });
 
     it('answers NO_RUNTIME when every runtime is excluded', async () => {
       const a = await join('rt-a');
 
-      const e = await failure(ensure({ model_id: 'iris', version: 1, exclude_nodes: ['rt-a'] }));
+      const e = await failure(
+        ensure({ model_id: 'iris', version: 1, exclude_nodes: ['rt-a'] }),
+      );
 
       expect(e.code).toBe('NO_RUNTIME');
       expect(a.loads).toHaveLength(0);
@@ -359,12 +452,19 @@ describe(CacheManagerService.name, () => {
       const a = new FakeRuntime(m, 'rt-a');
       a.hold('iris', 1);
       await announce(a);
-      expect(await ensure({ model_id: 'iris', version: 1 })).toEqual({ node_id: 'rt-a', loaded_now: false });
+      expect(await ensure({ model_id: 'iris', version: 1 })).toEqual({
+        node_id: 'rt-a',
+        loaded_now: false,
+      });
       expect(a.loads).toHaveLength(0);
       // The runtime lost it (a worker crashed) and answered MODEL_NOT_LOADED to the gateway.
       a.drop('iris', 1);
 
-      const res = await ensure({ model_id: 'iris', version: 1, stale_nodes: ['rt-a'] });
+      const res = await ensure({
+        model_id: 'iris',
+        version: 1,
+        stale_nodes: ['rt-a'],
+      });
 
       expect(res).toEqual({ node_id: 'rt-a', loaded_now: true });
       expect(a.loads).toHaveLength(1);
@@ -381,15 +481,22 @@ describe(CacheManagerService.name, () => {
         silent.hold('iris', 1);
         const lastHeard = Date.now();
         silent.heartbeat();
-        await eventually(() => tables.find((t) => t.routes.some((r) => r.model_id === 'iris')));
+        await eventually(() =>
+          tables.find((t) => t.routes.some((r) => r.model_id === 'iris')),
+        );
 
         const dropped = await eventually(() =>
-          tables.find((t, i) => i > 0 && tables[i - 1].routes.length > 0 && t.routes.length === 0),
+          tables.find(
+            (t, i) =>
+              i > 0 && tables[i - 1].routes.length > 0 && t.routes.length === 0,
+          ),
         );
 
         expect(Date.now() - lastHeard).toBeGreaterThanOrEqual(300);
         expect(dropped.routes).toEqual([]);
-        expect((await status()).runtimes.map((r) => r.node_id)).toEqual(['rt-b']);
+        expect((await status()).runtimes.map((r) => r.node_id)).toEqual([
+          'rt-b',
+        ]);
       } finally {
         clearInterval(keepAlive);
       }
@@ -400,12 +507,16 @@ describe(CacheManagerService.name, () => {
       const a = new FakeRuntime(m, 'rt-a');
       a.hold('iris', 1);
       await announce(a);
-      const before = await eventually(() => tables.find((t) => t.routes.length === 1));
+      const before = await eventually(() =>
+        tables.find((t) => t.routes.length === 1),
+      );
       const stoppedAt = Date.now();
 
       a.stopping();
 
-      const after = await eventually(() => tables.find((t) => t.epoch > before.epoch));
+      const after = await eventually(() =>
+        tables.find((t) => t.epoch > before.epoch),
+      );
       expect(after.routes).toEqual([]);
       expect(Date.now() - stoppedAt).toBeLessThan(1_000);
       expect((await status()).runtimes).toEqual([]);
@@ -420,7 +531,9 @@ describe(CacheManagerService.name, () => {
 
       const epochs = new Set(tables.map((t) => t.epoch));
       expect(epochs.size).toBe(1);
-      expect(new Set(tables.map((t) => t.instance))).toEqual(new Set([sut.instance]));
+      expect(new Set(tables.map((t) => t.instance))).toEqual(
+        new Set([sut.instance]),
+      );
     });
   });
 
@@ -429,24 +542,56 @@ describe(CacheManagerService.name, () => {
 
     it('sums capacities, used memory and per-model hits over the runtimes, with misses and loads', async () => {
       const a = new FakeRuntime(m, 'rt-a', { capacityBytes: 1_000 });
-      a.hold('plain', 1, { requests: 5, memory_bytes: 100, last_used_at: '2026-01-01T00:00:05.000Z' });
+      a.hold('plain', 1, {
+        requests: 5,
+        memory_bytes: 100,
+        last_used_at: '2026-01-01T00:00:05.000Z',
+      });
       await announce(a);
       const b = new FakeRuntime(m, 'rt-b', { capacityBytes: 2_000 });
-      b.hold('plain', 1, { requests: 7, memory_bytes: 100, last_used_at: '2026-01-01T00:00:09.000Z' });
+      b.hold('plain', 1, {
+        requests: 7,
+        memory_bytes: 100,
+        last_used_at: '2026-01-01T00:00:09.000Z',
+      });
       b.hold('mnist', 3, { requests: 1, memory_bytes: 100 });
       await announce(b);
 
       await ensure({ model_id: 'iris', version: 1 }); // 500 bytes declared, placed on rt-b (most free)
       const s = await status();
 
-      expect(s.totals).toEqual({ runtimes_alive: 2, capacity_bytes: 3_000, used_bytes: 100 + 700, models_loaded: 3 });
-      expect(s.runtimes.map((r) => [r.node_id, r.used_bytes, r.models_loaded])).toEqual([
+      expect(s.totals).toEqual({
+        runtimes_alive: 2,
+        capacity_bytes: 3_000,
+        used_bytes: 100 + 700,
+        models_loaded: 3,
+      });
+      expect(
+        s.runtimes.map((r) => [r.node_id, r.used_bytes, r.models_loaded]),
+      ).toEqual([
         ['rt-a', 100, 1],
         ['rt-b', 700, 3],
       ]);
       expect(s.models).toEqual([
-        expect.objectContaining({ model_id: 'iris', version: 1, state: 'loaded', nodes: ['rt-b'], hits: 0, misses: 1, loads: 1, memory_bytes: 500 }),
-        expect.objectContaining({ model_id: 'mnist', version: 3, state: 'loaded', nodes: ['rt-b'], hits: 1, misses: 0, loads: 0 }),
+        expect.objectContaining({
+          model_id: 'iris',
+          version: 1,
+          state: 'loaded',
+          nodes: ['rt-b'],
+          hits: 0,
+          misses: 1,
+          loads: 1,
+          memory_bytes: 500,
+        }),
+        expect.objectContaining({
+          model_id: 'mnist',
+          version: 3,
+          state: 'loaded',
+          nodes: ['rt-b'],
+          hits: 1,
+          misses: 0,
+          loads: 0,
+        }),
         expect.objectContaining({
           model_id: 'plain',
           version: 1,

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 
 import {
@@ -16,7 +22,10 @@ import {
 import { Messaging } from '@portfolio/messaging';
 import { chooseRuntime } from '@portfolio/placement';
 
-import { CACHE_MANAGER_SETTINGS, CacheManagerSettings } from './cache-manager.settings';
+import {
+  CACHE_MANAGER_SETTINGS,
+  CacheManagerSettings,
+} from './cache-manager.settings';
 import { ClusterView, key } from './cluster-view';
 
 interface ModelStats {
@@ -40,7 +49,9 @@ const MAX_PLACEMENT_ATTEMPTS = 3;
  * counters; a restarted cache-manager rebuilds it within one report interval.
  */
 @Injectable()
-export class CacheManagerService implements OnApplicationBootstrap, OnModuleDestroy {
+export class CacheManagerService
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   private readonly logger = new Logger('CacheManager');
   readonly instance = `cm-${randomBytes(6).toString('hex')}`;
   private readonly view: ClusterView;
@@ -53,16 +64,23 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
 
   constructor(
     private readonly messaging: Messaging,
-    @Inject(CACHE_MANAGER_SETTINGS) private readonly settings: CacheManagerSettings,
+    @Inject(CACHE_MANAGER_SETTINGS)
+    private readonly settings: CacheManagerSettings,
   ) {
     this.view = new ClusterView(settings.runtimeTimeoutMs);
   }
 
   onApplicationBootstrap(): void {
-    const tick = Math.max(100, Math.min(1000, Math.floor(this.settings.runtimeTimeoutMs / 4)));
+    const tick = Math.max(
+      100,
+      Math.min(1000, Math.floor(this.settings.runtimeTimeoutMs / 4)),
+    );
     this.timers = [
       setInterval(() => this.expireRuntimes(), tick),
-      setInterval(() => this.publishRouting(true), this.settings.routingRepublishMs),
+      setInterval(
+        () => this.publishRouting(true),
+        this.settings.routingRepublishMs,
+      ),
     ];
   }
 
@@ -74,7 +92,9 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
     const isNew = !this.view.has(hb.node_id);
     if (this.view.applyHeartbeat(hb, Date.now())) this.publishRouting(false);
     if (isNew) {
-      this.logger.log(`runtime ${hb.node_id} joined (capacity ${hb.capacity_bytes} bytes)`);
+      this.logger.log(
+        `runtime ${hb.node_id} joined (capacity ${hb.capacity_bytes} bytes)`,
+      );
       for (const l of this.joinListeners) l();
     }
   }
@@ -86,7 +106,9 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
 
   onRuntimeStopping(nodeId: string): void {
     if (this.view.remove(nodeId)) {
-      this.logger.log(`runtime ${nodeId} is stopping; its models are re-placed on demand`);
+      this.logger.log(
+        `runtime ${nodeId} is stopping; its models are re-placed on demand`,
+      );
       this.publishRouting(false);
     }
   }
@@ -97,19 +119,28 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
     const exclude = req.exclude_nodes ?? [];
     // A caller excludes nodes that just failed it; the ones that do not answer a ping
     // are gone, and dropping them now beats waiting for their reports to time out.
-    if (exclude.length) await Promise.all(exclude.map((nodeId) => this.checkAlive(nodeId)));
+    if (exclude.length)
+      await Promise.all(exclude.map((nodeId) => this.checkAlive(nodeId)));
     for (const nodeId of req.stale_nodes ?? []) this.view.forget(nodeId, k);
     const serving = this.view.nodesServing(k, exclude);
-    if (serving.length) return Promise.resolve({ node_id: serving[0], loaded_now: false });
+    if (serving.length)
+      return Promise.resolve({ node_id: serving[0], loaded_now: false });
     const running = this.inflight.get(k);
     if (running) return running;
-    const load = this.place(req, [...exclude]).finally(() => this.inflight.delete(k));
+    const load = this.place(req, [...exclude]).finally(() =>
+      this.inflight.delete(k),
+    );
     this.inflight.set(k, load);
     return load;
   }
 
   routingTable(): RoutingTable {
-    return { instance: this.instance, epoch: this.epoch, generated_at: new Date().toISOString(), routes: this.view.routes() };
+    return {
+      instance: this.instance,
+      epoch: this.epoch,
+      generated_at: new Date().toISOString(),
+      routes: this.view.routes(),
+    };
   }
 
   status(): ClusterStatus {
@@ -142,19 +173,36 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
       const at = k.lastIndexOf('@');
       entry(k.slice(0, at), Number(k.slice(at + 1)));
     }
-    const rank = { loaded: 4, unloading: 3, loading: 2, failed: 1, unloaded: 0 } as const;
+    const rank = {
+      loaded: 4,
+      unloading: 3,
+      loading: 2,
+      failed: 1,
+      unloaded: 0,
+    } as const;
     for (const { nodeId, report } of this.view.modelReports()) {
       const m = entry(report.model_id, report.version);
       m.hits += report.requests;
-      if (report.state === 'loaded' || report.state === 'loading' || report.state === 'unloading') m.nodes.push(nodeId);
+      if (
+        report.state === 'loaded' ||
+        report.state === 'loading' ||
+        report.state === 'unloading'
+      )
+        m.nodes.push(nodeId);
       if (rank[report.state] > rank[m.state]) {
         m.state = report.state;
         m.reason = report.reason;
       }
       if (report.state === 'loaded') m.memory_bytes = report.memory_bytes;
-      if (report.last_used_at && (!m.last_used_at || report.last_used_at > m.last_used_at)) m.last_used_at = report.last_used_at;
+      if (
+        report.last_used_at &&
+        (!m.last_used_at || report.last_used_at > m.last_used_at)
+      )
+        m.last_used_at = report.last_used_at;
     }
-    const list = [...models.values()].sort((a, b) => a.model_id.localeCompare(b.model_id) || a.version - b.version);
+    const list = [...models.values()].sort(
+      (a, b) => a.model_id.localeCompare(b.model_id) || a.version - b.version,
+    );
     return {
       generated_at: new Date().toISOString(),
       runtimes,
@@ -168,23 +216,41 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
     };
   }
 
-  private async place(req: EnsureLoadedRequest, exclude: string[]): Promise<EnsureLoadedResponse> {
+  private async place(
+    req: EnsureLoadedRequest,
+    exclude: string[],
+  ): Promise<EnsureLoadedResponse> {
     const k = key(req.model_id, req.version);
-    const { model, version } = await this.messaging.call(Registry.resolveVersion, {
-      model_id: req.model_id,
-      version: req.version,
-    });
+    const { model, version } = await this.messaging.call(
+      Registry.resolveVersion,
+      {
+        model_id: req.model_id,
+        version: req.version,
+      },
+    );
     const stats = this.statsFor(k);
     stats.misses++;
     // Measured once loaded somewhere; the operator's declaration until then.
     const estimate =
-      stats.lastMeasuredBytes ?? model.memory_estimate_bytes ?? Math.ceil(version.size_bytes * UNMEASURED_OVERHEAD);
+      stats.lastMeasuredBytes ??
+      model.memory_estimate_bytes ??
+      Math.ceil(version.size_bytes * UNMEASURED_OVERHEAD);
 
     let lastError: PortfolioError | null = null;
     for (let attempt = 0; attempt < MAX_PLACEMENT_ATTEMPTS; attempt++) {
-      const decision = chooseRuntime(this.view.candidates(), { bytes: estimate, exclude });
+      const decision = chooseRuntime(this.view.candidates(), {
+        bytes: estimate,
+        exclude,
+      });
       if (decision.kind === 'no-runtime') {
-        throw lastError ?? new PortfolioError('NO_RUNTIME', `no runtime is available to load ${k}`, { model_id: req.model_id });
+        throw (
+          lastError ??
+          new PortfolioError(
+            'NO_RUNTIME',
+            `no runtime is available to load ${k}`,
+            { model_id: req.model_id },
+          )
+        );
       }
       if (decision.kind === 'no-room') {
         const never = estimate > decision.largestCapacityBytes;
@@ -193,7 +259,12 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
           never
             ? `${k} needs about ${estimate} bytes, more than any runtime's capacity (largest: ${decision.largestCapacityBytes})`
             : `${k} needs about ${estimate} bytes and no runtime has that much free (most free: ${decision.largestFreeBytes})`,
-          { model_id: req.model_id, version: req.version, needed_bytes: estimate, largest_free_bytes: decision.largestFreeBytes },
+          {
+            model_id: req.model_id,
+            version: req.version,
+            needed_bytes: estimate,
+            largest_free_bytes: decision.largestFreeBytes,
+          },
         );
       }
       const nodeId = decision.nodeId;
@@ -221,14 +292,25 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
         return { node_id: nodeId, loaded_now: res.loaded_now };
       } catch (e) {
         if (!(e instanceof PortfolioError)) throw e;
-        if (e.code === 'SERVICE_UNAVAILABLE' && e.details?.['bus'] === 'no_responders') {
+        if (
+          e.code === 'SERVICE_UNAVAILABLE' &&
+          e.details?.['bus'] === 'no_responders'
+        ) {
           this.logger.warn(`runtime ${nodeId} does not answer; dropping it`);
           this.view.remove(nodeId);
           this.publishRouting(false);
-        } else if (e.code === 'INSUFFICIENT_MEMORY' || e.code === 'SERVICE_UNAVAILABLE') {
+        } else if (
+          e.code === 'INSUFFICIENT_MEMORY' ||
+          e.code === 'SERVICE_UNAVAILABLE'
+        ) {
           // Its own accounting disagrees with our view; another runtime may do.
         } else {
-          if (e.code === 'MODEL_LOAD_FAILED' || e.code === 'INVALID_ARTIFACT' || e.code === 'TIMEOUT') stats.failure = e.message;
+          if (
+            e.code === 'MODEL_LOAD_FAILED' ||
+            e.code === 'INVALID_ARTIFACT' ||
+            e.code === 'TIMEOUT'
+          )
+            stats.failure = e.message;
           throw e;
         }
         exclude.push(nodeId);
@@ -237,16 +319,28 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
         this.view.release(nodeId, k);
       }
     }
-    throw lastError ?? new PortfolioError('NO_RUNTIME', `no runtime could load ${k}`);
+    throw (
+      lastError ??
+      new PortfolioError('NO_RUNTIME', `no runtime could load ${k}`)
+    );
   }
 
   private async checkAlive(nodeId: string): Promise<void> {
     if (!this.view.has(nodeId)) return;
     try {
-      await this.messaging.call(Runtime.ping, {}, { target: nodeId, timeoutMs: LIVENESS_PING_MS });
+      await this.messaging.call(
+        Runtime.ping,
+        {},
+        { target: nodeId, timeoutMs: LIVENESS_PING_MS },
+      );
     } catch (e) {
-      if (e instanceof PortfolioError && (e.code === 'SERVICE_UNAVAILABLE' || e.code === 'TIMEOUT')) {
-        this.logger.warn(`runtime ${nodeId} failed a request and does not answer a ping; dropping it`);
+      if (
+        e instanceof PortfolioError &&
+        (e.code === 'SERVICE_UNAVAILABLE' || e.code === 'TIMEOUT')
+      ) {
+        this.logger.warn(
+          `runtime ${nodeId} failed a request and does not answer a ping; dropping it`,
+        );
         this.view.remove(nodeId);
         this.publishRouting(false);
       }
@@ -256,7 +350,14 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
   private statsFor(k: string): ModelStats {
     let s = this.stats.get(k);
     if (!s) {
-      s = { misses: 0, loads: 0, evictions: 0, lastMeasuredBytes: null, loadMs: null, failure: null };
+      s = {
+        misses: 0,
+        loads: 0,
+        evictions: 0,
+        lastMeasuredBytes: null,
+        loadMs: null,
+        failure: null,
+      };
       this.stats.set(k, s);
     }
     return s;
@@ -265,7 +366,9 @@ export class CacheManagerService implements OnApplicationBootstrap, OnModuleDest
   private expireRuntimes(): void {
     const dead = this.view.expire(Date.now());
     if (dead.length) {
-      this.logger.warn(`runtimes silent for over ${this.settings.runtimeTimeoutMs} ms, declared dead: ${dead.join(', ')}`);
+      this.logger.warn(
+        `runtimes silent for over ${this.settings.runtimeTimeoutMs} ms, declared dead: ${dead.join(', ')}`,
+      );
       this.publishRouting(false);
     }
   }

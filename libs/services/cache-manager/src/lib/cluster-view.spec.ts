@@ -1,11 +1,19 @@
-import { LoadedModelReport, LoadModelResponse, RuntimeHeartbeat } from '@portfolio/contracts';
+import {
+  LoadedModelReport,
+  LoadModelResponse,
+  RuntimeHeartbeat,
+} from '@portfolio/contracts';
 
 import { ClusterView, key } from './cluster-view';
 
 const TIMEOUT_MS = 300;
 const STARTED_AT = '2026-01-01T00:00:00.000Z';
 
-function report(modelId: string, version: number, overrides: Partial<LoadedModelReport> = {}): LoadedModelReport {
+function report(
+  modelId: string,
+  version: number,
+  overrides: Partial<LoadedModelReport> = {},
+): LoadedModelReport {
   return {
     model_id: modelId,
     version,
@@ -22,7 +30,10 @@ function report(modelId: string, version: number, overrides: Partial<LoadedModel
   };
 }
 
-function heartbeat(nodeId: string, overrides: Partial<RuntimeHeartbeat> = {}): RuntimeHeartbeat {
+function heartbeat(
+  nodeId: string,
+  overrides: Partial<RuntimeHeartbeat> = {},
+): RuntimeHeartbeat {
   return {
     node_id: nodeId,
     started_at: STARTED_AT,
@@ -40,8 +51,20 @@ function heartbeat(nodeId: string, overrides: Partial<RuntimeHeartbeat> = {}): R
   };
 }
 
-function loaded(modelId: string, version: number, stateVersion: number, memoryBytes = 200): LoadModelResponse {
-  return { model_id: modelId, version, memory_bytes: memoryBytes, load_ms: 7, loaded_now: true, state_version: stateVersion };
+function loaded(
+  modelId: string,
+  version: number,
+  stateVersion: number,
+  memoryBytes = 200,
+): LoadModelResponse {
+  return {
+    model_id: modelId,
+    version,
+    memory_bytes: memoryBytes,
+    load_ms: 7,
+    loaded_now: true,
+    state_version: stateVersion,
+  };
 }
 
 describe(ClusterView.name, () => {
@@ -53,8 +76,16 @@ describe(ClusterView.name, () => {
 
   describe('heartbeats', () => {
     it('adds a runtime whose loaded models appear in routes(), sorted by model, version and node', () => {
-      sut.applyHeartbeat(heartbeat('rt-b', { models: [report('zeta', 1), report('alpha', 2), report('alpha', 1)] }), 0);
-      sut.applyHeartbeat(heartbeat('rt-a', { models: [report('alpha', 2)] }), 0);
+      sut.applyHeartbeat(
+        heartbeat('rt-b', {
+          models: [report('zeta', 1), report('alpha', 2), report('alpha', 1)],
+        }),
+        0,
+      );
+      sut.applyHeartbeat(
+        heartbeat('rt-a', { models: [report('alpha', 2)] }),
+        0,
+      );
 
       expect(sut.has('rt-a')).toBe(true);
       expect(sut.has('rt-b')).toBe(true);
@@ -79,18 +110,25 @@ describe(ClusterView.name, () => {
         0,
       );
 
-      expect(sut.routes()).toEqual([{ model_id: 'ready', version: 1, nodes: ['rt-a'] }]);
+      expect(sut.routes()).toEqual([
+        { model_id: 'ready', version: 1, nodes: ['rt-a'] },
+      ]);
     });
 
     it('keeps a model a load reply recorded when an older heartbeat arrives afterwards, but refreshes liveness', () => {
       sut.applyHeartbeat(heartbeat('rt-a', { state_version: 1 }), 0);
       sut.recordLoaded('rt-a', loaded('iris', 1, 2));
 
-      const changed = sut.applyHeartbeat(heartbeat('rt-a', { state_version: 1, seq: 2, models: [] }), 250);
+      const changed = sut.applyHeartbeat(
+        heartbeat('rt-a', { state_version: 1, seq: 2, models: [] }),
+        250,
+      );
 
       expect(changed).toBe(false);
       expect(sut.nodesServing(key('iris', 1))).toEqual(['rt-a']);
-      expect(sut.routes()).toEqual([{ model_id: 'iris', version: 1, nodes: ['rt-a'] }]);
+      expect(sut.routes()).toEqual([
+        { model_id: 'iris', version: 1, nodes: ['rt-a'] },
+      ]);
       // Seen at 250, so still alive at 400 although first seen at 0.
       expect(sut.expire(400)).toEqual([]);
       expect(sut.has('rt-a')).toBe(true);
@@ -100,34 +138,63 @@ describe(ClusterView.name, () => {
       sut.applyHeartbeat(heartbeat('rt-a', { state_version: 1 }), 0);
       sut.recordLoaded('rt-a', loaded('iris', 1, 2));
 
-      const changed = sut.applyHeartbeat(heartbeat('rt-a', { state_version: 3, models: [report('mnist', 4)] }), 10);
-
-      expect(changed).toBe(true);
-      expect(sut.routes()).toEqual([{ model_id: 'mnist', version: 4, nodes: ['rt-a'] }]);
-      expect(sut.nodesServing(key('iris', 1))).toEqual([]);
-    });
-
-    it('accepts a heartbeat with the same state version as the last one', () => {
-      sut.applyHeartbeat(heartbeat('rt-a', { state_version: 5, models: [report('iris', 1)] }), 0);
-
-      sut.applyHeartbeat(heartbeat('rt-a', { state_version: 5, models: [report('iris', 1, { requests: 9 })] }), 10);
-
-      expect([...sut.modelReports()].map((r) => r.report.requests)).toEqual([9]);
-    });
-
-    it('starts a restarted runtime over from its own report, even with a lower state version', () => {
-      sut.applyHeartbeat(heartbeat('rt-a', { state_version: 40, models: [report('iris', 1)] }), 0);
-
       const changed = sut.applyHeartbeat(
-        heartbeat('rt-a', { started_at: '2026-01-01T01:00:00.000Z', state_version: 1, models: [report('mnist', 1)] }),
+        heartbeat('rt-a', { state_version: 3, models: [report('mnist', 4)] }),
         10,
       );
 
       expect(changed).toBe(true);
-      expect(sut.routes()).toEqual([{ model_id: 'mnist', version: 1, nodes: ['rt-a'] }]);
+      expect(sut.routes()).toEqual([
+        { model_id: 'mnist', version: 4, nodes: ['rt-a'] },
+      ]);
+      expect(sut.nodesServing(key('iris', 1))).toEqual([]);
+    });
+
+    it('accepts a heartbeat with the same state version as the last one', () => {
+      sut.applyHeartbeat(
+        heartbeat('rt-a', { state_version: 5, models: [report('iris', 1)] }),
+        0,
+      );
+
+      sut.applyHeartbeat(
+        heartbeat('rt-a', {
+          state_version: 5,
+          models: [report('iris', 1, { requests: 9 })],
+        }),
+        10,
+      );
+
+      expect([...sut.modelReports()].map((r) => r.report.requests)).toEqual([
+        9,
+      ]);
+    });
+
+    it('starts a restarted runtime over from its own report, even with a lower state version', () => {
+      sut.applyHeartbeat(
+        heartbeat('rt-a', { state_version: 40, models: [report('iris', 1)] }),
+        0,
+      );
+
+      const changed = sut.applyHeartbeat(
+        heartbeat('rt-a', {
+          started_at: '2026-01-01T01:00:00.000Z',
+          state_version: 1,
+          models: [report('mnist', 1)],
+        }),
+        10,
+      );
+
+      expect(changed).toBe(true);
+      expect(sut.routes()).toEqual([
+        { model_id: 'mnist', version: 1, nodes: ['rt-a'] },
+      ]);
       // The restarted runtime's versions count from its new start: 2 is newer than 1.
       sut.applyHeartbeat(
-        heartbeat('rt-a', { started_at: '2026-01-01T01:00:00.000Z', state_version: 2, models: [] }),
+        heartbeat('rt-a', {
+          started_at: '2026-01-01T01:00:00.000Z',
+          state_version: 2,
+          models: [],
+        }),
         20,
       );
       expect(sut.routes()).toEqual([]);
@@ -136,12 +203,24 @@ describe(ClusterView.name, () => {
 
   describe('recordLoaded', () => {
     it('adds the model as loaded with its measured memory', () => {
-      sut.applyHeartbeat(heartbeat('rt-a', { state_version: 1, used_bytes: 0 }), 0);
+      sut.applyHeartbeat(
+        heartbeat('rt-a', { state_version: 1, used_bytes: 0 }),
+        0,
+      );
 
       sut.recordLoaded('rt-a', loaded('iris', 1, 2, 321));
 
-      expect(sut.routes()).toEqual([{ model_id: 'iris', version: 1, nodes: ['rt-a'] }]);
-      expect(sut.candidates()).toEqual([{ nodeId: 'rt-a', capacityBytes: 1000, usedBytes: 321, modelsLoaded: 1 }]);
+      expect(sut.routes()).toEqual([
+        { model_id: 'iris', version: 1, nodes: ['rt-a'] },
+      ]);
+      expect(sut.candidates()).toEqual([
+        {
+          nodeId: 'rt-a',
+          capacityBytes: 1000,
+          usedBytes: 321,
+          modelsLoaded: 1,
+        },
+      ]);
     });
 
     it('ignores a reply older than what the view already holds', () => {
@@ -157,7 +236,9 @@ describe(ClusterView.name, () => {
 
       sut.recordLoaded('rt-a', loaded('iris', 1, 5));
 
-      expect(sut.routes()).toEqual([{ model_id: 'iris', version: 1, nodes: ['rt-a'] }]);
+      expect(sut.routes()).toEqual([
+        { model_id: 'iris', version: 1, nodes: ['rt-a'] },
+      ]);
     });
 
     it('ignores a reply from a runtime the view does not know', () => {
@@ -186,11 +267,16 @@ describe(ClusterView.name, () => {
 
     it('takes the routes of an expired runtime with it', () => {
       sut.applyHeartbeat(heartbeat('rt-a', { models: [report('iris', 1)] }), 0);
-      sut.applyHeartbeat(heartbeat('rt-b', { models: [report('iris', 1)] }), 1000);
+      sut.applyHeartbeat(
+        heartbeat('rt-b', { models: [report('iris', 1)] }),
+        1000,
+      );
 
       sut.expire(1000);
 
-      expect(sut.routes()).toEqual([{ model_id: 'iris', version: 1, nodes: ['rt-b'] }]);
+      expect(sut.routes()).toEqual([
+        { model_id: 'iris', version: 1, nodes: ['rt-b'] },
+      ]);
     });
   });
 
@@ -207,11 +293,18 @@ describe(ClusterView.name, () => {
     });
 
     it('does not count a reservation twice once the model shows in the reports', () => {
-      sut.applyHeartbeat(heartbeat('rt-a', { state_version: 1, used_bytes: 100 }), 0);
+      sut.applyHeartbeat(
+        heartbeat('rt-a', { state_version: 1, used_bytes: 100 }),
+        0,
+      );
       sut.reserve('rt-a', key('iris', 1), 300);
 
       sut.applyHeartbeat(
-        heartbeat('rt-a', { state_version: 2, used_bytes: 350, models: [report('iris', 1, { memory_bytes: 250 })] }),
+        heartbeat('rt-a', {
+          state_version: 2,
+          used_bytes: 350,
+          models: [report('iris', 1, { memory_bytes: 250 })],
+        }),
         10,
       );
 
@@ -221,7 +314,10 @@ describe(ClusterView.name, () => {
     });
 
     it('does not count a reservation twice once a load reply recorded the model', () => {
-      sut.applyHeartbeat(heartbeat('rt-a', { state_version: 1, used_bytes: 0 }), 0);
+      sut.applyHeartbeat(
+        heartbeat('rt-a', { state_version: 1, used_bytes: 0 }),
+        0,
+      );
       sut.reserve('rt-a', key('iris', 1), 300);
 
       sut.recordLoaded('rt-a', loaded('iris', 1, 2, 280));
@@ -230,10 +326,24 @@ describe(ClusterView.name, () => {
     });
 
     it('uses the larger of the reported total and the sum of model sizes', () => {
-      sut.applyHeartbeat(heartbeat('rt-a', { used_bytes: 50, models: [report('a', 1, { memory_bytes: 300 })] }), 0);
-      sut.applyHeartbeat(heartbeat('rt-b', { used_bytes: 700, models: [report('a', 1, { memory_bytes: 300 })] }), 0);
+      sut.applyHeartbeat(
+        heartbeat('rt-a', {
+          used_bytes: 50,
+          models: [report('a', 1, { memory_bytes: 300 })],
+        }),
+        0,
+      );
+      sut.applyHeartbeat(
+        heartbeat('rt-b', {
+          used_bytes: 700,
+          models: [report('a', 1, { memory_bytes: 300 })],
+        }),
+        0,
+      );
 
-      const used = Object.fromEntries(sut.candidates().map((c) => [c.nodeId, c.usedBytes]));
+      const used = Object.fromEntries(
+        sut.candidates().map((c) => [c.nodeId, c.usedBytes]),
+      );
 
       expect(used).toEqual({ 'rt-a': 300, 'rt-b': 700 });
     });
@@ -243,15 +353,28 @@ describe(ClusterView.name, () => {
         heartbeat('rt-a', {
           used_bytes: 0,
           models: [
-            report('broken', 1, { state: 'failed', memory_bytes: 500, reason: 'bad graph' }),
+            report('broken', 1, {
+              state: 'failed',
+              memory_bytes: 500,
+              reason: 'bad graph',
+            }),
             report('fine', 1, { memory_bytes: 120 }),
           ],
         }),
         0,
       );
 
-      expect(sut.candidates()).toEqual([{ nodeId: 'rt-a', capacityBytes: 1000, usedBytes: 120, modelsLoaded: 1 }]);
-      expect(sut.routes()).toEqual([{ model_id: 'fine', version: 1, nodes: ['rt-a'] }]);
+      expect(sut.candidates()).toEqual([
+        {
+          nodeId: 'rt-a',
+          capacityBytes: 1000,
+          usedBytes: 120,
+          modelsLoaded: 1,
+        },
+      ]);
+      expect(sut.routes()).toEqual([
+        { model_id: 'fine', version: 1, nodes: ['rt-a'] },
+      ]);
       expect(sut.nodesServing(key('broken', 1))).toEqual([]);
     });
 
@@ -264,7 +387,10 @@ describe(ClusterView.name, () => {
 
   describe('forget', () => {
     it('drops one model from one runtime and leaves the rest', () => {
-      sut.applyHeartbeat(heartbeat('rt-a', { models: [report('iris', 1), report('mnist', 1)] }), 0);
+      sut.applyHeartbeat(
+        heartbeat('rt-a', { models: [report('iris', 1), report('mnist', 1)] }),
+        0,
+      );
       sut.applyHeartbeat(heartbeat('rt-b', { models: [report('iris', 1)] }), 0);
 
       sut.forget('rt-a', key('iris', 1));
@@ -278,10 +404,22 @@ describe(ClusterView.name, () => {
 
   describe('nodesServing', () => {
     beforeEach(() => {
-      sut.applyHeartbeat(heartbeat('n1', { models: [report('iris', 1, { in_flight: 3 })] }), 0);
-      sut.applyHeartbeat(heartbeat('n3', { models: [report('iris', 1, { in_flight: 0 })] }), 0);
-      sut.applyHeartbeat(heartbeat('n2', { models: [report('iris', 1, { in_flight: 0 })] }), 0);
-      sut.applyHeartbeat(heartbeat('n4', { models: [report('iris', 1, { state: 'loading' })] }), 0);
+      sut.applyHeartbeat(
+        heartbeat('n1', { models: [report('iris', 1, { in_flight: 3 })] }),
+        0,
+      );
+      sut.applyHeartbeat(
+        heartbeat('n3', { models: [report('iris', 1, { in_flight: 0 })] }),
+        0,
+      );
+      sut.applyHeartbeat(
+        heartbeat('n2', { models: [report('iris', 1, { in_flight: 0 })] }),
+        0,
+      );
+      sut.applyHeartbeat(
+        heartbeat('n4', { models: [report('iris', 1, { state: 'loading' })] }),
+        0,
+      );
     });
 
     it('orders nodes by requests in flight, then by node id', () => {
@@ -310,8 +448,16 @@ describe(ClusterView.name, () => {
 
   describe('runtimeStatuses', () => {
     it('describes every runtime, sorted by node id', () => {
-      sut.applyHeartbeat(heartbeat('rt-b', { capacity_bytes: 2000, rss_bytes: 77 }), Date.parse('2026-01-02T00:00:00.000Z'));
-      sut.applyHeartbeat(heartbeat('rt-a', { models: [report('iris', 1, { memory_bytes: 150 })] }), 0);
+      sut.applyHeartbeat(
+        heartbeat('rt-b', { capacity_bytes: 2000, rss_bytes: 77 }),
+        Date.parse('2026-01-02T00:00:00.000Z'),
+      );
+      sut.applyHeartbeat(
+        heartbeat('rt-a', {
+          models: [report('iris', 1, { memory_bytes: 150 })],
+        }),
+        0,
+      );
 
       expect(sut.runtimeStatuses()).toEqual([
         {

@@ -1,4 +1,10 @@
-import { LoadedModelReport, LoadModelResponse, Route, RuntimeHeartbeat, RuntimeStatus } from '@portfolio/contracts';
+import {
+  LoadedModelReport,
+  LoadModelResponse,
+  Route,
+  RuntimeHeartbeat,
+  RuntimeStatus,
+} from '@portfolio/contracts';
 import { RuntimeCandidate } from '@portfolio/placement';
 
 interface RuntimeEntry {
@@ -11,7 +17,8 @@ interface RuntimeEntry {
   reservations: Map<string, number>;
 }
 
-export const key = (modelId: string, version: number) => `${modelId}@${version}`;
+export const key = (modelId: string, version: number) =>
+  `${modelId}@${version}`;
 
 /**
  * The cluster as the cache-manager sees it: soft state rebuilt from runtime reports.
@@ -42,7 +49,9 @@ export class ClusterView {
     entry.lastSeenMs = nowMs;
     if (hb.state_version < entry.stateVersion) return false;
     entry.stateVersion = hb.state_version;
-    entry.models = new Map(hb.models.map((m) => [key(m.model_id, m.version), m]));
+    entry.models = new Map(
+      hb.models.map((m) => [key(m.model_id, m.version), m]),
+    );
     return true;
   }
 
@@ -105,7 +114,11 @@ export class ClusterView {
       const m = entry.models.get(k);
       if (m?.state === 'loaded') out.push({ nodeId, inFlight: m.in_flight });
     }
-    return out.sort((a, b) => a.inFlight - b.inFlight || a.nodeId.localeCompare(b.nodeId)).map((x) => x.nodeId);
+    return out
+      .sort(
+        (a, b) => a.inFlight - b.inFlight || a.nodeId.localeCompare(b.nodeId),
+      )
+      .map((x) => x.nodeId);
   }
 
   candidates(): RuntimeCandidate[] {
@@ -113,7 +126,8 @@ export class ClusterView {
       nodeId: e.heartbeat.node_id,
       capacityBytes: e.heartbeat.capacity_bytes,
       usedBytes: this.usedBytes(e),
-      modelsLoaded: [...e.models.values()].filter((m) => m.state === 'loaded').length,
+      modelsLoaded: [...e.models.values()].filter((m) => m.state === 'loaded')
+        .length,
     }));
   }
 
@@ -123,14 +137,20 @@ export class ClusterView {
       for (const m of entry.models.values()) {
         if (m.state !== 'loaded') continue;
         const k = key(m.model_id, m.version);
-        const route = byKey.get(k) ?? { model_id: m.model_id, version: m.version, nodes: [] };
+        const route = byKey.get(k) ?? {
+          model_id: m.model_id,
+          version: m.version,
+          nodes: [],
+        };
         route.nodes.push(nodeId);
         byKey.set(k, route);
       }
     }
     return [...byKey.values()]
       .map((r) => ({ ...r, nodes: r.nodes.sort() }))
-      .sort((a, b) => a.model_id.localeCompare(b.model_id) || a.version - b.version);
+      .sort(
+        (a, b) => a.model_id.localeCompare(b.model_id) || a.version - b.version,
+      );
   }
 
   runtimeStatuses(): RuntimeStatus[] {
@@ -142,7 +162,9 @@ export class ClusterView {
         soft_limit_bytes: e.heartbeat.soft_limit_bytes,
         used_bytes: this.usedBytes(e),
         rss_bytes: e.heartbeat.rss_bytes,
-        models_loaded: [...e.models.values()].filter((m) => m.state === 'loaded').length,
+        models_loaded: [...e.models.values()].filter(
+          (m) => m.state === 'loaded',
+        ).length,
         started_at: e.heartbeat.started_at,
         last_seen_at: new Date(e.lastSeenMs).toISOString(),
       }))
@@ -166,9 +188,11 @@ export class ClusterView {
 
   private usedBytes(e: RuntimeEntry): number {
     let models = 0;
-    for (const m of e.models.values()) if (m.state !== 'failed') models += m.memory_bytes;
+    for (const m of e.models.values())
+      if (m.state !== 'failed') models += m.memory_bytes;
     let reserved = 0;
-    for (const [k, bytes] of e.reservations) if (!e.models.has(k)) reserved += bytes;
+    for (const [k, bytes] of e.reservations)
+      if (!e.models.has(k)) reserved += bytes;
     return Math.max(e.heartbeat.used_bytes, models) + reserved;
   }
 }

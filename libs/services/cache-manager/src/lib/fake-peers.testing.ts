@@ -25,7 +25,9 @@ export interface FakeRuntimeOptions {
   readonly responsive?: boolean;
 }
 
-export type LoadHandler = (request: LoadModelRequest) => Promise<LoadModelResponse> | LoadModelResponse;
+export type LoadHandler = (
+  request: LoadModelRequest,
+) => Promise<LoadModelResponse> | LoadModelResponse;
 
 export class FakeRuntime {
   /** Every Runtime.load request received, in order. */
@@ -64,7 +66,11 @@ export class FakeRuntime {
           Runtime.ping,
           () => {
             this.pings++;
-            return { service: 'runtime', instance: nodeId, started_at: this.startedAt };
+            return {
+              service: 'runtime',
+              instance: nodeId,
+              started_at: this.startedAt,
+            };
           },
           { target: nodeId },
         ),
@@ -73,13 +79,19 @@ export class FakeRuntime {
   }
 
   /** Loads the model for real as far as this fake goes: it shows in the next heartbeats. */
-  succeed(req: LoadModelRequest, memoryBytes = req.memory_estimate_bytes): LoadModelResponse {
+  succeed(
+    req: LoadModelRequest,
+    memoryBytes = req.memory_estimate_bytes,
+  ): LoadModelResponse {
     const k = `${req.model_id}@${req.version}`;
     const loadedNow = !this.models.has(k);
     if (loadedNow) {
       this.stateVersion++;
       this.usedBytes += memoryBytes;
-      this.models.set(k, report(req.model_id, req.version, { memory_bytes: memoryBytes }));
+      this.models.set(
+        k,
+        report(req.model_id, req.version, { memory_bytes: memoryBytes }),
+      );
     }
     return {
       model_id: req.model_id,
@@ -92,7 +104,11 @@ export class FakeRuntime {
   }
 
   /** Reports a model as held (e.g. loaded before this cache-manager started). */
-  hold(modelId: string, version: number, overrides: Partial<LoadedModelReport> = {}): void {
+  hold(
+    modelId: string,
+    version: number,
+    overrides: Partial<LoadedModelReport> = {},
+  ): void {
     this.stateVersion++;
     const r = report(modelId, version, overrides);
     this.usedBytes += r.memory_bytes;
@@ -108,7 +124,9 @@ export class FakeRuntime {
     this.models.delete(`${modelId}@${version}`);
   }
 
-  heartbeatPayload(overrides: Partial<RuntimeHeartbeat> = {}): RuntimeHeartbeat {
+  heartbeatPayload(
+    overrides: Partial<RuntimeHeartbeat> = {},
+  ): RuntimeHeartbeat {
     return {
       node_id: this.nodeId,
       started_at: this.startedAt,
@@ -141,7 +159,11 @@ export class FakeRuntime {
   }
 }
 
-export function report(modelId: string, version: number, overrides: Partial<LoadedModelReport> = {}): LoadedModelReport {
+export function report(
+  modelId: string,
+  version: number,
+  overrides: Partial<LoadedModelReport> = {},
+): LoadedModelReport {
   return {
     model_id: modelId,
     version,
@@ -177,17 +199,30 @@ export class FakeRegistry {
   constructor(messaging: Messaging, models: readonly FakeModel[] = []) {
     for (const m of models) this.put(m);
     this.subscriptions = [
-      messaging.serve(Registry.listModels, () => ({ models: [...this.models.values()].map(modelRecord) })),
+      messaging.serve(Registry.listModels, () => ({
+        models: [...this.models.values()].map(modelRecord),
+      })),
       messaging.serve(Registry.resolveVersion, (req) => {
         this.resolves.push(req);
         const model = this.models.get(req.model_id);
-        if (!model) throw new PortfolioError('MODEL_NOT_FOUND', `model "${req.model_id}" is not registered`);
+        if (!model)
+          throw new PortfolioError(
+            'MODEL_NOT_FOUND',
+            `model "${req.model_id}" is not registered`,
+          );
         const numbers = Object.keys(model.versions ?? {}).map(Number);
-        const wanted = req.version ?? (numbers.length ? Math.max(...numbers) : undefined);
+        const wanted =
+          req.version ?? (numbers.length ? Math.max(...numbers) : undefined);
         if (wanted === undefined || !numbers.includes(wanted)) {
-          throw new PortfolioError('VERSION_NOT_FOUND', `model "${req.model_id}" has no version ${wanted ?? '(default)'}`);
+          throw new PortfolioError(
+            'VERSION_NOT_FOUND',
+            `model "${req.model_id}" has no version ${wanted ?? '(default)'}`,
+          );
         }
-        return { model: modelRecord(model), version: versionRecord(model, wanted) };
+        return {
+          model: modelRecord(model),
+          version: versionRecord(model, wanted),
+        };
       }),
     ];
   }
@@ -228,19 +263,26 @@ function versionRecord(m: FakeModel, version: number): VersionRecord {
     artifact_uri: artifactUri(m.id, version),
     sha256: sha(version),
     size_bytes: (m.versions ?? {})[version],
-    signature: { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 3] }] },
+    signature: {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }],
+      outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 3] }],
+    },
     status: 'ready',
     created_at: '2026-01-01T00:00:00.000Z',
   };
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 3000): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 3000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

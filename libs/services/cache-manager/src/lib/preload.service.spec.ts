@@ -6,7 +6,12 @@ import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
 
 import { CacheManagerServiceModule } from './cache-manager-service.module';
 import { CacheManagerService } from './cache-manager.service';
-import { eventually, FakeModel, FakeRegistry, FakeRuntime } from './fake-peers.testing';
+import {
+  eventually,
+  FakeModel,
+  FakeRegistry,
+  FakeRuntime,
+} from './fake-peers.testing';
 import { PreloadService } from './preload.service';
 
 /** Long enough to notice a load that should not happen; well under the service's 2 s retry tick. */
@@ -24,8 +29,16 @@ describe(PreloadService.name, () => {
       {
         module: class PreloadTestApp {},
         imports: [
-          MessagingModule.forRoot({ bus, prefix: 'test', requestTimeoutMs: 5_000 }),
-          CacheManagerServiceModule.forRoot({ runtimeTimeoutMs: 10_000, loadTimeoutMs: 2_000, routingRepublishMs: 60_000 }),
+          MessagingModule.forRoot({
+            bus,
+            prefix: 'test',
+            requestTimeoutMs: 5_000,
+          }),
+          CacheManagerServiceModule.forRoot({
+            runtimeTimeoutMs: 10_000,
+            loadTimeoutMs: 2_000,
+            routingRepublishMs: 60_000,
+          }),
         ],
       },
       { logger: false },
@@ -46,7 +59,9 @@ describe(PreloadService.name, () => {
   const quiet = () => new Promise((r) => setTimeout(r, QUIET_MS));
   /** Resolutions of the default version: the preload's own (the cache-manager's placement names the version). */
   const resolvesOf = (modelId: string) =>
-    registry.resolves.filter((r) => r.model_id === modelId && r.version === undefined).length;
+    registry.resolves.filter(
+      (r) => r.model_id === modelId && r.version === undefined,
+    ).length;
 
   afterEach(async () => {
     await app?.close();
@@ -65,7 +80,9 @@ describe(PreloadService.name, () => {
     await eventually(() => rt.loads.length > 0);
     await quiet();
     expect(rt.loads.map((l) => [l.model_id, l.version])).toEqual([['iris', 2]]);
-    expect(cache.status().models.find((x) => x.model_id === 'iris')).toMatchObject({ version: 2, state: 'loaded', nodes: ['rt-a'] });
+    expect(
+      cache.status().models.find((x) => x.model_id === 'iris'),
+    ).toMatchObject({ version: 2, state: 'loaded', nodes: ['rt-a'] });
   });
 
   it('does not load a preload model again when another runtime joins', async () => {
@@ -104,10 +121,16 @@ describe(PreloadService.name, () => {
     expect(rt.loads).toHaveLength(0);
 
     registry.put({ id: 'later', preload: true, versions: { 1: 100 } });
-    m.emit(Registry.modelChanged, { model_id: 'later', change: 'version_created', version: 1 });
+    m.emit(Registry.modelChanged, {
+      model_id: 'later',
+      change: 'version_created',
+      version: 1,
+    });
 
     await eventually(() => rt.loads.length > 0);
-    expect(rt.loads.map((l) => [l.model_id, l.version])).toEqual([['later', 1]]);
+    expect(rt.loads.map((l) => [l.model_id, l.version])).toEqual([
+      ['later', 1],
+    ]);
   });
 
   it('leaves a model that failed to load alone until it changes', async () => {
@@ -119,7 +142,8 @@ describe(PreloadService.name, () => {
     const failBroken = (rt: FakeRuntime) => {
       rt.onLoad = (req) => {
         attempts.push(req.model_id);
-        if (req.model_id === 'broken') throw new PortfolioError('MODEL_LOAD_FAILED', 'bad graph');
+        if (req.model_id === 'broken')
+          throw new PortfolioError('MODEL_LOAD_FAILED', 'bad graph');
         return rt.succeed(req);
       };
     };
@@ -150,7 +174,9 @@ describe(PreloadService.name, () => {
     m.emit(Registry.modelChanged, { model_id: 'iris', change: 'updated' });
     await eventually(() => resolvesOf('iris') === 1);
     await quiet();
-    expect(cache.status().models.find((x) => x.model_id === 'iris')).toMatchObject({ misses: 1, loads: 0 });
+    expect(
+      cache.status().models.find((x) => x.model_id === 'iris'),
+    ).toMatchObject({ misses: 1, loads: 0 });
 
     const rt = join('rt-a');
 

@@ -1,4 +1,9 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 
 import { isPortfolioError, Registry } from '@portfolio/contracts';
 import { BusSubscription, Messaging } from '@portfolio/messaging';
@@ -7,7 +12,12 @@ import { CacheManagerService } from './cache-manager.service';
 
 const RETRY_MS = 2000;
 /** Errors worth retrying: the cluster may change (a runtime joins, memory frees up). */
-const TRANSIENT = new Set(['NO_RUNTIME', 'SERVICE_UNAVAILABLE', 'TIMEOUT', 'INSUFFICIENT_MEMORY']);
+const TRANSIENT = new Set([
+  'NO_RUNTIME',
+  'SERVICE_UNAVAILABLE',
+  'TIMEOUT',
+  'INSUFFICIENT_MEMORY',
+]);
 
 /**
  * Keeps `preload: true` models (their default version) loaded: at start, when a model
@@ -54,11 +64,22 @@ export class PreloadService implements OnApplicationBootstrap, OnModuleDestroy {
     this.dirty = false;
     try {
       const { models } = await this.messaging.call(Registry.listModels, {});
-      for (const model of models.filter((m) => m.preload && !this.given.has(m.id))) {
+      for (const model of models.filter(
+        (m) => m.preload && !this.given.has(m.id),
+      )) {
         try {
-          const { version } = await this.messaging.call(Registry.resolveVersion, { model_id: model.id });
-          const res = await this.cache.ensure({ model_id: model.id, version: version.version });
-          if (res.loaded_now) this.logger.log(`preloaded ${model.id}@${version.version} on ${res.node_id}`);
+          const { version } = await this.messaging.call(
+            Registry.resolveVersion,
+            { model_id: model.id },
+          );
+          const res = await this.cache.ensure({
+            model_id: model.id,
+            version: version.version,
+          });
+          if (res.loaded_now)
+            this.logger.log(
+              `preloaded ${model.id}@${version.version} on ${res.node_id}`,
+            );
         } catch (e) {
           if (!isPortfolioError(e) || TRANSIENT.has(e.code)) {
             this.dirty = true;
@@ -71,7 +92,10 @@ export class PreloadService implements OnApplicationBootstrap, OnModuleDestroy {
     } catch (e) {
       // The registry is not reachable yet; try again on the next tick.
       this.dirty = true;
-      if (!isPortfolioError(e)) this.logger.warn(`preload: ${e instanceof Error ? e.message : String(e)}`);
+      if (!isPortfolioError(e))
+        this.logger.warn(
+          `preload: ${e instanceof Error ? e.message : String(e)}`,
+        );
     } finally {
       this.running = false;
     }

@@ -2,7 +2,10 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { DbGate } from './database/db-gate';
-import { RegistryDatabase, registryDataSourceOptions } from './database/registry-database';
+import {
+  RegistryDatabase,
+  registryDataSourceOptions,
+} from './database/registry-database';
 import { RegistryMigrator } from './database/registry-migrator';
 import { ModelRegistryHandlers } from './model-registry.handlers';
 import { DB_GATE, ModelRegistryService } from './model-registry.service';
@@ -26,7 +29,10 @@ export class ModelRegistryServiceModule {
         }),
       ],
       providers: [
-        { provide: DB_GATE, useValue: new DbGate(options.database.kind === 'pglite') },
+        {
+          provide: DB_GATE,
+          useValue: new DbGate(options.database.kind === 'pglite'),
+        },
         ModelRegistryService,
         RegistryMigrator,
         ModelRegistryHandlers,

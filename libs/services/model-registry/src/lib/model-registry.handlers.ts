@@ -1,4 +1,8 @@
-import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Injectable,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 
 import { ModelChangedEvent, Registry } from '@portfolio/contracts';
 import { BusSubscription, Messaging } from '@portfolio/messaging';
@@ -7,7 +11,9 @@ import { ModelRegistryService } from './model-registry.service';
 
 /** The registry's bus surface: parse (done by Messaging), delegate, announce changes. */
 @Injectable()
-export class ModelRegistryHandlers implements OnApplicationBootstrap, OnModuleDestroy {
+export class ModelRegistryHandlers
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   private subscriptions: BusSubscription[] = [];
   private readonly startedAt = new Date().toISOString();
 
@@ -21,8 +27,10 @@ export class ModelRegistryHandlers implements OnApplicationBootstrap, OnModuleDe
     this.subscriptions = [
       m.serve(Registry.createModel, async (req) => {
         const res = await this.registry.createModel(req);
-        if (res.created) this.changed({ model_id: res.model.id, change: 'created' });
-        else if (req.if_exists === 'update') this.changed({ model_id: res.model.id, change: 'updated' });
+        if (res.created)
+          this.changed({ model_id: res.model.id, change: 'created' });
+        else if (req.if_exists === 'update')
+          this.changed({ model_id: res.model.id, change: 'updated' });
         return res;
       }),
       m.serve(Registry.getModel, (req) => this.registry.getModel(req.id)),
@@ -30,12 +38,22 @@ export class ModelRegistryHandlers implements OnApplicationBootstrap, OnModuleDe
       m.serve(Registry.createVersion, async (req) => {
         const res = await this.registry.createVersion(req);
         if (res.created) {
-          this.changed({ model_id: req.model_id, change: 'version_created', version: res.version.version });
+          this.changed({
+            model_id: req.model_id,
+            change: 'version_created',
+            version: res.version.version,
+          });
         }
         return res;
       }),
-      m.serve(Registry.resolveVersion, (req) => this.registry.resolveVersion(req)),
-      m.serve(Registry.ping, () => ({ service: 'model-registry', instance: process.pid.toString(), started_at: this.startedAt })),
+      m.serve(Registry.resolveVersion, (req) =>
+        this.registry.resolveVersion(req),
+      ),
+      m.serve(Registry.ping, () => ({
+        service: 'model-registry',
+        instance: process.pid.toString(),
+        started_at: this.startedAt,
+      })),
     ];
   }
 

@@ -57,7 +57,11 @@ export class ModelRegistryService {
         if (created) return { model: toModelRecord(model), created: true };
 
         if (req.if_exists !== 'update') {
-          throw new PortfolioError('MODEL_EXISTS', `model "${req.id}" is already registered`, { model_id: req.id });
+          throw new PortfolioError(
+            'MODEL_EXISTS',
+            `model "${req.id}" is already registered`,
+            { model_id: req.id },
+          );
         }
         if (model.format !== req.format) {
           throw new PortfolioError(
@@ -67,37 +71,50 @@ export class ModelRegistryService {
           );
         }
         const changes: Partial<ModelEntity> = {};
-        if (req.description !== undefined) changes.description = req.description;
-        if (req.memory_estimate_bytes !== undefined) changes.memoryEstimateBytes = req.memory_estimate_bytes;
+        if (req.description !== undefined)
+          changes.description = req.description;
+        if (req.memory_estimate_bytes !== undefined)
+          changes.memoryEstimateBytes = req.memory_estimate_bytes;
         if (req.preload !== undefined) changes.preload = req.preload;
         if (req.pinned !== undefined) changes.pinned = req.pinned;
         if (req.ttl_ms !== undefined) changes.ttlMs = req.ttl_ms;
         if (req.labels !== undefined) changes.labels = req.labels;
         const differs = Object.entries(changes).some(
-          ([k, v]) => JSON.stringify(model[k as keyof ModelEntity]) !== JSON.stringify(v),
+          ([k, v]) =>
+            JSON.stringify(model[k as keyof ModelEntity]) !== JSON.stringify(v),
         );
         if (!differs) return { model: toModelRecord(model), created: false };
         await tx.update(ModelEntity, { id: req.id }, changes);
-        return { model: toModelRecord(await this.lockModel(tx, req.id)), created: false };
+        return {
+          model: toModelRecord(await this.lockModel(tx, req.id)),
+          created: false,
+        };
       }),
     );
   }
 
   getModel(id: string): Promise<GetModelResponse> {
     return this.gate.run(async () => {
-      const model = await this.dataSource.manager.findOneBy(ModelEntity, { id });
+      const model = await this.dataSource.manager.findOneBy(ModelEntity, {
+        id,
+      });
       if (!model) throw modelNotFound(id);
       const versions = await this.dataSource.manager.find(ModelVersionEntity, {
         where: { modelId: id },
         order: { version: 'ASC' },
       });
-      return { model: toModelRecord(model), versions: versions.map(toVersionRecord) };
+      return {
+        model: toModelRecord(model),
+        versions: versions.map(toVersionRecord),
+      };
     });
   }
 
   listModels(): Promise<ListModelsResponse> {
     return this.gate.run(async () => {
-      const models = await this.dataSource.manager.find(ModelEntity, { order: { id: 'ASC' } });
+      const models = await this.dataSource.manager.find(ModelEntity, {
+        order: { id: 'ASC' },
+      });
       return { models: models.map(toModelRecord) };
     });
   }
@@ -119,10 +136,15 @@ export class ModelRegistryService {
         }
         if (req.reuse_if_same_sha256) {
           const existing = await tx.findOne(ModelVersionEntity, {
-            where: { modelId: req.model_id, sha256: req.sha256, status: 'ready' },
+            where: {
+              modelId: req.model_id,
+              sha256: req.sha256,
+              status: 'ready',
+            },
             order: { version: 'DESC' },
           });
-          if (existing) return { version: toVersionRecord(existing), created: false };
+          if (existing)
+            return { version: toVersionRecord(existing), created: false };
         }
         const { max } = (await tx
           .createQueryBuilder(ModelVersionEntity, 'v')
@@ -140,7 +162,10 @@ export class ModelRegistryService {
           status: 'ready',
         });
         await tx.insert(ModelVersionEntity, entity);
-        const saved = await tx.findOneByOrFail(ModelVersionEntity, { modelId: entity.modelId, version: entity.version });
+        const saved = await tx.findOneByOrFail(ModelVersionEntity, {
+          modelId: entity.modelId,
+          version: entity.version,
+        });
         return { version: toVersionRecord(saved), created: true };
       }),
     );
@@ -148,24 +173,37 @@ export class ModelRegistryService {
 
   resolveVersion(req: ResolveVersionRequest): Promise<ResolveVersionResponse> {
     return this.gate.run(async () => {
-      const model = await this.dataSource.manager.findOneBy(ModelEntity, { id: req.model_id });
+      const model = await this.dataSource.manager.findOneBy(ModelEntity, {
+        id: req.model_id,
+      });
       if (!model) throw modelNotFound(req.model_id);
       const version =
         req.version !== undefined
-          ? await this.dataSource.manager.findOneBy(ModelVersionEntity, { modelId: req.model_id, version: req.version })
+          ? await this.dataSource.manager.findOneBy(ModelVersionEntity, {
+              modelId: req.model_id,
+              version: req.version,
+            })
           : await this.dataSource.manager.findOne(ModelVersionEntity, {
               where: { modelId: req.model_id, status: 'ready' },
               order: { version: 'DESC' },
             });
       if (!version) {
         throw req.version !== undefined
-          ? new PortfolioError('VERSION_NOT_FOUND', `model "${req.model_id}" has no version ${req.version}`, {
-              model_id: req.model_id,
-              version: req.version,
-            })
-          : new PortfolioError('VERSION_NOT_FOUND', `model "${req.model_id}" has no ready version yet; upload one first`, {
-              model_id: req.model_id,
-            });
+          ? new PortfolioError(
+              'VERSION_NOT_FOUND',
+              `model "${req.model_id}" has no version ${req.version}`,
+              {
+                model_id: req.model_id,
+                version: req.version,
+              },
+            )
+          : new PortfolioError(
+              'VERSION_NOT_FOUND',
+              `model "${req.model_id}" has no ready version yet; upload one first`,
+              {
+                model_id: req.model_id,
+              },
+            );
       }
       return { model: toModelRecord(model), version: toVersionRecord(version) };
     });
@@ -183,5 +221,9 @@ export class ModelRegistryService {
 }
 
 function modelNotFound(id: string): PortfolioError {
-  return new PortfolioError('MODEL_NOT_FOUND', `model "${id}" is not registered`, { model_id: id });
+  return new PortfolioError(
+    'MODEL_NOT_FOUND',
+    `model "${id}" is not registered`,
+    { model_id: id },
+  );
 }

@@ -13,10 +13,21 @@ describe(AsyncMutex.name, () => {
       return name;
     };
 
-    const results = await Promise.all([sut.run(section('a', 30)), sut.run(section('b', 1)), sut.run(section('c', 10))]);
+    const results = await Promise.all([
+      sut.run(section('a', 30)),
+      sut.run(section('b', 1)),
+      sut.run(section('c', 10)),
+    ]);
 
     expect(results).toEqual(['a', 'b', 'c']);
-    expect(events).toEqual(['a:start', 'a:end', 'b:start', 'b:end', 'c:start', 'c:end']);
+    expect(events).toEqual([
+      'a:start',
+      'a:end',
+      'b:start',
+      'b:end',
+      'c:start',
+      'c:end',
+    ]);
   });
 
   it('keeps going after a section fails, and hands the failure to its caller only', async () => {

@@ -3,10 +3,18 @@ import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { LocalStorageDriver } from '@portfolio/storage';
-import { buildLargeModel, largeModelSide, makeTempDir } from '@portfolio/testing';
+import {
+  buildLargeModel,
+  largeModelSide,
+  makeTempDir,
+} from '@portfolio/testing';
 
 import { ModelHostService } from './model-host.service';
-import { loadRequestFor, sampleInput, testRuntimeSettings } from './runtime.testing';
+import {
+  loadRequestFor,
+  sampleInput,
+  testRuntimeSettings,
+} from './runtime.testing';
 import { WorkerPool } from './worker/worker-pool';
 
 const MiB = 1024 * 1024;
@@ -25,19 +33,32 @@ describe(`${ModelHostService.name} memory measurement`, () => {
   beforeAll(() => {
     Logger.overrideLogger(false);
     root = makeTempDir('model-host-memory');
-    buildLargeModel({ weightBytes: WEIGHT_BYTES, externalData: true, dir: join(root, 'large'), name: 'model' });
+    buildLargeModel({
+      weightBytes: WEIGHT_BYTES,
+      externalData: true,
+      dir: join(root, 'large'),
+      name: 'model',
+    });
     weightBytes = statSync(join(root, 'large', 'model.data')).size;
-    sut = new ModelHostService(testRuntimeSettings({ capacityBytes: 4 * 1024 * MiB }), new LocalStorageDriver(root));
+    sut = new ModelHostService(
+      testRuntimeSettings({ capacityBytes: 4 * 1024 * MiB }),
+      new LocalStorageDriver(root),
+    );
   });
   afterAll(async () => {
-    await (sut as unknown as { pool: WorkerPool }).pool.ready().catch(() => undefined);
+    await (sut as unknown as { pool: WorkerPool }).pool
+      .ready()
+      .catch(() => undefined);
     await sut.onApplicationShutdown();
     rmSync(root, { recursive: true, force: true });
   });
 
   it('measures a 64 MiB external-data model within [0.9x, 1.6x] of its weights', async () => {
     expect(weightBytes).toBe(4 * largeModelSide(WEIGHT_BYTES) ** 2);
-    const req = loadRequestFor(root, 'large/model.onnx', { model_id: 'large', memory_estimate_bytes: weightBytes });
+    const req = loadRequestFor(root, 'large/model.onnx', {
+      model_id: 'large',
+      memory_estimate_bytes: weightBytes,
+    });
     // Only the graph is in the .onnx file: the floor (size_bytes) cannot hide a low measurement.
     expect(req.size_bytes).toBeLessThan(MiB);
 
@@ -48,13 +69,19 @@ describe(`${ModelHostService.name} memory measurement`, () => {
     expect(ratio).toBeLessThanOrEqual(1.6);
     expect(sut.usedBytes()).toBe(loaded.memory_bytes);
     const n = largeModelSide(WEIGHT_BYTES);
-    const { outputs } = await sut.infer('large', 1, { x: { datatype: 'FP32', shape: [1, n], data: sampleInput(n) } });
+    const { outputs } = await sut.infer('large', 1, {
+      x: { datatype: 'FP32', shape: [1, n], data: sampleInput(n) },
+    });
     expect(outputs['y'].shape).toEqual([1, n]);
   });
 
   it('measures a second copy as much again, and gets its memory back on unload', async () => {
     const loaded = await sut.load(
-      loadRequestFor(root, 'large/model.onnx', { model_id: 'large', version: 2, memory_estimate_bytes: weightBytes }),
+      loadRequestFor(root, 'large/model.onnx', {
+        model_id: 'large',
+        version: 2,
+        memory_estimate_bytes: weightBytes,
+      }),
     );
     expect(loaded.memory_bytes / weightBytes).toBeGreaterThanOrEqual(0.9);
     expect(loaded.memory_bytes / weightBytes).toBeLessThanOrEqual(1.6);
@@ -63,7 +90,10 @@ describe(`${ModelHostService.name} memory measurement`, () => {
     const unloaded = await sut.unload('large', 2);
 
     const returned = rssLoaded - process.memoryUsage.rss();
-    expect(unloaded).toMatchObject({ was_loaded: true, freed_bytes: loaded.memory_bytes });
+    expect(unloaded).toMatchObject({
+      was_loaded: true,
+      freed_bytes: loaded.memory_bytes,
+    });
     expect(returned / weightBytes).toBeGreaterThanOrEqual(0.9);
   });
 });

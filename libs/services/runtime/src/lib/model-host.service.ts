@@ -1,4 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 
 import {
@@ -14,7 +19,11 @@ import { StorageDriver } from '@portfolio/storage';
 import { checkTensor, Tensor } from '@portfolio/tensor';
 
 import { AsyncMutex } from './async-mutex';
-import { RUNTIME_SETTINGS, RUNTIME_STORAGE, RuntimeSettings } from './runtime.settings';
+import {
+  RUNTIME_SETTINGS,
+  RUNTIME_STORAGE,
+  RuntimeSettings,
+} from './runtime.settings';
 import { WorkerPool } from './worker/worker-pool';
 
 interface HostedModel {
@@ -38,7 +47,8 @@ interface HostedModel {
 
 const SHUTDOWN_DRAIN_MS = 10_000;
 
-export const modelKey = (modelId: string, version: number) => `${modelId}@${version}`;
+export const modelKey = (modelId: string, version: number) =>
+  `${modelId}@${version}`;
 
 /**
  * The models this runtime holds and their memory. It is the last line of defence for
@@ -62,7 +72,11 @@ export class ModelHostService implements OnApplicationShutdown {
     @Inject(RUNTIME_SETTINGS) readonly settings: RuntimeSettings,
     @Inject(RUNTIME_STORAGE) private readonly storage: StorageDriver,
   ) {
-    this.pool = new WorkerPool(settings.workerScript, settings.workers, (keys, reason) => this.workerLost(keys, reason));
+    this.pool = new WorkerPool(
+      settings.workerScript,
+      settings.workers,
+      (keys, reason) => this.workerLost(keys, reason),
+    );
   }
 
   /** Called after every change of state, so reports go out without waiting for the next beat. */
@@ -78,7 +92,8 @@ export class ModelHostService implements OnApplicationShutdown {
 
   usedBytes(): number {
     let used = 0;
-    for (const m of this.models.values()) if (m.state !== 'failed' && m.state !== 'unloaded') used += m.memoryBytes;
+    for (const m of this.models.values())
+      if (m.state !== 'failed' && m.state !== 'unloaded') used += m.memoryBytes;
     return used;
   }
 
@@ -113,7 +128,10 @@ export class ModelHostService implements OnApplicationShutdown {
     }
     if (existing?.loading) return existing.loading;
     if (existing?.state === 'unloading') {
-      throw new PortfolioError('SERVICE_UNAVAILABLE', `${key} is being unloaded on ${this.settings.nodeId}; retry`);
+      throw new PortfolioError(
+        'SERVICE_UNAVAILABLE',
+        `${key} is being unloaded on ${this.settings.nodeId}; retry`,
+      );
     }
 
     const estimate = Math.max(req.memory_estimate_bytes, req.size_bytes);
@@ -136,28 +154,44 @@ export class ModelHostService implements OnApplicationShutdown {
       drained: null,
     };
     this.models.set(key, model);
-    model.loading = this.loadLock.run(() => this.doLoad(model, req)).finally(() => {
-      model.loading = null;
-      this.changed();
-    });
+    model.loading = this.loadLock
+      .run(() => this.doLoad(model, req))
+      .finally(() => {
+        model.loading = null;
+        this.changed();
+      });
     this.changed();
     return model.loading;
   }
 
-  private async doLoad(model: HostedModel, req: LoadModelRequest): Promise<LoadModelResponse> {
+  private async doLoad(
+    model: HostedModel,
+    req: LoadModelRequest,
+  ): Promise<LoadModelResponse> {
     const started = performance.now();
     try {
       let path: string;
       try {
         path = await this.storage.localPath(req.artifact_uri);
       } catch (e) {
-        throw new PortfolioError('MODEL_LOAD_FAILED', `the artifact of ${model.key} cannot be read: ${(e as Error).message}`);
+        throw new PortfolioError(
+          'MODEL_LOAD_FAILED',
+          `the artifact of ${model.key} cannot be read: ${(e as Error).message}`,
+        );
       }
       // The workers' one-time costs must be paid before the baseline is taken.
       await this.pool.ready();
       const rssBefore = process.memoryUsage.rss();
-      const { signature } = await this.pool.load(model.key, req.format, path, this.settings.intraOpThreads);
-      const measured = Math.max(process.memoryUsage.rss() - rssBefore, req.size_bytes);
+      const { signature } = await this.pool.load(
+        model.key,
+        req.format,
+        path,
+        this.settings.intraOpThreads,
+      );
+      const measured = Math.max(
+        process.memoryUsage.rss() - rssBefore,
+        req.size_bytes,
+      );
       // The estimate was checked before loading; the measurement may be larger.
       const others = this.usedBytes() - model.memoryBytes;
       if (others + measured > this.settings.capacityBytes) {
@@ -174,7 +208,9 @@ export class ModelHostService implements OnApplicationShutdown {
       model.loadedAt = new Date();
       model.loadMs = performance.now() - started;
       this.changed();
-      this.logger.log(`loaded ${model.key}: ${measured} bytes in ${model.loadMs.toFixed(0)} ms`);
+      this.logger.log(
+        `loaded ${model.key}: ${measured} bytes in ${model.loadMs.toFixed(0)} ms`,
+      );
       return {
         model_id: model.modelId,
         version: model.version,
@@ -188,7 +224,12 @@ export class ModelHostService implements OnApplicationShutdown {
       model.memoryBytes = 0;
       model.reason = e instanceof Error ? e.message : String(e);
       this.logger.warn(`loading ${model.key} failed: ${model.reason}`);
-      throw e instanceof PortfolioError ? e : new PortfolioError('MODEL_LOAD_FAILED', `${model.key} failed to load: ${model.reason}`);
+      throw e instanceof PortfolioError
+        ? e
+        : new PortfolioError(
+            'MODEL_LOAD_FAILED',
+            `${model.key} failed to load: ${model.reason}`,
+          );
     }
   }
 
@@ -196,7 +237,8 @@ export class ModelHostService implements OnApplicationShutdown {
   async unload(modelId: string, version: number): Promise<UnloadModelResponse> {
     const key = modelKey(modelId, version);
     const model = this.models.get(key);
-    if (!model) return { freed_bytes: 0, was_loaded: false, state_version: this.version };
+    if (!model)
+      return { freed_bytes: 0, was_loaded: false, state_version: this.version };
     if (model.loading) await model.loading.catch(() => undefined);
     if (model.state !== 'loaded') {
       this.models.delete(key);
@@ -205,7 +247,8 @@ export class ModelHostService implements OnApplicationShutdown {
     }
     model.state = 'unloading';
     this.changed();
-    if (model.inFlight > 0) await new Promise<void>((resolve) => (model.drained = resolve));
+    if (model.inFlight > 0)
+      await new Promise<void>((resolve) => (model.drained = resolve));
     const freed = model.memoryBytes;
     try {
       await this.pool.unload(key);
@@ -214,7 +257,11 @@ export class ModelHostService implements OnApplicationShutdown {
       this.changed();
     }
     this.logger.log(`unloaded ${key} (${freed} bytes)`);
-    return { freed_bytes: freed, was_loaded: true, state_version: this.version };
+    return {
+      freed_bytes: freed,
+      was_loaded: true,
+      state_version: this.version,
+    };
   }
 
   async infer(
@@ -226,9 +273,13 @@ export class ModelHostService implements OnApplicationShutdown {
     const key = modelKey(modelId, version);
     const model = this.models.get(key);
     if (!model || model.state !== 'loaded' || !model.signature) {
-      throw new PortfolioError('MODEL_NOT_LOADED', `${key} is not loaded on ${this.settings.nodeId}`, {
-        node_id: this.settings.nodeId,
-      });
+      throw new PortfolioError(
+        'MODEL_NOT_LOADED',
+        `${key} is not loaded on ${this.settings.nodeId}`,
+        {
+          node_id: this.settings.nodeId,
+        },
+      );
     }
     this.checkInputs(model.key, model.signature, inputs, outputs);
     model.inFlight++;
@@ -249,35 +300,59 @@ export class ModelHostService implements OnApplicationShutdown {
   /** Lets requests in flight finish (up to a bound), then stops the workers. */
   async onApplicationShutdown(): Promise<void> {
     const deadline = Date.now() + SHUTDOWN_DRAIN_MS;
-    while (Date.now() < deadline && [...this.models.values()].some((m) => m.inFlight > 0)) {
+    while (
+      Date.now() < deadline &&
+      [...this.models.values()].some((m) => m.inFlight > 0)
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await this.pool.close();
   }
 
-  private checkInputs(key: string, signature: Signature, inputs: Record<string, Tensor>, outputs?: readonly string[]): void {
+  private checkInputs(
+    key: string,
+    signature: Signature,
+    inputs: Record<string, Tensor>,
+    outputs?: readonly string[],
+  ): void {
     const expected = new Set(signature.inputs.map((i) => i.name));
     for (const name of Object.keys(inputs)) {
       if (!expected.has(name)) {
-        throw new PortfolioError('INVALID_INPUT', `${key} has no input "${name}" (inputs: ${[...expected].join(', ')})`, {
-          input: name,
-        });
+        throw new PortfolioError(
+          'INVALID_INPUT',
+          `${key} has no input "${name}" (inputs: ${[...expected].join(', ')})`,
+          {
+            input: name,
+          },
+        );
       }
     }
     for (const spec of signature.inputs) {
       const tensor = inputs[spec.name];
       if (!tensor) {
-        throw new PortfolioError('INVALID_INPUT', `input "${spec.name}" is missing`, { input: spec.name });
+        throw new PortfolioError(
+          'INVALID_INPUT',
+          `input "${spec.name}" is missing`,
+          { input: spec.name },
+        );
       }
       // An empty declared shape may mean "undeclared" (see LoadedModel.signature).
-      checkTensor(spec.name, tensor, spec.shape.length ? spec : { ...spec, shape: tensor.shape });
+      checkTensor(
+        spec.name,
+        tensor,
+        spec.shape.length ? spec : { ...spec, shape: tensor.shape },
+      );
     }
     const known = new Set(signature.outputs.map((o) => o.name));
     for (const name of outputs ?? []) {
       if (!known.has(name)) {
-        throw new PortfolioError('INVALID_INPUT', `${key} has no output "${name}" (outputs: ${[...known].join(', ')})`, {
-          output: name,
-        });
+        throw new PortfolioError(
+          'INVALID_INPUT',
+          `${key} has no output "${name}" (outputs: ${[...known].join(', ')})`,
+          {
+            output: name,
+          },
+        );
       }
     }
   }
@@ -288,7 +363,12 @@ export class ModelHostService implements OnApplicationShutdown {
       throw new PortfolioError(
         'INSUFFICIENT_MEMORY',
         `${this.settings.nodeId} cannot load ${key}: it needs about ${bytes} bytes and ${used} of ${this.settings.capacityBytes} are in use`,
-        { node_id: this.settings.nodeId, needed_bytes: bytes, used_bytes: used, capacity_bytes: this.settings.capacityBytes },
+        {
+          node_id: this.settings.nodeId,
+          needed_bytes: bytes,
+          used_bytes: used,
+          capacity_bytes: this.settings.capacityBytes,
+        },
       );
     }
   }

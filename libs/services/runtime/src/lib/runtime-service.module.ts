@@ -4,7 +4,11 @@ import { StorageDriver } from '@portfolio/storage';
 
 import { ModelHostService } from './model-host.service';
 import { RuntimeHandlers } from './runtime.handlers';
-import { RUNTIME_SETTINGS, RUNTIME_STORAGE, RuntimeSettings } from './runtime.settings';
+import {
+  RUNTIME_SETTINGS,
+  RUNTIME_STORAGE,
+  RuntimeSettings,
+} from './runtime.settings';
 
 export interface RuntimeServiceOptions {
   readonly settings: RuntimeSettings;

@@ -3,7 +3,10 @@ import type { PortfolioConfig } from '@portfolio/config';
 import { RuntimeSettings } from './runtime.settings';
 import { WorkerScript } from './worker/worker-pool';
 
-export function runtimeSettings(config: PortfolioConfig, workerScript: WorkerScript): RuntimeSettings {
+export function runtimeSettings(
+  config: PortfolioConfig,
+  workerScript: WorkerScript,
+): RuntimeSettings {
   return {
     nodeId: config.runtime.nodeId,
     capacityBytes: config.runtime.maxMemoryBytes,

@@ -1,4 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 
 import {
   inferSubject,
@@ -8,8 +14,19 @@ import {
   Runtime,
   SUPPORTED_FORMATS,
 } from '@portfolio/contracts';
-import { BusMessage, BusReply, BusSubscription, describeIssues, Messaging } from '@portfolio/messaging';
-import { decodeFrame, encodeFrame, Tensor, TensorError } from '@portfolio/tensor';
+import {
+  BusMessage,
+  BusReply,
+  BusSubscription,
+  describeIssues,
+  Messaging,
+} from '@portfolio/messaging';
+import {
+  decodeFrame,
+  encodeFrame,
+  Tensor,
+  TensorError,
+} from '@portfolio/tensor';
 
 import { ModelHostService } from './model-host.service';
 import { RUNTIME_SETTINGS, RuntimeSettings } from './runtime.settings';
@@ -20,7 +37,9 @@ import { RUNTIME_SETTINGS, RuntimeSettings } from './runtime.settings';
  * and at once after any change).
  */
 @Injectable()
-export class RuntimeHandlers implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class RuntimeHandlers
+  implements OnApplicationBootstrap, BeforeApplicationShutdown
+{
   private readonly logger = new Logger('Runtime');
   private subscriptions: BusSubscription[] = [];
   private readonly startedAt = new Date().toISOString();
@@ -40,12 +59,27 @@ export class RuntimeHandlers implements OnApplicationBootstrap, BeforeApplicatio
     const node = this.settings.nodeId;
     this.subscriptions = [
       m.serve(Runtime.load, (req) => this.host.load(req), { target: node }),
-      m.serve(Runtime.unload, (req) => this.host.unload(req.model_id, req.version), { target: node }),
-      m.serve(Runtime.ping, () => ({ service: 'runtime', instance: node, started_at: this.startedAt }), { target: node }),
+      m.serve(
+        Runtime.unload,
+        (req) => this.host.unload(req.model_id, req.version),
+        { target: node },
+      ),
+      m.serve(
+        Runtime.ping,
+        () => ({
+          service: 'runtime',
+          instance: node,
+          started_at: this.startedAt,
+        }),
+        { target: node },
+      ),
       m.serveRaw(inferSubject(m.prefix, node), (msg) => this.infer(msg)),
     ];
     this.stopListening = this.host.onChange(() => this.beatSoon());
-    this.heartbeatTimer = setInterval(() => this.beat(), this.settings.heartbeatIntervalMs);
+    this.heartbeatTimer = setInterval(
+      () => this.beat(),
+      this.settings.heartbeatIntervalMs,
+    );
     this.beat();
     this.logger.log(
       `runtime ${node} ready: ${this.settings.workers} workers, capacity ${this.settings.capacityBytes} bytes`,
@@ -67,10 +101,17 @@ export class RuntimeHandlers implements OnApplicationBootstrap, BeforeApplicatio
     try {
       frame = decodeFrame(msg.data);
     } catch (e) {
-      throw new PortfolioError('INVALID_REQUEST', `malformed tensor frame: ${(e as Error).message}`);
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        `malformed tensor frame: ${(e as Error).message}`,
+      );
     }
     const header = InferHeader.safeParse(frame.header);
-    if (!header.success) throw new PortfolioError('INVALID_REQUEST', `infer header: ${describeIssues(header.error)}`);
+    if (!header.success)
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        `infer header: ${describeIssues(header.error)}`,
+      );
     const inputs: Record<string, Tensor> = {};
     for (const t of frame.tensors) inputs[t.name] = t;
 
@@ -79,10 +120,16 @@ export class RuntimeHandlers implements OnApplicationBootstrap, BeforeApplicatio
     try {
       result = await this.host.infer(model_id, version, inputs, outputs);
     } catch (e) {
-      if (e instanceof TensorError) throw new PortfolioError('INVALID_INPUT', e.message, e.details);
+      if (e instanceof TensorError)
+        throw new PortfolioError('INVALID_INPUT', e.message, e.details);
       throw e;
     }
-    const replyHeader: InferReplyHeader = { model_id, version, node_id: this.settings.nodeId, compute_ms: result.computeMs };
+    const replyHeader: InferReplyHeader = {
+      model_id,
+      version,
+      node_id: this.settings.nodeId,
+      compute_ms: result.computeMs,
+    };
     const data = encodeFrame(
       replyHeader,
       Object.entries(result.outputs).map(([name, t]) => ({ name, ...t })),

@@ -23,11 +23,17 @@ const WORKSPACE_ROOT = resolve(__dirname, '../../../../..');
 export function testWorkerScript(): WorkerScript {
   const project = resolve(WORKSPACE_ROOT, 'tsconfig.base.json');
   process.env['SWC_NODE_PROJECT'] = project;
-  (runInThisContext('process') as NodeJS.Process).env['SWC_NODE_PROJECT'] = project;
-  return { path: resolve(__dirname, 'worker/inference.worker.ts'), execArgv: ['-r', '@swc-node/register'] };
+  (runInThisContext('process') as NodeJS.Process).env['SWC_NODE_PROJECT'] =
+    project;
+  return {
+    path: resolve(__dirname, 'worker/inference.worker.ts'),
+    execArgv: ['-r', '@swc-node/register'],
+  };
 }
 
-export function testRuntimeSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSettings {
+export function testRuntimeSettings(
+  overrides: Partial<RuntimeSettings> = {},
+): RuntimeSettings {
   return {
     nodeId: 'node-test',
     capacityBytes: 1024 * 1024 * 1024,
@@ -62,12 +68,18 @@ export function loadRequestFor(
 }
 
 /** Element-wise comparison with a relative tolerance (and an absolute floor for values near 0). */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel = 1e-5, floor = 1e-6): void {
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rel = 1e-5,
+  floor = 1e-6,
+): void {
   expect(actual.length).toBe(expected.length);
   const bad: string[] = [];
   for (let i = 0; i < expected.length; i++) {
     const tolerance = Math.max(floor, rel * Math.abs(expected[i]));
-    if (!(Math.abs(actual[i] - expected[i]) <= tolerance)) bad.push(`[${i}] ${actual[i]} != ${expected[i]}`);
+    if (!(Math.abs(actual[i] - expected[i]) <= tolerance))
+      bad.push(`[${i}] ${actual[i]} != ${expected[i]}`);
   }
   expect(bad).toEqual([]);
 }

@@ -47,7 +47,11 @@ export class IngestService implements OnModuleDestroy {
     @Inject(INGEST_SETTINGS) private readonly settings: IngestSettings,
   ) {}
 
-  async begin(modelId: string, format: ModelFormat, expectedSizeBytes?: number): Promise<IngestBeginResponse> {
+  async begin(
+    modelId: string,
+    format: ModelFormat,
+    expectedSizeBytes?: number,
+  ): Promise<IngestBeginResponse> {
     const writer = await this.driver.createWriter();
     const id = randomBytes(12).toString('hex');
     const ingest: Ingest = {
@@ -69,15 +73,25 @@ export class IngestService implements OnModuleDestroy {
     };
   }
 
-  async chunk(id: string, seq: number, data: Uint8Array): Promise<{ received_bytes: number }> {
+  async chunk(
+    id: string,
+    seq: number,
+    data: Uint8Array,
+  ): Promise<{ received_bytes: number }> {
     const ingest = this.get(id);
     if (seq !== ingest.nextSeq) {
       await this.abort(id);
-      throw new PortfolioError('INVALID_REQUEST', `ingest ${id}: chunk ${seq} arrived, expected ${ingest.nextSeq}; the upload was aborted`);
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        `ingest ${id}: chunk ${seq} arrived, expected ${ingest.nextSeq}; the upload was aborted`,
+      );
     }
     if (data.byteLength > this.settings.maxChunkBytes) {
       await this.abort(id);
-      throw new PortfolioError('INVALID_REQUEST', `ingest ${id}: chunk of ${data.byteLength} bytes exceeds ${this.settings.maxChunkBytes}`);
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        `ingest ${id}: chunk of ${data.byteLength} bytes exceeds ${this.settings.maxChunkBytes}`,
+      );
     }
     ingest.nextSeq++;
     ingest.idleTimer.refresh();
@@ -89,7 +103,10 @@ export class IngestService implements OnModuleDestroy {
       await this.abort(id);
       throw e;
     }
-    if (ingest.expectedSizeBytes !== undefined && ingest.writer.bytesWritten > ingest.expectedSizeBytes) {
+    if (
+      ingest.expectedSizeBytes !== undefined &&
+      ingest.writer.bytesWritten > ingest.expectedSizeBytes
+    ) {
       await this.abort(id);
       throw new PortfolioError(
         'INVALID_REQUEST',
@@ -106,20 +123,38 @@ export class IngestService implements OnModuleDestroy {
     try {
       await ingest.pending;
       if (chunks !== ingest.nextSeq) {
-        throw new PortfolioError('INVALID_REQUEST', `ingest ${id}: ${ingest.nextSeq} chunks received, the commit says ${chunks}`);
+        throw new PortfolioError(
+          'INVALID_REQUEST',
+          `ingest ${id}: ${ingest.nextSeq} chunks received, the commit says ${chunks}`,
+        );
       }
       const { sha256, sizeBytes, tempPath } = await ingest.writer.finish();
-      if (ingest.expectedSizeBytes !== undefined && sizeBytes !== ingest.expectedSizeBytes) {
+      if (
+        ingest.expectedSizeBytes !== undefined &&
+        sizeBytes !== ingest.expectedSizeBytes
+      ) {
         throw new PortfolioError(
           'INVALID_REQUEST',
           `the upload ended after ${sizeBytes} of the announced ${ingest.expectedSizeBytes} bytes`,
         );
       }
-      if (sizeBytes === 0) throw new PortfolioError('INVALID_ARTIFACT', 'the artifact is empty');
+      if (sizeBytes === 0)
+        throw new PortfolioError('INVALID_ARTIFACT', 'the artifact is empty');
       const inspection = inspectArtifact(ingest.format, tempPath);
-      const { uri, created } = await ingest.writer.commit(`${ingest.modelId}/${sha256}/model.${ingest.format}`);
-      this.logger.log(`stored ${uri} (${sizeBytes} bytes${created ? '' : ', identical bytes already stored'})`);
-      return { artifact_uri: uri, sha256, size_bytes: sizeBytes, format: ingest.format, signature: inspection.signature, created };
+      const { uri, created } = await ingest.writer.commit(
+        `${ingest.modelId}/${sha256}/model.${ingest.format}`,
+      );
+      this.logger.log(
+        `stored ${uri} (${sizeBytes} bytes${created ? '' : ', identical bytes already stored'})`,
+      );
+      return {
+        artifact_uri: uri,
+        sha256,
+        size_bytes: sizeBytes,
+        format: ingest.format,
+        signature: inspection.signature,
+        created,
+      };
     } catch (e) {
       await ingest.writer.abort();
       throw e;
@@ -150,14 +185,19 @@ export class IngestService implements OnModuleDestroy {
   private get(id: string): Ingest {
     const ingest = this.ingests.get(id);
     if (!ingest) {
-      throw new PortfolioError('INVALID_REQUEST', `no upload in progress with id ${id} (it may have timed out)`);
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        `no upload in progress with id ${id} (it may have timed out)`,
+      );
     }
     return ingest;
   }
 
   private idleTimer(id: string): NodeJS.Timeout {
     const timer = setTimeout(() => {
-      this.logger.warn(`ingest ${id} idle for ${this.settings.idleTimeoutMs} ms; aborted`);
+      this.logger.warn(
+        `ingest ${id} idle for ${this.settings.idleTimeoutMs} ms; aborted`,
+      );
       void this.abort(id);
     }, this.settings.idleTimeoutMs);
     timer.unref();

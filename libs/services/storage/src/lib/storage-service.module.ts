@@ -3,7 +3,12 @@ import { randomBytes } from 'node:crypto';
 
 import { StorageDriver } from '@portfolio/storage';
 
-import { INGEST_SETTINGS, IngestService, IngestSettings, STORAGE_DRIVER } from './ingest.service';
+import {
+  INGEST_SETTINGS,
+  IngestService,
+  IngestSettings,
+  STORAGE_DRIVER,
+} from './ingest.service';
 import { StorageHandlers } from './storage.handlers';
 
 export interface StorageServiceOptions {
@@ -22,7 +27,13 @@ export class StorageServiceModule {
   static forRoot(options: StorageServiceOptions): DynamicModule {
     const settings: IngestSettings = {
       instance: `storage-${randomBytes(6).toString('hex')}`,
-      maxChunkBytes: Math.max(4096, Math.min(MAX_CHUNK_BYTES, options.maxPayloadBytes - PAYLOAD_HEADROOM_BYTES)),
+      maxChunkBytes: Math.max(
+        4096,
+        Math.min(
+          MAX_CHUNK_BYTES,
+          options.maxPayloadBytes - PAYLOAD_HEADROOM_BYTES,
+        ),
+      ),
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
     };
     return {

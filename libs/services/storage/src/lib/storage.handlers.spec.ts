@@ -7,12 +7,20 @@ import { InProcessBus, Messaging } from '@portfolio/messaging';
 import { buildMlpModel, makeTempDir } from '@portfolio/testing';
 
 import { StorageHandlers } from './storage.handlers';
-import { chunksOf, filesUnder, ingest, sendChunk, startStorage, StorageUnderTest } from './storage.testing';
+import {
+  chunksOf,
+  filesUnder,
+  ingest,
+  sendChunk,
+  startStorage,
+  StorageUnderTest,
+} from './storage.testing';
 
 const KiB = 1024;
 /** About 37 KB: several chunks of 8 KiB. */
 const MODEL = buildMlpModel({ inputSize: 64, hidden: [128], outputSize: 10 });
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const sha256 = (bytes: Uint8Array) =>
+  createHash('sha256').update(bytes).digest('hex');
 
 describe(StorageHandlers.name, () => {
   let root: string;
@@ -21,7 +29,9 @@ describe(StorageHandlers.name, () => {
   let client: Messaging;
 
   /** A fresh storage service on a fresh in-process bus (and root) for each test. */
-  async function start(options: { maxPayloadBytes?: number; idleTimeoutMs?: number } = {}): Promise<void> {
+  async function start(
+    options: { maxPayloadBytes?: number; idleTimeoutMs?: number } = {},
+  ): Promise<void> {
     root = makeTempDir('storage-handlers');
     bus = new InProcessBus(options.maxPayloadBytes);
     storage = await startStorage({ bus, prefix: 'test', root, ...options });
@@ -34,8 +44,14 @@ describe(StorageHandlers.name, () => {
     expect(readdirSync(join(root, '.ingest'))).toEqual([]);
   }
 
-  async function begin(fields: { model_id?: string; expected_size_bytes?: number } = {}) {
-    return client.call(Storage.ingestBegin, { model_id: 'iris', format: 'onnx', ...fields });
+  async function begin(
+    fields: { model_id?: string; expected_size_bytes?: number } = {},
+  ) {
+    return client.call(Storage.ingestBegin, {
+      model_id: 'iris',
+      format: 'onnx',
+      ...fields,
+    });
   }
 
   afterEach(async () => {
@@ -65,7 +81,9 @@ describe(StorageHandlers.name, () => {
         created: true,
       });
       expect(filesUnder(root)).toEqual([join('iris', sha, 'model.onnx')]);
-      expect(readFileSync(join(root, 'iris', sha, 'model.onnx')).equals(MODEL)).toBe(true);
+      expect(
+        readFileSync(join(root, 'iris', sha, 'model.onnx')).equals(MODEL),
+      ).toBe(true);
       expect(readdirSync(join(root, '.ingest'))).toEqual([]);
     });
 
@@ -74,10 +92,22 @@ describe(StorageHandlers.name, () => {
       const chunks = chunksOf(MODEL, 10 * KiB);
 
       const acks: number[] = [];
-      for (const [seq, chunk] of chunks.entries()) acks.push((await sendChunk(client, begun.instance, begun.ingest_id, seq, chunk)).received_bytes);
+      for (const [seq, chunk] of chunks.entries())
+        acks.push(
+          (await sendChunk(client, begun.instance, begun.ingest_id, seq, chunk))
+            .received_bytes,
+        );
 
-      expect(acks).toEqual(chunks.map((_, i) => Math.min((i + 1) * 10 * KiB, MODEL.byteLength)));
-      await expect(client.call(Storage.ingestCommit, { ingest_id: begun.ingest_id, chunks: chunks.length }, { target: begun.instance })).resolves.toMatchObject({
+      expect(acks).toEqual(
+        chunks.map((_, i) => Math.min((i + 1) * 10 * KiB, MODEL.byteLength)),
+      );
+      await expect(
+        client.call(
+          Storage.ingestCommit,
+          { ingest_id: begun.ingest_id, chunks: chunks.length },
+          { target: begun.instance },
+        ),
+      ).resolves.toMatchObject({
         size_bytes: MODEL.byteLength,
       });
     });
@@ -91,16 +121,22 @@ describe(StorageHandlers.name, () => {
         max_chunk_bytes: expect.any(Number),
         idle_timeout_ms: 60_000,
       });
-      expect(begun.max_chunk_bytes).toBeLessThanOrEqual(bus.maxPayloadBytes() - 16 * KiB);
+      expect(begun.max_chunk_bytes).toBeLessThanOrEqual(
+        bus.maxPayloadBytes() - 16 * KiB,
+      );
     });
 
     it('stores identical bytes once and says so the second time', async () => {
       const first = await ingest(client, 'iris', MODEL);
 
-      const second = await ingest(client, 'iris', MODEL, { chunkBytes: 5 * KiB });
+      const second = await ingest(client, 'iris', MODEL, {
+        chunkBytes: 5 * KiB,
+      });
 
       expect(second).toEqual({ ...first, created: false });
-      expect(filesUnder(root)).toEqual([join('iris', first.sha256, 'model.onnx')]);
+      expect(filesUnder(root)).toEqual([
+        join('iris', first.sha256, 'model.onnx'),
+      ]);
       expect(readdirSync(join(root, '.ingest'))).toEqual([]);
     });
 
@@ -109,18 +145,33 @@ describe(StorageHandlers.name, () => {
       const b = await ingest(client, 'b', MODEL);
 
       expect(b.created).toBe(true);
-      expect(filesUnder(root)).toEqual([a.artifact_uri, b.artifact_uri].map((u) => u.slice('local:'.length)).sort());
+      expect(filesUnder(root)).toEqual(
+        [a.artifact_uri, b.artifact_uri]
+          .map((u) => u.slice('local:'.length))
+          .sort(),
+      );
     });
 
     it('runs concurrent ingests independently', async () => {
-      const other = buildMlpModel({ inputSize: 8, hidden: [8], outputSize: 2, seed: 9 });
+      const other = buildMlpModel({
+        inputSize: 8,
+        hidden: [8],
+        outputSize: 2,
+        seed: 9,
+      });
       const [a, b] = await Promise.all([
         ingest(client, 'a', MODEL, { chunkBytes: 4 * KiB }),
         ingest(client, 'b', other, { chunkBytes: 100 }),
       ]);
 
-      expect(a).toMatchObject({ sha256: sha256(MODEL), size_bytes: MODEL.byteLength });
-      expect(b).toMatchObject({ sha256: sha256(other), size_bytes: other.byteLength });
+      expect(a).toMatchObject({
+        sha256: sha256(MODEL),
+        size_bytes: MODEL.byteLength,
+      });
+      expect(b).toMatchObject({
+        sha256: sha256(other),
+        size_bytes: other.byteLength,
+      });
       expect(filesUnder(root)).toHaveLength(2);
     });
 
@@ -130,12 +181,23 @@ describe(StorageHandlers.name, () => {
       await sendChunk(client, begun.instance, begun.ingest_id, 0, chunks[0]);
       expect(readdirSync(join(root, '.ingest'))).toHaveLength(1);
 
-      const error = await sendChunk(client, begun.instance, begun.ingest_id, 2, chunks[2]).catch((e: unknown) => e);
+      const error = await sendChunk(
+        client,
+        begun.instance,
+        begun.ingest_id,
+        2,
+        chunks[2],
+      ).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
-      expect(error).toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining('chunk 2 arrived, expected 1') });
+      expect(error).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('chunk 2 arrived, expected 1'),
+      });
       expectNothingStored();
-      await expect(sendChunk(client, begun.instance, begun.ingest_id, 1, chunks[1])).rejects.toMatchObject({
+      await expect(
+        sendChunk(client, begun.instance, begun.ingest_id, 1, chunks[1]),
+      ).rejects.toMatchObject({
         code: 'INVALID_REQUEST',
         message: expect.stringContaining('no upload in progress'),
       });
@@ -144,99 +206,196 @@ describe(StorageHandlers.name, () => {
     it('refuses a commit that counts the chunks wrong and stores nothing', async () => {
       const begun = await begin();
       const chunks = chunksOf(MODEL, 8 * KiB);
-      for (const [seq, chunk] of chunks.entries()) await sendChunk(client, begun.instance, begun.ingest_id, seq, chunk);
+      for (const [seq, chunk] of chunks.entries())
+        await sendChunk(client, begun.instance, begun.ingest_id, seq, chunk);
 
       const error = await client
-        .call(Storage.ingestCommit, { ingest_id: begun.ingest_id, chunks: chunks.length + 1 }, { target: begun.instance })
+        .call(
+          Storage.ingestCommit,
+          { ingest_id: begun.ingest_id, chunks: chunks.length + 1 },
+          { target: begun.instance },
+        )
         .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
-      expect(error).toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining(`${chunks.length} chunks received`) });
+      expect(error).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining(`${chunks.length} chunks received`),
+      });
       expectNothingStored();
       // The ingest is over: a corrected commit finds nothing.
       await expect(
-        client.call(Storage.ingestCommit, { ingest_id: begun.ingest_id, chunks: chunks.length }, { target: begun.instance }),
-      ).rejects.toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining('no upload in progress') });
+        client.call(
+          Storage.ingestCommit,
+          { ingest_id: begun.ingest_id, chunks: chunks.length },
+          { target: begun.instance },
+        ),
+      ).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('no upload in progress'),
+      });
     });
 
     it('refuses an upload shorter than announced at commit and stores nothing', async () => {
-      const error = await ingest(client, 'iris', MODEL, { expectedSizeBytes: MODEL.byteLength + 1 }).catch((e: unknown) => e);
+      const error = await ingest(client, 'iris', MODEL, {
+        expectedSizeBytes: MODEL.byteLength + 1,
+      }).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
-      expect(error).toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining(`of the announced ${MODEL.byteLength + 1} bytes`) });
+      expect(error).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining(
+          `of the announced ${MODEL.byteLength + 1} bytes`,
+        ),
+      });
       expectNothingStored();
     });
 
     it('refuses an upload longer than announced at the chunk that overflows and stores nothing', async () => {
       const announced = MODEL.byteLength - 1;
 
-      const error = await ingest(client, 'iris', MODEL, { expectedSizeBytes: announced, chunkBytes: 8 * KiB }).catch((e: unknown) => e);
+      const error = await ingest(client, 'iris', MODEL, {
+        expectedSizeBytes: announced,
+        chunkBytes: 8 * KiB,
+      }).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
-      expect(error).toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining(`longer than the announced ${announced} bytes`) });
+      expect(error).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining(
+          `longer than the announced ${announced} bytes`,
+        ),
+      });
       expectNothingStored();
     });
 
     it('accepts an upload of exactly the announced size', async () => {
-      await expect(ingest(client, 'iris', MODEL, { expectedSizeBytes: MODEL.byteLength })).resolves.toMatchObject({ created: true });
+      await expect(
+        ingest(client, 'iris', MODEL, { expectedSizeBytes: MODEL.byteLength }),
+      ).resolves.toMatchObject({ created: true });
     });
 
     it('refuses random bytes as INVALID_ARTIFACT and stores nothing', async () => {
-      const error = await ingest(client, 'iris', randomBytes(20 * KiB), { chunkBytes: 8 * KiB }).catch((e: unknown) => e);
+      const error = await ingest(client, 'iris', randomBytes(20 * KiB), {
+        chunkBytes: 8 * KiB,
+      }).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
-      expect(error).toMatchObject({ code: 'INVALID_ARTIFACT', message: expect.stringContaining('not a valid ONNX model') });
+      expect(error).toMatchObject({
+        code: 'INVALID_ARTIFACT',
+        message: expect.stringContaining('not a valid ONNX model'),
+      });
       expectNothingStored();
     });
 
     it('refuses an empty artifact as INVALID_ARTIFACT', async () => {
-      const error = await ingest(client, 'iris', new Uint8Array(0)).catch((e: unknown) => e);
+      const error = await ingest(client, 'iris', new Uint8Array(0)).catch(
+        (e: unknown) => e,
+      );
 
       expect(error).toBeInstanceOf(PortfolioError);
-      expect(error).toMatchObject({ code: 'INVALID_ARTIFACT', message: expect.stringContaining('empty') });
+      expect(error).toMatchObject({
+        code: 'INVALID_ARTIFACT',
+        message: expect.stringContaining('empty'),
+      });
       expectNothingStored();
     });
 
     it('refuses a format this build does not support with UNSUPPORTED_FORMAT and stores nothing', async () => {
-      const error = await ingest(client, 'iris', MODEL, { format: 'pytorch' }).catch((e: unknown) => e);
+      const error = await ingest(client, 'iris', MODEL, {
+        format: 'pytorch',
+      }).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
-      expect(error).toMatchObject({ code: 'UNSUPPORTED_FORMAT', details: { format: 'pytorch' } });
+      expect(error).toMatchObject({
+        code: 'UNSUPPORTED_FORMAT',
+        details: { format: 'pytorch' },
+      });
       expectNothingStored();
     });
 
     it('leaves nothing behind after an abort, and forgets the upload', async () => {
       const begun = await begin();
-      await sendChunk(client, begun.instance, begun.ingest_id, 0, MODEL.subarray(0, 8 * KiB));
+      await sendChunk(
+        client,
+        begun.instance,
+        begun.ingest_id,
+        0,
+        MODEL.subarray(0, 8 * KiB),
+      );
 
-      await expect(client.call(Storage.ingestAbort, { ingest_id: begun.ingest_id }, { target: begun.instance })).resolves.toEqual({});
+      await expect(
+        client.call(
+          Storage.ingestAbort,
+          { ingest_id: begun.ingest_id },
+          { target: begun.instance },
+        ),
+      ).resolves.toEqual({});
 
       expectNothingStored();
-      await expect(sendChunk(client, begun.instance, begun.ingest_id, 1, MODEL.subarray(8 * KiB))).rejects.toMatchObject({
+      await expect(
+        sendChunk(
+          client,
+          begun.instance,
+          begun.ingest_id,
+          1,
+          MODEL.subarray(8 * KiB),
+        ),
+      ).rejects.toMatchObject({
         code: 'INVALID_REQUEST',
       });
-      await expect(client.call(Storage.ingestCommit, { ingest_id: begun.ingest_id, chunks: 1 }, { target: begun.instance })).rejects.toMatchObject({
+      await expect(
+        client.call(
+          Storage.ingestCommit,
+          { ingest_id: begun.ingest_id, chunks: 1 },
+          { target: begun.instance },
+        ),
+      ).rejects.toMatchObject({
         code: 'INVALID_REQUEST',
       });
       // Aborting twice is harmless.
-      await expect(client.call(Storage.ingestAbort, { ingest_id: begun.ingest_id }, { target: begun.instance })).resolves.toEqual({});
+      await expect(
+        client.call(
+          Storage.ingestAbort,
+          { ingest_id: begun.ingest_id },
+          { target: begun.instance },
+        ),
+      ).resolves.toEqual({});
     });
 
     it('refuses a chunk without its ingest headers', async () => {
       const begun = await begin();
 
-      const error = await client.requestRaw(`test.storage.${begun.instance}.ingest.chunk.v1`, MODEL.subarray(0, 100)).catch((e: unknown) => e);
+      const error = await client
+        .requestRaw(
+          `test.storage.${begun.instance}.ingest.chunk.v1`,
+          MODEL.subarray(0, 100),
+        )
+        .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
-      expect(error).toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining('Portfolio-Ingest-Id') });
+      expect(error).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('Portfolio-Ingest-Id'),
+      });
     });
 
     it('refuses a chunk for an upload it never began', async () => {
       const begun = await begin();
 
-      await expect(sendChunk(client, begun.instance, 'no-such-ingest', 0, MODEL.subarray(0, 100))).rejects.toMatchObject({
+      await expect(
+        sendChunk(
+          client,
+          begun.instance,
+          'no-such-ingest',
+          0,
+          MODEL.subarray(0, 100),
+        ),
+      ).rejects.toMatchObject({
         code: 'INVALID_REQUEST',
-        message: expect.stringContaining('no upload in progress with id no-such-ingest'),
+        message: expect.stringContaining(
+          'no upload in progress with id no-such-ingest',
+        ),
       });
     });
 
@@ -245,8 +404,12 @@ describe(StorageHandlers.name, () => {
       const path = join(root, 'iris', stored.sha256, 'model.onnx');
       expect(existsSync(path)).toBe(true);
 
-      const first = await client.call(Storage.deleteArtifact, { artifact_uri: stored.artifact_uri });
-      const second = await client.call(Storage.deleteArtifact, { artifact_uri: stored.artifact_uri });
+      const first = await client.call(Storage.deleteArtifact, {
+        artifact_uri: stored.artifact_uri,
+      });
+      const second = await client.call(Storage.deleteArtifact, {
+        artifact_uri: stored.artifact_uri,
+      });
 
       expect(first).toEqual({ deleted: true });
       expect(second).toEqual({ deleted: false });
@@ -255,12 +418,21 @@ describe(StorageHandlers.name, () => {
     });
 
     it('answers a ping', async () => {
-      await expect(client.call(Storage.ping, {})).resolves.toMatchObject({ service: 'storage', instance: expect.stringMatching(/^storage-/) });
+      await expect(client.call(Storage.ping, {})).resolves.toMatchObject({
+        service: 'storage',
+        instance: expect.stringMatching(/^storage-/),
+      });
     });
 
     it('aborts the uploads in progress when it shuts down', async () => {
       const begun = await begin();
-      await sendChunk(client, begun.instance, begun.ingest_id, 0, MODEL.subarray(0, 8 * KiB));
+      await sendChunk(
+        client,
+        begun.instance,
+        begun.ingest_id,
+        0,
+        MODEL.subarray(0, 8 * KiB),
+      );
 
       await storage.close();
 
@@ -276,27 +448,51 @@ describe(StorageHandlers.name, () => {
     it('keeps chunks well below the bus max payload', async () => {
       const begun = await begin();
 
-      expect(begun.max_chunk_bytes).toBeLessThanOrEqual(maxPayloadBytes - 16 * KiB);
+      expect(begun.max_chunk_bytes).toBeLessThanOrEqual(
+        maxPayloadBytes - 16 * KiB,
+      );
       expect(begun.max_chunk_bytes).toBeGreaterThan(0);
     });
 
     it('accepts a chunk of exactly the limit and refuses a larger one, aborting the upload', async () => {
       const begun = await begin();
       const bytes = randomBytes(begun.max_chunk_bytes + 1);
-      await sendChunk(client, begun.instance, begun.ingest_id, 0, bytes.subarray(0, begun.max_chunk_bytes));
+      await sendChunk(
+        client,
+        begun.instance,
+        begun.ingest_id,
+        0,
+        bytes.subarray(0, begun.max_chunk_bytes),
+      );
 
-      const error = await sendChunk(client, begun.instance, begun.ingest_id, 1, bytes).catch((e: unknown) => e);
+      const error = await sendChunk(
+        client,
+        begun.instance,
+        begun.ingest_id,
+        1,
+        bytes,
+      ).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
-      expect(error).toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining(`exceeds ${begun.max_chunk_bytes}`) });
+      expect(error).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining(`exceeds ${begun.max_chunk_bytes}`),
+      });
       expectNothingStored();
     });
 
     it('still ingests a model larger than one message', async () => {
-      const large = buildMlpModel({ inputSize: 128, hidden: [256], outputSize: 10 });
+      const large = buildMlpModel({
+        inputSize: 128,
+        hidden: [256],
+        outputSize: 10,
+      });
       expect(large.byteLength).toBeGreaterThan(maxPayloadBytes);
 
-      await expect(ingest(client, 'large', large)).resolves.toMatchObject({ size_bytes: large.byteLength, sha256: sha256(large) });
+      await expect(ingest(client, 'large', large)).resolves.toMatchObject({
+        size_bytes: large.byteLength,
+        sha256: sha256(large),
+      });
     });
   });
 
@@ -308,12 +504,26 @@ describe(StorageHandlers.name, () => {
     it('drops an upload that goes quiet, with its temporary file', async () => {
       const begun = await begin();
       expect(begun.idle_timeout_ms).toBe(idleTimeoutMs);
-      await sendChunk(client, begun.instance, begun.ingest_id, 0, MODEL.subarray(0, 8 * KiB));
+      await sendChunk(
+        client,
+        begun.instance,
+        begun.ingest_id,
+        0,
+        MODEL.subarray(0, 8 * KiB),
+      );
 
       await new Promise((resolve) => setTimeout(resolve, idleTimeoutMs * 2.5));
 
       expectNothingStored();
-      await expect(sendChunk(client, begun.instance, begun.ingest_id, 1, MODEL.subarray(8 * KiB, 16 * KiB))).rejects.toMatchObject({
+      await expect(
+        sendChunk(
+          client,
+          begun.instance,
+          begun.ingest_id,
+          1,
+          MODEL.subarray(8 * KiB, 16 * KiB),
+        ),
+      ).rejects.toMatchObject({
         code: 'INVALID_REQUEST',
         message: expect.stringContaining('no upload in progress'),
       });
@@ -328,10 +538,16 @@ describe(StorageHandlers.name, () => {
         await new Promise((resolve) => setTimeout(resolve, idleTimeoutMs / 2));
         await sendChunk(client, begun.instance, begun.ingest_id, seq, chunk);
       }
-      expect((idleTimeoutMs / 2) * chunks.length).toBeGreaterThan(idleTimeoutMs);
+      expect((idleTimeoutMs / 2) * chunks.length).toBeGreaterThan(
+        idleTimeoutMs,
+      );
 
       await expect(
-        client.call(Storage.ingestCommit, { ingest_id: begun.ingest_id, chunks: chunks.length }, { target: begun.instance }),
+        client.call(
+          Storage.ingestCommit,
+          { ingest_id: begun.ingest_id, chunks: chunks.length },
+          { target: begun.instance },
+        ),
       ).resolves.toMatchObject({ created: true, size_bytes: MODEL.byteLength });
     });
   });

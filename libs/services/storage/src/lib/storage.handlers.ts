@@ -1,4 +1,9 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 
 import {
   INGEST_ID_HEADER,
@@ -9,10 +14,16 @@ import {
 } from '@portfolio/contracts';
 import { BusSubscription, encodeJson, Messaging } from '@portfolio/messaging';
 
-import { INGEST_SETTINGS, IngestService, IngestSettings } from './ingest.service';
+import {
+  INGEST_SETTINGS,
+  IngestService,
+  IngestSettings,
+} from './ingest.service';
 
 @Injectable()
-export class StorageHandlers implements OnApplicationBootstrap, OnModuleDestroy {
+export class StorageHandlers
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   private subscriptions: BusSubscription[] = [];
   private readonly startedAt = new Date().toISOString();
 
@@ -26,22 +37,41 @@ export class StorageHandlers implements OnApplicationBootstrap, OnModuleDestroy 
     const m = this.messaging;
     const instance = this.settings.instance;
     this.subscriptions = [
-      m.serve(Storage.ingestBegin, (req) => this.ingest.begin(req.model_id, req.format, req.expected_size_bytes)),
+      m.serve(Storage.ingestBegin, (req) =>
+        this.ingest.begin(req.model_id, req.format, req.expected_size_bytes),
+      ),
       m.serveRaw(ingestChunkSubject(m.prefix, instance), async (msg) => {
         const id = msg.headers[INGEST_ID_HEADER];
         const seq = Number(msg.headers[INGEST_SEQ_HEADER]);
         if (!id || !Number.isInteger(seq) || seq < 0) {
-          throw new PortfolioError('INVALID_REQUEST', `a chunk needs the ${INGEST_ID_HEADER} and ${INGEST_SEQ_HEADER} headers`);
+          throw new PortfolioError(
+            'INVALID_REQUEST',
+            `a chunk needs the ${INGEST_ID_HEADER} and ${INGEST_SEQ_HEADER} headers`,
+          );
         }
         return { data: encodeJson(await this.ingest.chunk(id, seq, msg.data)) };
       }),
-      m.serve(Storage.ingestCommit, (req) => this.ingest.commit(req.ingest_id, req.chunks), { target: instance }),
-      m.serve(Storage.ingestAbort, async (req) => {
-        await this.ingest.abort(req.ingest_id);
-        return {};
-      }, { target: instance }),
-      m.serve(Storage.deleteArtifact, async (req) => ({ deleted: await this.ingest.deleteArtifact(req.artifact_uri) })),
-      m.serve(Storage.ping, () => ({ service: 'storage', instance, started_at: this.startedAt })),
+      m.serve(
+        Storage.ingestCommit,
+        (req) => this.ingest.commit(req.ingest_id, req.chunks),
+        { target: instance },
+      ),
+      m.serve(
+        Storage.ingestAbort,
+        async (req) => {
+          await this.ingest.abort(req.ingest_id);
+          return {};
+        },
+        { target: instance },
+      ),
+      m.serve(Storage.deleteArtifact, async (req) => ({
+        deleted: await this.ingest.deleteArtifact(req.artifact_uri),
+      })),
+      m.serve(Storage.ping, () => ({
+        service: 'storage',
+        instance,
+        started_at: this.startedAt,
+      })),
     ];
   }
 

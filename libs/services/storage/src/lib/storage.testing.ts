@@ -11,7 +11,12 @@ import {
   ModelFormat,
   Storage,
 } from '@portfolio/contracts';
-import { decodeJson, MessageBus, Messaging, MessagingModule } from '@portfolio/messaging';
+import {
+  decodeJson,
+  MessageBus,
+  Messaging,
+  MessagingModule,
+} from '@portfolio/messaging';
 import { LocalStorageDriver } from '@portfolio/storage';
 
 import { StorageServiceModule } from './storage-service.module';
@@ -35,10 +40,15 @@ export async function startStorage(options: {
     {
       module: class StorageTestApp {},
       imports: [
-        MessagingModule.forRoot({ bus: options.bus, prefix: options.prefix, requestTimeoutMs: 10_000 }),
+        MessagingModule.forRoot({
+          bus: options.bus,
+          prefix: options.prefix,
+          requestTimeoutMs: 10_000,
+        }),
         StorageServiceModule.forRoot({
           driver: new LocalStorageDriver(options.root),
-          maxPayloadBytes: options.maxPayloadBytes ?? options.bus.maxPayloadBytes(),
+          maxPayloadBytes:
+            options.maxPayloadBytes ?? options.bus.maxPayloadBytes(),
           idleTimeoutMs: options.idleTimeoutMs,
         }),
       ],
@@ -57,16 +67,24 @@ export async function sendChunk(
   seq: number,
   data: Uint8Array,
 ): Promise<{ received_bytes: number }> {
-  const reply = await client.requestRaw(ingestChunkSubject(client.prefix, instance), data, {
-    headers: { [INGEST_ID_HEADER]: ingestId, [INGEST_SEQ_HEADER]: String(seq) },
-  });
+  const reply = await client.requestRaw(
+    ingestChunkSubject(client.prefix, instance),
+    data,
+    {
+      headers: {
+        [INGEST_ID_HEADER]: ingestId,
+        [INGEST_SEQ_HEADER]: String(seq),
+      },
+    },
+  );
   return decodeJson(reply.data) as { received_bytes: number };
 }
 
 /** Splits `bytes` into chunks of at most `size` bytes (none for empty input). */
 export function chunksOf(bytes: Uint8Array, size: number): Uint8Array[] {
   const chunks: Uint8Array[] = [];
-  for (let at = 0; at < bytes.byteLength; at += size) chunks.push(bytes.subarray(at, at + size));
+  for (let at = 0; at < bytes.byteLength; at += size)
+    chunks.push(bytes.subarray(at, at + size));
   return chunks;
 }
 
@@ -78,21 +96,42 @@ export async function ingest(
   client: Messaging,
   modelId: string,
   bytes: Uint8Array,
-  options: { format?: ModelFormat; chunkBytes?: number; expectedSizeBytes?: number } = {},
+  options: {
+    format?: ModelFormat;
+    chunkBytes?: number;
+    expectedSizeBytes?: number;
+  } = {},
 ): Promise<IngestCommitResponse> {
   const begun = await client.call(Storage.ingestBegin, {
     model_id: modelId,
     format: options.format ?? 'onnx',
     expected_size_bytes: options.expectedSizeBytes,
   });
-  const chunks = chunksOf(bytes, Math.min(options.chunkBytes ?? begun.max_chunk_bytes, begun.max_chunk_bytes));
+  const chunks = chunksOf(
+    bytes,
+    Math.min(
+      options.chunkBytes ?? begun.max_chunk_bytes,
+      begun.max_chunk_bytes,
+    ),
+  );
   try {
-    for (const [seq, chunk] of chunks.entries()) await sendChunk(client, begun.instance, begun.ingest_id, seq, chunk);
+    for (const [seq, chunk] of chunks.entries())
+      await sendChunk(client, begun.instance, begun.ingest_id, seq, chunk);
   } catch (e) {
-    await client.call(Storage.ingestAbort, { ingest_id: begun.ingest_id }, { target: begun.instance }).catch(() => undefined);
+    await client
+      .call(
+        Storage.ingestAbort,
+        { ingest_id: begun.ingest_id },
+        { target: begun.instance },
+      )
+      .catch(() => undefined);
     throw e;
   }
-  return client.call(Storage.ingestCommit, { ingest_id: begun.ingest_id, chunks: chunks.length }, { target: begun.instance });
+  return client.call(
+    Storage.ingestCommit,
+    { ingest_id: begun.ingest_id, chunks: chunks.length },
+    { target: begun.instance },
+  );
 }
 
 /** Every file under `dir`, relative and sorted (directories alone are not listed). */

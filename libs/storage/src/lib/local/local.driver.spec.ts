@@ -16,7 +16,8 @@ describe(LocalStorageDriver.name, () => {
     await sut.init();
   });
 
-  const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+  const bytes = (n: number, seed = 1) =>
+    Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
   async function store(key: string, chunks: Uint8Array[]) {
     const w = await sut.createWriter();
@@ -30,10 +31,17 @@ describe(LocalStorageDriver.name, () => {
     const b = bytes(1234, 7);
     const result = await store('m/abc/model.onnx', [a, b]);
     const expected = createHash('sha256').update(a).update(b).digest('hex');
-    expect(result).toMatchObject({ sha256: expected, sizeBytes: a.length + b.length, uri: 'local:m/abc/model.onnx', created: true });
+    expect(result).toMatchObject({
+      sha256: expected,
+      sizeBytes: a.length + b.length,
+      uri: 'local:m/abc/model.onnx',
+      created: true,
+    });
     const path = await sut.localPath(result.uri);
     expect(path).toBe(join(root, 'm', 'abc', 'model.onnx'));
-    expect(createHash('sha256').update(readFileSync(path)).digest('hex')).toBe(expected);
+    expect(createHash('sha256').update(readFileSync(path)).digest('hex')).toBe(
+      expected,
+    );
     expect(readdirSync(join(root, '.ingest'))).toEqual([]);
   });
 
@@ -57,14 +65,26 @@ describe(LocalStorageDriver.name, () => {
     expect(existsSync(join(root, 'm'))).toBe(false);
     await expect(sut.delete(uri)).resolves.toBe(false);
     await expect(sut.exists(uri)).resolves.toBe(false);
-    await expect(sut.localPath(uri)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(sut.localPath(uri)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
   });
 
-  it.each(['../escape', '/abs/path', 'a/../../b', 'a//b', '.ingest/x', 'a/./b', ''])('refuses the key %p', (key) => {
+  it.each([
+    '../escape',
+    '/abs/path',
+    'a/../../b',
+    'a//b',
+    '.ingest/x',
+    'a/./b',
+    '',
+  ])('refuses the key %p', (key) => {
     expect(() => sut.uriFor(key)).toThrow(StorageError);
   });
 
   it('refuses URIs of other schemes', async () => {
-    await expect(sut.localPath('s3://bucket/key')).rejects.toMatchObject({ code: 'INVALID_URI' });
+    await expect(sut.localPath('s3://bucket/key')).rejects.toMatchObject({
+      code: 'INVALID_URI',
+    });
   });
 });

@@ -32,7 +32,11 @@ export class LocalStorageDriver implements StorageDriver {
 
   async createWriter(): Promise<ArtifactWriter> {
     await this.init();
-    const tempPath = join(this.root, INGEST_DIR, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
+    const tempPath = join(
+      this.root,
+      INGEST_DIR,
+      `${Date.now()}-${randomBytes(8).toString('hex')}.part`,
+    );
     return new LocalArtifactWriter(this, tempPath);
   }
 
@@ -51,7 +55,10 @@ export class LocalStorageDriver implements StorageDriver {
       const s = await stat(path);
       if (!s.isFile()) throw new Error('not a file');
     } catch {
-      throw new StorageError('NOT_FOUND', `artifact ${uri} is missing from ${this.root}`);
+      throw new StorageError(
+        'NOT_FOUND',
+        `artifact ${uri} is missing from ${this.root}`,
+      );
     }
     return path;
   }
@@ -78,20 +85,29 @@ export class LocalStorageDriver implements StorageDriver {
   }
 
   pathForUri(uri: string): string {
-    if (!uri.startsWith(`${SCHEME}:`)) throw new StorageError('INVALID_URI', `not a local storage URI: ${uri}`);
+    if (!uri.startsWith(`${SCHEME}:`))
+      throw new StorageError('INVALID_URI', `not a local storage URI: ${uri}`);
     return this.pathForKey(uri.slice(SCHEME.length + 1));
   }
 
   /** Refuses anything that could escape the root: absolute keys, `..`, empty segments. */
   pathForKey(key: string): string {
     const segments = key.split('/');
-    const safe = segments.every((s) => s.length > 0 && s !== '.' && s !== '..' && !s.includes('\\') && !s.includes('\0'));
+    const safe = segments.every(
+      (s) =>
+        s.length > 0 &&
+        s !== '.' &&
+        s !== '..' &&
+        !s.includes('\\') &&
+        !s.includes('\0'),
+    );
     if (!safe || isAbsolute(key) || segments[0] === INGEST_DIR) {
       throw new StorageError('INVALID_URI', `invalid artifact key "${key}"`);
     }
     const path = join(this.root, ...segments);
     const rel = relative(this.root, path);
-    if (rel.startsWith('..') || isAbsolute(rel)) throw new StorageError('INVALID_URI', `invalid artifact key "${key}"`);
+    if (rel.startsWith('..') || isAbsolute(rel))
+      throw new StorageError('INVALID_URI', `invalid artifact key "${key}"`);
     return path;
   }
 }
@@ -100,7 +116,11 @@ class LocalArtifactWriter implements ArtifactWriter {
   private readonly stream: WriteStream;
   private readonly hash: Hash = createHash('sha256');
   private written = 0;
-  private finished: { sha256: string; sizeBytes: number; tempPath: string } | null = null;
+  private finished: {
+    sha256: string;
+    sizeBytes: number;
+    tempPath: string;
+  } | null = null;
   private failure: Error | null = null;
 
   constructor(
@@ -116,13 +136,20 @@ class LocalArtifactWriter implements ArtifactWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.failure) throw new StorageError('IO', `writing the artifact failed: ${this.failure.message}`);
+    if (this.failure)
+      throw new StorageError(
+        'IO',
+        `writing the artifact failed: ${this.failure.message}`,
+      );
     if (this.finished) throw new Error('write after finish');
     this.hash.update(chunk);
     this.written += chunk.byteLength;
     if (!this.stream.write(chunk)) {
       await new Promise<void>((resolveDrain, reject) => {
-        const onError = (e: Error) => reject(new StorageError('IO', `writing the artifact failed: ${e.message}`));
+        const onError = (e: Error) =>
+          reject(
+            new StorageError('IO', `writing the artifact failed: ${e.message}`),
+          );
         this.stream.once('error', onError);
         this.stream.once('drain', () => {
           this.stream.off('error', onError);
@@ -132,15 +159,25 @@ class LocalArtifactWriter implements ArtifactWriter {
     }
   }
 
-  async finish(): Promise<{ sha256: string; sizeBytes: number; tempPath: string }> {
+  async finish(): Promise<{
+    sha256: string;
+    sizeBytes: number;
+    tempPath: string;
+  }> {
     if (this.finished) return this.finished;
     await new Promise<void>((resolveEnd, reject) => {
       if (this.failure) return reject(this.failure);
-      this.stream.end(() => (this.failure ? reject(this.failure) : resolveEnd()));
+      this.stream.end(() =>
+        this.failure ? reject(this.failure) : resolveEnd(),
+      );
     }).catch((e: Error) => {
       throw new StorageError('IO', `writing the artifact failed: ${e.message}`);
     });
-    this.finished = { sha256: this.hash.digest('hex'), sizeBytes: this.written, tempPath: this.tempPath };
+    this.finished = {
+      sha256: this.hash.digest('hex'),
+      sizeBytes: this.written,
+      tempPath: this.tempPath,
+    };
     return this.finished;
   }
 
@@ -154,7 +191,11 @@ class LocalArtifactWriter implements ArtifactWriter {
       // clobber each other, and readers never see a partial file.
       await link(this.tempPath, target);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError('IO', `storing the artifact failed: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new StorageError(
+          'IO',
+          `storing the artifact failed: ${(e as Error).message}`,
+        );
       created = false;
     }
     await rm(this.tempPath, { force: true });

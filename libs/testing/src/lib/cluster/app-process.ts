@@ -8,7 +8,9 @@ export const REPO_ROOT = resolve(__dirname, '../../../../..');
 export function builtApp(app: string): string {
   const main = join(REPO_ROOT, 'dist', 'apps', app, 'main.js');
   if (!existsSync(main)) {
-    throw new Error(`${main} is missing: build the apps first (npx nx run-many -t build), or run the tests with npm test`);
+    throw new Error(
+      `${main} is missing: build the apps first (npx nx run-many -t build), or run the tests with npm test`,
+    );
   }
   return main;
 }
@@ -42,7 +44,11 @@ export class AppProcess {
   }
 
   get running(): boolean {
-    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+    return (
+      this.child !== null &&
+      this.child.exitCode === null &&
+      this.child.signalCode === null
+    );
   }
 
   /** What the process printed so far (stdout and stderr, interleaved). */
@@ -51,20 +57,38 @@ export class AppProcess {
   }
 
   async start(): Promise<void> {
-    const { name, app, env, args = [], readyLine, startTimeoutMs = 60_000 } = this.options;
+    const {
+      name,
+      app,
+      env,
+      args = [],
+      readyLine,
+      startTimeoutMs = 60_000,
+    } = this.options;
     this.output = [];
     const child = spawn(process.execPath, [builtApp(app), ...args], {
       cwd: REPO_ROOT,
       // Only the variables given, plus what node needs: the test run's own PORTFOLIO_*
       // variables (naming its servers) must not leak into the service.
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', NO_COLOR: '1', ...env },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '/tmp',
+        NO_COLOR: '1',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    this.exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+    this.exited = new Promise((resolveExit) =>
+      child.once('exit', (code) => resolveExit(code)),
+    );
     await new Promise<void>((resolveReady, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`${name} did not print "${readyLine}" within ${startTimeoutMs} ms:\n${this.tail()}`));
+        reject(
+          new Error(
+            `${name} did not print "${readyLine}" within ${startTimeoutMs} ms:\n${this.tail()}`,
+          ),
+        );
       }, startTimeoutMs);
       const onData = (chunk: Buffer) => {
         this.output.push(chunk.toString('utf8'));
@@ -77,7 +101,11 @@ export class AppProcess {
       child.stderr?.on('data', onData);
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`${name} exited (code ${code}, signal ${signal}) before it was ready:\n${this.tail()}`));
+        reject(
+          new Error(
+            `${name} exited (code ${code}, signal ${signal}) before it was ready:\n${this.tail()}`,
+          ),
+        );
       });
     });
   }
@@ -85,7 +113,15 @@ export class AppProcess {
   /** Waits for the process to end on its own (for apps expected to refuse to start). */
   async waitForExit(timeoutMs = 30_000): Promise<number | null> {
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`${this.options.name} still running after ${timeoutMs} ms`)), timeoutMs).unref(),
+      setTimeout(
+        () =>
+          reject(
+            new Error(
+              `${this.options.name} still running after ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      ).unref(),
     );
     return Promise.race([this.exited, timeout]);
   }
@@ -109,6 +145,10 @@ export class AppProcess {
   }
 
   tail(lines = 60): string {
-    return this.logs().split('\n').slice(-lines).map((l) => `  [${this.options.name}] ${l}`).join('\n');
+    return this.logs()
+      .split('\n')
+      .slice(-lines)
+      .map((l) => `  [${this.options.name}] ${l}`)
+      .join('\n');
   }
 }

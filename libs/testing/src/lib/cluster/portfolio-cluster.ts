@@ -51,25 +51,45 @@ export class PortfolioCluster {
       PORTFOLIO_LOG_LEVEL: 'info',
       ...(this.options.env ?? {}),
     };
-    const define = (name: string, app: string, env: Record<string, string>, readyLine: string) =>
-      this.services.set(name, new AppProcess({ name, app, env: { ...common, ...env }, readyLine }));
+    const define = (
+      name: string,
+      app: string,
+      env: Record<string, string>,
+      readyLine: string,
+    ) =>
+      this.services.set(
+        name,
+        new AppProcess({ name, app, env: { ...common, ...env }, readyLine }),
+      );
 
     define('model-registry', 'model-registry', {}, 'model-registry ready');
     define('storage', 'storage', {}, 'storage ready');
     define('cache-manager', 'cache-manager', {}, 'cache-manager ready');
     for (const nodeId of this.options.runtimes ?? ['runtime-a', 'runtime-b']) {
-      define(nodeId, 'runtime', {
-        PORTFOLIO_RUNTIME_NODE_ID: nodeId,
-        PORTFOLIO_RUNTIME_WORKERS: '1',
-        PORTFOLIO_RUNTIME_MAX_MEMORY: this.options.runtimeMaxMemory ?? '1GiB',
-        MALLOC_MMAP_THRESHOLD_: '131072',
-      }, 'runtime ready');
+      define(
+        nodeId,
+        'runtime',
+        {
+          PORTFOLIO_RUNTIME_NODE_ID: nodeId,
+          PORTFOLIO_RUNTIME_WORKERS: '1',
+          PORTFOLIO_RUNTIME_MAX_MEMORY: this.options.runtimeMaxMemory ?? '1GiB',
+          MALLOC_MMAP_THRESHOLD_: '131072',
+        },
+        'runtime ready',
+      );
     }
-    define('gateway', 'gateway', {
-      PORTFOLIO_GATEWAY_HOST: '127.0.0.1',
-      PORTFOLIO_GATEWAY_PORT: String(port),
-      ...(this.options.adminKey ? { PORTFOLIO_ADMIN_KEY: this.options.adminKey } : {}),
-    }, 'gateway ready');
+    define(
+      'gateway',
+      'gateway',
+      {
+        PORTFOLIO_GATEWAY_HOST: '127.0.0.1',
+        PORTFOLIO_GATEWAY_PORT: String(port),
+        ...(this.options.adminKey
+          ? { PORTFOLIO_ADMIN_KEY: this.options.adminKey }
+          : {}),
+      },
+      'gateway ready',
+    );
 
     try {
       await Promise.all([...this.services.values()].map((s) => s.start()));
@@ -87,15 +107,21 @@ export class PortfolioCluster {
     while (Date.now() < deadline) {
       try {
         const res = await fetch(`${this.url}/v1/health`);
-        const body = (await res.json()) as { status: string; components: { runtimes: { alive: number } } };
+        const body = (await res.json()) as {
+          status: string;
+          components: { runtimes: { alive: number } };
+        };
         last = JSON.stringify(body);
-        if (body.status === 'ok' && body.components.runtimes.alive >= runtimes) return;
+        if (body.status === 'ok' && body.components.runtimes.alive >= runtimes)
+          return;
       } catch (e) {
         last = String(e);
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`the cluster did not become healthy: ${last}\n${this.logs()}`);
+    throw new Error(
+      `the cluster did not become healthy: ${last}\n${this.logs()}`,
+    );
   }
 
   logs(): string {
@@ -103,7 +129,9 @@ export class PortfolioCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.services.values()].map((s) => s.stop().catch(() => undefined)));
+    await Promise.all(
+      [...this.services.values()].map((s) => s.stop().catch(() => undefined)),
+    );
     await this.database?.drop().catch(() => undefined);
     this.database = null;
   }

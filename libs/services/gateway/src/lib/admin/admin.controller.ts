@@ -1,4 +1,15 @@
-import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Req,
+  UseGuards,
+} from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 
@@ -41,15 +52,25 @@ export class AdminController {
   @Get('models/:modelId/versions')
   async listVersions(@Param('modelId') modelId: string) {
     assertModelId(modelId);
-    const { versions } = await this.messaging.call(Registry.getModel, { id: modelId });
+    const { versions } = await this.messaging.call(Registry.getModel, {
+      id: modelId,
+    });
     return { versions };
   }
 
   @Get('models/:modelId/versions/:version')
-  async getVersion(@Param('modelId') modelId: string, @Param('version') version: string) {
+  async getVersion(
+    @Param('modelId') modelId: string,
+    @Param('version') version: string,
+  ) {
     assertModelId(modelId);
     const n = parseVersion(version);
-    return (await this.messaging.call(Registry.resolveVersion, { model_id: modelId, version: n })).version;
+    return (
+      await this.messaging.call(Registry.resolveVersion, {
+        model_id: modelId,
+        version: n,
+      })
+    ).version;
   }
 
   /** The artifact as the raw request body (`application/octet-stream`), streamed to storage. */
@@ -68,19 +89,27 @@ export class AdminController {
         `send the artifact as the request body with "Content-Type: application/octet-stream" (got ${contentType ?? 'no content type'})`,
       );
     }
-    const expected = contentLength !== undefined ? Number(contentLength) : undefined;
+    const expected =
+      contentLength !== undefined ? Number(contentLength) : undefined;
     if (expected !== undefined && expected > this.settings.bodyLimitBytes) {
-      throw new PortfolioError('PAYLOAD_TOO_LARGE', `the artifact (${expected} bytes) is larger than the limit of ${this.settings.bodyLimitBytes} bytes`);
+      throw new PortfolioError(
+        'PAYLOAD_TOO_LARGE',
+        `the artifact (${expected} bytes) is larger than the limit of ${this.settings.bodyLimitBytes} bytes`,
+      );
     }
     const body = request.body as Readable;
-    const { version } = await this.admin.uploadVersion(modelId, body, {
-      expectedSizeBytes: Number.isSafeInteger(expected) ? expected : undefined,
-      maxBytes: this.settings.bodyLimitBytes,
-    }).catch((e: unknown) => {
-      // Whatever the client still sends is not wanted any more.
-      body.resume();
-      throw e;
-    });
+    const { version } = await this.admin
+      .uploadVersion(modelId, body, {
+        expectedSizeBytes: Number.isSafeInteger(expected)
+          ? expected
+          : undefined,
+        maxBytes: this.settings.bodyLimitBytes,
+      })
+      .catch((e: unknown) => {
+        // Whatever the client still sends is not wanted any more.
+        body.resume();
+        throw e;
+      });
     return {
       model_id: version.model_id,
       version: version.version,

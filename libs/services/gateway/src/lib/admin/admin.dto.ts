@@ -1,13 +1,19 @@
 import { z } from 'zod';
 
-import { CreateModelRequest, MODEL_FORMATS, PortfolioError } from '@portfolio/contracts';
+import {
+  CreateModelRequest,
+  MODEL_FORMATS,
+  PortfolioError,
+} from '@portfolio/contracts';
 import { parseDuration, parseSize } from '@portfolio/config';
 import { describeIssues } from '@portfolio/messaging';
 
 /** `POST /admin/models` as clients send it: sizes like "2GB", durations like "1h" or seconds. */
 const CreateModelBody = z.strictObject({
   id: z.string(),
-  format: z.enum(MODEL_FORMATS, { error: () => `format must be one of ${MODEL_FORMATS.join(', ')}` }),
+  format: z.enum(MODEL_FORMATS, {
+    error: () => `format must be one of ${MODEL_FORMATS.join(', ')}`,
+  }),
   description: z.string().max(10_000).nullable().optional(),
   memory_estimate: z.union([z.string(), z.number()]).nullable().optional(),
   preload: z.boolean().optional(),
@@ -18,16 +24,25 @@ const CreateModelBody = z.strictObject({
 
 export function parseCreateModel(body: unknown): CreateModelRequest {
   const parsed = CreateModelBody.safeParse(body);
-  if (!parsed.success) throw new PortfolioError('INVALID_REQUEST', describeIssues(parsed.error));
+  if (!parsed.success)
+    throw new PortfolioError('INVALID_REQUEST', describeIssues(parsed.error));
   const b = parsed.data;
   return {
     id: b.id,
     format: b.format,
     description: b.description ?? null,
-    memory_estimate_bytes: b.memory_estimate == null ? null : field('memory_estimate', () => parseSize(b.memory_estimate as string | number)),
+    memory_estimate_bytes:
+      b.memory_estimate == null
+        ? null
+        : field('memory_estimate', () =>
+            parseSize(b.memory_estimate as string | number),
+          ),
     preload: b.preload,
     pinned: b.pinned,
-    ttl_ms: b.ttl == null ? null : field('ttl', () => parseDuration(b.ttl as string | number)),
+    ttl_ms:
+      b.ttl == null
+        ? null
+        : field('ttl', () => parseDuration(b.ttl as string | number)),
     labels: b.labels,
   };
 }
@@ -36,6 +51,9 @@ function field<T>(name: string, parse: () => T): T {
   try {
     return parse();
   } catch (e) {
-    throw new PortfolioError('INVALID_REQUEST', `${name}: ${(e as Error).message}`);
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `${name}: ${(e as Error).message}`,
+    );
   }
 }

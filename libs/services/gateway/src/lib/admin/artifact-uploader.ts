@@ -38,32 +38,56 @@ export class ArtifactUploader {
     let total = 0;
     let pending: Buffer = Buffer.alloc(0);
     const send = async (chunk: Uint8Array) => {
-      await m.requestRaw(subject, chunk, { headers: { [INGEST_ID_HEADER]: begin.ingest_id, [INGEST_SEQ_HEADER]: String(seq) } });
+      await m.requestRaw(subject, chunk, {
+        headers: {
+          [INGEST_ID_HEADER]: begin.ingest_id,
+          [INGEST_SEQ_HEADER]: String(seq),
+        },
+      });
       seq++;
     };
     try {
       for await (const piece of source) {
         total += piece.byteLength;
         if (options.maxBytes !== undefined && total > options.maxBytes) {
-          throw new PortfolioError('PAYLOAD_TOO_LARGE', `the artifact is larger than the limit of ${options.maxBytes} bytes`);
+          throw new PortfolioError(
+            'PAYLOAD_TOO_LARGE',
+            `the artifact is larger than the limit of ${options.maxBytes} bytes`,
+          );
         }
-        pending = pending.length ? Buffer.concat([pending, piece]) : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+        pending = pending.length
+          ? Buffer.concat([pending, piece])
+          : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
         while (pending.length >= begin.max_chunk_bytes) {
           // Copy: the source may reuse its buffers once we return to it.
-          await send(Uint8Array.prototype.slice.call(pending, 0, begin.max_chunk_bytes));
+          await send(
+            Uint8Array.prototype.slice.call(pending, 0, begin.max_chunk_bytes),
+          );
           pending = pending.subarray(begin.max_chunk_bytes);
         }
       }
       if (pending.length) await send(Uint8Array.prototype.slice.call(pending));
-      return await m.call(Storage.ingestCommit, { ingest_id: begin.ingest_id, chunks: seq }, { target: begin.instance });
+      return await m.call(
+        Storage.ingestCommit,
+        { ingest_id: begin.ingest_id, chunks: seq },
+        { target: begin.instance },
+      );
     } catch (e) {
-      await m.call(Storage.ingestAbort, { ingest_id: begin.ingest_id }, { target: begin.instance, timeoutMs: 5000 }).catch(() => undefined);
+      await m
+        .call(
+          Storage.ingestAbort,
+          { ingest_id: begin.ingest_id },
+          { target: begin.instance, timeoutMs: 5000 },
+        )
+        .catch(() => undefined);
       throw e;
     }
   }
 
   /** Removes an artifact that was stored for a registration that then failed. */
   async discard(artifactUri: string): Promise<void> {
-    await this.messaging.call(Storage.deleteArtifact, { artifact_uri: artifactUri }).catch(() => undefined);
+    await this.messaging
+      .call(Storage.deleteArtifact, { artifact_uri: artifactUri })
+      .catch(() => undefined);
   }
 }

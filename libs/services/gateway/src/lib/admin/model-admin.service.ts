@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import {
+  assertSupportedFormat,
   CreateModelRequest,
   CreateModelResponse,
   CreateVersionResponse,
@@ -8,7 +9,6 @@ import {
   PortfolioError,
   Registry,
 } from '@portfolio/contracts';
-import { assertSupportedFormat } from '@portfolio/model-formats';
 import { Messaging } from '@portfolio/messaging';
 
 import { assertModelId } from '../catalog/model-catalog.service';
@@ -35,11 +35,17 @@ export class ModelAdminService {
   async uploadVersion(
     modelId: string,
     source: AsyncIterable<Uint8Array>,
-    options: { expectedSizeBytes?: number; maxBytes?: number; reuseIfSameSha256?: boolean } = {},
+    options: {
+      expectedSizeBytes?: number;
+      maxBytes?: number;
+      reuseIfSameSha256?: boolean;
+    } = {},
   ): Promise<CreateVersionResponse> {
     assertModelId(modelId);
     // Fail fast (and read nothing) when the model does not exist.
-    const { model } = await this.messaging.call(Registry.getModel, { id: modelId });
+    const { model } = await this.messaging.call(Registry.getModel, {
+      id: modelId,
+    });
     const format: ModelFormat = model.format;
     const stored = await this.uploader.upload(modelId, format, source, options);
     try {
@@ -55,8 +61,12 @@ export class ModelAdminService {
     } catch (e) {
       // Only when the registry said no: after a timeout the version may exist, and an
       // orphaned artifact (collected later) is better than a version without one.
-      const refused = e instanceof PortfolioError && e.code !== 'TIMEOUT' && e.code !== 'SERVICE_UNAVAILABLE';
-      if (refused && stored.created) await this.uploader.discard(stored.artifact_uri);
+      const refused =
+        e instanceof PortfolioError &&
+        e.code !== 'TIMEOUT' &&
+        e.code !== 'SERVICE_UNAVAILABLE';
+      if (refused && stored.created)
+        await this.uploader.discard(stored.artifact_uri);
       throw e;
     }
   }

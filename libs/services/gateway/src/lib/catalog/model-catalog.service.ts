@@ -1,6 +1,15 @@
-import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Injectable,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 
-import { isModelId, PortfolioError, Registry, ResolveVersionResponse } from '@portfolio/contracts';
+import {
+  isModelId,
+  PortfolioError,
+  Registry,
+  ResolveVersionResponse,
+} from '@portfolio/contracts';
 import { BusSubscription, Messaging } from '@portfolio/messaging';
 
 /** How long a resolved (model, version) is trusted without a change event. */
@@ -17,14 +26,18 @@ interface Entry {
  * dropped at once when the registry announces a change to the model.
  */
 @Injectable()
-export class ModelCatalogService implements OnApplicationBootstrap, OnModuleDestroy {
+export class ModelCatalogService
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   private readonly cache = new Map<string, Entry>();
   private subscription: BusSubscription | null = null;
 
   constructor(private readonly messaging: Messaging) {}
 
   onApplicationBootstrap(): void {
-    this.subscription = this.messaging.on(Registry.modelChanged, (e) => this.invalidate(e.model_id));
+    this.subscription = this.messaging.on(Registry.modelChanged, (e) =>
+      this.invalidate(e.model_id),
+    );
   }
 
   onModuleDestroy(): void {
@@ -37,15 +50,21 @@ export class ModelCatalogService implements OnApplicationBootstrap, OnModuleDest
     const now = Date.now();
     const hit = this.cache.get(k);
     if (hit && hit.expiresAt > now) return hit.value;
-    const value = this.messaging.call(Registry.resolveVersion, { model_id: modelId, version });
+    const value = this.messaging.call(Registry.resolveVersion, {
+      model_id: modelId,
+      version,
+    });
     this.cache.set(k, { value, expiresAt: now + TTL_MS });
     // Failures are not cached: the next request asks again.
-    value.catch(() => this.cache.get(k)?.value === value && this.cache.delete(k));
+    value.catch(
+      () => this.cache.get(k)?.value === value && this.cache.delete(k),
+    );
     return value;
   }
 
   invalidate(modelId: string): void {
-    for (const k of this.cache.keys()) if (k.startsWith(`${modelId}@`)) this.cache.delete(k);
+    for (const k of this.cache.keys())
+      if (k.startsWith(`${modelId}@`)) this.cache.delete(k);
   }
 }
 

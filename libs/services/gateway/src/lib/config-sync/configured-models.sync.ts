@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 
@@ -23,7 +29,9 @@ const RETRY_MAX_MS = 5000;
  * starting; `synced` resolves once every listed model is settled.
  */
 @Injectable()
-export class ConfiguredModelsSync implements OnApplicationBootstrap, OnModuleDestroy {
+export class ConfiguredModelsSync
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   private readonly logger = new Logger('ConfiguredModels');
   private stopped = false;
   private done!: () => void;
@@ -52,7 +60,9 @@ export class ConfiguredModelsSync implements OnApplicationBootstrap, OnModuleDes
           break;
         } catch (e) {
           if (isPortfolioError(e) && !TRANSIENT.has(e.code)) {
-            this.logger.error(`configured model "${model.id}" (models.${model.id} in the configuration) was not registered: ${e.message}`);
+            this.logger.error(
+              `configured model "${model.id}" (models.${model.id} in the configuration) was not registered: ${e.message}`,
+            );
             break;
           }
           await new Promise((resolve) => setTimeout(resolve, delay));
@@ -75,14 +85,26 @@ export class ConfiguredModelsSync implements OnApplicationBootstrap, OnModuleDes
       if_exists: 'update',
     });
     const sha256 = await fileSha256(model.path);
-    const { versions } = await this.messaging.call(Registry.getModel, { id: model.id });
-    const existing = versions.find((v) => v.sha256 === sha256 && v.status === 'ready');
+    const { versions } = await this.messaging.call(Registry.getModel, {
+      id: model.id,
+    });
+    const existing = versions.find(
+      (v) => v.sha256 === sha256 && v.status === 'ready',
+    );
     if (existing) {
-      this.logger.log(`${model.id}: ${model.path} is already version ${existing.version}`);
+      this.logger.log(
+        `${model.id}: ${model.path} is already version ${existing.version}`,
+      );
       return;
     }
-    const res = await this.admin.uploadVersion(model.id, createReadStream(model.path), { reuseIfSameSha256: true });
-    this.logger.log(`${model.id}: registered ${model.path} as version ${res.version.version}${created ? ' (new model)' : ''}`);
+    const res = await this.admin.uploadVersion(
+      model.id,
+      createReadStream(model.path),
+      { reuseIfSameSha256: true },
+    );
+    this.logger.log(
+      `${model.id}: registered ${model.path} as version ${res.version.version}${created ? ' (new model)' : ''}`,
+    );
   }
 }
 

@@ -8,15 +8,26 @@ import { AdminKeyGuard } from './admin-key.guard';
 const KEY = 'pf_admin_5a1d3c0e9b';
 
 function settings(adminKey: string | null): GatewaySettings {
-  return { adminKey, bodyLimitBytes: 1024, requestTimeoutMs: 1000, loadTimeoutMs: 1000, configuredModels: [] };
+  return {
+    adminKey,
+    bodyLimitBytes: 1024,
+    requestTimeoutMs: 1000,
+    loadTimeoutMs: 1000,
+    configuredModels: [],
+  };
 }
 
 /** The one stub allowed here: an HTTP execution context that only carries request headers. */
 function contextWith(headers: Record<string, string>): ExecutionContext {
-  return { switchToHttp: () => ({ getRequest: () => ({ headers }) }) } as unknown as ExecutionContext;
+  return {
+    switchToHttp: () => ({ getRequest: () => ({ headers }) }),
+  } as unknown as ExecutionContext;
 }
 
-function refusal(sut: AdminKeyGuard, headers: Record<string, string>): PortfolioError {
+function refusal(
+  sut: AdminKeyGuard,
+  headers: Record<string, string>,
+): PortfolioError {
   try {
     sut.canActivate(contextWith(headers));
   } catch (e) {
@@ -32,11 +43,15 @@ describe(AdminKeyGuard.name, () => {
 
     it('lets every request through', () => {
       expect(sut.canActivate(contextWith({}))).toBe(true);
-      expect(sut.canActivate(contextWith({ authorization: 'Bearer anything' }))).toBe(true);
+      expect(
+        sut.canActivate(contextWith({ authorization: 'Bearer anything' })),
+      ).toBe(true);
     });
 
     it('treats an empty key as no key', () => {
-      expect(new AdminKeyGuard(settings('')).canActivate(contextWith({}))).toBe(true);
+      expect(new AdminKeyGuard(settings('')).canActivate(contextWith({}))).toBe(
+        true,
+      );
     });
   });
 
@@ -52,8 +67,14 @@ describe(AdminKeyGuard.name, () => {
 
     it.each([
       ['a wrong bearer key', { authorization: 'Bearer not-the-key' }],
-      ['a key that only starts like the right one', { authorization: `Bearer ${KEY.slice(0, -1)}` }],
-      ['the right key with extra characters', { authorization: `Bearer ${KEY}x` }],
+      [
+        'a key that only starts like the right one',
+        { authorization: `Bearer ${KEY.slice(0, -1)}` },
+      ],
+      [
+        'the right key with extra characters',
+        { authorization: `Bearer ${KEY}x` },
+      ],
       ['a wrong X-API-Key', { 'x-api-key': 'not-the-key' }],
     ])('refuses %s as UNAUTHORIZED', (_what, headers) => {
       const e = refusal(sut, headers);
@@ -63,12 +84,18 @@ describe(AdminKeyGuard.name, () => {
     });
 
     it('allows `Authorization: Bearer <key>`', () => {
-      expect(sut.canActivate(contextWith({ authorization: `Bearer ${KEY}` }))).toBe(true);
+      expect(
+        sut.canActivate(contextWith({ authorization: `Bearer ${KEY}` })),
+      ).toBe(true);
     });
 
     it('allows the Bearer scheme in any case and with surrounding spaces', () => {
-      expect(sut.canActivate(contextWith({ authorization: `bearer ${KEY}` }))).toBe(true);
-      expect(sut.canActivate(contextWith({ authorization: `  Bearer   ${KEY}  ` }))).toBe(true);
+      expect(
+        sut.canActivate(contextWith({ authorization: `bearer ${KEY}` })),
+      ).toBe(true);
+      expect(
+        sut.canActivate(contextWith({ authorization: `  Bearer   ${KEY}  ` })),
+      ).toBe(true);
     });
 
     it('allows `X-API-Key: <key>`', () => {
@@ -78,12 +105,18 @@ describe(AdminKeyGuard.name, () => {
     it('refuses the Basic scheme, even carrying the key', () => {
       const basic = Buffer.from(`admin:${KEY}`).toString('base64');
 
-      expect(refusal(sut, { authorization: `Basic ${basic}` }).code).toBe('UNAUTHORIZED');
-      expect(refusal(sut, { authorization: `Basic ${KEY}` }).code).toBe('UNAUTHORIZED');
+      expect(refusal(sut, { authorization: `Basic ${basic}` }).code).toBe(
+        'UNAUTHORIZED',
+      );
+      expect(refusal(sut, { authorization: `Basic ${KEY}` }).code).toBe(
+        'UNAUTHORIZED',
+      );
     });
 
     it('refuses an empty X-API-Key as a missing key', () => {
-      expect(refusal(sut, { 'x-api-key': '' }).message).toContain('needs an API key');
+      expect(refusal(sut, { 'x-api-key': '' }).message).toContain(
+        'needs an API key',
+      );
     });
   });
 });

@@ -1,4 +1,9 @@
-import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import {
+  CanActivate,
+  ExecutionContext,
+  Inject,
+  Injectable,
+} from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -24,7 +29,10 @@ export class AdminKeyGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const key = presentedKey(request);
     if (!key) {
-      throw new PortfolioError('UNAUTHORIZED', 'this endpoint needs an API key: send "Authorization: Bearer <key>"');
+      throw new PortfolioError(
+        'UNAUTHORIZED',
+        'this endpoint needs an API key: send "Authorization: Bearer <key>"',
+      );
     }
     // Compare digests, so the comparison takes the same time whatever the key's length.
     if (!timingSafeEqual(digest(key), this.expected)) {
@@ -35,7 +43,9 @@ export class AdminKeyGuard implements CanActivate {
 }
 
 function presentedKey(request: FastifyRequest): string | null {
-  const bearer = /^Bearer\s+(.+)$/i.exec(request.headers.authorization?.trim() ?? '');
+  const bearer = /^Bearer\s+(.+)$/i.exec(
+    request.headers.authorization?.trim() ?? '',
+  );
   if (bearer) return bearer[1].trim();
   // Another Authorization scheme (a proxy's Basic auth, say) does not hide X-API-Key.
   const header = request.headers['x-api-key'];

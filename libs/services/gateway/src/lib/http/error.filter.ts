@@ -1,4 +1,11 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  Inject,
+  Logger,
+} from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import { ErrorCode, isPortfolioError } from '@portfolio/contracts';
@@ -25,56 +32,117 @@ export class GatewayErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const { status, code, message, details } = this.describe(exception, request);
+    const { status, code, message, details } = this.describe(
+      exception,
+      request,
+    );
     if (status >= 500 && code === 'INTERNAL') {
-      this.logger.error(`${request.method} ${request.url} [${request.id}]: ${exception instanceof Error ? exception.stack : String(exception)}`);
+      this.logger.error(
+        `${request.method} ${request.url} [${request.id}]: ${exception instanceof Error ? exception.stack : String(exception)}`,
+      );
     }
     const retryAfter = RETRY_AFTER_SECONDS[status];
-    if (retryAfter !== undefined) void reply.header('Retry-After', String(retryAfter));
+    if (retryAfter !== undefined)
+      void reply.header('Retry-After', String(retryAfter));
     void reply
       .status(status)
       .header('Content-Type', 'application/json; charset=utf-8')
-      .send({ error: { code, message, ...(details ? { details } : {}), request_id: request.id } });
+      .send({
+        error: {
+          code,
+          message,
+          ...(details ? { details } : {}),
+          request_id: request.id,
+        },
+      });
   }
 
   private describe(
     e: unknown,
     request: FastifyRequest,
-  ): { status: number; code: ErrorCode; message: string; details?: Record<string, unknown> } {
+  ): {
+    status: number;
+    code: ErrorCode;
+    message: string;
+    details?: Record<string, unknown>;
+  } {
     if (isPortfolioError(e)) {
-      return { status: httpStatusFor(e.code), code: e.code, message: e.message, details: e.details };
+      return {
+        status: httpStatusFor(e.code),
+        code: e.code,
+        message: e.message,
+        details: e.details,
+      };
     }
     if (e instanceof TensorError) {
-      return { status: 400, code: 'INVALID_INPUT', message: e.message, details: e.details };
+      return {
+        status: 400,
+        code: 'INVALID_INPUT',
+        message: e.message,
+        details: e.details,
+      };
     }
     if (e instanceof HttpException) {
       const status = e.getStatus();
       if (status === 404) {
-        return { status, code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` };
+        return {
+          status,
+          code: 'NOT_FOUND',
+          message: `no route for ${request.method} ${request.url.split('?')[0]}`,
+        };
       }
       if (status === 413) {
-        return { status, code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than the limit of ${this.bodyLimitBytes} bytes` };
+        return {
+          status,
+          code: 'PAYLOAD_TOO_LARGE',
+          message: `the request body is larger than the limit of ${this.bodyLimitBytes} bytes`,
+        };
       }
       if (status === 415) {
-        return { status, code: 'INVALID_REQUEST', message: `unsupported content type "${String(request.headers['content-type'])}"; send application/json` };
+        return {
+          status,
+          code: 'INVALID_REQUEST',
+          message: `unsupported content type "${String(request.headers['content-type'])}"; send application/json`,
+        };
       }
-      return { status, code: status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST', message: e.message };
+      return {
+        status,
+        code: status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST',
+        message: e.message,
+      };
     }
     // Errors raised by Fastify itself while reading the body.
     const fastifyCode = (e as { code?: string }).code;
     const statusCode = (e as { statusCode?: number }).statusCode;
     if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than the limit of ${this.bodyLimitBytes} bytes` };
+      return {
+        status: 413,
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `the request body is larger than the limit of ${this.bodyLimitBytes} bytes`,
+      };
     }
     if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return { status: 415, code: 'INVALID_REQUEST', message: `unsupported content type "${String(request.headers['content-type'])}"; send application/json` };
+      return {
+        status: 415,
+        code: 'INVALID_REQUEST',
+        message: `unsupported content type "${String(request.headers['content-type'])}"; send application/json`,
+      };
     }
-    if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
-      const message = e instanceof SyntaxError || fastifyCode?.startsWith('FST_ERR_CTP')
-        ? `malformed request body: ${(e as Error).message}`
-        : (e as Error).message;
+    if (
+      typeof statusCode === 'number' &&
+      statusCode >= 400 &&
+      statusCode < 500
+    ) {
+      const message =
+        e instanceof SyntaxError || fastifyCode?.startsWith('FST_ERR_CTP')
+          ? `malformed request body: ${(e as Error).message}`
+          : (e as Error).message;
       return { status: statusCode, code: 'INVALID_REQUEST', message };
     }
-    return { status: 500, code: 'INTERNAL', message: `internal error; quote request id ${request.id} when reporting it` };
+    return {
+      status: 500,
+      code: 'INTERNAL',
+      message: `internal error; quote request id ${request.id} when reporting it`,
+    };
   }
 }

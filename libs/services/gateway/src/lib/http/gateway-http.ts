@@ -1,5 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import {
+  FastifyAdapter,
+  NestFastifyApplication,
+} from '@nestjs/platform-fastify';
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 
@@ -17,24 +20,34 @@ export function createGatewayAdapter(bodyLimitBytes: number): FastifyAdapter {
     requestIdHeader: false,
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given)
+        ? given
+        : randomUUID();
     },
     logger: false,
     // Keep-alive connections from load balancers outlive short idle timeouts.
     keepAliveTimeout: 65_000,
   });
   const fastify = adapter.getInstance();
-  fastify.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+  fastify.addContentTypeParser(
+    'application/octet-stream',
+    (_request, payload, done) => done(null, payload),
+  );
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('X-Request-Id', request.id);
   });
   return adapter;
 }
 
-export async function listenGateway(app: NestFastifyApplication, host: string, port: number): Promise<string> {
+export async function listenGateway(
+  app: NestFastifyApplication,
+  host: string,
+  port: number,
+): Promise<string> {
   await app.listen(port, host);
   const address = app.getHttpServer().address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const actualPort =
+    typeof address === 'object' && address ? address.port : port;
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const url = `http://${shown}:${actualPort}`;
   new Logger('Gateway').log(`listening on ${url}`);

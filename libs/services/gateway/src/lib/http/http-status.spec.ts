@@ -34,9 +34,12 @@ describe(httpStatusFor.name, () => {
     expect(Object.keys(EXPECTED).sort()).toEqual([...ERROR_CODES].sort());
   });
 
-  it.each(ERROR_CODES.map((code) => [code, EXPECTED[code]] as const))('answers %s with %i', (code, status) => {
-    expect(httpStatusFor(code)).toBe(status);
-  });
+  it.each(ERROR_CODES.map((code) => [code, EXPECTED[code]] as const))(
+    'answers %s with %i',
+    (code, status) => {
+      expect(httpStatusFor(code)).toBe(status);
+    },
+  );
 
   it("answers every code with one of API.md's statuses", () => {
     const used = new Set(ERROR_CODES.map((code) => httpStatusFor(code)));

@@ -40,4 +40,7 @@ export function httpStatusFor(code: ErrorCode): number {
 }
 
 /** Statuses after which a client should retry later; they carry Retry-After. */
-export const RETRY_AFTER_SECONDS: Partial<Record<number, number>> = { 503: 1, 429: 1 };
+export const RETRY_AFTER_SECONDS: Partial<Record<number, number>> = {
+  503: 1,
+  429: 1,
+};

@@ -1,4 +1,9 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 
 import { CacheManager, RoutingTable } from '@portfolio/contracts';
 import { BusSubscription, Messaging } from '@portfolio/messaging';
@@ -10,7 +15,9 @@ import { BusSubscription, Messaging } from '@portfolio/messaging';
  * only a newer epoch does.
  */
 @Injectable()
-export class RoutingTableService implements OnApplicationBootstrap, OnModuleDestroy {
+export class RoutingTableService
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   private readonly logger = new Logger('RoutingTable');
   private table: RoutingTable | null = null;
   private routes = new Map<string, string[]>();
@@ -20,11 +27,17 @@ export class RoutingTableService implements OnApplicationBootstrap, OnModuleDest
   constructor(private readonly messaging: Messaging) {}
 
   onApplicationBootstrap(): void {
-    this.subscription = this.messaging.on(CacheManager.routingChanged, (t) => this.accept(t));
+    this.subscription = this.messaging.on(CacheManager.routingChanged, (t) =>
+      this.accept(t),
+    );
     void this.messaging
       .call(CacheManager.getRouting, {}, { timeoutMs: 2000 })
       .then((t) => this.accept(t))
-      .catch(() => this.logger.log('no routing table yet (the cache-manager is not up); routing through it on demand'));
+      .catch(() =>
+        this.logger.log(
+          'no routing table yet (the cache-manager is not up); routing through it on demand',
+        ),
+      );
   }
 
   onModuleDestroy(): void {
@@ -55,8 +68,15 @@ export class RoutingTableService implements OnApplicationBootstrap, OnModuleDest
 
   accept(table: RoutingTable): void {
     const current = this.table;
-    if (current && current.instance === table.instance && table.epoch < current.epoch) return;
+    if (
+      current &&
+      current.instance === table.instance &&
+      table.epoch < current.epoch
+    )
+      return;
     this.table = table;
-    this.routes = new Map(table.routes.map((r) => [`${r.model_id}@${r.version}`, r.nodes]));
+    this.routes = new Map(
+      table.routes.map((r) => [`${r.model_id}@${r.version}`, r.nodes]),
+    );
   }
 }

@@ -1,44 +1,79 @@
 import { Injectable } from '@nestjs/common';
 
-import { CacheManager, ClusterStatus, ModelStatus, PortfolioError, Registry, Storage } from '@portfolio/contracts';
+import {
+  CacheManager,
+  ClusterStatus,
+  ModelStatus,
+  PortfolioError,
+  Registry,
+  Storage,
+} from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
 
 import { assertModelId } from '../catalog/model-catalog.service';
 
 const PING_TIMEOUT_MS = 1500;
 
-type ComponentHealth = { status: 'ok' | 'down'; detail?: string; latency_ms?: number };
+type ComponentHealth = {
+  status: 'ok' | 'down';
+  detail?: string;
+  latency_ms?: number;
+};
 
 /** Health, cluster status and model metadata: read-only views assembled from the services. */
 @Injectable()
 export class ClusterInfoService {
   constructor(private readonly messaging: Messaging) {}
 
-  async health(): Promise<{ status: 'ok' | 'degraded' | 'down'; components: Record<string, unknown> }> {
-    const ping = async (call: () => Promise<unknown>): Promise<ComponentHealth> => {
+  async health(): Promise<{
+    status: 'ok' | 'degraded' | 'down';
+    components: Record<string, unknown>;
+  }> {
+    const ping = async (
+      call: () => Promise<unknown>,
+    ): Promise<ComponentHealth> => {
       const started = Date.now();
       try {
         await call();
         return { status: 'ok', latency_ms: Date.now() - started };
       } catch (e) {
-        return { status: 'down', detail: e instanceof Error ? e.message : String(e) };
+        return {
+          status: 'down',
+          detail: e instanceof Error ? e.message : String(e),
+        };
       }
     };
     const m = this.messaging;
-    const bus: ComponentHealth = m.bus.isConnected() ? { status: 'ok' } : { status: 'down', detail: 'not connected' };
+    const bus: ComponentHealth = m.bus.isConnected()
+      ? { status: 'ok' }
+      : { status: 'down', detail: 'not connected' };
     const [registry, storage, cacheManager, cluster] = await Promise.all([
       ping(() => m.call(Registry.ping, {}, { timeoutMs: PING_TIMEOUT_MS })),
       ping(() => m.call(Storage.ping, {}, { timeoutMs: PING_TIMEOUT_MS })),
       ping(() => m.call(CacheManager.ping, {}, { timeoutMs: PING_TIMEOUT_MS })),
-      m.call(CacheManager.status, {}, { timeoutMs: PING_TIMEOUT_MS }).catch(() => null),
+      m
+        .call(CacheManager.status, {}, { timeoutMs: PING_TIMEOUT_MS })
+        .catch(() => null),
     ]);
     const alive = cluster?.totals.runtimes_alive ?? 0;
     const runtimes = {
       status: alive > 0 ? 'ok' : 'down',
       alive,
-      ...(alive === 0 ? { detail: cluster ? 'no runtime has reported' : 'unknown (the cache-manager is down)' } : {}),
+      ...(alive === 0
+        ? {
+            detail: cluster
+              ? 'no runtime has reported'
+              : 'unknown (the cache-manager is down)',
+          }
+        : {}),
     };
-    const components = { bus, registry, storage, cache_manager: cacheManager, runtimes };
+    const components = {
+      bus,
+      registry,
+      storage,
+      cache_manager: cacheManager,
+      runtimes,
+    };
     const status =
       bus.status === 'down' || registry.status === 'down'
         ? 'down'
@@ -56,7 +91,10 @@ export class ClusterInfoService {
     const [cluster, registered] = await Promise.all([
       this.messaging.call(CacheManager.status, {}).catch((e: unknown) => {
         throw e instanceof PortfolioError && e.code === 'SERVICE_UNAVAILABLE'
-          ? new PortfolioError('SERVICE_UNAVAILABLE', 'the cache-manager is not reachable; cluster status is unknown')
+          ? new PortfolioError(
+              'SERVICE_UNAVAILABLE',
+              'the cache-manager is not reachable; cluster status is unknown',
+            )
           : e;
       }),
       this.messaging.call(Registry.listModels, {}),
@@ -78,18 +116,32 @@ export class ClusterInfoService {
         evictions: 0,
         load_ms: null,
       }));
-    const models = [...cluster.models, ...unseen].sort((a, b) => a.model_id.localeCompare(b.model_id));
-    return { generated_at: cluster.generated_at, runtimes: cluster.runtimes, models, totals: cluster.totals };
+    const models = [...cluster.models, ...unseen].sort((a, b) =>
+      a.model_id.localeCompare(b.model_id),
+    );
+    return {
+      generated_at: cluster.generated_at,
+      runtimes: cluster.runtimes,
+      models,
+      totals: cluster.totals,
+    };
   }
 
   async metadata(modelId: string): Promise<Record<string, unknown>> {
     assertModelId(modelId);
-    const { model, versions } = await this.messaging.call(Registry.getModel, { id: modelId });
+    const { model, versions } = await this.messaging.call(Registry.getModel, {
+      id: modelId,
+    });
     const ready = versions.filter((v) => v.status === 'ready');
     const current = ready.length ? ready[ready.length - 1] : null;
-    const cluster: ClusterStatus | null = await this.messaging.call(CacheManager.status, {}, { timeoutMs: PING_TIMEOUT_MS }).catch(() => null);
-    const statuses = cluster?.models.filter((s) => s.model_id === modelId) ?? [];
-    const forCurrent: ModelStatus | undefined = statuses.find((s) => s.version === current?.version);
+    const cluster: ClusterStatus | null = await this.messaging
+      .call(CacheManager.status, {}, { timeoutMs: PING_TIMEOUT_MS })
+      .catch(() => null);
+    const statuses =
+      cluster?.models.filter((s) => s.model_id === modelId) ?? [];
+    const forCurrent: ModelStatus | undefined = statuses.find(
+      (s) => s.version === current?.version,
+    );
     return {
       id: model.id,
       format: model.format,

@@ -10,7 +10,13 @@ import {
   Signature,
 } from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
-import { decodeFrame, encodeFrame, NamedTensor, Tensor, tensorFromJson } from '@portfolio/tensor';
+import {
+  decodeFrame,
+  encodeFrame,
+  NamedTensor,
+  Tensor,
+  tensorFromJson,
+} from '@portfolio/tensor';
 
 import { ModelCatalogService } from '../catalog/model-catalog.service';
 import { RoutingTableService } from '../routing/routing-table.service';
@@ -38,9 +44,20 @@ export class PredictService {
   ) {}
 
   /** Parses the `inputs` of a v1 request against the version's signature. */
-  parseV1Inputs(body: unknown, resolved: ResolveVersionResponse): NamedTensor[] {
-    if (typeof body !== 'object' || body === null || Array.isArray(body) || !('inputs' in body)) {
-      throw new PortfolioError('INVALID_REQUEST', 'the request body must be a JSON object with "inputs"');
+  parseV1Inputs(
+    body: unknown,
+    resolved: ResolveVersionResponse,
+  ): NamedTensor[] {
+    if (
+      typeof body !== 'object' ||
+      body === null ||
+      Array.isArray(body) ||
+      !('inputs' in body)
+    ) {
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        'the request body must be a JSON object with "inputs"',
+      );
     }
     const signature = resolved.version.signature;
     const inputs = (body as { inputs: unknown }).inputs;
@@ -55,7 +72,10 @@ export class PredictService {
       return [{ name: spec.name, ...tensorFromJson(spec.name, inputs, spec) }];
     }
     if (typeof inputs !== 'object' || inputs === null) {
-      throw new PortfolioError('INVALID_REQUEST', '"inputs" must be an object mapping input names to tensors (or, for a single-input model, one array)');
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        '"inputs" must be an object mapping input names to tensors (or, for a single-input model, one array)',
+      );
     }
     const given = inputs as Record<string, unknown>;
     for (const name of Object.keys(given)) {
@@ -69,32 +89,58 @@ export class PredictService {
     }
     return signature.inputs.map((spec) => {
       if (!(spec.name in given)) {
-        throw new PortfolioError('INVALID_INPUT', `input "${spec.name}" is missing (expected ${spec.datatype} ${JSON.stringify(spec.shape)})`, {
-          input: spec.name,
-        });
+        throw new PortfolioError(
+          'INVALID_INPUT',
+          `input "${spec.name}" is missing (expected ${spec.datatype} ${JSON.stringify(spec.shape)})`,
+          {
+            input: spec.name,
+          },
+        );
       }
-      return { name: spec.name, ...tensorFromJson(spec.name, given[spec.name], spec) };
+      return {
+        name: spec.name,
+        ...tensorFromJson(spec.name, given[spec.name], spec),
+      };
     });
   }
 
   /** `?outputs=a,b`: checked against the signature; all outputs when absent. */
-  parseOutputs(raw: string | undefined, signature: Signature, modelId: string): string[] | undefined {
+  parseOutputs(
+    raw: string | undefined,
+    signature: Signature,
+    modelId: string,
+  ): string[] | undefined {
     if (raw === undefined || raw === '') return undefined;
-    const wanted = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const wanted = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const name of wanted) {
       if (!signature.outputs.some((o) => o.name === name)) {
-        throw new PortfolioError('INVALID_INPUT', `model "${modelId}" has no output "${name}" (outputs: ${names(signature.outputs)})`, {
-          output: name,
-        });
+        throw new PortfolioError(
+          'INVALID_INPUT',
+          `model "${modelId}" has no output "${name}" (outputs: ${names(signature.outputs)})`,
+          {
+            output: name,
+          },
+        );
       }
     }
     return wanted;
   }
 
-  async infer(resolved: ResolveVersionResponse, inputs: NamedTensor[], outputs?: string[]): Promise<InferenceResult> {
+  async infer(
+    resolved: ResolveVersionResponse,
+    inputs: NamedTensor[],
+    outputs?: string[],
+  ): Promise<InferenceResult> {
     const modelId = resolved.model.id;
     const version = resolved.version.version;
-    const header: InferHeader = { model_id: modelId, version, ...(outputs ? { outputs } : {}) };
+    const header: InferHeader = {
+      model_id: modelId,
+      version,
+      ...(outputs ? { outputs } : {}),
+    };
     const frame = encodeFrame(header, inputs);
     const max = this.messaging.bus.maxPayloadBytes();
     if (frame.byteLength > max) {
@@ -104,16 +150,24 @@ export class PredictService {
       );
     }
 
-    let nodeId = this.routing.pick(modelId, version) ?? (await this.ensure(modelId, version, {}));
+    let nodeId =
+      this.routing.pick(modelId, version) ??
+      (await this.ensure(modelId, version, {}));
     try {
       return { resolved, nodeId, outputs: await this.send(nodeId, frame) };
     } catch (e) {
       if (!(e instanceof PortfolioError)) throw e;
-      const gone = e.code === 'SERVICE_UNAVAILABLE' && e.details?.['bus'] === 'no_responders';
+      const gone =
+        e.code === 'SERVICE_UNAVAILABLE' &&
+        e.details?.['bus'] === 'no_responders';
       const lost = e.code === 'MODEL_NOT_LOADED';
       if (!gone && !lost) throw e;
       this.routing.forget(modelId, version, nodeId);
-      nodeId = await this.ensure(modelId, version, gone ? { exclude_nodes: [nodeId] } : { stale_nodes: [nodeId] });
+      nodeId = await this.ensure(
+        modelId,
+        version,
+        gone ? { exclude_nodes: [nodeId] } : { stale_nodes: [nodeId] },
+      );
       return { resolved, nodeId, outputs: await this.send(nodeId, frame) };
     }
   }
@@ -131,8 +185,15 @@ export class PredictService {
         { timeoutMs: this.settings.loadTimeoutMs },
       );
     } catch (e) {
-      if (e instanceof PortfolioError && e.code === 'SERVICE_UNAVAILABLE' && e.details?.['bus'] === 'no_responders') {
-        throw new PortfolioError('SERVICE_UNAVAILABLE', `${modelId}@${version} is not loaded and the cache-manager is not reachable`);
+      if (
+        e instanceof PortfolioError &&
+        e.code === 'SERVICE_UNAVAILABLE' &&
+        e.details?.['bus'] === 'no_responders'
+      ) {
+        throw new PortfolioError(
+          'SERVICE_UNAVAILABLE',
+          `${modelId}@${version} is not loaded and the cache-manager is not reachable`,
+        );
       }
       throw e;
     }
@@ -140,15 +201,27 @@ export class PredictService {
     return res.node_id;
   }
 
-  private async send(nodeId: string, frame: Uint8Array): Promise<Record<string, Tensor>> {
-    const reply = await this.messaging.requestRaw(inferSubject(this.messaging.prefix, nodeId), frame, {
-      timeoutMs: this.settings.requestTimeoutMs,
-    });
+  private async send(
+    nodeId: string,
+    frame: Uint8Array,
+  ): Promise<Record<string, Tensor>> {
+    const reply = await this.messaging.requestRaw(
+      inferSubject(this.messaging.prefix, nodeId),
+      frame,
+      {
+        timeoutMs: this.settings.requestTimeoutMs,
+      },
+    );
     const decoded = decodeFrame(reply.data);
     const header = InferReplyHeader.safeParse(decoded.header);
-    if (!header.success) throw new PortfolioError('INTERNAL', `malformed reply from runtime ${nodeId}`);
+    if (!header.success)
+      throw new PortfolioError(
+        'INTERNAL',
+        `malformed reply from runtime ${nodeId}`,
+      );
     const out: Record<string, Tensor> = {};
-    for (const t of decoded.tensors) out[t.name] = { datatype: t.datatype, shape: t.shape, data: t.data };
+    for (const t of decoded.tensors)
+      out[t.name] = { datatype: t.datatype, shape: t.shape, data: t.data };
     return out;
   }
 }

@@ -1,4 +1,13 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 
 import { PortfolioError } from '@portfolio/contracts';
@@ -19,7 +28,8 @@ export class V1Controller {
   @Get('health')
   async health(@Res({ passthrough: true }) reply: FastifyReply) {
     const health = await this.info.health();
-    if (health.status === 'down') void reply.status(503).header('Retry-After', '5');
+    if (health.status === 'down')
+      void reply.status(503).header('Retry-After', '5');
     return health;
   }
 
@@ -41,20 +51,35 @@ export class V1Controller {
     @Query('outputs') outputsParam: string | undefined,
     @Body() body: unknown,
   ) {
-    const resolved = await this.catalog.resolve(modelId, parseVersion(versionParam));
+    const resolved = await this.catalog.resolve(
+      modelId,
+      parseVersion(versionParam),
+    );
     const inputs = this.predictor.parseV1Inputs(body, resolved);
-    const outputs = this.predictor.parseOutputs(outputsParam, resolved.version.signature, modelId);
+    const outputs = this.predictor.parseOutputs(
+      outputsParam,
+      resolved.version.signature,
+      modelId,
+    );
     const result = await this.predictor.infer(resolved, inputs, outputs);
     const out: Record<string, unknown> = {};
-    for (const [name, t] of Object.entries(result.outputs)) out[name] = tensorToNested(t);
-    return { model_id: modelId, model_version: resolved.version.version, outputs: out };
+    for (const [name, t] of Object.entries(result.outputs))
+      out[name] = tensorToNested(t);
+    return {
+      model_id: modelId,
+      model_version: resolved.version.version,
+      outputs: out,
+    };
   }
 }
 
 export function parseVersion(raw: string | undefined): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (!/^[1-9][0-9]{0,8}$/.test(raw)) {
-    throw new PortfolioError('INVALID_REQUEST', `version must be a positive integer, got "${raw.slice(0, 40)}"`);
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `version must be a positive integer, got "${raw.slice(0, 40)}"`,
+    );
   }
   return Number(raw);
 }

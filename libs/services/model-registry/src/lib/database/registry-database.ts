@@ -6,11 +6,15 @@ import { ModelEntity } from '../entities/model.entity';
 import { REGISTRY_MIGRATIONS } from '../migrations';
 
 /** A PostgreSQL server (distributed mode), or PGlite embedded in a data folder (standalone). */
-export type RegistryDatabase = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+export type RegistryDatabase =
+  | { kind: 'postgres'; url: string }
+  | { kind: 'pglite'; dataDir: string };
 
 export const REGISTRY_ENTITIES = [ModelEntity, ModelVersionEntity];
 
-export function registryDataSourceOptions(db: RegistryDatabase): DataSourceOptions {
+export function registryDataSourceOptions(
+  db: RegistryDatabase,
+): DataSourceOptions {
   const common = {
     type: 'postgres' as const,
     entities: REGISTRY_ENTITIES,
@@ -24,7 +28,14 @@ export function registryDataSourceOptions(db: RegistryDatabase): DataSourceOptio
     logging: ['error' as const, 'warn' as const, 'migration' as const],
   };
   if (db.kind === 'postgres') {
-    return { ...common, url: db.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
+    return {
+      ...common,
+      url: db.url,
+      extra: { max: 10, connectionTimeoutMillis: 5000 },
+    };
   }
-  return { ...common, driver: new PGliteDriver({ dataDir: db.dataDir }).driver };
+  return {
+    ...common,
+    driver: new PGliteDriver({ dataDir: db.dataDir }).driver,
+  };
 }

@@ -20,10 +20,17 @@ export class RegistryMigrator implements OnModuleInit {
     await lock.connect();
     try {
       await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-      const applied = await this.dataSource.runMigrations({ transaction: 'each' });
-      if (applied.length) this.logger.log(`applied migrations: ${applied.map((m) => m.name).join(', ')}`);
+      const applied = await this.dataSource.runMigrations({
+        transaction: 'each',
+      });
+      if (applied.length)
+        this.logger.log(
+          `applied migrations: ${applied.map((m) => m.name).join(', ')}`,
+        );
     } finally {
-      await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+      await lock
+        .query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY])
+        .catch(() => undefined);
       await lock.release();
     }
   }

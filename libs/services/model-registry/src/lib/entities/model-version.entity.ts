@@ -1,4 +1,11 @@
-import { Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+} from 'typeorm';
 
 import type { Signature } from '@portfolio/contracts';
 
@@ -27,7 +34,11 @@ export class ModelVersionEntity {
   @Column({ type: 'char', length: 64 })
   sha256!: string;
 
-  @Column({ name: 'size_bytes', type: 'bigint', transformer: bigintTransformer })
+  @Column({
+    name: 'size_bytes',
+    type: 'bigint',
+    transformer: bigintTransformer,
+  })
   sizeBytes!: number;
 
   @Column({ type: 'jsonb' })

@@ -1,4 +1,10 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  PrimaryColumn,
+  UpdateDateColumn,
+} from 'typeorm';
 
 import { bigintTransformer } from './bigint.transformer';
 
@@ -13,7 +19,12 @@ export class ModelEntity {
   @Column({ type: 'text', nullable: true })
   description!: string | null;
 
-  @Column({ name: 'memory_estimate_bytes', type: 'bigint', nullable: true, transformer: bigintTransformer })
+  @Column({
+    name: 'memory_estimate_bytes',
+    type: 'bigint',
+    nullable: true,
+    transformer: bigintTransformer,
+  })
   memoryEstimateBytes!: number | null;
 
   @Column({ type: 'boolean', default: false })
@@ -22,7 +33,12 @@ export class ModelEntity {
   @Column({ type: 'boolean', default: false })
   pinned!: boolean;
 
-  @Column({ name: 'ttl_ms', type: 'bigint', nullable: true, transformer: bigintTransformer })
+  @Column({
+    name: 'ttl_ms',
+    type: 'bigint',
+    nullable: true,
+    transformer: bigintTransformer,
+  })
   ttlMs!: number | null;
 
   @Column({ type: 'jsonb', default: {} })

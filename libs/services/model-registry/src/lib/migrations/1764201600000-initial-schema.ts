@@ -35,7 +35,9 @@ export class InitialSchema1764201600000 implements MigrationInterface {
         created_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (model_id, version)
       )`);
-    await q.query(`CREATE INDEX model_versions_by_sha256 ON model_versions (model_id, sha256)`);
+    await q.query(
+      `CREATE INDEX model_versions_by_sha256 ON model_versions (model_id, sha256)`,
+    );
     await q.query(`
       CREATE FUNCTION model_versions_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN

@@ -8,7 +8,11 @@ import { parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 
 import { PortfolioError } from '@portfolio/contracts';
-import { createBackend, LoadedModel, supportedBackends } from '@portfolio/model-formats';
+import {
+  createBackend,
+  LoadedModel,
+  supportedBackends,
+} from '@portfolio/model-formats';
 import { Tensor, TensorError } from '@portfolio/tensor';
 
 import { WorkerReady, WorkerReply, WorkerRequest } from './worker-protocol';
@@ -24,12 +28,17 @@ const models = new Map<string, LoadedModel>();
 // memory baseline is set (see ModelBackend.warmUp).
 void Promise.all(supportedBackends().map((b) => b.warmUp())).then(
   () => port.postMessage({ ready: true } satisfies WorkerReady),
-  (e: unknown) => port.postMessage({ ready: false, error: message(e) } satisfies WorkerReady),
+  (e: unknown) =>
+    port.postMessage({ ready: false, error: message(e) } satisfies WorkerReady),
 );
 
 port.on('message', (request: WorkerRequest) => {
   void handle(request).then(
-    (reply) => port.postMessage(reply, reply.ok && reply.op === 'run' ? transferList(reply.outputs) : []),
+    (reply) =>
+      port.postMessage(
+        reply,
+        reply.ok && reply.op === 'run' ? transferList(reply.outputs) : [],
+      ),
     (e: unknown) => port.postMessage(failure(request.id, e)),
   );
 });
@@ -38,20 +47,42 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
   switch (request.op) {
     case 'load': {
       const existing = models.get(request.key);
-      if (existing) return { id: request.id, ok: true, op: 'load', signature: existing.signature, warmupMs: null };
+      if (existing)
+        return {
+          id: request.id,
+          ok: true,
+          op: 'load',
+          signature: existing.signature,
+          warmupMs: null,
+        };
       let model: LoadedModel;
       try {
-        model = await createBackend(request.format).load(request.path, { intraOpThreads: request.intraOpThreads });
+        model = await createBackend(request.format).load(request.path, {
+          intraOpThreads: request.intraOpThreads,
+        });
       } catch (e) {
         if (e instanceof PortfolioError) throw e;
-        throw new PortfolioError('MODEL_LOAD_FAILED', `the model failed to load: ${message(e)}`);
+        throw new PortfolioError(
+          'MODEL_LOAD_FAILED',
+          `the model failed to load: ${message(e)}`,
+        );
       }
       models.set(request.key, model);
-      return { id: request.id, ok: true, op: 'load', signature: model.signature, warmupMs: await warmUp(model) };
+      return {
+        id: request.id,
+        ok: true,
+        op: 'load',
+        signature: model.signature,
+        warmupMs: await warmUp(model),
+      };
     }
     case 'run': {
       const model = models.get(request.key);
-      if (!model) throw new PortfolioError('MODEL_NOT_LOADED', `${request.key} is not loaded in this worker`);
+      if (!model)
+        throw new PortfolioError(
+          'MODEL_NOT_LOADED',
+          `${request.key} is not loaded in this worker`,
+        );
       const started = performance.now();
       let outputs: Record<string, Tensor>;
       try {
@@ -60,9 +91,18 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
         // Shapes and types were checked against the signature before; what the framework
         // still refuses (a dimension that must agree between two inputs, say) is the
         // caller's input too.
-        throw new PortfolioError('INVALID_INPUT', `the model refused the input: ${message(e)}`);
+        throw new PortfolioError(
+          'INVALID_INPUT',
+          `the model refused the input: ${message(e)}`,
+        );
       }
-      return { id: request.id, ok: true, op: 'run', outputs, computeMs: performance.now() - started };
+      return {
+        id: request.id,
+        ok: true,
+        op: 'run',
+        outputs,
+        computeMs: performance.now() - started,
+      };
     }
     case 'unload': {
       const model = models.get(request.key);
@@ -93,12 +133,17 @@ async function warmUp(model: LoadedModel): Promise<number | null> {
 }
 
 function failure(id: number, e: unknown): WorkerReply {
-  if (e instanceof PortfolioError) return { id, ok: false, error: { code: e.code, message: e.message } };
-  if (e instanceof TensorError) return { id, ok: false, error: { code: 'INVALID_INPUT', message: e.message } };
+  if (e instanceof PortfolioError)
+    return { id, ok: false, error: { code: e.code, message: e.message } };
+  if (e instanceof TensorError)
+    return {
+      id,
+      ok: false,
+      error: { code: 'INVALID_INPUT', message: e.message },
+    };
   return { id, ok: false, error: { code: 'INTERNAL', message: message(e) } };
 }
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-

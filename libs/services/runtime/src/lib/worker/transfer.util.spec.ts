@@ -6,21 +6,47 @@ import { packForTransfer, transferList } from './transfer.util';
 
 describe(packForTransfer.name, () => {
   /** Tensors as the bus hands them over: views into one shared frame buffer. */
-  function viewsOfOneFrame(): { frame: Uint8Array; tensors: Record<string, Tensor> } {
+  function viewsOfOneFrame(): {
+    frame: Uint8Array;
+    tensors: Record<string, Tensor>;
+  } {
     const frame = encodeFrame({ model_id: 'm', version: 1 }, [
-      { name: 'a', datatype: 'FP32', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) },
-      { name: 'b', datatype: 'INT64', shape: [3], data: BigInt64Array.from([7n, -8n, 9n]) },
-      { name: 'c', datatype: 'UINT8', shape: [5], data: Uint8Array.from([1, 2, 3, 4, 5]) },
-      { name: 'd', datatype: 'FP64', shape: [1], data: Float64Array.from([0.5]) },
+      {
+        name: 'a',
+        datatype: 'FP32',
+        shape: [2, 3],
+        data: Float32Array.from([1, 2, 3, 4, 5, 6]),
+      },
+      {
+        name: 'b',
+        datatype: 'INT64',
+        shape: [3],
+        data: BigInt64Array.from([7n, -8n, 9n]),
+      },
+      {
+        name: 'c',
+        datatype: 'UINT8',
+        shape: [5],
+        data: Uint8Array.from([1, 2, 3, 4, 5]),
+      },
+      {
+        name: 'd',
+        datatype: 'FP64',
+        shape: [1],
+        data: Float64Array.from([0.5]),
+      },
     ]);
     const tensors: Record<string, Tensor> = {};
-    for (const t of decodeFrame(frame).tensors) tensors[t.name] = { datatype: t.datatype, shape: t.shape, data: t.data };
+    for (const t of decodeFrame(frame).tensors)
+      tensors[t.name] = { datatype: t.datatype, shape: t.shape, data: t.data };
     return { frame, tensors };
   }
 
   it('copies views of a shared buffer into one fresh buffer with the same values', () => {
     const { frame, tensors } = viewsOfOneFrame();
-    expect(new Set(Object.values(tensors).map((t) => (t.data as Uint8Array).buffer))).toEqual(new Set([frame.buffer]));
+    expect(
+      new Set(Object.values(tensors).map((t) => (t.data as Uint8Array).buffer)),
+    ).toEqual(new Set([frame.buffer]));
 
     const sut = packForTransfer(tensors);
 
@@ -31,9 +57,15 @@ describe(packForTransfer.name, () => {
       expect(data.constructor).toBe(tensors[name].data.constructor);
       expect(t.datatype).toBe(tensors[name].datatype);
       expect(t.shape).toEqual(tensors[name].shape);
-      expect(Array.from(data as ArrayLike<number>)).toEqual(Array.from(tensors[name].data as ArrayLike<number>));
+      expect(Array.from(data as ArrayLike<number>)).toEqual(
+        Array.from(tensors[name].data as ArrayLike<number>),
+      );
     }
-    expect(Array.from(sut.tensors['b'].data as BigInt64Array)).toEqual([7n, -8n, 9n]);
+    expect(Array.from(sut.tensors['b'].data as BigInt64Array)).toEqual([
+      7n,
+      -8n,
+      9n,
+    ]);
   });
 
   it('aligns every tensor to 8 bytes and sizes the buffer to fit them all', () => {
@@ -62,13 +94,27 @@ describe(packForTransfer.name, () => {
 
     expect(sut.buffer.byteLength).toBe(0); // transferred away
     expect(frame.byteLength).toBeGreaterThan(0);
-    expect(Array.from(tensors['a'].data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(Array.from(tensors['b'].data as BigInt64Array)).toEqual([7n, -8n, 9n]);
+    expect(Array.from(tensors['a'].data as Float32Array)).toEqual([
+      1, 2, 3, 4, 5, 6,
+    ]);
+    expect(Array.from(tensors['b'].data as BigInt64Array)).toEqual([
+      7n,
+      -8n,
+      9n,
+    ]);
   });
 
   it('passes BYTES tensors through unchanged and leaves them out of the buffer', () => {
-    const text: Tensor = { datatype: 'BYTES', shape: [2], data: ['hello', 'world'] };
-    const x: Tensor = { datatype: 'FP32', shape: [1], data: Float32Array.from([3]) };
+    const text: Tensor = {
+      datatype: 'BYTES',
+      shape: [2],
+      data: ['hello', 'world'],
+    };
+    const x: Tensor = {
+      datatype: 'FP32',
+      shape: [1],
+      data: Float32Array.from([3]),
+    };
 
     const sut = packForTransfer({ text, x });
 
@@ -111,7 +157,11 @@ describe(transferList.name, () => {
   it('skips BYTES tensors and SharedArrayBuffer views', () => {
     const sut = transferList({
       text: { datatype: 'BYTES', shape: [1], data: ['x'] },
-      shared: { datatype: 'FP32', shape: [1], data: new Float32Array(new SharedArrayBuffer(4)) },
+      shared: {
+        datatype: 'FP32',
+        shape: [1],
+        data: new Float32Array(new SharedArrayBuffer(4)),
+      },
     });
 
     expect(sut).toEqual([]);

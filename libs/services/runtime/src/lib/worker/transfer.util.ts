@@ -9,7 +9,8 @@ import type { Tensor } from '@portfolio/tensor';
 export function transferList(tensors: Record<string, Tensor>): ArrayBuffer[] {
   const seen = new Set<ArrayBuffer>();
   for (const t of Object.values(tensors)) {
-    if (!Array.isArray(t.data) && t.data.buffer instanceof ArrayBuffer) seen.add(t.data.buffer);
+    if (!Array.isArray(t.data) && t.data.buffer instanceof ArrayBuffer)
+      seen.add(t.data.buffer);
   }
   return [...seen];
 }
@@ -18,9 +19,13 @@ export function transferList(tensors: Record<string, Tensor>): ArrayBuffer[] {
  * Copies tensors received from the bus into ONE fresh buffer that can be transferred
  * to a worker: one copy instead of a structured clone of the whole message buffer.
  */
-export function packForTransfer(tensors: Record<string, Tensor>): { tensors: Record<string, Tensor>; buffer: ArrayBuffer } {
+export function packForTransfer(tensors: Record<string, Tensor>): {
+  tensors: Record<string, Tensor>;
+  buffer: ArrayBuffer;
+} {
   let total = 0;
-  for (const t of Object.values(tensors)) if (!Array.isArray(t.data)) total += align8(t.data.byteLength);
+  for (const t of Object.values(tensors))
+    if (!Array.isArray(t.data)) total += align8(t.data.byteLength);
   const buffer = new ArrayBuffer(total);
   const bytes = new Uint8Array(buffer);
   const out: Record<string, Tensor> = {};
@@ -30,9 +35,17 @@ export function packForTransfer(tensors: Record<string, Tensor>): { tensors: Rec
       out[name] = t;
       continue;
     }
-    const src = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const src = new Uint8Array(
+      t.data.buffer,
+      t.data.byteOffset,
+      t.data.byteLength,
+    );
     bytes.set(src, offset);
-    const Ctor = t.data.constructor as new (b: ArrayBuffer, o: number, n: number) => typeof t.data;
+    const Ctor = t.data.constructor as new (
+      b: ArrayBuffer,
+      o: number,
+      n: number,
+    ) => typeof t.data;
     out[name] = { ...t, data: new Ctor(buffer, offset, t.data.length) };
     offset += align8(t.data.byteLength);
   }

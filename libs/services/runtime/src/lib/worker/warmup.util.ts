@@ -1,11 +1,18 @@
 import type { Signature } from '@portfolio/contracts';
-import { bytesPerElement, elementCount, Tensor, TensorData } from '@portfolio/tensor';
+import {
+  bytesPerElement,
+  elementCount,
+  Tensor,
+  TensorData,
+} from '@portfolio/tensor';
 
 /**
  * Zero-filled inputs at batch 1 (every variable dimension set to 1), or null when the
  * signature does not allow one (string inputs, undeclared shapes).
  */
-export function warmupInputs(signature: Signature): Record<string, Tensor> | null {
+export function warmupInputs(
+  signature: Signature,
+): Record<string, Tensor> | null {
   const inputs: Record<string, Tensor> = {};
   for (const spec of signature.inputs) {
     if (spec.datatype === 'BYTES') return null;
@@ -13,7 +20,11 @@ export function warmupInputs(signature: Signature): Record<string, Tensor> | nul
     const n = elementCount(shape);
     const width = bytesPerElement(spec.datatype);
     if (width === null) return null;
-    inputs[spec.name] = { datatype: spec.datatype, shape, data: zeros(spec.datatype, n) };
+    inputs[spec.name] = {
+      datatype: spec.datatype,
+      shape,
+      data: zeros(spec.datatype, n),
+    };
   }
   return inputs;
 }

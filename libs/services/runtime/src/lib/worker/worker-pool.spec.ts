@@ -6,7 +6,13 @@ import type { Worker } from 'node:worker_threads';
 
 import { PortfolioError } from '@portfolio/contracts';
 import { Tensor } from '@portfolio/tensor';
-import { buildMixedTypesModel, buildMlpModel, makeTempDir, mlpReference, writeModel } from '@portfolio/testing';
+import {
+  buildMixedTypesModel,
+  buildMlpModel,
+  makeTempDir,
+  mlpReference,
+  writeModel,
+} from '@portfolio/testing';
 
 import { expectClose, sampleInput, testWorkerScript } from '../runtime.testing';
 import { WorkerPool } from './worker-pool';
@@ -14,15 +20,24 @@ import { WorkerPool } from './worker-pool';
 const MLP = { inputSize: 4, hidden: [16], outputSize: 3 };
 
 /** The pool's private worker slots, for tests that look at placement or kill a worker. */
-type PoolInternals = { slots: { index: number; worker: Worker; models: Set<string> }[] };
+type PoolInternals = {
+  slots: { index: number; worker: Worker; models: Set<string> }[];
+};
 const internals = (pool: WorkerPool) => pool as unknown as PoolInternals;
 
-const mlpInput = (batch = 1, data: Float32Array = new Float32Array(batch * 4)): Record<string, Tensor> => ({
+const mlpInput = (
+  batch = 1,
+  data: Float32Array = new Float32Array(batch * 4),
+): Record<string, Tensor> => ({
   x: { datatype: 'FP32', shape: [batch, 4], data },
 });
 const mixedInput = (a: number[], b: bigint[]): Record<string, Tensor> => ({
   a: { datatype: 'FP32', shape: [a.length / 3, 3], data: Float32Array.from(a) },
-  b: { datatype: 'INT64', shape: [b.length / 3, 3], data: BigInt64Array.from(b) },
+  b: {
+    datatype: 'INT64',
+    shape: [b.length / 3, 3],
+    data: BigInt64Array.from(b),
+  },
 });
 
 /** A pool that records `onWorkerLost`; `firstLoss` resolves at the first report. */
@@ -99,19 +114,34 @@ describe(WorkerPool.name, () => {
     it('runs a model with FP32 and INT64 inputs and returns INT64 outputs as BigInt64Array', async () => {
       await sut.load('mixed@1', 'onnx', mixedPath, 1);
 
-      const { outputs } = await sut.run('mixed@1', mixedInput([0.5, 1.5, -2, 10, 0, 0.25], [1n, -3n, 7n, -20n, 4n, 4n]));
+      const { outputs } = await sut.run(
+        'mixed@1',
+        mixedInput([0.5, 1.5, -2, 10, 0, 0.25], [1n, -3n, 7n, -20n, 4n, 4n]),
+      );
 
       expect(outputs['sum']).toMatchObject({ datatype: 'FP32', shape: [2, 3] });
-      expect(Array.from(outputs['sum'].data as Float32Array)).toEqual([1.5, -1.5, 5, -10, 4, 4.25]);
-      expect(outputs['argmax']).toMatchObject({ datatype: 'INT64', shape: [2] });
+      expect(Array.from(outputs['sum'].data as Float32Array)).toEqual([
+        1.5, -1.5, 5, -10, 4, 4.25,
+      ]);
+      expect(outputs['argmax']).toMatchObject({
+        datatype: 'INT64',
+        shape: [2],
+      });
       expect(outputs['argmax'].data).toBeInstanceOf(BigInt64Array);
-      expect(Array.from(outputs['argmax'].data as BigInt64Array)).toEqual([2n, 2n]);
+      expect(Array.from(outputs['argmax'].data as BigInt64Array)).toEqual([
+        2n,
+        2n,
+      ]);
     });
 
     it('returns only the outputs asked for', async () => {
       await sut.load('mixed@2', 'onnx', mixedPath, 1);
 
-      const { outputs } = await sut.run('mixed@2', mixedInput([3, 2, 1], [0n, 0n, 5n]), ['argmax']);
+      const { outputs } = await sut.run(
+        'mixed@2',
+        mixedInput([3, 2, 1], [0n, 0n, 5n]),
+        ['argmax'],
+      );
 
       expect(Object.keys(outputs)).toEqual(['argmax']);
       expect(Array.from(outputs['argmax'].data as BigInt64Array)).toEqual([2n]);
@@ -132,14 +162,18 @@ describe(WorkerPool.name, () => {
       await expect(sut.run('gone@1', mlpInput())).resolves.toBeDefined();
 
       await sut.unload('gone@1');
-      const error = await sut.run('gone@1', mlpInput()).catch((e: unknown) => e);
+      const error = await sut
+        .run('gone@1', mlpInput())
+        .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
       expect(error).toMatchObject({ code: 'MODEL_NOT_LOADED' });
     });
 
     it('refuses to run a model it never loaded with MODEL_NOT_LOADED', async () => {
-      await expect(sut.run('never@1', mlpInput())).rejects.toMatchObject({ code: 'MODEL_NOT_LOADED' });
+      await expect(sut.run('never@1', mlpInput())).rejects.toMatchObject({
+        code: 'MODEL_NOT_LOADED',
+      });
     });
 
     it('treats unloading a model it does not hold as done', async () => {
@@ -150,23 +184,35 @@ describe(WorkerPool.name, () => {
       const corrupt = join(dir, 'corrupt.onnx');
       writeFileSync(corrupt, randomBytes(4096));
 
-      const error = await sut.load('corrupt@1', 'onnx', corrupt, 1).catch((e: unknown) => e);
+      const error = await sut
+        .load('corrupt@1', 'onnx', corrupt, 1)
+        .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
       expect(error).toMatchObject({ code: 'MODEL_LOAD_FAILED' });
-      expect((error as Error).message).toMatch(/failed to load: .*protobuf parsing failed/i);
+      expect((error as Error).message).toMatch(
+        /failed to load: .*protobuf parsing failed/i,
+      );
       // Not placed anywhere; the workers still serve.
-      expect(internals(sut).slots.some((s) => s.models.has('corrupt@1'))).toBe(false);
-      await expect(sut.run('corrupt@1', {})).rejects.toMatchObject({ code: 'MODEL_NOT_LOADED' });
+      expect(internals(sut).slots.some((s) => s.models.has('corrupt@1'))).toBe(
+        false,
+      );
+      await expect(sut.run('corrupt@1', {})).rejects.toMatchObject({
+        code: 'MODEL_NOT_LOADED',
+      });
       await sut.load('after-corrupt@1', 'onnx', mlpPath, 1);
-      await expect(sut.run('after-corrupt@1', mlpInput())).resolves.toBeDefined();
+      await expect(
+        sut.run('after-corrupt@1', mlpInput()),
+      ).resolves.toBeDefined();
       expect(lost).toEqual([]);
     });
 
     it('fails a missing file with MODEL_LOAD_FAILED naming it', async () => {
       const missing = join(dir, 'missing.onnx');
 
-      const error = await sut.load('missing@1', 'onnx', missing, 1).catch((e: unknown) => e);
+      const error = await sut
+        .load('missing@1', 'onnx', missing, 1)
+        .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
       expect(error).toMatchObject({ code: 'MODEL_LOAD_FAILED' });
@@ -181,20 +227,30 @@ describe(WorkerPool.name, () => {
     afterEach(() => closePool(sut));
 
     it('places two models on two different workers and runs both at once', async () => {
-      await Promise.all([sut.load('a@1', 'onnx', mlpPath, 1), sut.load('b@1', 'onnx', mixedPath, 1)]);
+      await Promise.all([
+        sut.load('a@1', 'onnx', mlpPath, 1),
+        sut.load('b@1', 'onnx', mixedPath, 1),
+      ]);
 
       const placed = internals(sut).slots.map((s) => [...s.models]);
       expect(placed.map((m) => m.length)).toEqual([1, 1]);
       expect(placed.flat().sort()).toEqual(['a@1', 'b@1']);
-      const [a, b] = await Promise.all([sut.run('a@1', mlpInput()), sut.run('b@1', mixedInput([1, 2, 3], [0n, 0n, 0n]))]);
+      const [a, b] = await Promise.all([
+        sut.run('a@1', mlpInput()),
+        sut.run('b@1', mixedInput([1, 2, 3], [0n, 0n, 0n])),
+      ]);
       expect(a.outputs['y'].shape).toEqual([1, 3]);
-      expect(Array.from(b.outputs['sum'].data as Float32Array)).toEqual([1, 2, 3]);
+      expect(Array.from(b.outputs['sum'].data as Float32Array)).toEqual([
+        1, 2, 3,
+      ]);
     });
 
     it('frees a worker slot on unload, so the next model goes there', async () => {
       await sut.load('a@1', 'onnx', mlpPath, 1);
       await sut.load('b@1', 'onnx', mlpPath, 1);
-      const slotOfA = internals(sut).slots.findIndex((s) => s.models.has('a@1'));
+      const slotOfA = internals(sut).slots.findIndex((s) =>
+        s.models.has('a@1'),
+      );
 
       await sut.unload('a@1');
       await sut.load('c@1', 'onnx', mlpPath, 1);
@@ -212,7 +268,10 @@ describe(WorkerPool.name, () => {
     afterEach(() => closePool(sut));
 
     it('fails the calls pending on it, reports its models lost and serves new loads on a fresh worker', async () => {
-      await Promise.all([sut.load('a@1', 'onnx', mlpPath, 1), sut.load('b@1', 'onnx', mixedPath, 1)]);
+      await Promise.all([
+        sut.load('a@1', 'onnx', mlpPath, 1),
+        sut.load('b@1', 'onnx', mixedPath, 1),
+      ]);
       const victim = internals(sut).slots.find((s) => s.models.has('a@1'));
       if (!victim) throw new Error('a@1 is on no worker');
       const oldWorker = victim.worker;
@@ -226,12 +285,18 @@ describe(WorkerPool.name, () => {
       expect(error).toMatchObject({ code: 'MODEL_NOT_LOADED' });
       await terminated;
       await firstLoss;
-      expect(lost).toEqual([{ models: ['a@1'], reason: expect.stringMatching(/worker \d exited/) }]);
+      expect(lost).toEqual([
+        { models: ['a@1'], reason: expect.stringMatching(/worker \d exited/) },
+      ]);
 
       // The next run finds the model gone; the model on the other worker is untouched.
-      await expect(sut.run('a@1', mlpInput())).rejects.toMatchObject({ code: 'MODEL_NOT_LOADED' });
+      await expect(sut.run('a@1', mlpInput())).rejects.toMatchObject({
+        code: 'MODEL_NOT_LOADED',
+      });
       const other = await sut.run('b@1', mixedInput([1, 2, 3], [0n, 0n, 0n]));
-      expect(Array.from(other.outputs['sum'].data as Float32Array)).toEqual([1, 2, 3]);
+      expect(Array.from(other.outputs['sum'].data as Float32Array)).toEqual([
+        1, 2, 3,
+      ]);
 
       // A fresh worker took the slot and serves new loads.
       const replacement = internals(sut).slots[victim.index];
@@ -248,14 +313,18 @@ describe(WorkerPool.name, () => {
       // Terminated at once, long before the worker gets to warming up its backends.
       const terminated = internals(sut).slots[0].worker.terminate();
 
-      const error = await sut.load('mlp@1', 'onnx', mlpPath, 1).catch((e: unknown) => e);
+      const error = await sut
+        .load('mlp@1', 'onnx', mlpPath, 1)
+        .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
       expect(error).toMatchObject({ code: 'MODEL_NOT_LOADED' });
       await terminated;
       await firstLoss;
       // The model was placed on the dead worker while it loaded.
-      expect(lost).toEqual([{ models: ['mlp@1'], reason: expect.stringMatching(/worker 0 exited/) }]);
+      expect(lost).toEqual([
+        { models: ['mlp@1'], reason: expect.stringMatching(/worker 0 exited/) },
+      ]);
       await sut.load('mlp@1', 'onnx', mlpPath, 1);
       await expect(sut.run('mlp@1', mlpInput())).resolves.toBeDefined();
     });
@@ -265,7 +334,9 @@ describe(WorkerPool.name, () => {
     const { pool: sut, lost } = makePool(2);
     await sut.load('mlp@1', 'onnx', mlpPath, 1);
     await sut.ready();
-    const exited = internals(sut).slots.map((s) => new Promise<number>((resolve) => s.worker.once('exit', resolve)));
+    const exited = internals(sut).slots.map(
+      (s) => new Promise<number>((resolve) => s.worker.once('exit', resolve)),
+    );
 
     await sut.close();
 

@@ -1,11 +1,21 @@
 import { Logger } from '@nestjs/common';
 import { Worker } from 'node:worker_threads';
 
-import { ErrorCode, ModelFormat, PortfolioError, Signature } from '@portfolio/contracts';
+import {
+  ErrorCode,
+  ModelFormat,
+  PortfolioError,
+  Signature,
+} from '@portfolio/contracts';
 import { Tensor } from '@portfolio/tensor';
 
 import { packForTransfer } from './transfer.util';
-import { WorkerInit, WorkerReady, WorkerReply, WorkerRequest } from './worker-protocol';
+import {
+  WorkerInit,
+  WorkerReady,
+  WorkerReply,
+  WorkerRequest,
+} from './worker-protocol';
 
 export interface WorkerScript {
   /** Path of the built `inference-worker.js` (or of the .ts source under a TS loader, in tests). */
@@ -30,7 +40,11 @@ interface Slot {
 }
 
 /** Distributive Omit: keeps each member of the request union intact. */
-type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+type Request = WorkerRequest extends infer R
+  ? R extends WorkerRequest
+    ? Omit<R, 'id'>
+    : never
+  : never;
 
 /**
  * A fixed set of worker threads hosting the loaded models. Each model is pinned to one
@@ -57,12 +71,25 @@ export class WorkerPool {
     return this.slots.length;
   }
 
-  async load(key: string, format: ModelFormat, path: string, intraOpThreads: number): Promise<{ signature: Signature; warmupMs: number | null }> {
-    const slot = this.placement.get(key) ?? this.slots.reduce((a, b) => (b.models.size < a.models.size ? b : a));
+  async load(
+    key: string,
+    format: ModelFormat,
+    path: string,
+    intraOpThreads: number,
+  ): Promise<{ signature: Signature; warmupMs: number | null }> {
+    const slot =
+      this.placement.get(key) ??
+      this.slots.reduce((a, b) => (b.models.size < a.models.size ? b : a));
     slot.models.add(key);
     this.placement.set(key, slot);
     try {
-      const reply = await this.call(slot, { op: 'load', key, format, path, intraOpThreads });
+      const reply = await this.call(slot, {
+        op: 'load',
+        key,
+        format,
+        path,
+        intraOpThreads,
+      });
       if (reply.op !== 'load') throw new Error('unexpected worker reply');
       return { signature: reply.signature, warmupMs: reply.warmupMs };
     } catch (e) {
@@ -72,11 +99,23 @@ export class WorkerPool {
     }
   }
 
-  async run(key: string, inputs: Record<string, Tensor>, outputs?: readonly string[]): Promise<{ outputs: Record<string, Tensor>; computeMs: number }> {
+  async run(
+    key: string,
+    inputs: Record<string, Tensor>,
+    outputs?: readonly string[],
+  ): Promise<{ outputs: Record<string, Tensor>; computeMs: number }> {
     const slot = this.placement.get(key);
-    if (!slot) throw new PortfolioError('MODEL_NOT_LOADED', `${key} is not loaded on this runtime`);
+    if (!slot)
+      throw new PortfolioError(
+        'MODEL_NOT_LOADED',
+        `${key} is not loaded on this runtime`,
+      );
     const packed = packForTransfer(inputs);
-    const reply = await this.call(slot, { op: 'run', key, inputs: packed.tensors, outputs }, [packed.buffer]);
+    const reply = await this.call(
+      slot,
+      { op: 'run', key, inputs: packed.tensors, outputs },
+      [packed.buffer],
+    );
     if (reply.op !== 'run') throw new Error('unexpected worker reply');
     return { outputs: reply.outputs, computeMs: reply.computeMs };
   }
@@ -102,7 +141,11 @@ export class WorkerPool {
     await Promise.all(this.slots.map((s) => s.ready));
   }
 
-  private async call(slot: Slot, request: Request, transfer: ArrayBuffer[] = []): Promise<WorkerReply & { ok: true }> {
+  private async call(
+    slot: Slot,
+    request: Request,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<WorkerReply & { ok: true }> {
     await slot.ready;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -124,21 +167,44 @@ export class WorkerPool {
     });
     // A failed warm-up surfaces on the first call to this worker, not as an unhandled rejection.
     ready.catch(() => undefined);
-    const slot: Slot = { index, worker, ready, failReady: markFailed, pending: new Map(), models: new Set() };
+    const slot: Slot = {
+      index,
+      worker,
+      ready,
+      failReady: markFailed,
+      pending: new Map(),
+      models: new Set(),
+    };
     worker.on('message', (reply: WorkerReply | WorkerReady) => {
       if ('ready' in reply) {
         if (reply.ready) markReady();
-        else markFailed(new PortfolioError('INTERNAL', `worker ${index} could not start its model backends: ${reply.error}`));
+        else
+          markFailed(
+            new PortfolioError(
+              'INTERNAL',
+              `worker ${index} could not start its model backends: ${reply.error}`,
+            ),
+          );
         return;
       }
       const pending = slot.pending.get(reply.id);
       if (!pending) return;
       slot.pending.delete(reply.id);
       if (reply.ok) pending.resolve(reply);
-      else pending.reject(new PortfolioError(reply.error.code as ErrorCode, reply.error.message));
+      else
+        pending.reject(
+          new PortfolioError(
+            reply.error.code as ErrorCode,
+            reply.error.message,
+          ),
+        );
     });
-    worker.on('error', (e) => this.lost(slot, `worker ${index} failed: ${e.message}`));
-    worker.on('exit', (code) => this.lost(slot, `worker ${index} exited with code ${code}`));
+    worker.on('error', (e) =>
+      this.lost(slot, `worker ${index} failed: ${e.message}`),
+    );
+    worker.on('exit', (code) =>
+      this.lost(slot, `worker ${index} exited with code ${code}`),
+    );
     worker.unref();
     return slot;
   }
@@ -147,14 +213,16 @@ export class WorkerPool {
     if (this.slots[slot.index] !== slot) return;
     const models = [...slot.models];
     for (const key of models) this.placement.delete(key);
-    for (const p of slot.pending.values()) p.reject(new PortfolioError('MODEL_NOT_LOADED', `${reason}; retry`));
+    for (const p of slot.pending.values())
+      p.reject(new PortfolioError('MODEL_NOT_LOADED', `${reason}; retry`));
     // Calls still waiting for this worker's warm-up must not wait forever.
     slot.failReady(new PortfolioError('MODEL_NOT_LOADED', `${reason}; retry`));
     slot.pending.clear();
     if (this.closing) return;
-    this.logger.error(`${reason}; models lost: ${models.join(', ') || 'none'}; starting a new worker`);
+    this.logger.error(
+      `${reason}; models lost: ${models.join(', ') || 'none'}; starting a new worker`,
+    );
     this.slots[slot.index] = this.spawn(slot.index);
     this.onWorkerLost(models, reason);
   }
 }
-

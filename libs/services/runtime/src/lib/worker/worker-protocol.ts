@@ -3,13 +3,38 @@ import type { Tensor } from '@portfolio/tensor';
 
 /** Messages between the runtime's main thread and its inference workers. */
 export type WorkerRequest =
-  | { id: number; op: 'load'; key: string; format: ModelFormat; path: string; intraOpThreads: number }
-  | { id: number; op: 'run'; key: string; inputs: Record<string, Tensor>; outputs?: readonly string[] }
+  | {
+      id: number;
+      op: 'load';
+      key: string;
+      format: ModelFormat;
+      path: string;
+      intraOpThreads: number;
+    }
+  | {
+      id: number;
+      op: 'run';
+      key: string;
+      inputs: Record<string, Tensor>;
+      outputs?: readonly string[];
+    }
   | { id: number; op: 'unload'; key: string };
 
 export type WorkerReply =
-  | { id: number; ok: true; op: 'load'; signature: Signature; warmupMs: number | null }
-  | { id: number; ok: true; op: 'run'; outputs: Record<string, Tensor>; computeMs: number }
+  | {
+      id: number;
+      ok: true;
+      op: 'load';
+      signature: Signature;
+      warmupMs: number | null;
+    }
+  | {
+      id: number;
+      ok: true;
+      op: 'run';
+      outputs: Record<string, Tensor>;
+      computeMs: number;
+    }
   | { id: number; ok: true; op: 'unload' }
   | { id: number; ok: false; error: { code: ErrorCode; message: string } };
 

@@ -1,5 +1,0 @@
-module.exports = {
-  displayName: 'cache-manager',
-  preset: '../../jest.preset.js',
-  coverageDirectory: '../../coverage/apps/cache-manager',
-};

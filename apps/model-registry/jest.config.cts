@@ -1,5 +1,0 @@
-module.exports = {
-  displayName: 'model-registry',
-  preset: '../../jest.preset.js',
-  coverageDirectory: '../../coverage/apps/model-registry',
-};

@@ -1,5 +1,0 @@
-module.exports = {
-  displayName: 'storage',
-  preset: '../../jest.preset.js',
-  coverageDirectory: '../../coverage/apps/storage',
-};
