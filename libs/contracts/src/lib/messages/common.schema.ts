@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { Datatype, DATATYPES } from '@portfolio/tensor';
+
 import { PortfolioError } from '../errors/portfolio.error';
 
 export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,127}$/;
@@ -40,21 +42,7 @@ export const Bytes = z.number().int().nonnegative();
 export const NodeId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
-export const DatatypeSchema = z.enum([
-  'BOOL',
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
-  'INT8',
-  'INT16',
-  'INT32',
-  'INT64',
-  'FP16',
-  'FP32',
-  'FP64',
-  'BYTES',
-]);
+export const DatatypeSchema = z.enum(DATATYPES as readonly [Datatype, ...Datatype[]]);
 
 /** One input or output of a model; -1 marks a variable dimension. */
 export const TensorSpecSchema = z.object({

@@ -1,0 +1,37 @@
+const { NxAppWebpackPlugin } = require('@nx/webpack/app-plugin');
+const { join } = require('path');
+
+/**
+ * The webpack configuration every app shares: a Node bundle of the app and the
+ * libraries it uses, third-party packages left in node_modules (and listed in the
+ * generated dist package.json). `inferenceWorker` adds the runtime's worker-thread
+ * script beside main.js, for the apps that host runtimes.
+ */
+function appWebpackConfig(appDir, { inferenceWorker = false } = {}) {
+  const name = require('path').basename(appDir);
+  return {
+    output: {
+      path: join(__dirname, '../../dist/apps', name),
+      clean: true,
+      ...(process.env.NODE_ENV !== 'production' && { devtoolModuleFilenameTemplate: '[absolute-resource-path]' }),
+    },
+    plugins: [
+      new NxAppWebpackPlugin({
+        target: 'node',
+        compiler: 'tsc',
+        main: './src/main.ts',
+        tsConfig: './tsconfig.app.json',
+        assets: [],
+        optimization: false,
+        outputHashing: 'none',
+        generatePackageJson: true,
+        sourceMap: true,
+        additionalEntryPoints: inferenceWorker
+          ? [{ entryName: 'inference-worker', entryPath: '../../libs/services/runtime/src/lib/worker/inference.worker.ts' }]
+          : [],
+      }),
+    ],
+  };
+}
+
+module.exports = { appWebpackConfig };
