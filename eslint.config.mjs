@@ -36,7 +36,7 @@ const boundaries = (tests) => [
   'error',
   {
     enforceBuildableLibDependency: true,
-    allow: ['^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$'],
+    allow: ['^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$', '^.*/tools/webpack/app\\.config$'],
     depConstraints: constraints({ tests }),
   },
 ];
