@@ -1,0 +1,115 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'node:http';
+
+import {
+  AppProcess,
+  buildMlpModel,
+  freePort,
+  makeTempDir,
+} from '@portfolio/testing';
+
+import { ErrorBody, http } from './http.testing';
+
+const LIMIT = 4096;
+
+/** Bodies above `gateway.body_limit` get 413 and change nothing, whether announced or streamed. */
+describe('request body limits', () => {
+  const dataDir = makeTempDir('limits');
+  let app: AppProcess;
+  let url = '';
+
+  beforeAll(async () => {
+    const port = await freePort();
+    app = new AppProcess({
+      name: 'portfolio-limits',
+      app: 'portfolio',
+      env: {
+        PORTFOLIO_DATA_DIR: dataDir,
+        PORTFOLIO_GATEWAY_PORT: String(port),
+        PORTFOLIO_GATEWAY_BODY_LIMIT: String(LIMIT),
+        MALLOC_MMAP_THRESHOLD_: '131072',
+      },
+      readyLine: 'portfolio ready',
+    });
+    await app.start();
+    url = `http://127.0.0.1:${port}`;
+    expect(
+      (
+        await http(`${url}/admin/models`, {
+          json: { id: 'small', format: 'onnx' },
+        })
+      ).status,
+    ).toBe(201);
+  }, 120_000);
+
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('refuses a JSON body above the limit with 413', async () => {
+    const rows = Array.from({ length: 1000 }, () => [1, 2, 3, 4]);
+    const res = await http<ErrorBody>(`${url}/v1/models/small/predict`, {
+      json: { inputs: rows },
+    });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(res.body.error.message).toContain(String(LIMIT));
+  });
+
+  it('refuses an announced upload above the limit before reading it', async () => {
+    const res = await http<ErrorBody>(`${url}/admin/models/small/versions`, {
+      body: new Uint8Array(LIMIT + 1),
+    });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('stops a streamed (chunked) upload once it passes the limit, leaving nothing behind', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${url}/admin/models/small/versions`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Transfer-Encoding': 'chunked',
+        },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 8; i++) req.write(Buffer.alloc(1024, i));
+      req.end();
+    });
+    expect(status).toBe(413);
+    expect(readdirSync(join(dataDir, 'artifacts', '.ingest'))).toEqual([]);
+    const versions = await http<{ versions: unknown[] }>(
+      `${url}/admin/models/small/versions`,
+    );
+    expect(versions.body.versions).toEqual([]);
+  });
+
+  it('still accepts an upload within the limit', async () => {
+    const model = buildMlpModel({
+      inputSize: 2,
+      hidden: [],
+      outputSize: 2,
+      seed: 1,
+    });
+    expect(model.byteLength).toBeLessThan(LIMIT);
+    const res = await http(`${url}/admin/models/small/versions`, {
+      body: model,
+    });
+    expect(res.status).toBe(201);
+  });
+
+  it('answers 415 for a body that is neither JSON nor an artifact', async () => {
+    const res = await fetch(`${url}/v1/models/small/predict`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/xml' },
+      body: '<x/>',
+    });
+    expect(res.status).toBe(415);
+  });
+});
