@@ -13,6 +13,7 @@ import { ModelHostService } from './model-host.service';
 import {
   loadRequestFor,
   sampleInput,
+  settleMemory,
   testRuntimeSettings,
 } from './runtime.testing';
 import { WorkerPool } from './worker/worker-pool';
@@ -23,7 +24,12 @@ const WEIGHT_BYTES = 64 * MiB;
 /**
  * The runtime's memory measurement (RSS delta around a serialized load plus its warm-up
  * run) on a model large enough to dominate the noise. The jest process does not set
- * MALLOC_MMAP_THRESHOLD_; external-data weights are one large allocation either way.
+ * MALLOC_MMAP_THRESHOLD_; the weights are one 64 MiB allocation, above glibc's largest
+ * dynamic mmap threshold (32 MiB), so they always get fresh pages. (Smaller allocations
+ * may reuse memory the process freed earlier without raising RSS: measured that way, a
+ * 16 MiB external-data model came out at 2-7 MiB after other tests had run.) Each load
+ * starts from a settled process (see settleMemory): the measurement is only as good as
+ * the quiet around it.
  */
 describe(`${ModelHostService.name} memory measurement`, () => {
   let root: string;
@@ -61,6 +67,7 @@ describe(`${ModelHostService.name} memory measurement`, () => {
     });
     // Only the graph is in the .onnx file: the floor (size_bytes) cannot hide a low measurement.
     expect(req.size_bytes).toBeLessThan(MiB);
+    await settleMemory();
 
     const loaded = await sut.load(req);
 
@@ -76,6 +83,7 @@ describe(`${ModelHostService.name} memory measurement`, () => {
   });
 
   it('measures a second copy as much again, and gets its memory back on unload', async () => {
+    await settleMemory();
     const loaded = await sut.load(
       loadRequestFor(root, 'large/model.onnx', {
         model_id: 'large',
@@ -85,6 +93,7 @@ describe(`${ModelHostService.name} memory measurement`, () => {
     );
     expect(loaded.memory_bytes / weightBytes).toBeGreaterThanOrEqual(0.9);
     expect(loaded.memory_bytes / weightBytes).toBeLessThanOrEqual(1.6);
+    await settleMemory();
     const rssLoaded = process.memoryUsage.rss();
 
     const unloaded = await sut.unload('large', 2);

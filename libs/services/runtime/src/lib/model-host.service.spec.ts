@@ -21,6 +21,7 @@ import {
   expectClose,
   loadRequestFor,
   sampleInput,
+  settleMemory,
   testRuntimeSettings,
 } from './runtime.testing';
 import { WorkerPool } from './worker/worker-pool';
@@ -34,6 +35,7 @@ const SLOW_MLP = {
   seed: 5,
 };
 const MiB = 1024 * 1024;
+const LARGE_WEIGHT_BYTES = 40 * MiB;
 
 /** The host's private pool, for tests that kill its worker or check what it still holds. */
 type HostInternals = {
@@ -77,7 +79,7 @@ describe(ModelHostService.name, () => {
     writeModel(join(root, 'mixed'), 'model.onnx', buildMixedTypesModel());
     writeModel(join(root, 'slow'), 'model.onnx', buildMlpModel(SLOW_MLP));
     buildLargeModel({
-      weightBytes: 16 * MiB,
+      weightBytes: LARGE_WEIGHT_BYTES,
       externalData: true,
       dir: join(root, 'large'),
       name: 'model',
@@ -452,13 +454,19 @@ describe(ModelHostService.name, () => {
     });
 
     it('unloads and refuses a model whose measured memory turns out above its capacity', async () => {
-      // 16 MiB of weights in external data, declared (wrongly) as 1 MiB.
+      // 40 MiB of weights in external data, declared (wrongly) as 1 MiB. Above glibc's
+      // largest mmap threshold (32 MiB), so the weights get fresh pages and the RSS
+      // delta sees them whatever memory the process freed before.
       const sut = makeHost({ capacityBytes: 4 * MiB });
       const req = loadRequestFor(root, 'large/model.onnx', {
         model_id: 'underestimated',
         memory_estimate_bytes: 1 * MiB,
       });
       expect(req.size_bytes).toBeLessThan(1 * MiB);
+      // The measurement is the process's RSS delta: other hosts' workers still starting
+      // (or dropping their start-up garbage) would be counted in it.
+      await Promise.all(hosts.map((h) => internals(h).pool.ready()));
+      await settleMemory();
 
       const error = await sut.load(req).catch((e: unknown) => e);
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { runInThisContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext, runInThisContext } from 'node:vm';
 
 import type { LoadModelRequest } from '@portfolio/contracts';
 
@@ -93,4 +94,27 @@ export function sampleInput(length: number, seed = 1): Float32Array {
     out[i] = s / 2 ** 31 - 1;
   }
   return out;
+}
+
+/**
+ * Collects this process's garbage and waits until its RSS holds still (within 1 MiB
+ * over `quietMs`, at most `maxMs`). The runtime measures a model as the process's RSS
+ * delta around its load: a garbage collection of the main thread's heap during the load
+ * (leftovers of earlier tests in the same jest process) would be subtracted from it.
+ */
+export async function settleMemory(
+  quietMs = 300,
+  maxMs = 5_000,
+): Promise<void> {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  const started = Date.now();
+  let last = process.memoryUsage.rss();
+  let quietSince = Date.now();
+  while (Date.now() - quietSince < quietMs && Date.now() - started < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = process.memoryUsage.rss();
+    if (Math.abs(now - last) > 1024 * 1024) quietSince = Date.now();
+    last = now;
+  }
 }

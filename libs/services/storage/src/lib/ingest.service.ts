@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 
 import {
+  assertSupportedFormat,
   IngestBeginResponse,
   IngestCommitResponse,
   ModelFormat,
@@ -52,6 +53,8 @@ export class IngestService implements OnModuleDestroy {
     format: ModelFormat,
     expectedSizeBytes?: number,
   ): Promise<IngestBeginResponse> {
+    // Before a single byte travels.
+    assertSupportedFormat(format);
     const writer = await this.driver.createWriter();
     const id = randomBytes(12).toString('hex');
     const ingest: Ingest = {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { PortfolioError, Storage } from '@portfolio/contracts';
@@ -41,7 +41,8 @@ describe(StorageHandlers.name, () => {
   /** Nothing stored and nothing half-written: no file anywhere under the root. */
   function expectNothingStored(): void {
     expect(filesUnder(root)).toEqual([]);
-    expect(readdirSync(join(root, '.ingest'))).toEqual([]);
+    const ingestDir = join(root, '.ingest');
+    expect(existsSync(ingestDir) ? readdirSync(ingestDir) : []).toEqual([]);
   }
 
   async function begin(
@@ -497,11 +498,9 @@ describe(StorageHandlers.name, () => {
   });
 
   describe('with a short idle timeout', () => {
-    const idleTimeoutMs = 200;
-
-    beforeEach(() => start({ idleTimeoutMs }));
-
     it('drops an upload that goes quiet, with its temporary file', async () => {
+      const idleTimeoutMs = 200;
+      await start({ idleTimeoutMs });
       const begun = await begin();
       expect(begun.idle_timeout_ms).toBe(idleTimeoutMs);
       await sendChunk(
@@ -530,17 +529,18 @@ describe(StorageHandlers.name, () => {
     });
 
     it('keeps an upload alive while its chunks keep coming', async () => {
+      const idleTimeoutMs = 500;
+      await start({ idleTimeoutMs });
       const begun = await begin();
-      const chunks = chunksOf(MODEL, 8 * KiB);
+      const chunks = chunksOf(MODEL, 4 * KiB);
+      const gapMs = 100;
 
-      // Together longer than the timeout, each gap well within it.
+      // Together well past the timeout; each gap far within it.
       for (const [seq, chunk] of chunks.entries()) {
-        await new Promise((resolve) => setTimeout(resolve, idleTimeoutMs / 2));
+        await new Promise((resolve) => setTimeout(resolve, gapMs));
         await sendChunk(client, begun.instance, begun.ingest_id, seq, chunk);
       }
-      expect((idleTimeoutMs / 2) * chunks.length).toBeGreaterThan(
-        idleTimeoutMs,
-      );
+      expect(gapMs * chunks.length).toBeGreaterThan(idleTimeoutMs * 1.5);
 
       await expect(
         client.call(

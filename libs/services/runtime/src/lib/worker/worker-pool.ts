@@ -37,6 +37,8 @@ interface Slot {
   pending: Map<number, Pending>;
   /** Models placed on this worker, for spreading new ones and for failure handling. */
   models: Set<string>;
+  /** Calls in flight, so that closing can wait for them. */
+  calls: Set<Promise<unknown>>;
 }
 
 /** Distributive Omit: keeps each member of the request union intact. */
@@ -131,9 +133,24 @@ export class WorkerPool {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the workers once their calls in flight have settled (at most `graceMs`):
+   * terminating a thread in the middle of an ONNX Runtime call aborts the whole process.
+   */
+  async close(graceMs = 30_000): Promise<void> {
     this.closing = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        const settled = Promise.allSettled([slot.ready, ...slot.calls]);
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>(
+          (resolve) => (timer = setTimeout(resolve, graceMs)),
+        );
+        await Promise.race([settled, timeout]);
+        clearTimeout(timer);
+        await slot.worker.terminate();
+      }),
+    );
   }
 
   /** Resolves when every worker has warmed up (the process's memory baseline is set). */
@@ -148,10 +165,14 @@ export class WorkerPool {
   ): Promise<WorkerReply & { ok: true }> {
     await slot.ready;
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const call = new Promise<WorkerReply & { ok: true }>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
       slot.worker.postMessage({ ...request, id } as WorkerRequest, transfer);
     });
+    slot.calls.add(call);
+    const untrack = () => slot.calls.delete(call);
+    call.then(untrack, untrack);
+    return call;
   }
 
   private spawn(index: number): Slot {
@@ -174,6 +195,7 @@ export class WorkerPool {
       failReady: markFailed,
       pending: new Map(),
       models: new Set(),
+      calls: new Set(),
     };
     worker.on('message', (reply: WorkerReply | WorkerReady) => {
       if ('ready' in reply) {
