@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 
 import {
+  announceReady,
   closeOnSignals,
   configFromArgv,
   connectNats,
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     );
   }
   await listenGateway(app, config.gateway.host, config.gateway.port);
-  new Logger('gateway').log('gateway ready');
+  announceReady('gateway');
 }
 
 void main();

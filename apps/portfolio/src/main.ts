@@ -4,6 +4,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { join } from 'node:path';
 
 import {
+  announceReady,
   closeOnSignals,
   configFromArgv,
   logLevels,
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  logger.log('portfolio ready');
+  announceReady('portfolio');
 }
 
 void main();

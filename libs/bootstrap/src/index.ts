@@ -1,5 +1,6 @@
 export { configFromArgv } from './lib/config-from-argv';
 export {
+  announceReady,
   closeOnSignals,
   connectNats,
   logLevels,

@@ -95,6 +95,14 @@ export async function runBusService(
   );
   await app.init();
   closeOnSignals(app, bus, service);
-  new Logger(service).log(`${service} ready`);
+  announceReady(service);
   return app;
+}
+
+/**
+ * `<service> ready` on stdout whatever the log level: the line orchestration and the
+ * test harness wait for.
+ */
+export function announceReady(service: string): void {
+  process.stdout.write(`${service} ready\n`);
 }
