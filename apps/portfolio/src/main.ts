@@ -71,6 +71,11 @@ async function main(): Promise<void> {
     { logger: logLevels(config) },
   );
   closeOnSignals(app, bus, 'portfolio');
+  if (!config.gateway.adminKey) {
+    logger.warn(
+      `no admin key configured (PORTFOLIO_ADMIN_KEY): /admin is open to anyone who can reach ${config.gateway.host}:${config.gateway.port}`,
+    );
+  }
   const url = await listenGateway(
     app,
     config.gateway.host,
