@@ -1,12 +1,6 @@
-/** Model formats Portfolio knows how to register; `type:` in the YAML file must be one of these. */
-export const MODEL_FORMATS = Object.freeze([
-  'onnx',
-  'tensorflow',
-  'pytorch',
-  'sklearn',
-  'huggingface',
-  'custom',
-] as const);
+// The model formats and the model id rule are the API's (see @portfolio/contracts):
+// `type:` in the YAML file and ids in `models:` follow the same rules as /admin/models.
+export { MODEL_FORMATS, MODEL_ID_PATTERN } from '@portfolio/contracts';
 
 export const LOG_LEVELS = Object.freeze([
   'error',
@@ -24,9 +18,6 @@ export const STORAGE_DRIVERS = ['local'] as const;
  * error can say "not available yet" instead of "unknown".
  */
 export const PLANNED_STORAGE_DRIVERS = ['s3', 'gcs', 'azure'] as const;
-
-/** Model ids end up in URLs, subjects and file names, hence the narrow alphabet. */
-export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
 /** Dot-separated NATS subject tokens without wildcards or whitespace. */
 export const SUBJECT_PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
