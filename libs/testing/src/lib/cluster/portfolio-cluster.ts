@@ -12,6 +12,9 @@ export interface ClusterOptions {
   readonly runtimeMaxMemory?: string;
   /** Extra PORTFOLIO_* variables for every service. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Servers of the cluster's own (fault tests restart them); default: the test run's. */
+  readonly natsUrl?: string;
+  readonly pgServerUrl?: string;
 }
 
 /**
@@ -38,10 +41,13 @@ export class PortfolioCluster {
   }
 
   async start(): Promise<void> {
-    this.database = await createTestDatabase('cluster');
+    this.database = await createTestDatabase(
+      'cluster',
+      this.options.pgServerUrl,
+    );
     const port = await freePort();
     const common: Record<string, string> = {
-      PORTFOLIO_NATS_URL: testNatsUrl(),
+      PORTFOLIO_NATS_URL: this.options.natsUrl ?? testNatsUrl(),
       PORTFOLIO_NATS_SUBJECT_PREFIX: uniqueSubjectPrefix('cluster'),
       PORTFOLIO_DATABASE_URL: this.database.url,
       PORTFOLIO_STORAGE_LOCAL_ROOT: makeTempDir('cluster-artifacts'),

@@ -80,6 +80,8 @@ export interface ThrowawayNats {
   url: string;
   port: number;
   dir: string;
+  /** Stops the server and starts a new one on the same port and store (fault tests). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -100,21 +102,7 @@ export async function startThrowawayNats(): Promise<ThrowawayNats> {
     const url = `nats://127.0.0.1:${port}`;
     const logFile = join(dir, `nats-${attempt}.log`);
     const logFd = openSync(logFile, 'w');
-    const child = spawn(
-      executable,
-      [
-        '-a',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-js',
-        '-sd',
-        join(dir, 'jetstream'),
-      ],
-      {
-        stdio: ['ignore', logFd, logFd],
-      },
-    );
+    let child = spawnNats(executable, port, dir, logFd);
     closeSync(logFd);
     // Tests must not be kept alive by the server; stop() or the watchdog ends it.
     child.unref();
@@ -149,6 +137,18 @@ export async function startThrowawayNats(): Promise<ThrowawayNats> {
       url,
       port,
       dir,
+      restart: async () => {
+        await stopChild(child);
+        const fd = openSync(join(dir, `nats-restart-${Date.now()}.log`), 'w');
+        child = spawnNats(executable, port, dir, fd);
+        closeSync(fd);
+        child.unref();
+        await waitForNats(
+          url,
+          10_000,
+          () => child.exitCode !== null || child.signalCode !== null,
+        );
+      },
       stop: async () => {
         if (stopped) return;
         stopped = true;
@@ -187,4 +187,27 @@ function readLog(file: string): string {
   } catch {
     return '';
   }
+}
+
+function spawnNats(
+  executable: string,
+  port: number,
+  dir: string,
+  logFd: number,
+): ChildProcess {
+  return spawn(
+    executable,
+    [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-js',
+      '-sd',
+      join(dir, 'jetstream'),
+    ],
+    {
+      stdio: ['ignore', logFd, logFd],
+    },
+  );
 }

@@ -72,6 +72,8 @@ export interface ThrowawayPostgres {
   port: number;
   version: string;
   dir: string;
+  /** `pg_ctl restart -m fast`: every connection is cut, the data stays (fault tests). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -176,6 +178,24 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
       port,
       version: binaries.version,
       dir,
+      restart: async () => {
+        await run(
+          [
+            binaries.pgCtl,
+            'restart',
+            '-D',
+            dataDir,
+            '-l',
+            logFile,
+            '-m',
+            'fast',
+            '-w',
+            '-t',
+            '60',
+          ],
+          90_000,
+        );
+      },
       stop: async () => {
         if (stopped) return;
         stopped = true;

@@ -18,8 +18,10 @@ const MAX_IDENTIFIER = 63;
  * owns an empty database and nothing depends on an earlier run. The label is
  * lower-cased and reduced to [a-z0-9_].
  */
-export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
-  const serverUrl = testPgUrl();
+export async function createTestDatabase(
+  label = 'db',
+  serverUrl = testPgUrl(),
+): Promise<TestDatabase> {
   const suffix = randomBytes(4).toString('hex');
   const prefix = 'portfolio_test_';
   const safeLabel =

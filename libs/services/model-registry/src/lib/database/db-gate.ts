@@ -1,3 +1,15 @@
+import { PortfolioError } from '@portfolio/contracts';
+
+/** SQLSTATE classes and socket errors that mean "the database is not reachable right now". */
+const UNAVAILABLE_SQLSTATE = /^(08|57P0[1-3]|53300)/;
+const UNAVAILABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+]);
+
 /**
  * PGlite is ONE connection: two transactions in flight at once would interleave their
  * statements inside each other. On PGlite every database operation of the registry
@@ -10,9 +22,34 @@ export class DbGate {
   constructor(readonly serialize: boolean) {}
 
   run<T>(operation: () => Promise<T>): Promise<T> {
-    if (!this.serialize) return operation();
-    const result = this.tail.then(operation, operation);
+    const guarded = () => operation().catch(translateUnavailable);
+    if (!this.serialize) return guarded();
+    const result = this.tail.then(guarded, guarded);
     this.tail = result.catch(() => undefined);
     return result;
   }
+}
+
+/**
+ * A database that is down or restarting is a 503 for the caller (retry later), not an
+ * internal error: the connection pool replaces broken connections by itself.
+ */
+function translateUnavailable(e: unknown): never {
+  const code =
+    (e as { code?: unknown; driverError?: { code?: unknown } }).driverError
+      ?.code ?? (e as { code?: unknown }).code;
+  const message = e instanceof Error ? e.message : String(e);
+  if (
+    (typeof code === 'string' &&
+      (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+      message,
+    )
+  ) {
+    throw new PortfolioError(
+      'SERVICE_UNAVAILABLE',
+      `the registry database is unavailable: ${message}`,
+    );
+  }
+  throw e;
 }
