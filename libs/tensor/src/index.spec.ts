@@ -6,6 +6,7 @@ describe('public entry point', () => {
       [
         'DATATYPES',
         'TensorError',
+        'allocateNumeric',
         'bytesPerElement',
         'checkTensor',
         'concatBatch',

@@ -1,5 +1,10 @@
-export { DATATYPES, bytesPerElement, isDatatype } from './lib/datatype';
-export type { Datatype } from './lib/datatype';
+export {
+  allocateNumeric,
+  DATATYPES,
+  bytesPerElement,
+  isDatatype,
+} from './lib/datatype';
+export type { Datatype, NumericDatatype } from './lib/datatype';
 export type {
   NamedTensor,
   Tensor,
