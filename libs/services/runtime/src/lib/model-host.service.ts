@@ -16,7 +16,7 @@ import {
   UnloadModelResponse,
 } from '@portfolio/contracts';
 import { StorageDriver } from '@portfolio/storage';
-import { checkTensor, Tensor } from '@portfolio/tensor';
+import { checkTensor, Tensor, TensorError } from '@portfolio/tensor';
 
 import { AsyncMutex } from './async-mutex';
 import {
@@ -45,7 +45,8 @@ interface HostedModel {
   drained: (() => void) | null;
 }
 
-const SHUTDOWN_DRAIN_MS = 10_000;
+/** How long shutdown waits for requests and loads in flight before stopping workers. */
+const SHUTDOWN_DRAIN_MS = 15_000;
 
 export const modelKey = (modelId: string, version: number) =>
   `${modelId}@${version}`;
@@ -135,7 +136,7 @@ export class ModelHostService implements OnApplicationShutdown {
     }
 
     const estimate = Math.max(req.memory_estimate_bytes, req.size_bytes);
-    this.assertRoom(key, estimate, 0);
+    this.assertRoom(key, estimate);
     const model: HostedModel = {
       key,
       modelId: req.model_id,
@@ -297,16 +298,9 @@ export class ModelHostService implements OnApplicationShutdown {
     }
   }
 
-  /** Lets requests in flight finish (up to a bound), then stops the workers. */
+  /** Lets requests and loads in flight finish (up to a bound), then stops the workers. */
   async onApplicationShutdown(): Promise<void> {
-    const deadline = Date.now() + SHUTDOWN_DRAIN_MS;
-    while (
-      Date.now() < deadline &&
-      [...this.models.values()].some((m) => m.inFlight > 0)
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await this.pool.close();
+    await this.pool.close(SHUTDOWN_DRAIN_MS);
   }
 
   private checkInputs(
@@ -337,11 +331,18 @@ export class ModelHostService implements OnApplicationShutdown {
         );
       }
       // An empty declared shape may mean "undeclared" (see LoadedModel.signature).
-      checkTensor(
-        spec.name,
-        tensor,
-        spec.shape.length ? spec : { ...spec, shape: tensor.shape },
-      );
+      try {
+        checkTensor(
+          spec.name,
+          tensor,
+          spec.shape.length ? spec : { ...spec, shape: tensor.shape },
+        );
+      } catch (e) {
+        if (e instanceof TensorError) {
+          throw new PortfolioError('INVALID_INPUT', e.message, e.details);
+        }
+        throw e;
+      }
     }
     const known = new Set(signature.outputs.map((o) => o.name));
     for (const name of outputs ?? []) {
@@ -357,8 +358,8 @@ export class ModelHostService implements OnApplicationShutdown {
     }
   }
 
-  private assertRoom(key: string, bytes: number, alreadyCounted: number): void {
-    const used = this.usedBytes() - alreadyCounted;
+  private assertRoom(key: string, bytes: number): void {
+    const used = this.usedBytes();
     if (used + bytes > this.settings.capacityBytes) {
       throw new PortfolioError(
         'INSUFFICIENT_MEMORY',

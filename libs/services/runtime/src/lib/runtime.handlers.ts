@@ -21,12 +21,7 @@ import {
   describeIssues,
   Messaging,
 } from '@portfolio/messaging';
-import {
-  decodeFrame,
-  encodeFrame,
-  Tensor,
-  TensorError,
-} from '@portfolio/tensor';
+import { decodeFrame, encodeFrame, Tensor } from '@portfolio/tensor';
 
 import { ModelHostService } from './model-host.service';
 import { RUNTIME_SETTINGS, RuntimeSettings } from './runtime.settings';
@@ -116,14 +111,8 @@ export class RuntimeHandlers
     for (const t of frame.tensors) inputs[t.name] = t;
 
     const { model_id, version, outputs } = header.data;
-    let result: Awaited<ReturnType<ModelHostService['infer']>>;
-    try {
-      result = await this.host.infer(model_id, version, inputs, outputs);
-    } catch (e) {
-      if (e instanceof TensorError)
-        throw new PortfolioError('INVALID_INPUT', e.message, e.details);
-      throw e;
-    }
+    // Input problems come back from the host as PortfolioError INVALID_INPUT.
+    const result = await this.host.infer(model_id, version, inputs, outputs);
     const replyHeader: InferReplyHeader = {
       model_id,
       version,
