@@ -181,10 +181,6 @@ export class IngestService implements OnModuleDestroy {
     await Promise.all([...this.ingests.keys()].map((id) => this.abort(id)));
   }
 
-  get activeIngests(): number {
-    return this.ingests.size;
-  }
-
   private get(id: string): Ingest {
     const ingest = this.ingests.get(id);
     if (!ingest) {

@@ -10,12 +10,7 @@ import {
 import { Tensor } from '@portfolio/tensor';
 
 import { packForTransfer } from './transfer.util';
-import {
-  WorkerInit,
-  WorkerReady,
-  WorkerReply,
-  WorkerRequest,
-} from './worker-protocol';
+import { WorkerReady, WorkerReply, WorkerRequest } from './worker-protocol';
 
 export interface WorkerScript {
   /** Path of the built `inference-worker.js` (or of the .ts source under a TS loader, in tests). */
@@ -178,7 +173,6 @@ export class WorkerPool {
   private spawn(index: number): Slot {
     const worker = new Worker(this.script.path, {
       execArgv: this.script.execArgv ? [...this.script.execArgv] : undefined,
-      workerData: { workerIndex: index } satisfies WorkerInit,
     });
     let markReady!: () => void;
     let markFailed!: (e: Error) => void;

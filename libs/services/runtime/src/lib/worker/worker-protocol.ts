@@ -38,9 +38,5 @@ export type WorkerReply =
   | { id: number; ok: true; op: 'unload' }
   | { id: number; ok: false; error: { code: ErrorCode; message: string } };
 
-export interface WorkerInit {
-  readonly workerIndex: number;
-}
-
 /** Sent once, before any reply: the worker has warmed up its backends (or failed to). */
 export type WorkerReady = { ready: true } | { ready: false; error: string };
