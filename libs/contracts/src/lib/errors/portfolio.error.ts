@@ -31,7 +31,9 @@ export class PortfolioError extends Error {
       const message =
         typeof b['message'] === 'string' ? b['message'] : 'unknown error';
       const details =
-        typeof b['details'] === 'object' && b['details'] !== null
+        typeof b['details'] === 'object' &&
+        b['details'] !== null &&
+        !Array.isArray(b['details'])
           ? (b['details'] as Record<string, unknown>)
           : undefined;
       return new PortfolioError(code, message, details);
