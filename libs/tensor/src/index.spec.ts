@@ -1,32 +1,6 @@
 import * as api from './index';
 
 describe('public entry point', () => {
-  it('exports exactly the documented values', () => {
-    expect(Object.keys(api).sort()).toEqual(
-      [
-        'DATATYPES',
-        'TensorError',
-        'allocateNumeric',
-        'bytesPerElement',
-        'checkTensor',
-        'concatBatch',
-        'decodeFrame',
-        'elementCount',
-        'encodeFrame',
-        'float16BitsToFloat32',
-        'float32ToFloat16Bits',
-        'fromOnnxElemType',
-        'fromOrtType',
-        'isDatatype',
-        'splitBatch',
-        'tensorFromJson',
-        'tensorToFlat',
-        'tensorToNested',
-        'toOrtType',
-      ].sort(),
-    );
-  });
-
   it('serves the gateway -> runtime path end to end', () => {
     const spec: api.TensorSpec = {
       name: 'input',
