@@ -102,6 +102,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
         op: 'run',
         outputs,
         computeMs: performance.now() - started,
+        startedAt: performance.timeOrigin + started,
       };
     }
     case 'unload': {

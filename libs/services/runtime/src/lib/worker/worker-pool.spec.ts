@@ -18,6 +18,14 @@ import { expectClose, sampleInput, testWorkerScript } from '../runtime.testing';
 import { WorkerPool } from './worker-pool';
 
 const MLP = { inputSize: 4, hidden: [16], outputSize: 3 };
+/** At SLOW_BATCH, about 11 G multiply-adds a run: hundreds of ms, so two runs at once overlap by far. */
+const SLOW_MLP = {
+  inputSize: 256,
+  hidden: [1024, 1024],
+  outputSize: 8,
+  seed: 5,
+};
+const SLOW_BATCH = 8192;
 
 /** The pool's private worker slots, for tests that look at placement or kill a worker. */
 type PoolInternals = {
@@ -30,6 +38,13 @@ const mlpInput = (
   data: Float32Array = new Float32Array(batch * 4),
 ): Record<string, Tensor> => ({
   x: { datatype: 'FP32', shape: [batch, 4], data },
+});
+const slowInput = (data: Float32Array): Record<string, Tensor> => ({
+  x: {
+    datatype: 'FP32',
+    shape: [data.length / SLOW_MLP.inputSize, SLOW_MLP.inputSize],
+    data,
+  },
 });
 const mixedInput = (a: number[], b: bigint[]): Record<string, Tensor> => ({
   a: { datatype: 'FP32', shape: [a.length / 3, 3], data: Float32Array.from(a) },
@@ -66,12 +81,14 @@ describe(WorkerPool.name, () => {
   let dir: string;
   let mlpPath: string;
   let mixedPath: string;
+  let slowPath: string;
 
   beforeAll(() => {
     Logger.overrideLogger(false);
     dir = makeTempDir('worker-pool');
     mlpPath = writeModel(dir, 'mlp.onnx', buildMlpModel(MLP));
     mixedPath = writeModel(dir, 'mixed.onnx', buildMixedTypesModel());
+    slowPath = writeModel(dir, 'slow.onnx', buildMlpModel(SLOW_MLP));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -226,23 +243,26 @@ describe(WorkerPool.name, () => {
     beforeEach(() => ({ pool: sut } = makePool(2)));
     afterEach(() => closePool(sut));
 
-    it('places two models on two different workers and runs both at once', async () => {
+    it('places two models on two different workers and runs them at the same time', async () => {
       await Promise.all([
-        sut.load('a@1', 'onnx', mlpPath, 1),
-        sut.load('b@1', 'onnx', mixedPath, 1),
+        sut.load('a@1', 'onnx', slowPath, 1),
+        sut.load('b@1', 'onnx', slowPath, 1),
       ]);
 
       const placed = internals(sut).slots.map((s) => [...s.models]);
       expect(placed.map((m) => m.length)).toEqual([1, 1]);
       expect(placed.flat().sort()).toEqual(['a@1', 'b@1']);
+      const x = sampleInput(SLOW_BATCH * SLOW_MLP.inputSize);
       const [a, b] = await Promise.all([
-        sut.run('a@1', mlpInput()),
-        sut.run('b@1', mixedInput([1, 2, 3], [0n, 0n, 0n])),
+        sut.run('a@1', slowInput(x)),
+        sut.run('b@1', slowInput(x)),
       ]);
-      expect(a.outputs['y'].shape).toEqual([1, 3]);
-      expect(Array.from(b.outputs['sum'].data as Float32Array)).toEqual([
-        1, 2, 3,
-      ]);
+      // Each worker reports when its run began and how long it took, on a clock the
+      // threads share: run serially, one would start after the other ended.
+      expect(a.startedAt).toBeLessThan(b.startedAt + b.computeMs);
+      expect(b.startedAt).toBeLessThan(a.startedAt + a.computeMs);
+      expect(a.outputs['y'].shape).toEqual([SLOW_BATCH, SLOW_MLP.outputSize]);
+      expect(a.outputs['y'].data).toEqual(b.outputs['y'].data);
     });
 
     it('frees a worker slot on unload, so the next model goes there', async () => {

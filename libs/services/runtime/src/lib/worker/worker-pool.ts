@@ -100,7 +100,11 @@ export class WorkerPool {
     key: string,
     inputs: Record<string, Tensor>,
     outputs?: readonly string[],
-  ): Promise<{ outputs: Record<string, Tensor>; computeMs: number }> {
+  ): Promise<{
+    outputs: Record<string, Tensor>;
+    computeMs: number;
+    startedAt: number;
+  }> {
     const slot = this.placement.get(key);
     if (!slot)
       throw new PortfolioError(
@@ -114,7 +118,11 @@ export class WorkerPool {
       [packed.buffer],
     );
     if (reply.op !== 'run') throw new Error('unexpected worker reply');
-    return { outputs: reply.outputs, computeMs: reply.computeMs };
+    return {
+      outputs: reply.outputs,
+      computeMs: reply.computeMs,
+      startedAt: reply.startedAt,
+    };
   }
 
   async unload(key: string): Promise<void> {

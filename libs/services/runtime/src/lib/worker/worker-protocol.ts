@@ -34,6 +34,11 @@ export type WorkerReply =
       op: 'run';
       outputs: Record<string, Tensor>;
       computeMs: number;
+      /**
+       * When the run began, in ms since the epoch (performance.timeOrigin + now()): a clock
+       * every thread shares, so runs on different workers can be ordered.
+       */
+      startedAt: number;
     }
   | { id: number; ok: true; op: 'unload' }
   | { id: number; ok: false; error: { code: ErrorCode; message: string } };
