@@ -2,13 +2,16 @@ const path = require('path');
 const nxPreset = require('@nx/jest/preset').default;
 
 /**
- * One preset for every project. Three layers share it, told apart by file name:
- *   *.spec.ts              unit tests, colocated, no I/O beyond temp files
- *   *.integration-spec.ts  against the real PostgreSQL and NATS of this test run
- *   *.e2e-spec.ts          against real processes started from the built apps
- * The global setup provisions PostgreSQL and NATS once per jest invocation (see
- * libs/testing/src/jest/global-setup.ts); each test then makes its own database
- * and its own subject prefix, so nothing depends on an earlier run.
+ * The preset of unit tests (`*.spec.ts`, colocated, no I/O beyond temp files):
+ * every project's jest.config.cts uses it, and it starts no server, so
+ * `npx jest <file>` needs neither PostgreSQL nor NATS.
+ *
+ * Tests that do need them live in files of their own, run by jest projects of
+ * their own that use jest.servers.preset.js:
+ *   *.integration-spec.ts  a project's jest.integration.config.cts (Nx target test-integration)
+ *   *.e2e-spec.ts          apps/e2e, against real processes started from the built apps
+ * jest runs a project's global setup only when that project has tests in the
+ * run, so servers start only when such a file is selected.
  */
 process.env.TZ = 'UTC';
 
@@ -25,12 +28,13 @@ const swc = {
 module.exports = {
   ...nxPreset,
   // onnxruntime-node returns typed arrays from the main realm; see the environment's comment.
-  testEnvironment: path.join(__dirname, 'libs/testing/src/jest/test-environment.ts'),
+  testEnvironment: path.join(
+    __dirname,
+    'libs/testing/src/jest/test-environment.ts',
+  ),
   testEnvironmentOptions: {},
-  testMatch: ['**/?(*.)+(spec|integration-spec|e2e-spec).ts'],
+  testMatch: ['**/*.spec.ts'],
   transform: { '^.+\\.[tj]s$': ['@swc/jest', swc] },
   moduleFileExtensions: ['ts', 'js', 'json'],
-  globalSetup: path.join(__dirname, 'libs/testing/src/jest/global-setup.ts'),
-  globalTeardown: path.join(__dirname, 'libs/testing/src/jest/global-teardown.ts'),
   testTimeout: 30000,
 };

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // `npm test`: every test of the repository, in the order that keeps two cores usable.
 //   1. build the apps (the end-to-end tests start them as real processes),
-//   2. unit and integration tests of every project (jest, two workers),
-//   3. end-to-end tests (one file at a time: each starts a whole cluster).
-// PostgreSQL and NATS: the ones named by PORTFOLIO_DATABASE_URL and PORTFOLIO_NATS_URL,
-// else throwaway servers started for the run (libs/testing/src/jest/global-setup.ts).
+//   2. every project's unit tests (jest.config.cts) and integration tests
+//      (jest.integration.config.cts), in one jest run with two workers,
+//   3. end-to-end tests (apps/e2e, one file at a time: each starts a whole cluster).
+// jest.config.ts collects those configs from the Nx targets `test` and `test-integration`.
+// Unit tests need no server. For the others, PostgreSQL and NATS are the ones named by
+// PORTFOLIO_DATABASE_URL and PORTFOLIO_NATS_URL, else throwaway servers started for the
+// run by jest.servers.preset.js's global setup (libs/testing/src/jest/global-setup.ts).
 // Extra arguments go to jest, e.g. `npm test -- --testPathPatterns registry`.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';

@@ -16,8 +16,8 @@ function published(name: string, what: string): string {
   const value = process.env[name];
   if (!value) {
     throw new Error(
-      `${name} is not set: ${what} is provisioned by the jest global setup (libs/testing/src/jest/global-setup.ts). ` +
-        `Run tests through jest (e.g. npx nx test <project>), not by importing the spec directly.`,
+      `${name} is not set: ${what} is provisioned by the global setup of jest.servers.preset.js, which unit tests do not run. ` +
+        `Run tests through jest from an integration config (*.integration-spec.ts, e.g. npx nx run <project>:test-integration) or apps/e2e.`,
     );
   }
   return value;
