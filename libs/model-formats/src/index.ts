@@ -4,6 +4,7 @@ export {
   supportedBackends,
 } from './lib/backends';
 export type { ArtifactInspection } from './lib/backends';
+export { EngineError, scrubEngineMessage } from './lib/engine-message';
 export type {
   LoadedModel,
   LoadOptions,

@@ -5,6 +5,7 @@ import {
   TensorSpecMessage,
 } from '@portfolio/contracts';
 
+import { scrubEngineMessage } from '../engine-message';
 import {
   FileProtoReader,
   ProtoField,
@@ -52,7 +53,7 @@ export function inspectOnnxFile(path: string): OnnxInspection {
   } catch (e) {
     throw new PortfolioError(
       'ARTIFACT_NOT_FOUND',
-      `cannot open the artifact: ${(e as Error).message}`,
+      `cannot open the artifact: ${scrubEngineMessage((e as Error).message)}`,
     );
   }
   try {

@@ -1,8 +1,10 @@
+import { basename } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 
 import { Signature, TensorSpecMessage } from '@portfolio/contracts';
 import { fromOrtType, Tensor, TensorData, toOrtType } from '@portfolio/tensor';
 
+import { EngineError, scrubEngineMessage } from '../engine-message';
 import { LoadedModel, LoadOptions, ModelBackend } from '../model-backend';
 
 type Ort = typeof import('onnxruntime-node');
@@ -39,16 +41,27 @@ export class OnnxBackend implements ModelBackend {
 
   async load(path: string, options: LoadOptions): Promise<LoadedModel> {
     const o = await ort();
-    // From a path, not a Buffer: a Buffer would hold the weights twice.
-    const session = await o.InferenceSession.create(path, {
-      intraOpNumThreads: options.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      // Spinning threads burn the cores other workers need between requests.
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
-    return new OnnxModel(o, session);
+    let session: InferenceSession;
+    try {
+      // From a path, not a Buffer: a Buffer would hold the weights twice.
+      session = await o.InferenceSession.create(path, {
+        intraOpNumThreads: options.intraOpThreads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        // Spinning threads burn the cores other workers need between requests.
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
+      });
+    } catch (e) {
+      const raw = errorMessage(e);
+      throw new EngineError('load', describeLoadFailure(raw, path), raw);
+    }
+    try {
+      return new OnnxModel(o, session);
+    } catch (e) {
+      await session.release();
+      throw new EngineError('load', errorMessage(e), errorMessage(e));
+    }
   }
 }
 
@@ -77,9 +90,15 @@ class OnnxModel implements LoadedModel {
         t.shape,
       );
     }
-    const results = outputNames?.length
-      ? await this.session.run(feeds, [...outputNames])
-      : await this.session.run(feeds);
+    let results: InferenceSession.ReturnType;
+    try {
+      results = outputNames?.length
+        ? await this.session.run(feeds, [...outputNames])
+        : await this.session.run(feeds);
+    } catch (e) {
+      const raw = errorMessage(e);
+      throw new EngineError('run', describeRunFailure(raw), raw);
+    }
     const out: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(results)) {
       out[name] = {
@@ -107,4 +126,34 @@ function toSpec(meta: InferenceSession.ValueMetadata): TensorSpecMessage {
     datatype: fromOrtType(meta.type),
     shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
   };
+}
+
+/**
+ * ONNX Runtime says `Load model from <path> failed:<reason>`; the reason is about the
+ * model, the path is the server's business.
+ */
+function describeLoadFailure(raw: string, path: string): string {
+  const reason = raw.replace(/^Load model from [\s\S]*? failed:\s*/, '');
+  if (/protobuf parsing failed/i.test(reason))
+    return 'the file is not a valid ONNX model (protobuf parsing failed)';
+  if (/file doesn't exist|no such file/i.test(reason))
+    return `the file ${basename(path)} does not exist`;
+  return `ONNX Runtime refused the model: ${scrubEngineMessage(reason)}`;
+}
+
+/** `Non-zero status code returned while running <Op> node. Name:'<name>' Status Message: <why>`. */
+function describeRunFailure(raw: string): string {
+  const m =
+    /^Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message:\s*([\s\S]*)$/.exec(
+      raw.trim(),
+    );
+  return m
+    ? `node "${m[2]}" (${m[1]}) failed: ${scrubEngineMessage(m[3])}`
+    : scrubEngineMessage(raw);
+}
+
+/** Errors from the native binding may come from another realm (jest's), so no instanceof. */
+function errorMessage(e: unknown): string {
+  const message = (e as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(e);
 }
