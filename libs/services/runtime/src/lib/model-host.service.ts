@@ -170,15 +170,18 @@ export class ModelHostService implements OnApplicationShutdown {
     req: LoadModelRequest,
   ): Promise<LoadModelResponse> {
     const started = performance.now();
+    let path: string | null = null;
     try {
-      let path: string;
       try {
         path = await this.storage.localPath(req.artifact_uri);
       } catch (e) {
-        throw new PortfolioError(
+        // The driver's message names where the server keeps artifacts: logs only.
+        const error = new PortfolioError(
           'MODEL_LOAD_FAILED',
-          `the artifact of ${model.key} cannot be read: ${(e as Error).message}`,
+          `the artifact of ${model.key} (${req.artifact_uri}) cannot be read from storage`,
         );
+        error.cause = e instanceof Error ? e.message : String(e);
+        throw error;
       }
       // The workers' one-time costs must be paid before the baseline is taken.
       await this.pool.ready();
@@ -223,14 +226,15 @@ export class ModelHostService implements OnApplicationShutdown {
     } catch (e) {
       model.state = 'failed';
       model.memoryBytes = 0;
-      model.reason = e instanceof Error ? e.message : String(e);
-      this.logger.warn(`loading ${model.key} failed: ${model.reason}`);
+      // Clients see the reason (status, metadata); the logs get where and what exactly.
+      const coded = e instanceof PortfolioError && e.code !== 'INTERNAL';
+      model.reason = coded ? e.message : `${model.key} failed to load`;
+      this.logger.warn(
+        `loading ${model.key} from ${path ?? req.artifact_uri} failed: ${describeCause(e)}`,
+      );
       throw e instanceof PortfolioError
         ? e
-        : new PortfolioError(
-            'MODEL_LOAD_FAILED',
-            `${model.key} failed to load: ${model.reason}`,
-          );
+        : new PortfolioError('MODEL_LOAD_FAILED', model.reason);
     }
   }
 
@@ -291,6 +295,8 @@ export class ModelHostService implements OnApplicationShutdown {
       return result;
     } catch (e) {
       model.errors++;
+      if (e instanceof PortfolioError && e.code === 'INVALID_INPUT')
+        this.logger.log(`${key} refused an input: ${describeCause(e)}`);
       throw e;
     } finally {
       model.inFlight--;
@@ -389,4 +395,11 @@ export class ModelHostService implements OnApplicationShutdown {
     this.version++;
     for (const l of this.listeners) l();
   }
+}
+
+/** The whole story of a failure for the logs: the framework's own words when there are any. */
+function describeCause(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  if (typeof e.cause === 'string') return `${e.message} (${e.cause})`;
+  return e instanceof PortfolioError ? e.message : (e.stack ?? e.message);
 }

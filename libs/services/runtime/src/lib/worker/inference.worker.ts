@@ -10,7 +10,9 @@ import { performance } from 'node:perf_hooks';
 import { PortfolioError } from '@portfolio/contracts';
 import {
   createBackend,
+  EngineError,
   LoadedModel,
+  scrubEngineMessage,
   supportedBackends,
 } from '@portfolio/model-formats';
 import { Tensor, TensorError } from '@portfolio/tensor';
@@ -62,9 +64,10 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
         });
       } catch (e) {
         if (e instanceof PortfolioError) throw e;
-        throw new PortfolioError(
+        throw failed(
           'MODEL_LOAD_FAILED',
-          `the model failed to load: ${message(e)}`,
+          `${request.key} failed to load: ${clientMessage(e)}`,
+          e,
         );
       }
       models.set(request.key, model);
@@ -91,9 +94,10 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
         // Shapes and types were checked against the signature before; what the framework
         // still refuses (a dimension that must agree between two inputs, say) is the
         // caller's input too.
-        throw new PortfolioError(
+        throw failed(
           'INVALID_INPUT',
-          `the model refused the input: ${message(e)}`,
+          `${request.key} refused the input: ${clientMessage(e)}`,
+          e,
         );
       }
       return {
@@ -133,9 +137,32 @@ async function warmUp(model: LoadedModel): Promise<number | null> {
   return performance.now() - started;
 }
 
+/** A coded failure whose `cause` is what the framework said, for the runtime's logs. */
+function failed(
+  code: 'MODEL_LOAD_FAILED' | 'INVALID_INPUT',
+  clientText: string,
+  e: unknown,
+): PortfolioError {
+  const error = new PortfolioError(code, clientText);
+  error.cause = e instanceof EngineError ? e.detail : message(e);
+  return error;
+}
+
+function clientMessage(e: unknown): string {
+  return e instanceof EngineError ? e.message : scrubEngineMessage(message(e));
+}
+
 function failure(id: number, e: unknown): WorkerReply {
   if (e instanceof PortfolioError)
-    return { id, ok: false, error: { code: e.code, message: e.message } };
+    return {
+      id,
+      ok: false,
+      error: {
+        code: e.code,
+        message: e.message,
+        ...(typeof e.cause === 'string' ? { detail: e.cause } : {}),
+      },
+    };
   if (e instanceof TensorError)
     return {
       id,

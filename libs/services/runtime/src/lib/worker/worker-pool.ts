@@ -215,16 +215,19 @@ export class WorkerPool {
       if (!pending) return;
       slot.pending.delete(reply.id);
       if (reply.ok) pending.resolve(reply);
-      else
-        pending.reject(
-          new PortfolioError(
-            reply.error.code as ErrorCode,
-            reply.error.message,
-          ),
+      else {
+        const error = new PortfolioError(
+          reply.error.code as ErrorCode,
+          reply.error.message,
         );
+        // What the framework said, for the host's logs; never sent on.
+        if (reply.error.detail !== undefined) error.cause = reply.error.detail;
+        pending.reject(error);
+      }
     });
+    // The reason reaches clients (status, retries); what the worker threw, only the log.
     worker.on('error', (e) =>
-      this.lost(slot, `worker ${index} failed: ${e.message}`),
+      this.lost(slot, `worker ${index} failed`, e.stack ?? e.message),
     );
     worker.on('exit', (code) =>
       this.lost(slot, `worker ${index} exited with code ${code}`),
@@ -233,7 +236,7 @@ export class WorkerPool {
     return slot;
   }
 
-  private lost(slot: Slot, reason: string): void {
+  private lost(slot: Slot, reason: string, detail?: string): void {
     if (this.slots[slot.index] !== slot) return;
     const models = [...slot.models];
     for (const key of models) this.placement.delete(key);
@@ -244,7 +247,7 @@ export class WorkerPool {
     slot.pending.clear();
     if (this.closing) return;
     this.logger.error(
-      `${reason}; models lost: ${models.join(', ') || 'none'}; starting a new worker`,
+      `${reason}; models lost: ${models.join(', ') || 'none'}; starting a new worker${detail ? `\n${detail}` : ''}`,
     );
     this.slots[slot.index] = this.spawn(slot.index);
     this.onWorkerLost(models, reason);

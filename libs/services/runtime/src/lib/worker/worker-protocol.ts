@@ -41,7 +41,12 @@ export type WorkerReply =
       startedAt: number;
     }
   | { id: number; ok: true; op: 'unload' }
-  | { id: number; ok: false; error: { code: ErrorCode; message: string } };
+  | {
+      id: number;
+      ok: false;
+      /** `message` may reach clients; `detail`, the framework's own words, only the logs. */
+      error: { code: ErrorCode; message: string; detail?: string };
+    };
 
 /** Sent once, before any reply: the worker has warmed up its backends (or failed to). */
 export type WorkerReady = { ready: true } | { ready: false; error: string };
