@@ -31,7 +31,8 @@ export interface CallOptions {
  * Typed messaging on top of a bus: every message is validated on receipt against its
  * schema in @portfolio/contracts, on both sides. Handlers throw PortfolioError to
  * answer with a coded error; anything else they throw becomes INTERNAL (logged here,
- * with the message kept for the caller).
+ * with the message kept for the caller's logs: the gateway never shows an INTERNAL
+ * message to a client).
  */
 export class Messaging {
   private readonly logger = new Logger('Messaging');

@@ -14,10 +14,15 @@ import { TensorError } from '@portfolio/tensor';
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
 import { httpStatusFor, RETRY_AFTER_SECONDS } from './http-status';
 
+/** What a client is told about any internal error, wherever it happened. */
+export const INTERNAL_ERROR_MESSAGE = 'internal error';
+
 /**
  * Every error leaves the gateway as
- * `{ "error": { "code", "message", "details"?, "request_id" } }`. Unexpected errors are
- * logged with the request id and answered with a generic 500, never a stack trace.
+ * `{ "error": { "code", "message", "details"?, "request_id" } }`. Internal errors (a
+ * service's INTERNAL reply, or anything unexpected here) are logged with the request id
+ * and what happened, and answered with a generic 500 that says nothing more: their
+ * messages are written for operators and may name paths, hosts or source files.
  */
 @Catch()
 export class GatewayErrorFilter implements ExceptionFilter {
@@ -36,9 +41,13 @@ export class GatewayErrorFilter implements ExceptionFilter {
       exception,
       request,
     );
-    if (status >= 500 && code === 'INTERNAL') {
+    if (code === 'INTERNAL') {
       this.logger.error(
-        `${request.method} ${request.url} [${request.id}]: ${exception instanceof Error ? exception.stack : String(exception)}`,
+        `${request.method} ${request.url} [${request.id}]: ${describeInternal(exception)}`,
+      );
+    } else if (clientAborted(exception, request)) {
+      this.logger.log(
+        `${request.method} ${request.url} [${request.id}]: ${message}`,
       );
     }
     const retryAfter = RETRY_AFTER_SECONDS[status];
@@ -67,11 +76,26 @@ export class GatewayErrorFilter implements ExceptionFilter {
     details?: Record<string, unknown>;
   } {
     if (isPortfolioError(e)) {
+      if (e.code === 'INTERNAL')
+        return {
+          status: httpStatusFor(e.code),
+          code: e.code,
+          message: INTERNAL_ERROR_MESSAGE,
+        };
       return {
         status: httpStatusFor(e.code),
         code: e.code,
         message: e.message,
         details: e.details,
+      };
+    }
+    if (clientAborted(e, request)) {
+      // Nobody reads this answer; the status keeps the access log truthful.
+      return {
+        status: 400,
+        code: 'INVALID_REQUEST',
+        message:
+          'the client closed the connection before the request was complete',
       };
     }
     if (e instanceof TensorError) {
@@ -105,11 +129,9 @@ export class GatewayErrorFilter implements ExceptionFilter {
           message: `unsupported content type "${String(request.headers['content-type'])}"; send application/json`,
         };
       }
-      return {
-        status,
-        code: status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST',
-        message: e.message,
-      };
+      return status >= 500
+        ? { status, code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE }
+        : { status, code: 'INVALID_REQUEST', message: e.message };
     }
     // Errors raised by Fastify itself while reading the body.
     const fastifyCode = (e as { code?: string }).code;
@@ -139,10 +161,27 @@ export class GatewayErrorFilter implements ExceptionFilter {
           : (e as Error).message;
       return { status: statusCode, code: 'INVALID_REQUEST', message };
     }
-    return {
-      status: 500,
-      code: 'INTERNAL',
-      message: `internal error; quote request id ${request.id} when reporting it`,
-    };
+    return { status: 500, code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE };
   }
+}
+
+/**
+ * A service's INTERNAL reply carries its message across the bus for this log line (its
+ * stack here would only show the gateway's bus client); anything thrown here, its stack.
+ */
+function describeInternal(e: unknown): string {
+  if (isPortfolioError(e)) return `${e.code}: ${e.message}`;
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
+
+/**
+ * Node fails a request body that stops before its end because the client went away
+ * (`aborted`, ECONNRESET, with the request destroyed): the client's doing, not ours.
+ */
+function clientAborted(e: unknown, request: FastifyRequest): boolean {
+  return (
+    (e as { code?: unknown } | null)?.code === 'ECONNRESET' &&
+    request.raw.destroyed &&
+    !request.raw.complete
+  );
 }

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import {
   CacheManager,
   ClusterStatus,
+  isPortfolioError,
   ModelStatus,
   PortfolioError,
   Registry,
@@ -11,6 +12,7 @@ import {
 import { Messaging } from '@portfolio/messaging';
 
 import { assertModelId } from '../catalog/model-catalog.service';
+import { INTERNAL_ERROR_MESSAGE } from '../http/error.filter';
 
 const PING_TIMEOUT_MS = 1500;
 
@@ -37,9 +39,13 @@ export class ClusterInfoService {
         await call();
         return { status: 'ok', latency_ms: Date.now() - started };
       } catch (e) {
+        // Coded replies are sentences for clients; anything else is for the logs only.
         return {
           status: 'down',
-          detail: e instanceof Error ? e.message : String(e),
+          detail:
+            isPortfolioError(e) && e.code !== 'INTERNAL'
+              ? e.message
+              : INTERNAL_ERROR_MESSAGE,
         };
       }
     };
@@ -56,16 +62,22 @@ export class ClusterInfoService {
         .catch(() => null),
     ]);
     const alive = cluster?.totals.runtimes_alive ?? 0;
+    // Runtimes that stopped answering without saying they were stopping, until they return.
+    const lost =
+      cluster?.runtimes.filter((r) => !r.alive).map((r) => r.node_id) ?? [];
     const runtimes = {
-      status: alive > 0 ? 'ok' : 'down',
+      status: alive === 0 ? 'down' : lost.length > 0 ? 'degraded' : 'ok',
       alive,
+      lost,
       ...(alive === 0
         ? {
             detail: cluster
               ? 'no runtime has reported'
               : 'unknown (the cache-manager is down)',
           }
-        : {}),
+        : lost.length > 0
+          ? { detail: `stopped answering: ${lost.join(', ')}` }
+          : {}),
     };
     const components = {
       bus,
@@ -77,7 +89,7 @@ export class ClusterInfoService {
     const status =
       bus.status === 'down' || registry.status === 'down'
         ? 'down'
-        : [storage, cacheManager, runtimes].some((c) => c.status === 'down')
+        : [storage, cacheManager, runtimes].some((c) => c.status !== 'ok')
           ? 'degraded'
           : 'ok';
     return { status, components };
