@@ -49,11 +49,15 @@ export class ModelRegistryHandlers
       m.serve(Registry.resolveVersion, (req) =>
         this.registry.resolveVersion(req),
       ),
-      m.serve(Registry.ping, () => ({
-        service: 'model-registry',
-        instance: process.pid.toString(),
-        started_at: this.startedAt,
-      })),
+      // Up means able to answer: a registry without its database is down for health.
+      m.serve(Registry.ping, async () => {
+        await this.registry.ping();
+        return {
+          service: 'model-registry',
+          instance: process.pid.toString(),
+          started_at: this.startedAt,
+        };
+      }),
     ];
   }
 

@@ -32,6 +32,11 @@ export class ModelRegistryService {
     @Inject(DB_GATE) private readonly gate: DbGate,
   ) {}
 
+  /** Resolves when the database answers; SERVICE_UNAVAILABLE when it does not (health). */
+  async ping(): Promise<void> {
+    await this.gate.run(() => this.dataSource.query('SELECT 1'));
+  }
+
   createModel(req: CreateModelRequest): Promise<CreateModelResponse> {
     return this.gate.run(() =>
       this.dataSource.transaction(async (tx) => {

@@ -1,3 +1,5 @@
+import { Logger } from '@nestjs/common';
+
 import { PortfolioError } from '@portfolio/contracts';
 
 /** SQLSTATE classes and socket errors that mean "the database is not reachable right now". */
@@ -17,39 +19,44 @@ const UNAVAILABLE_ERRNO = new Set([
  * transactions itself, so there the gate lets everything through.
  */
 export class DbGate {
+  private readonly logger = new Logger('RegistryDatabase');
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(readonly serialize: boolean) {}
 
   run<T>(operation: () => Promise<T>): Promise<T> {
-    const guarded = () => operation().catch(translateUnavailable);
+    const guarded = () =>
+      operation().catch((e: unknown) => this.translateUnavailable(e));
     if (!this.serialize) return guarded();
     const result = this.tail.then(guarded, guarded);
     this.tail = result.catch(() => undefined);
     return result;
   }
+
+  /**
+   * A database that is down or restarting is a 503 for the caller (retry later), not an
+   * internal error: the connection pool replaces broken connections by itself. The
+   * driver's message names the database's host and port: the log gets it, the caller
+   * a sentence.
+   */
+  private translateUnavailable(e: unknown): never {
+    const code =
+      (e as { code?: unknown; driverError?: { code?: unknown } } | null)
+        ?.driverError?.code ?? (e as { code?: unknown } | null)?.code;
+    const message = e instanceof Error ? e.message : String(e);
+    if (
+      (typeof code === 'string' &&
+        (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) ||
+      /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+        message,
+      )
+    ) {
+      this.logger.warn(`the database is unavailable: ${message}`);
+      throw new PortfolioError('SERVICE_UNAVAILABLE', DATABASE_UNAVAILABLE);
+    }
+    throw e;
+  }
 }
 
-/**
- * A database that is down or restarting is a 503 for the caller (retry later), not an
- * internal error: the connection pool replaces broken connections by itself.
- */
-function translateUnavailable(e: unknown): never {
-  const code =
-    (e as { code?: unknown; driverError?: { code?: unknown } }).driverError
-      ?.code ?? (e as { code?: unknown }).code;
-  const message = e instanceof Error ? e.message : String(e);
-  if (
-    (typeof code === 'string' &&
-      (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) ||
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
-      message,
-    )
-  ) {
-    throw new PortfolioError(
-      'SERVICE_UNAVAILABLE',
-      `the registry database is unavailable: ${message}`,
-    );
-  }
-  throw e;
-}
+const DATABASE_UNAVAILABLE =
+  'the model registry cannot reach its database; retry later';
