@@ -7,3 +7,4 @@ export {
   messagingModule,
   runBusService,
 } from './lib/run-service';
+export { exitOnStartupError, StartupError } from './lib/startup-error';

@@ -9,6 +9,8 @@ import { NestFactory } from '@nestjs/core';
 import type { PortfolioConfig } from '@portfolio/config';
 import { MessageBus, MessagingModule, NatsBus } from '@portfolio/messaging';
 
+import { exitOnStartupError } from './startup-error';
+
 const LEVELS: Record<PortfolioConfig['log']['level'], LogLevel[]> = {
   error: ['fatal', 'error'],
   warn: ['fatal', 'error', 'warn'],
@@ -92,7 +94,7 @@ export async function runBusService(
       imports: [messagingModule(config, bus), await feature(bus)],
     },
     { logger: logLevels(config) },
-  );
+  ).catch(exitOnStartupError);
   await app.init();
   closeOnSignals(app, bus, service);
   announceReady(service);

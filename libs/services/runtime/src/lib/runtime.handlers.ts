@@ -10,6 +10,7 @@ import {
   inferSubject,
   InferHeader,
   InferReplyHeader,
+  PingResponse,
   PortfolioError,
   Runtime,
   SUPPORTED_FORMATS,
@@ -21,10 +22,14 @@ import {
   describeIssues,
   Messaging,
 } from '@portfolio/messaging';
+import { StartupError } from '@portfolio/bootstrap';
 import { decodeFrame, encodeFrame, Tensor } from '@portfolio/tensor';
 
 import { ModelHostService } from './model-host.service';
 import { RUNTIME_SETTINGS, RuntimeSettings } from './runtime.settings';
+
+/** How long an answer to the node id check is waited for; "nobody listens" comes at once. */
+const NODE_ID_CHECK_TIMEOUT_MS = 2000;
 
 /**
  * The runtime's bus surface: load, unload and infer addressed to this node, and the
@@ -49,9 +54,10 @@ export class RuntimeHandlers
     @Inject(RUNTIME_SETTINGS) private readonly settings: RuntimeSettings,
   ) {}
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
     const m = this.messaging;
     const node = this.settings.nodeId;
+    await this.assertNodeIdFree();
     this.subscriptions = [
       m.serve(Runtime.load, (req) => this.host.load(req), { target: node }),
       m.serve(
@@ -78,6 +84,42 @@ export class RuntimeHandlers
     this.beat();
     this.logger.log(
       `runtime ${node} ready: ${this.settings.workers} workers, capacity ${this.settings.capacityBytes} bytes`,
+    );
+  }
+
+  /**
+   * Two runtimes with one node id would share its subjects: loads, inferences and
+   * heartbeats of both mixed up under one name. Whoever answers the node's ping already
+   * holds the id, and this runtime refuses to start. (Two started in the same instant
+   * can both miss each other; this catches the usual mistake, a copied configuration.)
+   */
+  private async assertNodeIdFree(): Promise<void> {
+    const node = this.settings.nodeId;
+    const where = `as "${node}" on subject prefix "${this.messaging.prefix}"`;
+    const advice =
+      'start this runtime with another node id (PORTFOLIO_RUNTIME_NODE_ID or runtime.node_id), or stop the other one';
+    let other: PingResponse;
+    try {
+      other = await this.messaging.call(
+        Runtime.ping,
+        {},
+        { target: node, timeoutMs: NODE_ID_CHECK_TIMEOUT_MS },
+      );
+    } catch (e) {
+      if (
+        e instanceof PortfolioError &&
+        e.code === 'SERVICE_UNAVAILABLE' &&
+        e.details?.['bus'] === 'no_responders'
+      )
+        return;
+      if (e instanceof PortfolioError && e.code === 'TIMEOUT')
+        throw new StartupError(
+          `runtime node id "${node}" may be in use: something listens ${where} but did not answer a ping within ${NODE_ID_CHECK_TIMEOUT_MS} ms; ${advice}`,
+        );
+      throw e;
+    }
+    throw new StartupError(
+      `runtime node id "${node}" is already in use: a runtime started at ${other.started_at} answers ${where}; ${advice}`,
     );
   }
 
