@@ -8,27 +8,58 @@ import nx from '@nx/eslint-plugin';
  *   features  -> util libs only (one service's feature never imports another's)
  *   utils     -> utils
  *   testing   -> utils; only test files may import it
+ *   tools     -> utils (tools/* projects: the cache simulator; never imported by apps or libs)
  */
-const serviceScopes = ['gateway', 'model-registry', 'storage', 'cache-manager', 'runtime'];
+const serviceScopes = [
+  'gateway',
+  'model-registry',
+  'storage',
+  'cache-manager',
+  'runtime',
+];
 
 function constraints({ tests }) {
   const withTesting = (tags) => (tests ? [...tags, 'type:testing'] : tags);
   return [
-    { sourceTag: 'type:app', onlyDependOnLibsWithTags: withTesting(['type:feature', 'type:util']) },
-    { sourceTag: 'type:feature', onlyDependOnLibsWithTags: withTesting(['type:util']) },
-    { sourceTag: 'type:util', onlyDependOnLibsWithTags: withTesting(['type:util']) },
+    {
+      sourceTag: 'type:app',
+      onlyDependOnLibsWithTags: withTesting(['type:feature', 'type:util']),
+    },
+    {
+      sourceTag: 'type:feature',
+      onlyDependOnLibsWithTags: withTesting(['type:util']),
+    },
+    {
+      sourceTag: 'type:util',
+      onlyDependOnLibsWithTags: withTesting(['type:util']),
+    },
     { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:util'] },
-    { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:testing', 'type:util'] },
+    {
+      sourceTag: 'type:e2e',
+      onlyDependOnLibsWithTags: ['type:testing', 'type:util'],
+    },
+    {
+      sourceTag: 'type:tool',
+      onlyDependOnLibsWithTags: withTesting(['type:util']),
+    },
     ...serviceScopes.map((scope) => ({
       sourceTag: `scope:${scope}`,
       onlyDependOnLibsWithTags: [`scope:${scope}`, 'scope:shared'],
     })),
     {
       sourceTag: 'scope:standalone',
-      onlyDependOnLibsWithTags: ['scope:standalone', ...serviceScopes.map((s) => `scope:${s}`), 'scope:shared'],
+      onlyDependOnLibsWithTags: [
+        'scope:standalone',
+        ...serviceScopes.map((s) => `scope:${s}`),
+        'scope:shared',
+      ],
     },
     { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
     { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:shared'] },
+    {
+      sourceTag: 'scope:tools',
+      onlyDependOnLibsWithTags: ['scope:tools', 'scope:shared'],
+    },
   ];
 }
 
@@ -36,12 +67,19 @@ const boundaries = (tests) => [
   'error',
   {
     enforceBuildableLibDependency: true,
-    allow: ['^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$', '^.*/tools/webpack/app\\.config$'],
+    allow: [
+      '^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$',
+      '^.*/tools/webpack/app\\.config$',
+    ],
     depConstraints: constraints({ tests }),
   },
 ];
 
-const testFiles = ['**/*.spec.ts', '**/*.integration-spec.ts', '**/*.e2e-spec.ts'];
+const testFiles = [
+  '**/*.spec.ts',
+  '**/*.integration-spec.ts',
+  '**/*.e2e-spec.ts',
+];
 
 export default [
   ...nx.configs['flat/base'],
@@ -59,12 +97,19 @@ export default [
         'error',
         {
           patterns: [
-            { group: ['@portfolio/*/**'], message: 'Import a library only from its entry point, e.g. @portfolio/contracts.' },
+            {
+              group: ['@portfolio/*/**'],
+              message:
+                'Import a library only from its entry point, e.g. @portfolio/contracts.',
+            },
             { group: ['**/apps/**'], message: 'Apps are never imported.' },
           ],
         },
       ],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
     },
   },
   {

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'cache-sim',
+  preset: '../../jest.preset.js',
+  coverageDirectory: '../../coverage/tools/cache-sim',
+};
