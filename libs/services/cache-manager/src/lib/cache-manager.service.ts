@@ -43,6 +43,8 @@ const UNMEASURED_OVERHEAD = 1.2;
 const LIVENESS_PING_MS = 1000;
 /** Attempts on different runtimes before a load is given up. */
 const MAX_PLACEMENT_ATTEMPTS = 3;
+/** A runtime lost without a word is reported (health: degraded) this long unless it returns. */
+const LOST_RUNTIME_RETENTION_MS = 10 * 60_000;
 
 /**
  * Every placement decision in the cluster. Soft state only: what runtimes report, plus
@@ -67,7 +69,10 @@ export class CacheManagerService
     @Inject(CACHE_MANAGER_SETTINGS)
     private readonly settings: CacheManagerSettings,
   ) {
-    this.view = new ClusterView(settings.runtimeTimeoutMs);
+    this.view = new ClusterView(
+      settings.runtimeTimeoutMs,
+      LOST_RUNTIME_RETENTION_MS,
+    );
   }
 
   onApplicationBootstrap(): void {
@@ -145,6 +150,7 @@ export class CacheManagerService
 
   status(): ClusterStatus {
     const runtimes = this.view.runtimeStatuses();
+    const alive = runtimes.filter((r) => r.alive);
     const models = new Map<string, ModelStatus>();
     const entry = (modelId: string, version: number): ModelStatus => {
       const k = key(modelId, version);
@@ -208,9 +214,9 @@ export class CacheManagerService
       runtimes,
       models: list,
       totals: {
-        runtimes_alive: runtimes.length,
-        capacity_bytes: runtimes.reduce((n, r) => n + r.capacity_bytes, 0),
-        used_bytes: runtimes.reduce((n, r) => n + r.used_bytes, 0),
+        runtimes_alive: alive.length,
+        capacity_bytes: alive.reduce((n, r) => n + r.capacity_bytes, 0),
+        used_bytes: alive.reduce((n, r) => n + r.used_bytes, 0),
         models_loaded: list.filter((m) => m.state === 'loaded').length,
       },
     };
@@ -297,7 +303,7 @@ export class CacheManagerService
           e.details?.['bus'] === 'no_responders'
         ) {
           this.logger.warn(`runtime ${nodeId} does not answer; dropping it`);
-          this.view.remove(nodeId);
+          this.view.markLost(nodeId, Date.now());
           this.publishRouting(false);
         } else if (
           e.code === 'INSUFFICIENT_MEMORY' ||
@@ -341,7 +347,7 @@ export class CacheManagerService
         this.logger.warn(
           `runtime ${nodeId} failed a request and does not answer a ping; dropping it`,
         );
-        this.view.remove(nodeId);
+        this.view.markLost(nodeId, Date.now());
         this.publishRouting(false);
       }
     }

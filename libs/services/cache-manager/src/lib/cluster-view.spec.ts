@@ -7,6 +7,7 @@ import {
 import { ClusterView, key } from './cluster-view';
 
 const TIMEOUT_MS = 300;
+const LOST_RETENTION_MS = 5000;
 const STARTED_AT = '2026-01-01T00:00:00.000Z';
 
 function report(
@@ -71,7 +72,7 @@ describe(ClusterView.name, () => {
   let sut: ClusterView;
 
   beforeEach(() => {
-    sut = new ClusterView(TIMEOUT_MS);
+    sut = new ClusterView(TIMEOUT_MS, LOST_RETENTION_MS);
   });
 
   describe('heartbeats', () => {
@@ -265,6 +266,50 @@ describe(ClusterView.name, () => {
       expect(sut.expire(TIMEOUT_MS + 1)).toEqual([]);
     });
 
+    it('reports an expired runtime as lost, as last seen, until it reports again', () => {
+      sut.applyHeartbeat(
+        heartbeat('rt-a', { models: [report('iris', 1)], rss_bytes: 70 }),
+        0,
+      );
+      sut.applyHeartbeat(heartbeat('rt-b'), 1000);
+
+      sut.expire(1000);
+
+      expect(sut.runtimeStatuses()).toEqual([
+        {
+          node_id: 'rt-a',
+          alive: false,
+          capacity_bytes: 1000,
+          soft_limit_bytes: 900,
+          used_bytes: 0,
+          rss_bytes: 70,
+          models_loaded: 0,
+          started_at: STARTED_AT,
+          last_seen_at: '1970-01-01T00:00:00.000Z',
+        },
+        expect.objectContaining({ node_id: 'rt-b', alive: true }),
+      ]);
+      expect(sut.candidates().map((c) => c.nodeId)).toEqual(['rt-b']);
+
+      sut.applyHeartbeat(heartbeat('rt-a', { seq: 9 }), 1100);
+
+      expect(sut.runtimeStatuses().map((r) => [r.node_id, r.alive])).toEqual([
+        ['rt-a', true],
+        ['rt-b', true],
+      ]);
+    });
+
+    it('forgets a lost runtime that has not come back within the retention', () => {
+      sut.applyHeartbeat(heartbeat('rt-a'), 0);
+      sut.expire(TIMEOUT_MS + 1);
+
+      sut.expire(TIMEOUT_MS + 1 + LOST_RETENTION_MS);
+      expect(sut.runtimeStatuses().map((r) => r.node_id)).toEqual(['rt-a']);
+
+      sut.expire(TIMEOUT_MS + 2 + LOST_RETENTION_MS);
+      expect(sut.runtimeStatuses()).toEqual([]);
+    });
+
     it('takes the routes of an expired runtime with it', () => {
       sut.applyHeartbeat(heartbeat('rt-a', { models: [report('iris', 1)] }), 0);
       sut.applyHeartbeat(
@@ -436,13 +481,38 @@ describe(ClusterView.name, () => {
   });
 
   describe('remove', () => {
-    it('forgets a runtime and says whether it knew it', () => {
+    it('forgets a runtime that is stopping, without reporting it lost, and says whether it knew it', () => {
       sut.applyHeartbeat(heartbeat('rt-a', { models: [report('iris', 1)] }), 0);
 
       expect(sut.remove('rt-a')).toBe(true);
       expect(sut.remove('rt-a')).toBe(false);
       expect(sut.routes()).toEqual([]);
       expect(sut.size).toBe(0);
+      expect(sut.runtimeStatuses()).toEqual([]);
+    });
+
+    it('forgets a lost runtime that says it is stopping', () => {
+      sut.applyHeartbeat(heartbeat('rt-a'), 0);
+      sut.markLost('rt-a', 10);
+
+      expect(sut.remove('rt-a')).toBe(false);
+      expect(sut.runtimeStatuses()).toEqual([]);
+    });
+  });
+
+  describe('markLost', () => {
+    it('drops a runtime with its routes and reports it lost', () => {
+      sut.applyHeartbeat(heartbeat('rt-a', { models: [report('iris', 1)] }), 0);
+
+      expect(sut.markLost('rt-a', 10)).toBe(true);
+
+      expect(sut.has('rt-a')).toBe(false);
+      expect(sut.routes()).toEqual([]);
+      expect(sut.nodesServing(key('iris', 1))).toEqual([]);
+      expect(sut.runtimeStatuses()).toEqual([
+        expect.objectContaining({ node_id: 'rt-a', alive: false }),
+      ]);
+      expect(sut.markLost('rt-a', 20)).toBe(false);
     });
   });
 

@@ -17,6 +17,12 @@ interface RuntimeEntry {
   reservations: Map<string, number>;
 }
 
+/** A runtime that stopped answering without saying it was stopping: reported until it returns. */
+interface LostRuntime {
+  status: RuntimeStatus;
+  lostAtMs: number;
+}
+
 export const key = (modelId: string, version: number) =>
   `${modelId}@${version}`;
 
@@ -28,11 +34,21 @@ export const key = (modelId: string, version: number) =>
  */
 export class ClusterView {
   private readonly runtimes = new Map<string, RuntimeEntry>();
+  private readonly lost = new Map<string, LostRuntime>();
 
-  constructor(private readonly runtimeTimeoutMs: number) {}
+  /**
+   * @param lostRetentionMs how long a lost runtime is still reported (`alive: false`) when
+   *   it does not come back: long enough for anyone watching health to see it, short
+   *   enough that a node replaced under a new id stops counting against the cluster.
+   */
+  constructor(
+    private readonly runtimeTimeoutMs: number,
+    private readonly lostRetentionMs: number,
+  ) {}
 
   /** Returns true when the routes may have changed. */
   applyHeartbeat(hb: RuntimeHeartbeat, nowMs: number): boolean {
+    this.lost.delete(hb.node_id);
     const entry = this.runtimes.get(hb.node_id);
     // A runtime that restarted (new started_at) starts over from its own report.
     if (!entry || entry.heartbeat.started_at !== hb.started_at) {
@@ -91,18 +107,45 @@ export class ClusterView {
     this.runtimes.get(nodeId)?.reservations.delete(k);
   }
 
-  /** Forgets a runtime (it said it is stopping, or stopped answering). */
+  /** Forgets a runtime that said it is stopping: leaving on purpose is not a loss. */
   remove(nodeId: string): boolean {
+    this.lost.delete(nodeId);
     return this.runtimes.delete(nodeId);
   }
 
-  /** Runtimes silent for longer than the timeout are dropped; returns their ids. */
+  /**
+   * Drops a runtime that stopped answering, with its models and reservations, and
+   * reports it as lost until it sends a heartbeat again (or for lostRetentionMs).
+   */
+  markLost(nodeId: string, nowMs: number): boolean {
+    const entry = this.runtimes.get(nodeId);
+    if (!entry) return false;
+    this.lost.set(nodeId, {
+      status: {
+        ...this.statusOf(entry),
+        alive: false,
+        used_bytes: 0,
+        models_loaded: 0,
+      },
+      lostAtMs: nowMs,
+    });
+    return this.runtimes.delete(nodeId);
+  }
+
+  /**
+   * Runtimes silent for longer than the timeout are dropped as lost; returns their ids.
+   * Lost runtimes older than the retention are forgotten.
+   */
   expire(nowMs: number): string[] {
     const dead: string[] = [];
     for (const [nodeId, entry] of this.runtimes) {
       if (nowMs - entry.lastSeenMs > this.runtimeTimeoutMs) dead.push(nodeId);
     }
-    for (const nodeId of dead) this.runtimes.delete(nodeId);
+    for (const nodeId of dead) this.markLost(nodeId, nowMs);
+    for (const [nodeId, lost] of this.lost) {
+      if (nowMs - lost.lostAtMs > this.lostRetentionMs)
+        this.lost.delete(nodeId);
+    }
     return dead;
   }
 
@@ -153,22 +196,12 @@ export class ClusterView {
       );
   }
 
+  /** The live runtimes, then the lost ones (`alive: false`, as last seen), by node id. */
   runtimeStatuses(): RuntimeStatus[] {
-    return [...this.runtimes.values()]
-      .map((e) => ({
-        node_id: e.heartbeat.node_id,
-        alive: true,
-        capacity_bytes: e.heartbeat.capacity_bytes,
-        soft_limit_bytes: e.heartbeat.soft_limit_bytes,
-        used_bytes: this.usedBytes(e),
-        rss_bytes: e.heartbeat.rss_bytes,
-        models_loaded: [...e.models.values()].filter(
-          (m) => m.state === 'loaded',
-        ).length,
-        started_at: e.heartbeat.started_at,
-        last_seen_at: new Date(e.lastSeenMs).toISOString(),
-      }))
-      .sort((a, b) => a.node_id.localeCompare(b.node_id));
+    return [
+      ...[...this.runtimes.values()].map((e) => this.statusOf(e)),
+      ...[...this.lost.values()].map((l) => l.status),
+    ].sort((a, b) => a.node_id.localeCompare(b.node_id));
   }
 
   /** Every model report, with the node it came from. */
@@ -184,6 +217,21 @@ export class ClusterView {
 
   get size(): number {
     return this.runtimes.size;
+  }
+
+  private statusOf(e: RuntimeEntry): RuntimeStatus {
+    return {
+      node_id: e.heartbeat.node_id,
+      alive: true,
+      capacity_bytes: e.heartbeat.capacity_bytes,
+      soft_limit_bytes: e.heartbeat.soft_limit_bytes,
+      used_bytes: this.usedBytes(e),
+      rss_bytes: e.heartbeat.rss_bytes,
+      models_loaded: [...e.models.values()].filter((m) => m.state === 'loaded')
+        .length,
+      started_at: e.heartbeat.started_at,
+      last_seen_at: new Date(e.lastSeenMs).toISOString(),
+    };
   }
 
   private usedBytes(e: RuntimeEntry): number {
