@@ -72,8 +72,14 @@ export interface ThrowawayPostgres {
   port: number;
   version: string;
   dir: string;
-  /** `pg_ctl restart -m fast`: every connection is cut, the data stays (fault tests). */
-  restart(): Promise<void>;
+  /**
+   * `pg_ctl stop -m fast` and nothing more: every connection is cut and new ones are
+   * refused until resume(); the data stays (fault tests that need the outage to last).
+   */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port, with the same data. */
+  resume(): Promise<void>;
+  /** Stops the server and removes its directory, for good. */
   stop(): Promise<void>;
 }
 
@@ -173,48 +179,28 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
       break;
     }
     let stopped = false;
+    let halted = false;
+    const pgCtl = (...args: string[]) =>
+      run([binaries.pgCtl, ...args, '-D', dataDir, '-w', '-t', '60'], 90_000);
     return {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
       port,
       version: binaries.version,
       dir,
-      restart: async () => {
-        await run(
-          [
-            binaries.pgCtl,
-            'restart',
-            '-D',
-            dataDir,
-            '-l',
-            logFile,
-            '-m',
-            'fast',
-            '-w',
-            '-t',
-            '60',
-          ],
-          90_000,
-        );
+      halt: async () => {
+        await pgCtl('stop', '-m', 'fast');
+        halted = true;
+      },
+      resume: async () => {
+        await pgCtl('start', '-l', logFile);
+        halted = false;
       },
       stop: async () => {
         if (stopped) return;
         stopped = true;
         watchdog.cancel();
         try {
-          await run(
-            [
-              binaries.pgCtl,
-              'stop',
-              '-D',
-              dataDir,
-              '-m',
-              'fast',
-              '-w',
-              '-t',
-              '60',
-            ],
-            90_000,
-          );
+          if (!halted) await pgCtl('stop', '-m', 'fast');
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
