@@ -7,35 +7,15 @@ import {
   ThrowawayPostgres,
 } from '@portfolio/testing';
 
-import { http } from './http.testing';
+import { eventually } from './eventually.testing';
+import { ErrorBody, http } from './http.testing';
 
 const ADMIN_KEY = 'faults-admin-key-0123456789';
 const ROW = { inputs: { x: [[0.1, 0.2, 0.3]] } };
 
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | null>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== null) return value;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(
-    `${what} did not happen within ${timeoutMs} ms (${String(last)})`,
-  );
-}
-
 /**
  * The distributed topology on a NATS server and a PostgreSQL of its own, which the
- * tests restart under it: services reconnect and serve again, none of them exits.
+ * tests restart or stop under it: services reconnect and serve again, none of them exits.
  */
 describe('recovery from infrastructure faults', () => {
   let nats: ThrowawayNats;
@@ -104,23 +84,53 @@ describe('recovery from infrastructure faults', () => {
       expect(service.running).toBe(true);
   });
 
-  it('registers again after PostgreSQL restarts, answering 503 (never 500) meanwhile', async () => {
-    await pg.restart();
-    // The pool's connections were cut by the restart; the registry replaces them.
-    const statuses: number[] = [];
-    const created = await eventually(
-      'a registration after the PostgreSQL restart',
+  it('answers 503 with Retry-After (never 500) while PostgreSQL is down, and registers again once it is back', async () => {
+    await pg.halt();
+
+    // The registry's pooled connections were cut, and new ones are refused while it lasts.
+    const duringOutage: number[] = [];
+    const refused = await eventually(
+      'a 503 while PostgreSQL is down',
       async () => {
-        const res = await http(`${cluster.url}/admin/models`, {
-          json: { id: 'after-restart', format: 'onnx' },
+        const res = await http<ErrorBody>(`${cluster.url}/admin/models`, {
+          json: { id: 'during-outage', format: 'onnx' },
           key: ADMIN_KEY,
         });
-        statuses.push(res.status);
+        duringOutage.push(res.status);
+        return res.status === 503 ? res : null;
+      },
+    );
+    expect(duringOutage.filter((s) => s !== 503)).toEqual([]);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.body.error).toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+      message: expect.stringMatching(/\S/),
+      request_id: refused.headers.get('x-request-id'),
+    });
+
+    await pg.resume();
+
+    // The pool replaces its broken connections by itself.
+    const recovering: number[] = [];
+    const created = await eventually(
+      'a registration after PostgreSQL is back',
+      async () => {
+        const res = await http(`${cluster.url}/admin/models`, {
+          json: { id: 'after-outage', format: 'onnx' },
+          key: ADMIN_KEY,
+        });
+        recovering.push(res.status);
         return res.status === 201 ? res : null;
       },
     );
     expect(created.status).toBe(201);
-    expect(statuses.filter((s) => s !== 201 && s !== 503)).toEqual([]);
+    expect(recovering.filter((s) => s !== 201 && s !== 503)).toEqual([]);
+    // What was refused during the outage was not half-registered.
+    const refusedModel = await http<ErrorBody>(
+      `${cluster.url}/v1/models/during-outage/metadata`,
+    );
+    expect(refusedModel.status).toBe(404);
+    expect(refusedModel.body.error.code).toBe('MODEL_NOT_FOUND');
     expect(await predicts()).not.toBeNull();
     for (const service of cluster.services.values())
       expect(service.running).toBe(true);
