@@ -41,6 +41,7 @@ export const DEFAULTS = {
   cacheMaxMemory: '2GiB',
   cacheSoftLimitPercent: 90,
   cacheRuntimeTimeout: '10s',
+  cacheMaxCopies: 4,
   natsUrl: 'nats://127.0.0.1:4222',
   natsSubjectPrefix: 'portfolio',
   natsRequestTimeout: '30s',

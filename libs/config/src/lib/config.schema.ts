@@ -82,6 +82,24 @@ const anyText = (value: unknown) => {
   return value;
 };
 const path = (value: unknown) => parseStringValue(value, 'a path');
+/** `{ <label value>: <size> }`, e.g. quota limits per team. */
+const parseSizeMapValue = (value: unknown): Record<string, number> => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(
+      `expected a mapping of label values to sizes, got ${describeValue(value)}`,
+    );
+  const out: Record<string, number> = {};
+  for (const [name, size] of Object.entries(value)) {
+    try {
+      out[name] = parseSizeValue(size, { min: 1 });
+    } catch (e) {
+      throw new Error(
+        `"${name}": ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  }
+  return out;
+};
 
 export const modelSchema = section(
   {
@@ -109,6 +127,22 @@ export const configFileSchema = section({
     soft_limit: optional(parseSoftLimitValue),
     ttl: optional(nullable(duration)),
     runtime_timeout: optional(duration),
+    max_copies: optional((value) => parseIntegerValue(value, 1, 64)),
+    predictive_preload: optional(parseBooleanValue),
+    quotas: section(
+      {
+        label: leaf(
+          required(
+            (value) => parseStringValue(value, 'a label name'),
+            'the model label whose values the limits apply to, e.g. team',
+          ),
+        ),
+        limits: leaf(
+          required(parseSizeMapValue, 'label value: size, e.g. red: 4GiB'),
+        ),
+      },
+      'a mapping with label and limits',
+    ).optional(),
   }).optional(),
   nats: section({
     url: optional(parseNatsUrlValue),
@@ -157,6 +191,7 @@ export const configFileSchema = section({
     intra_op_threads: optional((value) => parseIntegerValue(value, 1, 64)),
     heartbeat_interval: optional(duration),
     load_timeout: optional(duration),
+    request_log: optional(nullable(path)),
   }).optional(),
   log: section({
     level: optional((value) =>

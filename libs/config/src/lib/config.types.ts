@@ -30,6 +30,15 @@ export interface CacheConfig {
   readonly ttlMs: number | null;
   /** A runtime that has not reported for this long is declared dead. */
   readonly runtimeTimeoutMs: number;
+  /** Most copies of one hot model across the cluster. */
+  readonly maxCopies: number;
+  /** Load models expected soon into memory that is free below the soft limit. */
+  readonly predictivePreload: boolean;
+  /** Memory limits per value of one model label (per team, say); null: no quotas. */
+  readonly quotas: {
+    readonly label: string;
+    readonly limitsBytes: Readonly<Record<string, number>>;
+  } | null;
 }
 
 export interface NatsConfig {
@@ -67,6 +76,8 @@ export interface RuntimeConfig {
   readonly intraOpThreads: number;
   readonly heartbeatIntervalMs: number;
   readonly loadTimeoutMs: number;
+  /** Absolute path of the request trace this runtime appends to (JSON lines); null: none. */
+  readonly requestLogPath: string | null;
 }
 
 export interface LogConfig {

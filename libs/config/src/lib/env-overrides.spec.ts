@@ -58,6 +58,7 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_CACHE_SOFT_LIMIT',
       'PORTFOLIO_CACHE_TTL',
       'PORTFOLIO_CACHE_RUNTIME_TIMEOUT',
+      'PORTFOLIO_CACHE_MAX_COPIES',
       'PORTFOLIO_RUNTIME_NODE_ID',
       'PORTFOLIO_RUNTIME_MAX_MEMORY',
       'PORTFOLIO_RUNTIME_SOFT_LIMIT',
@@ -65,6 +66,7 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_RUNTIME_INTRA_OP_THREADS',
       'PORTFOLIO_RUNTIME_HEARTBEAT_INTERVAL',
       'PORTFOLIO_RUNTIME_LOAD_TIMEOUT',
+      'PORTFOLIO_RUNTIME_REQUEST_LOG',
       'PORTFOLIO_LOG_LEVEL',
     ]);
   });
@@ -194,6 +196,13 @@ describe('environment overrides', () => {
       (c) => c.runtime.loadTimeoutMs,
       300_000,
     ],
+    ['PORTFOLIO_CACHE_MAX_COPIES', '2', (c) => c.cache.maxCopies, 2],
+    [
+      'PORTFOLIO_RUNTIME_REQUEST_LOG',
+      '/var/log/portfolio/requests.jsonl',
+      (c) => c.runtime.requestLogPath,
+      '/var/log/portfolio/requests.jsonl',
+    ],
     ['PORTFOLIO_LOG_LEVEL', 'verbose', (c) => c.log.level, 'verbose'],
   ];
 
@@ -223,6 +232,7 @@ describe('environment overrides', () => {
         name !== 'PORTFOLIO_STORAGE_DRIVER' &&
         name !== 'PORTFOLIO_GATEWAY_HOST' &&
         name !== 'PORTFOLIO_DATA_DIR' &&
+        name !== 'PORTFOLIO_RUNTIME_REQUEST_LOG' &&
         name !== 'PORTFOLIO_STORAGE_LOCAL_ROOT',
     ),
   )('%s is validated and reported under its own name', (name) => {

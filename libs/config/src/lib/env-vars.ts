@@ -118,6 +118,12 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'Silence after which a runtime is declared dead (duration)',
   ),
   spec(
+    'PORTFOLIO_CACHE_MAX_COPIES',
+    'cache.max_copies',
+    'Most copies of one hot model across the cluster (1-64)',
+    'integer',
+  ),
+  spec(
     'PORTFOLIO_RUNTIME_NODE_ID',
     'runtime.node_id',
     'Identity of this runtime (letters, digits, _ and -)',
@@ -153,6 +159,11 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'PORTFOLIO_RUNTIME_LOAD_TIMEOUT',
     'runtime.load_timeout',
     'Longest time a model load may take (duration)',
+  ),
+  spec(
+    'PORTFOLIO_RUNTIME_REQUEST_LOG',
+    'runtime.request_log',
+    'File the runtime appends its request trace to (JSON lines)',
   ),
   spec(
     'PORTFOLIO_LOG_LEVEL',

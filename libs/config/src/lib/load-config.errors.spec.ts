@@ -158,12 +158,32 @@ describe('the file as a whole', () => {
   });
 });
 
+describe('cache quotas', () => {
+  it('names the label value whose limit is not a size', () => {
+    expect(
+      expectProblemAt(
+        'cache:\n  quotas:\n    label: team\n    limits:\n      red: lots\n',
+        'cache.quotas.limits',
+      ),
+    ).toMatch(/^"red": /);
+  });
+
+  it('needs a label', () => {
+    expect(
+      expectProblemAt(
+        'cache:\n  quotas:\n    limits:\n      red: 1GiB\n',
+        'cache.quotas.label',
+      ),
+    ).toContain('the model label whose values the limits apply to');
+  });
+});
+
 describe('unknown keys', () => {
   it('lists the known keys of the section', () => {
     expect(
       expectProblemAt('cache:\n  max_memroy: 2GiB\n', 'cache.max_memroy'),
     ).toBe(
-      'unknown key (known keys: max_memory, soft_limit, ttl, runtime_timeout)',
+      'unknown key (known keys: max_memory, soft_limit, ttl, runtime_timeout, max_copies, predictive_preload, quotas)',
     );
   });
 

@@ -43,6 +43,9 @@ describe('loadConfig without a file', () => {
         softLimitBytes: Math.floor(2 * GiB * 0.9),
         ttlMs: null,
         runtimeTimeoutMs: 10_000,
+        maxCopies: 4,
+        predictivePreload: true,
+        quotas: null,
       },
       nats: {
         url: 'nats://127.0.0.1:4222',
@@ -69,6 +72,7 @@ describe('loadConfig without a file', () => {
         intraOpThreads: 1,
         heartbeatIntervalMs: 2_000,
         loadTimeoutMs: 120_000,
+        requestLogPath: null,
       },
       log: { level: 'info' },
     };
@@ -135,6 +139,13 @@ cache:
   soft_limit: 3GiB
   ttl: 30m
   runtime_timeout: 15s
+  max_copies: 3
+  predictive_preload: false
+  quotas:
+    label: team
+    limits:
+      red: 1GiB
+      blue: 512MiB
 nats:
   url: nats://nats.internal:4222
   subject_prefix: acme.portfolio
@@ -159,6 +170,7 @@ runtime:
   intra_op_threads: 2
   heartbeat_interval: 500ms
   load_timeout: 2m 30s
+  request_log: ./requests.jsonl
 log:
   level: debug
 `,
@@ -196,6 +208,9 @@ log:
         softLimitBytes: 3 * GiB,
         ttlMs: 1_800_000,
         runtimeTimeoutMs: 15_000,
+        maxCopies: 3,
+        predictivePreload: false,
+        quotas: { label: 'team', limitsBytes: { red: GiB, blue: 512 * MiB } },
       },
       nats: {
         url: 'nats://nats.internal:4222',
@@ -219,6 +234,7 @@ log:
         intraOpThreads: 2,
         heartbeatIntervalMs: 500,
         loadTimeoutMs: 150_000,
+        requestLogPath: path.join(path.dirname(file), 'requests.jsonl'),
       },
       log: { level: 'debug' },
     };

@@ -201,6 +201,11 @@ export function resolveConfig(
       ...memory.cache,
       ttlMs: cache?.ttl ?? null,
       runtimeTimeoutMs,
+      maxCopies: cache?.max_copies ?? DEFAULTS.cacheMaxCopies,
+      predictivePreload: cache?.predictive_preload ?? true,
+      quotas: cache?.quotas
+        ? { label: cache.quotas.label, limitsBytes: cache.quotas.limits }
+        : null,
     },
     nats: {
       url: nats?.url ?? DEFAULTS.natsUrl,
@@ -234,6 +239,14 @@ export function resolveConfig(
       heartbeatIntervalMs,
       loadTimeoutMs:
         runtime?.load_timeout ?? parseDuration(DEFAULTS.runtimeLoadTimeout),
+      requestLogPath:
+        runtime?.request_log == null
+          ? null
+          : origins.resolvePath(
+              'runtime.request_log',
+              runtime.request_log,
+              true,
+            ),
     },
     log: { level: log?.level ?? DEFAULTS.logLevel },
   };
