@@ -1,7 +1,6 @@
+import fs from 'node:fs';
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { onnx } from 'onnx-proto';
 
 import { PortfolioError } from '@portfolio/contracts';
@@ -62,13 +61,6 @@ function tensorType(
   const t = valueInfos(model, role)[index].type?.tensorType;
   if (!t) throw new Error(`the fixture's ${role} ${index} is not a tensor`);
   return t;
-}
-
-/** A full collection, when the process lets us ask for one (the flag must be set before the first use). */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as (() => void) | undefined;
-  gc?.();
 }
 
 describe(inspectOnnxFile.name, () => {
@@ -338,29 +330,33 @@ describe(inspectOnnxFile.name, () => {
         dir,
         name: 'large-embedded',
       });
-      collectGarbage();
     }, 120_000);
 
     it('reads only a small part of a 100 MB embedded model', () => {
       const fileBytes = statSync(path).size;
       expect(fileBytes).toBeGreaterThan(WEIGHT_BYTES * 0.99);
-      collectGarbage();
-      const rssBefore = process.memoryUsage().rss;
-      const startedAt = performance.now();
+      const reads = jest.spyOn(fs, 'readSync');
 
-      const sut = inspectOnnxFile(path);
+      let sut: ReturnType<typeof inspectOnnxFile>;
+      let readCalls: number;
+      let bytesRead: number;
+      try {
+        sut = inspectOnnxFile(path);
+        readCalls = reads.mock.calls.length;
+        bytesRead = reads.mock.results.reduce(
+          (n, r) => n + (r.value as number),
+          0,
+        );
+      } finally {
+        reads.mockRestore();
+      }
 
-      const elapsedMs = performance.now() - startedAt;
-      const rssGrowth = process.memoryUsage().rss - rssBefore;
-      process.stdout.write(
-        `[measure] inspectOnnxFile on a ${fileBytes}-byte embedded model: ${elapsedMs.toFixed(2)} ms, ` +
-          `rss growth ${(rssGrowth / 1024 / 1024).toFixed(2)} MiB\n`,
-      );
       expect(sut.signature.inputs).toEqual([
         { name: 'x', datatype: 'FP32', shape: [-1, 5120] },
       ]);
-      expect(elapsedMs).toBeLessThan(500);
-      expect(rssGrowth).toBeLessThan(20 * 1024 * 1024);
+      // It seeks over the weights: what it reads is the graph, not the file.
+      expect(readCalls).toBeGreaterThan(0);
+      expect(bytesRead).toBeLessThan(1024 * 1024);
     });
   });
 });

@@ -35,6 +35,8 @@ const SLOW_MLP = {
   seed: 5,
 };
 const MiB = 1024 * 1024;
+/** What a run of MLP at batch 1 answers: one row of its outputs. */
+const SERVED_ONE_ROW = { outputs: { y: { datatype: 'FP32', shape: [1, 3] } } };
 const LARGE_WEIGHT_BYTES = 40 * MiB;
 
 /** The host's private pool, for tests that kill its worker or check what it still holds. */
@@ -529,6 +531,8 @@ describe(ModelHostService.name, () => {
     await expect(
       sut.load(loadRequestFor(root, 'mlp/model.onnx', { model_id: 'orphan' })),
     ).resolves.toMatchObject({ loaded_now: true });
-    await expect(sut.infer('orphan', 1, mlpInput(1))).resolves.toBeDefined();
+    await expect(sut.infer('orphan', 1, mlpInput(1))).resolves.toMatchObject(
+      SERVED_ONE_ROW,
+    );
   });
 });
