@@ -55,13 +55,12 @@ export function busContract(
   });
 
   it('rejects at once with NO_RESPONDERS when nobody listens', async () => {
-    const started = Date.now();
+    // A deadline far beyond the test's own timeout: waiting for it fails the test.
     await expect(
-      bus.request(`${p}.nobody`, utf8('x'), { timeoutMs: 5000 }),
+      bus.request(`${p}.nobody`, utf8('x'), { timeoutMs: 3_600_000 }),
     ).rejects.toMatchObject({
       code: 'NO_RESPONDERS',
     });
-    expect(Date.now() - started).toBeLessThan(4000);
   });
 
   it('rejects with TIMEOUT when the handler never replies', async () => {
