@@ -26,7 +26,10 @@ import { dirname, join, relative } from 'node:path';
 export default async (): Promise<Config> => {
   const projects = await getJestProjectsAsync();
   refuseUnrunIntegrationTests(projects);
-  return { projects };
+  // jest 30 takes testTimeout from the global config only: the presets' value
+  // applies when a project's config is run alone, and this one to a run of
+  // several (without it, jest's default of 5 s).
+  return { projects, testTimeout: 30_000 };
 };
 
 const INTEGRATION_CONFIG = 'jest.integration.config.cts';

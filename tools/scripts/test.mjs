@@ -4,7 +4,7 @@
 //   2. every project's unit tests (jest.config.cts) and integration tests
 //      (jest.integration.config.cts), in one jest run with two workers,
 //   3. end-to-end tests (apps/e2e, one file at a time: each starts a whole cluster).
-// jest.config.ts collects those configs from the Nx targets `test` and `test-integration`.
+// jest.config.ts collects the configs of stage 2 from the Nx targets `test` and `test-integration`.
 // Unit tests need no server. For the others, PostgreSQL and NATS are the ones named by
 // PORTFOLIO_DATABASE_URL and PORTFOLIO_NATS_URL, else throwaway servers started for the
 // run by jest.servers.preset.js's global setup (libs/testing/src/jest/global-setup.ts).
@@ -60,12 +60,12 @@ run('unit and integration tests', process.execPath, [
   '--maxWorkers=2',
   ...extra,
 ]);
+// Its own config rather than the root one: jest takes testTimeout from the config
+// it is given, not from the projects of a multi-project config.
 run('end-to-end tests', process.execPath, [
   jest,
   '-c',
-  'jest.config.ts',
-  '--selectProjects',
-  'e2e',
+  'apps/e2e/jest.config.cts',
   '--runInBand',
   ...extra,
 ]);
