@@ -8,6 +8,10 @@ async function main(): Promise<void> {
       runtimeTimeoutMs: config.cache.runtimeTimeoutMs,
       loadTimeoutMs: config.runtime.loadTimeoutMs,
       routingRepublishMs: 5000,
+      ttlMs: config.cache.ttlMs,
+      maxCopies: config.cache.maxCopies,
+      predictivePreload: config.cache.predictivePreload,
+      quotas: config.cache.quotas,
     }),
   );
 }

@@ -85,6 +85,7 @@ describe('ClusterStatus', () => {
       used_bytes: 0,
       models_loaded: 0,
     },
+    quotas: [],
   };
 
   it('accepts an empty cluster and refuses negative totals', () => {
@@ -110,6 +111,7 @@ describe('ClusterStatus', () => {
       misses: 0,
       loads: 0,
       evictions: 0,
+      evictions_by_reason: {},
       load_ms: null,
     };
     expect(
@@ -121,5 +123,32 @@ describe('ClusterStatus', () => {
         models: [{ ...model, state: 'unloaded' }],
       }).success,
     ).toBe(true);
+  });
+
+  it('counts evictions only under the reasons there are', () => {
+    const model = {
+      model_id: 'iris',
+      version: 1,
+      state: 'unloaded',
+      reason: null,
+      nodes: [],
+      memory_bytes: null,
+      last_used_at: null,
+      hits: 0,
+      misses: 0,
+      loads: 2,
+      evictions: 2,
+      evictions_by_reason: { ttl: 1, capacity: 1 },
+      load_ms: null,
+    };
+    expect(
+      ClusterStatus.safeParse({ ...status, models: [model] }).success,
+    ).toBe(true);
+    expect(
+      ClusterStatus.safeParse({
+        ...status,
+        models: [{ ...model, evictions_by_reason: { bored: 1 } }],
+      }).success,
+    ).toBe(false);
   });
 });

@@ -9,7 +9,7 @@ import {
   PingResponse,
   VersionNumber,
 } from './common.schema';
-import { MODEL_STATES } from './runtime.messages';
+import { EVICTION_REASONS, MODEL_STATES } from './runtime.messages';
 
 /**
  * Make (model, version) loaded somewhere and say where. Concurrent calls for the same
@@ -60,6 +60,13 @@ export const RuntimeStatus = z.object({
   capacity_bytes: Bytes,
   soft_limit_bytes: Bytes,
   used_bytes: Bytes,
+  /** What `used_bytes` is made of (base is apart: it is not model memory). */
+  memory: z.object({
+    models_bytes: Bytes,
+    loading_bytes: Bytes,
+    unloading_bytes: Bytes,
+    base_bytes: Bytes,
+  }),
   rss_bytes: Bytes,
   models_loaded: z.number().int().nonnegative(),
   started_at: z.string(),
@@ -79,6 +86,10 @@ export const ModelStatus = z.object({
   misses: z.number().int().nonnegative(),
   loads: z.number().int().nonnegative(),
   evictions: z.number().int().nonnegative(),
+  evictions_by_reason: z.partialRecord(
+    z.enum(EVICTION_REASONS),
+    z.number().int().nonnegative(),
+  ),
   load_ms: z.number().nonnegative().nullable(),
 });
 export type ModelStatus = z.infer<typeof ModelStatus>;
@@ -93,8 +104,45 @@ export const ClusterStatus = z.object({
     used_bytes: Bytes,
     models_loaded: z.number().int().nonnegative(),
   }),
+  /** Memory quotas per value of the configured label, and what each group holds now. */
+  quotas: z.array(
+    z.object({
+      label: z.string(),
+      value: z.string(),
+      limit_bytes: Bytes,
+      used_bytes: Bytes,
+    }),
+  ),
 });
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
+
+/** Operator's request: load (model, version) on `copies` runtimes (default 1), now. */
+export const AdminLoadRequest = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  copies: z.number().int().min(1).max(64).optional(),
+});
+export type AdminLoadRequest = z.infer<typeof AdminLoadRequest>;
+export const AdminLoadResponse = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  nodes: z.array(NodeId),
+});
+export type AdminLoadResponse = z.infer<typeof AdminLoadResponse>;
+
+/** Operator's request: unload every copy of a model (of one version, or all versions). */
+export const AdminUnloadRequest = z.object({
+  model_id: ModelId,
+  version: VersionNumber.optional(),
+});
+export type AdminUnloadRequest = z.infer<typeof AdminUnloadRequest>;
+export const AdminUnloadResponse = z.object({
+  model_id: ModelId,
+  unloaded: z.array(
+    z.object({ node_id: NodeId, version: VersionNumber, freed_bytes: Bytes }),
+  ),
+});
+export type AdminUnloadResponse = z.infer<typeof AdminUnloadResponse>;
 
 const QUEUE = 'cache-manager';
 
@@ -107,6 +155,13 @@ export const CacheManager = {
   ),
   getRouting: serviceRpc('cache.routing.get.v1', QUEUE, Empty, RoutingTable),
   status: serviceRpc('cache.status.v1', QUEUE, Empty, ClusterStatus),
+  load: serviceRpc('cache.load.v1', QUEUE, AdminLoadRequest, AdminLoadResponse),
+  unload: serviceRpc(
+    'cache.unload.v1',
+    QUEUE,
+    AdminUnloadRequest,
+    AdminUnloadResponse,
+  ),
   ping: serviceRpc('cache.ping.v1', QUEUE, Empty, PingResponse),
   routingChanged: event('cache.routing.v1', RoutingTable),
 } as const;

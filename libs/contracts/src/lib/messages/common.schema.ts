@@ -42,7 +42,9 @@ export const Bytes = z.number().int().nonnegative();
 export const NodeId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
-export const DatatypeSchema = z.enum(DATATYPES as readonly [Datatype, ...Datatype[]]);
+export const DatatypeSchema = z.enum(
+  DATATYPES as readonly [Datatype, ...Datatype[]],
+);
 
 /** One input or output of a model; -1 marks a variable dimension. */
 export const TensorSpecSchema = z.object({

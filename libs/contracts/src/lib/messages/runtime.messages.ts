@@ -45,10 +45,31 @@ export const LoadModelResponse = z.object({
 });
 export type LoadModelResponse = z.infer<typeof LoadModelResponse>;
 
+/**
+ * Why a model is unloaded. `capacity`: to make room for a load (hard limit);
+ * `quota`: to keep its group within its memory quota; `soft_limit`: background
+ * unloading over the soft limit; `ttl`: idle too long; `cold_copy`: an extra copy no
+ * longer needed; `hot_copy`: to make room for a copy of a busier model; `admin`: asked
+ * for by an operator; `rss_guard`: the runtime's process went over its hard limit.
+ */
+export const EVICTION_REASONS = [
+  'capacity',
+  'quota',
+  'soft_limit',
+  'ttl',
+  'cold_copy',
+  'hot_copy',
+  'admin',
+  'rss_guard',
+] as const;
+export type EvictionReason = (typeof EVICTION_REASONS)[number];
+
 export const UnloadModelRequest = z.object({
   model_id: ModelId,
   version: VersionNumber,
+  reason: z.enum(EVICTION_REASONS).optional(),
 });
+export type UnloadModelRequest = z.infer<typeof UnloadModelRequest>;
 export const UnloadModelResponse = z.object({
   freed_bytes: Bytes,
   was_loaded: z.boolean(),
@@ -66,6 +87,8 @@ export const LoadedModelReport = z.object({
   requests: z.number().int().nonnegative(),
   errors: z.number().int().nonnegative(),
   in_flight: z.number().int().nonnegative(),
+  /** Milliseconds its workers spent running it, ever: its busy share over time sizes its copies. */
+  busy_ms: z.number().nonnegative(),
   load_ms: z.number().nonnegative().nullable(),
   reason: z.string().nullable(),
 });
@@ -90,6 +113,8 @@ export const RuntimeHeartbeat = z.object({
   soft_limit_bytes: Bytes,
   /** Sum of the loaded models' measured memory plus loads and unloads in progress. */
   used_bytes: Bytes,
+  /** The process's own memory apart from models (Node, workers, the engines' fixed costs). */
+  base_bytes: Bytes,
   rss_bytes: Bytes,
   workers: z.number().int().positive(),
   formats: z.array(ModelFormatSchema),

@@ -29,6 +29,8 @@ export class CacheManagerHandlers
       m.serve(CacheManager.ensureLoaded, (req) => this.cache.ensure(req)),
       m.serve(CacheManager.getRouting, () => this.cache.routingTable()),
       m.serve(CacheManager.status, () => this.cache.status()),
+      m.serve(CacheManager.load, (req) => this.cache.adminLoad(req)),
+      m.serve(CacheManager.unload, (req) => this.cache.adminUnload(req)),
       m.serve(CacheManager.ping, () => ({
         service: 'cache-manager',
         instance: this.cache.instance,

@@ -1,6 +1,3 @@
-import { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-
 import {
   CacheManager,
   ClusterStatus,
@@ -8,12 +5,11 @@ import {
   EnsureLoadedResponse,
   PortfolioError,
   RoutingTable,
-  Runtime,
 } from '@portfolio/contracts';
-import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
+import { Messaging } from '@portfolio/messaging';
 
-import { CacheManagerServiceModule } from './cache-manager-service.module';
 import { CacheManagerService } from './cache-manager.service';
+import { CacheManagerHarness, failure } from './cache-manager.testing';
 import { CacheManagerSettings } from './cache-manager.settings';
 import {
   artifactUri,
@@ -23,14 +19,14 @@ import {
   FakeRuntimeOptions,
 } from './fake-peers.testing';
 
-const DEFAULT_SETTINGS: CacheManagerSettings = {
-  runtimeTimeoutMs: 10_000,
-  loadTimeoutMs: 2_000,
-  routingRepublishMs: 60_000,
-};
+const MODELS = [
+  { id: 'iris', memoryEstimateBytes: 500, versions: { 1: 1_000 } },
+  { id: 'plain', memoryEstimateBytes: null, versions: { 1: 1_001 } },
+  { id: 'huge', memoryEstimateBytes: 5_000_000, versions: { 1: 10 } },
+];
 
 describe(CacheManagerService.name, () => {
-  let app: INestApplicationContext;
+  let h: CacheManagerHarness | undefined;
   let m: Messaging;
   let sut: CacheManagerService;
   let registry: FakeRegistry;
@@ -39,82 +35,24 @@ describe(CacheManagerService.name, () => {
   async function start(
     settings: Partial<CacheManagerSettings> = {},
   ): Promise<void> {
-    const bus = new InProcessBus();
-    app = await NestFactory.createApplicationContext(
-      {
-        module: class CacheManagerTestApp {},
-        imports: [
-          MessagingModule.forRoot({
-            bus,
-            prefix: 'test',
-            requestTimeoutMs: 5_000,
-          }),
-          CacheManagerServiceModule.forRoot({
-            ...DEFAULT_SETTINGS,
-            ...settings,
-          }),
-        ],
-      },
-      { logger: false },
-    );
-    await app.init();
-    m = app.get(Messaging);
-    sut = app.get(CacheManagerService);
-    // Each app fills its own list: a table the previous test's app published while
-    // closing must not land in this test's.
-    const published: RoutingTable[] = [];
-    tables = published;
-    m.on(CacheManager.routingChanged, (t) => void published.push(t));
-    registry = new FakeRegistry(m, [
-      { id: 'iris', memoryEstimateBytes: 500, versions: { 1: 1_000 } },
-      { id: 'plain', memoryEstimateBytes: null, versions: { 1: 1_001 } },
-      { id: 'huge', memoryEstimateBytes: 5_000_000, versions: { 1: 10 } },
-    ]);
+    h = await CacheManagerHarness.start(settings, MODELS);
+    ({ m, sut, registry, tables } = h);
   }
 
-  /** A runtime on the bus whose first heartbeat the cache-manager has seen. */
-  async function join(
-    nodeId: string,
-    options: FakeRuntimeOptions = {},
-  ): Promise<FakeRuntime> {
-    const runtime = new FakeRuntime(m, nodeId, options);
-    await announce(runtime);
-    return runtime;
-  }
-
-  /** Sends a heartbeat and waits until the cache-manager has applied it. */
-  async function announce(runtime: FakeRuntime): Promise<void> {
-    const hb = runtime.heartbeatPayload();
-    const loaded = hb.models.filter((x) => x.state === 'loaded').length;
-    m.emit(Runtime.heartbeat, hb);
-    await eventually(() =>
-      sut
-        .status()
-        .runtimes.some(
-          (r) =>
-            r.node_id === runtime.nodeId &&
-            r.alive &&
-            r.models_loaded === loaded,
-        ),
-    );
-  }
-
+  const harness = (): CacheManagerHarness => {
+    if (!h) throw new Error('start() first');
+    return h;
+  };
+  const join = (nodeId: string, options: FakeRuntimeOptions = {}) =>
+    harness().join(nodeId, options);
+  const announce = (runtime: FakeRuntime) => harness().announce(runtime);
   const ensure = (req: EnsureLoadedRequest): Promise<EnsureLoadedResponse> =>
-    m.call(CacheManager.ensureLoaded, req);
-  const status = (): Promise<ClusterStatus> => m.call(CacheManager.status, {});
-  const failure = (p: Promise<unknown>): Promise<PortfolioError> =>
-    p.then(
-      () => {
-        throw new Error('expected a rejection');
-      },
-      (e: unknown) => {
-        expect(e).toBeInstanceOf(PortfolioError);
-        return e as PortfolioError;
-      },
-    );
+    harness().ensure(req);
+  const status = (): Promise<ClusterStatus> => harness().status();
 
   afterEach(async () => {
-    await app?.close();
+    await h?.close();
+    h = undefined;
   });
 
   describe('ensure', () => {
@@ -251,7 +189,7 @@ describe(CacheManagerService.name, () => {
 
       expect(e.code).toBe('INSUFFICIENT_MEMORY');
       expect(e.message).toMatch(
-        /no runtime has that much free \(most free: 100\)/,
+        /no runtime can make that much room \(most free: 100\)/,
       );
       expect(rt.loads).toEqual([]);
     });

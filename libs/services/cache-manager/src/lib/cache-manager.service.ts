@@ -8,36 +8,46 @@ import {
 import { randomBytes } from 'node:crypto';
 
 import {
+  AdminLoadRequest,
+  AdminLoadResponse,
+  AdminUnloadRequest,
+  AdminUnloadResponse,
   CacheManager,
   ClusterStatus,
   EnsureLoadedRequest,
   EnsureLoadedResponse,
-  ModelStatus,
+  EvictionReason,
+  ModelRecord,
   PortfolioError,
   Registry,
   RoutingTable,
   Runtime,
   RuntimeHeartbeat,
+  VersionRecord,
 } from '@portfolio/contracts';
-import { Messaging } from '@portfolio/messaging';
-import { chooseRuntime } from '@portfolio/placement';
+import { BusSubscription, Messaging } from '@portfolio/messaging';
+import {
+  DEFAULT_POLICY_PARAMS,
+  MaintenanceAction,
+  placeModel,
+  PlaceDecision,
+  planMaintenance,
+  PolicyContext,
+  PolicyParams,
+  RuntimeState,
+} from '@portfolio/placement';
 
 import {
   CACHE_MANAGER_SETTINGS,
   CacheManagerSettings,
 } from './cache-manager.settings';
-import { ClusterView, key } from './cluster-view';
+import { CacheStats } from './cache-stats';
+import { ClusterView, key, ModelInfo } from './cluster-view';
+import { ModelDirectory } from './model-directory';
+import { buildStatus } from './status.builder';
+import { UsageTracker } from './usage-tracker';
 
-interface ModelStats {
-  misses: number;
-  loads: number;
-  evictions: number;
-  lastMeasuredBytes: number | null;
-  loadMs: number | null;
-  failure: string | null;
-}
-
-/** Without a declared estimate or an earlier measurement, a model is assumed to need this much more than its file. */
+/** Without a measurement or a declared estimate, a model is assumed to need this much more than its file. */
 const UNMEASURED_OVERHEAD = 1.2;
 /** How long a runtime reported as failing gets to answer a ping before it is dropped. */
 const LIVENESS_PING_MS = 1000;
@@ -46,9 +56,17 @@ const MAX_PLACEMENT_ATTEMPTS = 3;
 /** A runtime lost without a word is reported (health: degraded) this long unless it returns. */
 const LOST_RUNTIME_RETENTION_MS = 10 * 60_000;
 
+const splitKey = (k: string) => {
+  const at = k.lastIndexOf('@');
+  return { modelId: k.slice(0, at), version: Number(k.slice(at + 1)) };
+};
+
 /**
- * Every placement decision in the cluster. Soft state only: what runtimes report, plus
- * counters; a restarted cache-manager rebuilds it within one report interval.
+ * Every placement decision in the cluster: where a missing model is loaded and what is
+ * unloaded first to make room (the policy of @portfolio/placement), and the background
+ * work: soft limits, TTL, copies of hot models, predictive preloading. Soft state only:
+ * what runtimes report plus counters; a restarted cache-manager rebuilds it within one
+ * report interval and unloads nothing in the background before that.
  */
 @Injectable()
 export class CacheManagerService
@@ -57,11 +75,17 @@ export class CacheManagerService
   private readonly logger = new Logger('CacheManager');
   readonly instance = `cm-${randomBytes(6).toString('hex')}`;
   private readonly view: ClusterView;
+  private readonly directory: ModelDirectory;
+  private readonly usage: UsageTracker;
+  private readonly stats = new CacheStats();
+  private readonly params: PolicyParams;
   private readonly inflight = new Map<string, Promise<EnsureLoadedResponse>>();
-  private readonly stats = new Map<string, ModelStats>();
+  private readonly startedAtMs = Date.now();
   private epoch = 0;
   private lastRoutes = '';
   private timers: NodeJS.Timeout[] = [];
+  private subscription: BusSubscription | null = null;
+  private maintaining = false;
   private readonly joinListeners = new Set<() => void>();
 
   constructor(
@@ -73,6 +97,20 @@ export class CacheManagerService
       settings.runtimeTimeoutMs,
       LOST_RUNTIME_RETENTION_MS,
     );
+    this.directory = new ModelDirectory(messaging);
+    this.params = {
+      ...DEFAULT_POLICY_PARAMS,
+      ...settings.policy,
+      copies: {
+        ...DEFAULT_POLICY_PARAMS.copies,
+        ...settings.policy?.copies,
+        maxCopies:
+          settings.maxCopies ??
+          settings.policy?.copies?.maxCopies ??
+          DEFAULT_POLICY_PARAMS.copies.maxCopies,
+      },
+    };
+    this.usage = new UsageTracker(this.params);
   }
 
   onApplicationBootstrap(): void {
@@ -80,25 +118,36 @@ export class CacheManagerService
       100,
       Math.min(1000, Math.floor(this.settings.runtimeTimeoutMs / 4)),
     );
+    this.subscription = this.messaging.on(Registry.modelChanged, (e) => {
+      void this.directory.refresh(e.model_id);
+    });
     this.timers = [
       setInterval(() => this.expireRuntimes(), tick),
       setInterval(
         () => this.publishRouting(true),
         this.settings.routingRepublishMs,
       ),
+      setInterval(
+        () => void this.maintain(),
+        this.settings.maintenanceIntervalMs ?? 1000,
+      ),
     ];
   }
 
   onModuleDestroy(): void {
     for (const t of this.timers) clearInterval(t);
+    this.subscription?.unsubscribe();
   }
 
   onHeartbeat(hb: RuntimeHeartbeat): void {
+    const now = Date.now();
     const isNew = !this.view.has(hb.node_id);
-    if (this.view.applyHeartbeat(hb, Date.now())) this.publishRouting(false);
+    for (const m of hb.models)
+      this.usage.observe(hb.node_id, m, now, hb.started_at);
+    if (this.view.applyHeartbeat(hb, now)) this.publishRouting(false);
     if (isNew) {
       this.logger.log(
-        `runtime ${hb.node_id} joined (capacity ${hb.capacity_bytes} bytes)`,
+        `runtime ${hb.node_id} joined (capacity ${hb.capacity_bytes} bytes, soft limit ${hb.soft_limit_bytes})`,
       );
       for (const l of this.joinListeners) l();
     }
@@ -111,6 +160,7 @@ export class CacheManagerService
 
   onRuntimeStopping(nodeId: string): void {
     if (this.view.remove(nodeId)) {
+      this.usage.forgetRuntime(nodeId);
       this.logger.log(
         `runtime ${nodeId} is stopping; its models are re-placed on demand`,
       );
@@ -128,15 +178,58 @@ export class CacheManagerService
       await Promise.all(exclude.map((nodeId) => this.checkAlive(nodeId)));
     for (const nodeId of req.stale_nodes ?? []) this.view.forget(nodeId, k);
     const serving = this.view.nodesServing(k, exclude);
-    if (serving.length)
-      return Promise.resolve({ node_id: serving[0], loaded_now: false });
+    if (serving.length) return { node_id: serving[0], loaded_now: false };
     const running = this.inflight.get(k);
     if (running) return running;
-    const load = this.place(req, [...exclude]).finally(() =>
-      this.inflight.delete(k),
-    );
+    const load = this.place(req.model_id, req.version, [...exclude], true)
+      .then((r) => ({ node_id: r.nodeId, loaded_now: r.loadedNow }))
+      .finally(() => this.inflight.delete(k));
     this.inflight.set(k, load);
     return load;
+  }
+
+  /** An operator's load: `copies` runtimes hold the model when it returns. */
+  async adminLoad(req: AdminLoadRequest): Promise<AdminLoadResponse> {
+    const k = key(req.model_id, req.version);
+    const wanted = req.copies ?? 1;
+    await this.ensure({ model_id: req.model_id, version: req.version });
+    for (let n = this.view.nodesServing(k).length; n < wanted; n++) {
+      await this.place(req.model_id, req.version, [], false);
+    }
+    return {
+      model_id: req.model_id,
+      version: req.version,
+      nodes: this.view.nodesServing(k).sort(),
+    };
+  }
+
+  /** An operator's unload of every copy (of one version, or of all): waits for requests in flight. */
+  async adminUnload(req: AdminUnloadRequest): Promise<AdminUnloadResponse> {
+    const targets: { nodeId: string; k: string; version: number }[] = [];
+    for (const { nodeId, report } of this.view.modelReports())
+      if (
+        report.model_id === req.model_id &&
+        (req.version === undefined || report.version === req.version) &&
+        report.state === 'loaded'
+      )
+        targets.push({
+          nodeId,
+          k: key(report.model_id, report.version),
+          version: report.version,
+        });
+    const freed = await Promise.all(
+      targets.map((t) => this.unloadOne(t.nodeId, t.k, 'admin')),
+    );
+    return {
+      model_id: req.model_id,
+      unloaded: targets
+        .map((t, i) => ({
+          node_id: t.nodeId,
+          version: t.version,
+          freed_bytes: freed[i] ?? 0,
+        }))
+        .filter((_, i) => freed[i] !== null),
+    };
   }
 
   routingTable(): RoutingTable {
@@ -149,153 +242,144 @@ export class CacheManagerService
   }
 
   status(): ClusterStatus {
-    const runtimes = this.view.runtimeStatuses();
-    const alive = runtimes.filter((r) => r.alive);
-    const models = new Map<string, ModelStatus>();
-    const entry = (modelId: string, version: number): ModelStatus => {
-      const k = key(modelId, version);
-      let m = models.get(k);
-      if (!m) {
-        const s = this.stats.get(k);
-        m = {
-          model_id: modelId,
-          version,
-          state: s?.failure ? 'failed' : 'unloaded',
-          reason: s?.failure ?? null,
-          nodes: [],
-          memory_bytes: s?.lastMeasuredBytes ?? null,
-          last_used_at: null,
-          hits: 0,
-          misses: s?.misses ?? 0,
-          loads: s?.loads ?? 0,
-          evictions: s?.evictions ?? 0,
-          load_ms: s?.loadMs ?? null,
-        };
-        models.set(k, m);
-      }
-      return m;
-    };
-    for (const k of this.stats.keys()) {
-      const at = k.lastIndexOf('@');
-      entry(k.slice(0, at), Number(k.slice(at + 1)));
-    }
-    const rank = {
-      loaded: 4,
-      unloading: 3,
-      loading: 2,
-      failed: 1,
-      unloaded: 0,
-    } as const;
-    for (const { nodeId, report } of this.view.modelReports()) {
-      const m = entry(report.model_id, report.version);
-      m.hits += report.requests;
-      if (
-        report.state === 'loaded' ||
-        report.state === 'loading' ||
-        report.state === 'unloading'
-      )
-        m.nodes.push(nodeId);
-      if (rank[report.state] > rank[m.state]) {
-        m.state = report.state;
-        m.reason = report.reason;
-      }
-      if (report.state === 'loaded') m.memory_bytes = report.memory_bytes;
-      if (
-        report.last_used_at &&
-        (!m.last_used_at || report.last_used_at > m.last_used_at)
-      )
-        m.last_used_at = report.last_used_at;
-    }
-    const list = [...models.values()].sort(
-      (a, b) => a.model_id.localeCompare(b.model_id) || a.version - b.version,
+    return buildStatus(
+      this.view,
+      this.stats,
+      this.states(),
+      this.settings.quotas ?? null,
     );
-    return {
-      generated_at: new Date().toISOString(),
-      runtimes,
-      models: list,
-      totals: {
-        runtimes_alive: alive.length,
-        capacity_bytes: alive.reduce((n, r) => n + r.capacity_bytes, 0),
-        used_bytes: alive.reduce((n, r) => n + r.used_bytes, 0),
-        models_loaded: list.filter((m) => m.state === 'loaded').length,
-      },
-    };
   }
 
+  /**
+   * Background work (see planMaintenance): unloads over soft limits and after TTLs,
+   * copies of hot models, predictive preloading. One round at a time; none before the
+   * view is warm and the registry's records are known.
+   */
+  async maintain(): Promise<void> {
+    const now = Date.now();
+    const warmup = this.settings.warmupMs ?? this.settings.runtimeTimeoutMs;
+    if (this.maintaining || now - this.startedAtMs < warmup) return;
+    this.maintaining = true;
+    try {
+      if (!this.directory.complete) await this.directory.refreshAll();
+      await this.directory.fetchMissing(this.view.residentModelIds());
+      const actions = planMaintenance(
+        {
+          runtimes: this.states(),
+          preload: [],
+          candidates:
+            this.settings.predictivePreload === false
+              ? []
+              : this.predictiveCandidates(),
+          utilization: (k) => this.usage.busyWorkers(k, now),
+        },
+        this.context(now),
+      );
+      await this.execute(actions);
+    } catch (e) {
+      this.logger.warn(
+        `maintenance round failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    } finally {
+      this.maintaining = false;
+    }
+  }
+
+  private async execute(actions: MaintenanceAction[]): Promise<void> {
+    const unloads = actions.filter((a) => a.kind === 'unload');
+    await Promise.all(
+      unloads.map((a) => this.unloadOne(a.nodeId, a.key, a.reason)),
+    );
+    for (const a of actions) {
+      if (a.kind !== 'load' || !a.nodeId) continue;
+      const { modelId, version } = splitKey(a.key);
+      try {
+        const resolved = await this.messaging.call(Registry.resolveVersion, {
+          model_id: modelId,
+          version,
+        });
+        this.directory.put(resolved.model);
+        await this.loadOn(
+          a.nodeId,
+          resolved.model,
+          resolved.version,
+          a.bytes,
+          a.reason,
+        );
+      } catch (e) {
+        this.logger.warn(
+          `${a.reason} load of ${a.key} on ${a.nodeId} failed: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+    }
+  }
+
+  private predictiveCandidates(): { key: string; bytes: number }[] {
+    const out: { key: string; bytes: number }[] = [];
+    for (const k of this.usage.knownKeys()) {
+      const bytes = this.usage.measuredBytes(k);
+      const { modelId } = splitKey(k);
+      if (bytes === null || !this.directory.get(modelId)) continue;
+      if (this.stats.get(k)?.failure) continue;
+      out.push({ key: k, bytes });
+    }
+    return out;
+  }
+
+  /**
+   * Loads (model, version) on the runtime the policy picks, unloading the victims it
+   * names first (synchronously: the load starts only once they are gone). `count` says
+   * whether this is a miss (counted as such).
+   */
   private async place(
-    req: EnsureLoadedRequest,
+    modelId: string,
+    versionNumber: number,
     exclude: string[],
-  ): Promise<EnsureLoadedResponse> {
-    const k = key(req.model_id, req.version);
+    count: boolean,
+  ): Promise<{ nodeId: string; loadedNow: boolean }> {
+    const k = key(modelId, versionNumber);
     const { model, version } = await this.messaging.call(
       Registry.resolveVersion,
-      {
-        model_id: req.model_id,
-        version: req.version,
-      },
+      { model_id: modelId, version: versionNumber },
     );
-    const stats = this.statsFor(k);
-    stats.misses++;
-    // Measured once loaded somewhere; the operator's declaration until then.
-    const estimate =
-      stats.lastMeasuredBytes ??
-      model.memory_estimate_bytes ??
-      Math.ceil(version.size_bytes * UNMEASURED_OVERHEAD);
+    this.directory.put(model);
+    if (count) {
+      this.stats.for(k).misses++;
+      this.usage.recordMiss(k, Date.now());
+    }
+    const bytes = this.expectedBytes(k, model, version);
 
     let lastError: PortfolioError | null = null;
     for (let attempt = 0; attempt < MAX_PLACEMENT_ATTEMPTS; attempt++) {
-      const decision = chooseRuntime(this.view.candidates(), {
-        bytes: estimate,
-        exclude,
-      });
-      if (decision.kind === 'no-runtime') {
-        throw (
-          lastError ??
-          new PortfolioError(
-            'NO_RUNTIME',
-            `no runtime is available to load ${k}`,
-            { model_id: req.model_id },
-          )
-        );
-      }
-      if (decision.kind === 'no-room') {
-        const never = estimate > decision.largestCapacityBytes;
-        throw new PortfolioError(
-          'INSUFFICIENT_MEMORY',
-          never
-            ? `${k} needs about ${estimate} bytes, more than any runtime's capacity (largest: ${decision.largestCapacityBytes})`
-            : `${k} needs about ${estimate} bytes and no runtime has that much free (most free: ${decision.largestFreeBytes})`,
-          {
-            model_id: req.model_id,
-            version: req.version,
-            needed_bytes: estimate,
-            largest_free_bytes: decision.largestFreeBytes,
-          },
-        );
-      }
+      await this.directory.fetchMissing(this.view.residentModelIds());
+      const now = Date.now();
+      const decision = placeModel(
+        this.states(),
+        { key: k, bytes, exclude, quota: this.quotaOf(model) },
+        this.context(now),
+      );
+      if (decision.kind !== 'place')
+        throw lastError ?? this.refusal(k, bytes, decision);
       const nodeId = decision.nodeId;
-      this.view.reserve(nodeId, k, estimate);
+      // Decided and reserved in one synchronous step: a concurrent placement sees both.
+      for (const v of decision.victims)
+        this.view.beginUnload(v.nodeId, v.model.key);
+      this.view.reserve(nodeId, k, bytes);
+      if (decision.victims.length) this.publishRouting(false);
       try {
-        const res = await this.messaging.call(
-          Runtime.load,
-          {
-            model_id: req.model_id,
-            version: req.version,
-            format: version.format,
-            artifact_uri: version.artifact_uri,
-            sha256: version.sha256,
-            size_bytes: version.size_bytes,
-            memory_estimate_bytes: estimate,
-          },
-          { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
+        await Promise.all(
+          decision.victims.map((v) =>
+            this.unloadOne(v.nodeId, v.model.key, v.reason, true),
+          ),
         );
-        this.view.recordLoaded(nodeId, res);
-        if (res.loaded_now) stats.loads++;
-        stats.lastMeasuredBytes = res.memory_bytes;
-        stats.loadMs = res.load_ms;
-        stats.failure = null;
-        this.publishRouting(false);
-        return { node_id: nodeId, loaded_now: res.loaded_now };
+        const loadedNow = await this.loadOn(
+          nodeId,
+          model,
+          version,
+          bytes,
+          null,
+        );
+        return { nodeId, loadedNow };
       } catch (e) {
         if (!(e instanceof PortfolioError)) throw e;
         if (
@@ -304,19 +388,13 @@ export class CacheManagerService
         ) {
           this.logger.warn(`runtime ${nodeId} does not answer; dropping it`);
           this.view.markLost(nodeId, Date.now());
+          this.usage.forgetRuntime(nodeId);
           this.publishRouting(false);
         } else if (
-          e.code === 'INSUFFICIENT_MEMORY' ||
-          e.code === 'SERVICE_UNAVAILABLE'
+          e.code !== 'INSUFFICIENT_MEMORY' &&
+          e.code !== 'SERVICE_UNAVAILABLE'
         ) {
-          // Its own accounting disagrees with our view; another runtime may do.
-        } else {
-          if (
-            e.code === 'MODEL_LOAD_FAILED' ||
-            e.code === 'INVALID_ARTIFACT' ||
-            e.code === 'TIMEOUT'
-          )
-            stats.failure = e.message;
+          // Its own accounting may disagree with our view (those two): another runtime may do.
           throw e;
         }
         exclude.push(nodeId);
@@ -329,6 +407,211 @@ export class CacheManagerService
       lastError ??
       new PortfolioError('NO_RUNTIME', `no runtime could load ${k}`)
     );
+  }
+
+  /** Runtime.load on one node, with the bookkeeping; returns whether it loaded now. */
+  private async loadOn(
+    nodeId: string,
+    model: ModelRecord,
+    version: VersionRecord,
+    bytes: number,
+    reason: string | null,
+  ): Promise<boolean> {
+    const k = key(model.id, version.version);
+    const stats = this.stats.for(k);
+    this.view.reserve(nodeId, k, bytes);
+    try {
+      const res = await this.messaging.call(
+        Runtime.load,
+        {
+          model_id: model.id,
+          version: version.version,
+          format: version.format,
+          artifact_uri: version.artifact_uri,
+          sha256: version.sha256,
+          size_bytes: version.size_bytes,
+          memory_estimate_bytes: bytes,
+        },
+        { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
+      );
+      this.view.recordLoaded(nodeId, res);
+      this.usage.recordMeasured(k, res.memory_bytes, res.load_ms);
+      if (res.loaded_now) {
+        stats.loads++;
+        stats.loadMs = res.load_ms;
+        this.logger.log(
+          `loaded ${k} on ${nodeId}${reason ? ` (${reason})` : ''}: ${res.memory_bytes} bytes in ${res.load_ms.toFixed(0)} ms`,
+        );
+      }
+      stats.failure = null;
+      this.publishRouting(false);
+      return res.loaded_now;
+    } catch (e) {
+      if (
+        e instanceof PortfolioError &&
+        (e.code === 'MODEL_LOAD_FAILED' ||
+          e.code === 'INVALID_ARTIFACT' ||
+          e.code === 'TIMEOUT')
+      )
+        stats.failure = e.message;
+      throw e;
+    } finally {
+      this.view.release(nodeId, k);
+    }
+  }
+
+  /**
+   * Unloads one model from one runtime (the runtime waits for its requests in flight).
+   * Returns the bytes freed, or null when it did not happen. `marked`: the caller has
+   * already marked it as unloading in the view.
+   */
+  private async unloadOne(
+    nodeId: string,
+    k: string,
+    reason: EvictionReason,
+    marked = false,
+  ): Promise<number | null> {
+    if (!marked && !this.view.beginUnload(nodeId, k)) return null;
+    this.publishRouting(false);
+    const { modelId, version } = splitKey(k);
+    try {
+      const res = await this.messaging.call(
+        Runtime.unload,
+        { model_id: modelId, version, reason },
+        { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
+      );
+      this.view.recordUnloaded(nodeId, k, res);
+      if (res.was_loaded) {
+        this.stats.evicted(k, reason);
+        this.logger.log(
+          `unloaded ${k} from ${nodeId} (reason: ${reason}), freeing ${res.freed_bytes} bytes`,
+        );
+      }
+      this.publishRouting(false);
+      return res.freed_bytes;
+    } catch (e) {
+      this.view.endUnload(nodeId, k);
+      this.logger.warn(
+        `unloading ${k} from ${nodeId} (${reason}) failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
+      return null;
+    }
+  }
+
+  /** Measured once loaded somewhere; the operator's declaration until then; else the file plus a margin. */
+  private expectedBytes(
+    k: string,
+    model: ModelRecord,
+    version: VersionRecord,
+  ): number {
+    return (
+      this.usage.measuredBytes(k) ??
+      model.memory_estimate_bytes ??
+      Math.ceil(version.size_bytes * UNMEASURED_OVERHEAD)
+    );
+  }
+
+  private quotaOf(
+    model: ModelRecord,
+  ): { group: string; limitBytes: number } | undefined {
+    const q = this.settings.quotas;
+    const group = q ? model.labels[q.label] : undefined;
+    if (!q || group === undefined) return undefined;
+    const limit = q.limitsBytes[group];
+    return limit === undefined ? undefined : { group, limitBytes: limit };
+  }
+
+  private info(modelId: string): ModelInfo | null {
+    const m = this.directory.get(modelId);
+    if (!m) return null;
+    const label = this.settings.quotas?.label;
+    return {
+      pinned: m.pinned,
+      preload: m.preload,
+      ttlMs: m.ttl_ms ?? this.settings.ttlMs ?? null,
+      group: label ? (m.labels[label] ?? null) : null,
+    };
+  }
+
+  private states(): RuntimeState[] {
+    return this.view.runtimeStates((id) => this.info(id));
+  }
+
+  private context(nowMs: number): PolicyContext {
+    return { nowMs, params: this.params, facts: (k) => this.usage.facts(k) };
+  }
+
+  /** The 507 (or 503) for a model that cannot be placed, naming what holds the memory. */
+  private refusal(
+    k: string,
+    bytes: number,
+    decision: Exclude<PlaceDecision, { kind: 'place' }>,
+  ): PortfolioError {
+    const { modelId, version } = splitKey(k);
+    switch (decision.kind) {
+      case 'no-runtime':
+        return new PortfolioError(
+          'NO_RUNTIME',
+          `no runtime is available to load ${k}`,
+          {
+            model_id: modelId,
+          },
+        );
+      case 'over-quota':
+        return new PortfolioError(
+          'INSUFFICIENT_MEMORY',
+          `${k} needs about ${bytes} bytes and its quota group "${decision.group}" holds ${decision.groupUsedBytes} of its ${decision.limitBytes} bytes in models that cannot be unloaded now (pinned or in use)`,
+          {
+            model_id: modelId,
+            version,
+            needed_bytes: bytes,
+            quota: {
+              group: decision.group,
+              limit_bytes: decision.limitBytes,
+              used_bytes: decision.groupUsedBytes,
+            },
+          },
+        );
+      case 'no-room': {
+        if (bytes > decision.largestCapacityBytes)
+          return new PortfolioError(
+            'INSUFFICIENT_MEMORY',
+            `${k} needs about ${bytes} bytes, more than any runtime's capacity (largest: ${decision.largestCapacityBytes})`,
+            {
+              model_id: modelId,
+              version,
+              needed_bytes: bytes,
+              largest_capacity_bytes: decision.largestCapacityBytes,
+            },
+          );
+        const held = decision.runtimes.map((r) => ({
+          node_id: r.nodeId,
+          free_bytes: r.freeBytes,
+          pinned: r.held.pinned.map((m) => m.key),
+          in_use: r.held.in_use.map((m) => m.key),
+          loading_or_unloading: r.held.busy.map((m) => m.key),
+        }));
+        const describe = (label: string, keys: string[]) =>
+          keys.length ? `${label}: ${keys.join(', ')}` : null;
+        const why = held
+          .map((h) =>
+            [
+              describe('pinned', h.pinned),
+              describe('in use', h.in_use),
+              describe('loading or unloading', h.loading_or_unloading),
+            ]
+              .filter(Boolean)
+              .join('; '),
+          )
+          .filter(Boolean);
+        const mostFree = Math.max(0, ...held.map((h) => h.free_bytes));
+        return new PortfolioError(
+          'INSUFFICIENT_MEMORY',
+          `${k} needs about ${bytes} bytes and no runtime can make that much room (most free: ${mostFree})${why.length ? `; held by models that cannot be unloaded now: ${[...new Set(why)].join(' | ')}` : ''}`,
+          { model_id: modelId, version, needed_bytes: bytes, runtimes: held },
+        );
+      }
+    }
   }
 
   private async checkAlive(nodeId: string): Promise<void> {
@@ -348,30 +631,16 @@ export class CacheManagerService
           `runtime ${nodeId} failed a request and does not answer a ping; dropping it`,
         );
         this.view.markLost(nodeId, Date.now());
+        this.usage.forgetRuntime(nodeId);
         this.publishRouting(false);
       }
     }
   }
 
-  private statsFor(k: string): ModelStats {
-    let s = this.stats.get(k);
-    if (!s) {
-      s = {
-        misses: 0,
-        loads: 0,
-        evictions: 0,
-        lastMeasuredBytes: null,
-        loadMs: null,
-        failure: null,
-      };
-      this.stats.set(k, s);
-    }
-    return s;
-  }
-
   private expireRuntimes(): void {
     const dead = this.view.expire(Date.now());
     if (dead.length) {
+      for (const nodeId of dead) this.usage.forgetRuntime(nodeId);
       this.logger.warn(
         `runtimes silent for over ${this.settings.runtimeTimeoutMs} ms, declared dead: ${dead.join(', ')}`,
       );

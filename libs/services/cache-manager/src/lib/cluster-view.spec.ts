@@ -25,6 +25,7 @@ function report(
     requests: 0,
     errors: 0,
     in_flight: 0,
+    busy_ms: 0,
     load_ms: 5,
     reason: null,
     ...overrides,
@@ -44,6 +45,7 @@ function heartbeat(
     capacity_bytes: 1000,
     soft_limit_bytes: 900,
     used_bytes: 0,
+    base_bytes: 40,
     rss_bytes: 50,
     workers: 1,
     formats: ['onnx'],
@@ -70,6 +72,16 @@ function loaded(
 
 describe(ClusterView.name, () => {
   let sut: ClusterView;
+  /** What placement sees of each runtime, in brief (no model records known: all count as pinned). */
+  const candidates = () =>
+    sut
+      .runtimeStates(() => null)
+      .map((r) => ({
+        nodeId: r.nodeId,
+        capacityBytes: r.capacityBytes,
+        usedBytes: r.usedBytes,
+        modelsLoaded: r.models.filter((m) => m.state === 'loaded').length,
+      }));
 
   beforeEach(() => {
     sut = new ClusterView(TIMEOUT_MS, LOST_RETENTION_MS);
@@ -214,7 +226,7 @@ describe(ClusterView.name, () => {
       expect(sut.routes()).toEqual([
         { model_id: 'iris', version: 1, nodes: ['rt-a'] },
       ]);
-      expect(sut.candidates()).toEqual([
+      expect(candidates()).toEqual([
         {
           nodeId: 'rt-a',
           capacityBytes: 1000,
@@ -283,13 +295,19 @@ describe(ClusterView.name, () => {
           soft_limit_bytes: 900,
           used_bytes: 0,
           rss_bytes: 70,
+          memory: {
+            models_bytes: 0,
+            loading_bytes: 0,
+            unloading_bytes: 0,
+            base_bytes: 40,
+          },
           models_loaded: 0,
           started_at: STARTED_AT,
           last_seen_at: '1970-01-01T00:00:00.000Z',
         },
         expect.objectContaining({ node_id: 'rt-b', alive: true }),
       ]);
-      expect(sut.candidates().map((c) => c.nodeId)).toEqual(['rt-b']);
+      expect(candidates().map((c) => c.nodeId)).toEqual(['rt-b']);
 
       sut.applyHeartbeat(heartbeat('rt-a', { seq: 9 }), 1100);
 
@@ -330,11 +348,11 @@ describe(ClusterView.name, () => {
       sut.applyHeartbeat(heartbeat('rt-a', { used_bytes: 100 }), 0);
 
       sut.reserve('rt-a', key('iris', 1), 300);
-      expect(sut.candidates()[0].usedBytes).toBe(400);
+      expect(candidates()[0].usedBytes).toBe(400);
       expect(sut.runtimeStatuses()[0].used_bytes).toBe(400);
 
       sut.release('rt-a', key('iris', 1));
-      expect(sut.candidates()[0].usedBytes).toBe(100);
+      expect(candidates()[0].usedBytes).toBe(100);
     });
 
     it('does not count a reservation twice once the model shows in the reports', () => {
@@ -353,9 +371,9 @@ describe(ClusterView.name, () => {
         10,
       );
 
-      expect(sut.candidates()[0].usedBytes).toBe(350);
+      expect(candidates()[0].usedBytes).toBe(350);
       sut.release('rt-a', key('iris', 1));
-      expect(sut.candidates()[0].usedBytes).toBe(350);
+      expect(candidates()[0].usedBytes).toBe(350);
     });
 
     it('does not count a reservation twice once a load reply recorded the model', () => {
@@ -367,7 +385,7 @@ describe(ClusterView.name, () => {
 
       sut.recordLoaded('rt-a', loaded('iris', 1, 2, 280));
 
-      expect(sut.candidates()[0].usedBytes).toBe(280);
+      expect(candidates()[0].usedBytes).toBe(280);
     });
 
     it('uses the larger of the reported total and the sum of model sizes', () => {
@@ -387,7 +405,7 @@ describe(ClusterView.name, () => {
       );
 
       const used = Object.fromEntries(
-        sut.candidates().map((c) => [c.nodeId, c.usedBytes]),
+        candidates().map((c) => [c.nodeId, c.usedBytes]),
       );
 
       expect(used).toEqual({ 'rt-a': 300, 'rt-b': 700 });
@@ -409,7 +427,7 @@ describe(ClusterView.name, () => {
         0,
       );
 
-      expect(sut.candidates()).toEqual([
+      expect(candidates()).toEqual([
         {
           nodeId: 'rt-a',
           capacityBytes: 1000,
@@ -426,7 +444,7 @@ describe(ClusterView.name, () => {
     it('ignores reservations for runtimes it does not know', () => {
       sut.reserve('ghost', key('iris', 1), 300);
 
-      expect(sut.candidates()).toEqual([]);
+      expect(candidates()).toEqual([]);
     });
   });
 
@@ -537,6 +555,12 @@ describe(ClusterView.name, () => {
           soft_limit_bytes: 900,
           used_bytes: 150,
           rss_bytes: 50,
+          memory: {
+            models_bytes: 150,
+            loading_bytes: 0,
+            unloading_bytes: 0,
+            base_bytes: 40,
+          },
           models_loaded: 1,
           started_at: STARTED_AT,
           last_seen_at: '1970-01-01T00:00:00.000Z',
@@ -548,6 +572,12 @@ describe(ClusterView.name, () => {
           soft_limit_bytes: 900,
           used_bytes: 0,
           rss_bytes: 77,
+          memory: {
+            models_bytes: 0,
+            loading_bytes: 0,
+            unloading_bytes: 0,
+            base_bytes: 40,
+          },
           models_loaded: 0,
           started_at: STARTED_AT,
           last_seen_at: '2026-01-02T00:00:00.000Z',

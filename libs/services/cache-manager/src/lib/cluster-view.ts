@@ -4,8 +4,15 @@ import {
   Route,
   RuntimeHeartbeat,
   RuntimeStatus,
+  UnloadModelResponse,
 } from '@portfolio/contracts';
-import { RuntimeCandidate } from '@portfolio/placement';
+import { ResidentModel, RuntimeState } from '@portfolio/placement';
+
+/** What placement needs of a model's registry record; null when the record is not known yet. */
+export type ModelInfo = Pick<
+  ResidentModel,
+  'pinned' | 'preload' | 'ttlMs' | 'group'
+>;
 
 interface RuntimeEntry {
   heartbeat: RuntimeHeartbeat;
@@ -15,6 +22,8 @@ interface RuntimeEntry {
   models: Map<string, LoadedModelReport>;
   /** Loads this cache-manager started here and has not seen completed: key -> bytes. */
   reservations: Map<string, number>;
+  /** Unloads this cache-manager asked for here and has not seen completed. */
+  unloading: Set<string>;
 }
 
 /** A runtime that stopped answering without saying it was stopping: reported until it returns. */
@@ -58,6 +67,7 @@ export class ClusterView {
         stateVersion: hb.state_version,
         models: new Map(hb.models.map((m) => [key(m.model_id, m.version), m])),
         reservations: entry?.reservations ?? new Map(),
+        unloading: new Set(),
       });
       return true;
     }
@@ -68,6 +78,8 @@ export class ClusterView {
     entry.models = new Map(
       hb.models.map((m) => [key(m.model_id, m.version), m]),
     );
+    for (const k of entry.unloading)
+      if (!entry.models.has(k)) entry.unloading.delete(k);
     return true;
   }
 
@@ -89,9 +101,34 @@ export class ClusterView {
       requests: previous?.requests ?? 0,
       errors: previous?.errors ?? 0,
       in_flight: 0,
+      busy_ms: previous?.busy_ms ?? 0,
       load_ms: res.load_ms,
       reason: null,
     });
+  }
+
+  /** Marks a model this cache-manager is unloading: no longer routed, not evictable, still counted. */
+  beginUnload(nodeId: string, k: string): boolean {
+    const entry = this.runtimes.get(nodeId);
+    const m = entry?.models.get(k);
+    if (!entry || !m || entry.unloading.has(k)) return false;
+    entry.unloading.add(k);
+    return true;
+  }
+
+  /** The runtime answered the unload: the model is gone (or never was). */
+  recordUnloaded(nodeId: string, k: string, res: UnloadModelResponse): void {
+    const entry = this.runtimes.get(nodeId);
+    if (!entry) return;
+    entry.unloading.delete(k);
+    if (res.state_version < entry.stateVersion) return;
+    entry.stateVersion = res.state_version;
+    entry.models.delete(k);
+  }
+
+  /** The unload failed: the runtime's next report says what it holds. */
+  endUnload(nodeId: string, k: string): void {
+    this.runtimes.get(nodeId)?.unloading.delete(k);
   }
 
   /** Drops one model from a runtime's entry until its next report says otherwise. */
@@ -125,6 +162,12 @@ export class ClusterView {
         ...this.statusOf(entry),
         alive: false,
         used_bytes: 0,
+        memory: {
+          models_bytes: 0,
+          loading_bytes: 0,
+          unloading_bytes: 0,
+          base_bytes: entry.heartbeat.base_bytes,
+        },
         models_loaded: 0,
       },
       lostAtMs: nowMs,
@@ -155,7 +198,8 @@ export class ClusterView {
     for (const [nodeId, entry] of this.runtimes) {
       if (exclude.includes(nodeId)) continue;
       const m = entry.models.get(k);
-      if (m?.state === 'loaded') out.push({ nodeId, inFlight: m.in_flight });
+      if (m?.state === 'loaded' && !entry.unloading.has(k))
+        out.push({ nodeId, inFlight: m.in_flight });
     }
     return out
       .sort(
@@ -164,22 +208,80 @@ export class ClusterView {
       .map((x) => x.nodeId);
   }
 
-  candidates(): RuntimeCandidate[] {
-    return [...this.runtimes.values()].map((e) => ({
-      nodeId: e.heartbeat.node_id,
-      capacityBytes: e.heartbeat.capacity_bytes,
-      usedBytes: this.usedBytes(e),
-      modelsLoaded: [...e.models.values()].filter((m) => m.state === 'loaded')
-        .length,
-    }));
+  /**
+   * The runtimes as placement sees them. A model whose record is not known is treated
+   * as pinned (never evicted on a guess); loads in progress count at their reservation,
+   * unloads in progress as still used.
+   */
+  runtimeStates(info: (modelId: string) => ModelInfo | null): RuntimeState[] {
+    return [...this.runtimes.values()].map((e) => {
+      const models: ResidentModel[] = [];
+      let requestsInFlight = 0;
+      let loadsInFlight = 0;
+      for (const [k, m] of e.models) {
+        if (m.state === 'failed' || m.state === 'unloaded') continue;
+        const known = info(m.model_id);
+        requestsInFlight += m.in_flight;
+        if (m.state === 'loading') loadsInFlight++;
+        models.push({
+          key: k,
+          modelId: m.model_id,
+          state: e.unloading.has(k) ? 'unloading' : m.state,
+          bytes: m.memory_bytes,
+          pinned: known?.pinned ?? true,
+          preload: known?.preload ?? false,
+          inFlight: m.in_flight,
+          loadedAtMs: m.loaded_at ? Date.parse(m.loaded_at) : null,
+          lastUsedMs: m.last_used_at ? Date.parse(m.last_used_at) : null,
+          ttlMs: known?.ttlMs ?? null,
+          group: known?.group ?? null,
+        });
+      }
+      for (const [k, bytes] of e.reservations) {
+        if (e.models.has(k)) continue;
+        loadsInFlight++;
+        const modelId = k.slice(0, k.lastIndexOf('@'));
+        const known = info(modelId);
+        models.push({
+          key: k,
+          modelId,
+          state: 'loading',
+          bytes,
+          pinned: true,
+          preload: false,
+          inFlight: 0,
+          loadedAtMs: null,
+          lastUsedMs: null,
+          ttlMs: null,
+          group: known?.group ?? null,
+        });
+      }
+      return {
+        nodeId: e.heartbeat.node_id,
+        capacityBytes: e.heartbeat.capacity_bytes,
+        softLimitBytes: e.heartbeat.soft_limit_bytes,
+        usedBytes: this.usedBytes(e),
+        models,
+        loadsInFlight,
+        requestsInFlight,
+      };
+    });
+  }
+
+  /** Model ids held anywhere (for fetching their records). */
+  residentModelIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const e of this.runtimes.values())
+      for (const m of e.models.values()) ids.add(m.model_id);
+    return ids;
   }
 
   routes(): Route[] {
     const byKey = new Map<string, Route>();
     for (const [nodeId, entry] of this.runtimes) {
       for (const m of entry.models.values()) {
-        if (m.state !== 'loaded') continue;
         const k = key(m.model_id, m.version);
+        if (m.state !== 'loaded' || entry.unloading.has(k)) continue;
         const route = byKey.get(k) ?? {
           model_id: m.model_id,
           version: m.version,
@@ -220,12 +322,29 @@ export class ClusterView {
   }
 
   private statusOf(e: RuntimeEntry): RuntimeStatus {
+    let models = 0;
+    let loading = 0;
+    let unloading = 0;
+    for (const [k, m] of e.models) {
+      if (m.state === 'loading') loading += m.memory_bytes;
+      else if (m.state === 'unloading' || e.unloading.has(k))
+        unloading += m.memory_bytes;
+      else if (m.state === 'loaded') models += m.memory_bytes;
+    }
+    for (const [k, bytes] of e.reservations)
+      if (!e.models.has(k)) loading += bytes;
     return {
       node_id: e.heartbeat.node_id,
       alive: true,
       capacity_bytes: e.heartbeat.capacity_bytes,
       soft_limit_bytes: e.heartbeat.soft_limit_bytes,
       used_bytes: this.usedBytes(e),
+      memory: {
+        models_bytes: models,
+        loading_bytes: loading,
+        unloading_bytes: unloading,
+        base_bytes: e.heartbeat.base_bytes,
+      },
       rss_bytes: e.heartbeat.rss_bytes,
       models_loaded: [...e.models.values()].filter((m) => m.state === 'loaded')
         .length,

@@ -3,6 +3,7 @@ import {
   LoadModelRequest,
   LoadModelResponse,
   ModelRecord,
+  UnloadModelRequest,
   PortfolioError,
   Registry,
   Runtime,
@@ -32,6 +33,8 @@ export type LoadHandler = (
 export class FakeRuntime {
   /** Every Runtime.load request received, in order. */
   readonly loads: LoadModelRequest[] = [];
+  /** Every Runtime.unload request received, in order. */
+  readonly unloads: UnloadModelRequest[] = [];
   capacityBytes: number;
   usedBytes: number;
   startedAt: string;
@@ -59,6 +62,25 @@ export class FakeRuntime {
           (req) => {
             this.loads.push(req);
             return this.onLoad(req);
+          },
+          { target: nodeId },
+        ),
+        messaging.serve(
+          Runtime.unload,
+          (req) => {
+            this.unloads.push(req);
+            const k = `${req.model_id}@${req.version}`;
+            const held = this.models.get(k);
+            if (held) {
+              this.stateVersion++;
+              this.usedBytes -= held.memory_bytes;
+              this.models.delete(k);
+            }
+            return {
+              freed_bytes: held?.memory_bytes ?? 0,
+              was_loaded: held !== undefined,
+              state_version: this.stateVersion,
+            };
           },
           { target: nodeId },
         ),
@@ -136,6 +158,7 @@ export class FakeRuntime {
       capacity_bytes: this.capacityBytes,
       soft_limit_bytes: Math.floor(this.capacityBytes * 0.9),
       used_bytes: this.usedBytes,
+      base_bytes: 10_000,
       rss_bytes: this.usedBytes + 10_000,
       workers: 1,
       formats: ['onnx'],
@@ -174,6 +197,7 @@ export function report(
     requests: 0,
     errors: 0,
     in_flight: 0,
+    busy_ms: 0,
     load_ms: 3,
     reason: null,
     ...overrides,
@@ -183,6 +207,9 @@ export function report(
 export interface FakeModel {
   readonly id: string;
   readonly preload?: boolean;
+  readonly pinned?: boolean;
+  readonly ttlMs?: number | null;
+  readonly labels?: Record<string, string>;
   readonly memoryEstimateBytes?: number | null;
   /** Version numbers with their artifact sizes; the highest is the default. */
   readonly versions?: Record<number, number>;
@@ -202,6 +229,20 @@ export class FakeRegistry {
       messaging.serve(Registry.listModels, () => ({
         models: [...this.models.values()].map(modelRecord),
       })),
+      messaging.serve(Registry.getModel, (req) => {
+        const model = this.models.get(req.id);
+        if (!model)
+          throw new PortfolioError(
+            'MODEL_NOT_FOUND',
+            `model "${req.id}" is not registered`,
+          );
+        return {
+          model: modelRecord(model),
+          versions: Object.keys(model.versions ?? {}).map((v) =>
+            versionRecord(model, Number(v)),
+          ),
+        };
+      }),
       messaging.serve(Registry.resolveVersion, (req) => {
         this.resolves.push(req);
         const model = this.models.get(req.model_id);
@@ -247,9 +288,9 @@ function modelRecord(m: FakeModel): ModelRecord {
     description: null,
     memory_estimate_bytes: m.memoryEstimateBytes ?? null,
     preload: m.preload ?? false,
-    pinned: false,
-    ttl_ms: null,
-    labels: {},
+    pinned: m.pinned ?? false,
+    ttl_ms: m.ttlMs ?? null,
+    labels: m.labels ?? {},
     created_at: '2026-01-01T00:00:00.000Z',
     updated_at: '2026-01-01T00:00:00.000Z',
   };

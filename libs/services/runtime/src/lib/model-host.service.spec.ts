@@ -163,6 +163,7 @@ describe(ModelHostService.name, () => {
         requests: 1,
         errors: 0,
         in_flight: 0,
+        busy_ms: expect.any(Number),
         load_ms: loaded.load_ms,
         reason: null,
       });
@@ -171,6 +172,8 @@ describe(ModelHostService.name, () => {
       expect(Date.parse(report?.last_used_at ?? '')).toBeGreaterThanOrEqual(
         loadedAt,
       );
+      // The run's compute time, as the worker measured it.
+      expect(report?.busy_ms).toBeGreaterThan(0);
     });
 
     it('runs a model with INT64 inputs and outputs', async () => {
@@ -384,7 +387,8 @@ describe(ModelHostService.name, () => {
         .unload('slow', 1)
         .then((r) => (order.push('unload'), r));
 
-      // While it drains: reported as unloading, no new requests, no reload.
+      // While it drains: reported as unloading, no new requests; a load asked for
+      // meanwhile waits for the unload to finish and then loads the model afresh.
       expect(sut.report().find((m) => m.model_id === 'slow')).toMatchObject({
         state: 'unloading',
         in_flight: 1,
@@ -396,14 +400,18 @@ describe(ModelHostService.name, () => {
       ).rejects.toMatchObject({
         code: 'MODEL_NOT_LOADED',
       });
-      await expect(
-        sut.load(loadRequestFor(root, 'slow/model.onnx', { model_id: 'slow' })),
-      ).rejects.toMatchObject({
-        code: 'SERVICE_UNAVAILABLE',
-      });
+      const reload = sut
+        .load(loadRequestFor(root, 'slow/model.onnx', { model_id: 'slow' }))
+        .then((r) => (order.push('reload'), r));
 
-      const [result, unloaded] = await Promise.all([run, unload]);
-      expect(order).toEqual(['run', 'unload']);
+      const [result, unloaded, reloaded] = await Promise.all([
+        run,
+        unload,
+        reload,
+      ]);
+      expect(order).toEqual(['run', 'unload', 'reload']);
+      expect(reloaded.loaded_now).toBe(true);
+      await sut.unload('slow', 1);
       expect(result.outputs['y'].shape).toEqual([batch, SLOW_MLP.outputSize]);
       const rows = 2;
       expectClose(

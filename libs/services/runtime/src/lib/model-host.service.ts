@@ -10,6 +10,7 @@ import {
   LoadedModelReport,
   LoadModelRequest,
   LoadModelResponse,
+  EvictionReason,
   ModelState,
   PortfolioError,
   Signature,
@@ -19,6 +20,7 @@ import { StorageDriver } from '@portfolio/storage';
 import { checkTensor, Tensor, TensorError } from '@portfolio/tensor';
 
 import { AsyncMutex } from './async-mutex';
+import { RequestLog } from './request-log';
 import {
   RUNTIME_SETTINGS,
   RUNTIME_STORAGE,
@@ -39,6 +41,10 @@ interface HostedModel {
   requests: number;
   errors: number;
   inFlight: number;
+  /** Milliseconds the workers spent running it. */
+  busyMs: number;
+  /** Set while an unload runs; a load of the same model waits for it. */
+  unloading: Promise<unknown> | null;
   loadMs: number | null;
   reason: string | null;
   loading: Promise<LoadModelResponse> | null;
@@ -67,6 +73,8 @@ export class ModelHostService implements OnApplicationShutdown {
   private readonly loadLock = new AsyncMutex();
   private readonly pool: WorkerPool;
   private readonly listeners = new Set<() => void>();
+  private readonly requestLog: RequestLog | null;
+  private baselineRss: number | null = null;
   private version = 0;
 
   constructor(
@@ -78,6 +86,16 @@ export class ModelHostService implements OnApplicationShutdown {
       settings.workers,
       (keys, reason) => this.workerLost(keys, reason),
     );
+    this.pool.ready().then(
+      () => {
+        if (this.models.size === 0)
+          this.baselineRss = process.memoryUsage.rss();
+      },
+      () => undefined,
+    );
+    this.requestLog = settings.requestLogPath
+      ? new RequestLog(settings.requestLogPath)
+      : null;
   }
 
   /** Called after every change of state, so reports go out without waiting for the next beat. */
@@ -109,6 +127,7 @@ export class ModelHostService implements OnApplicationShutdown {
       requests: m.requests,
       errors: m.errors,
       in_flight: m.inFlight,
+      busy_ms: m.busyMs,
       load_ms: m.loadMs,
       reason: m.reason,
     }));
@@ -128,11 +147,10 @@ export class ModelHostService implements OnApplicationShutdown {
       };
     }
     if (existing?.loading) return existing.loading;
-    if (existing?.state === 'unloading') {
-      throw new PortfolioError(
-        'SERVICE_UNAVAILABLE',
-        `${key} is being unloaded on ${this.settings.nodeId}; retry`,
-      );
+    // A request that finds the model on its way out gets a fresh load once it is gone.
+    if (existing?.unloading) {
+      await existing.unloading.catch(() => undefined);
+      return this.load(req);
     }
 
     const estimate = Math.max(req.memory_estimate_bytes, req.size_bytes);
@@ -149,6 +167,8 @@ export class ModelHostService implements OnApplicationShutdown {
       requests: existing?.requests ?? 0,
       errors: existing?.errors ?? 0,
       inFlight: 0,
+      busyMs: existing?.busyMs ?? 0,
+      unloading: null,
       loadMs: null,
       reason: null,
       loading: null,
@@ -238,12 +258,32 @@ export class ModelHostService implements OnApplicationShutdown {
     }
   }
 
-  /** Waits for requests in flight on the model, then frees it. */
-  async unload(modelId: string, version: number): Promise<UnloadModelResponse> {
+  /**
+   * Waits for requests in flight on the model, then frees it. Its memory counts as used
+   * until the worker has released it. Concurrent unloads of one model share one.
+   */
+  async unload(
+    modelId: string,
+    version: number,
+    reason: EvictionReason = 'admin',
+  ): Promise<UnloadModelResponse> {
     const key = modelKey(modelId, version);
     const model = this.models.get(key);
     if (!model)
       return { freed_bytes: 0, was_loaded: false, state_version: this.version };
+    if (model.unloading) return model.unloading as Promise<UnloadModelResponse>;
+    const unloading = this.doUnload(model, reason).finally(() => {
+      model.unloading = null;
+    });
+    model.unloading = unloading;
+    return unloading;
+  }
+
+  private async doUnload(
+    model: HostedModel,
+    reason: EvictionReason,
+  ): Promise<UnloadModelResponse> {
+    const key = model.key;
     if (model.loading) await model.loading.catch(() => undefined);
     if (model.state !== 'loaded') {
       this.models.delete(key);
@@ -261,7 +301,7 @@ export class ModelHostService implements OnApplicationShutdown {
       this.models.delete(key);
       this.changed();
     }
-    this.logger.log(`unloaded ${key} (${freed} bytes)`);
+    this.logger.log(`unloaded ${key} (${freed} bytes; reason: ${reason})`);
     return {
       freed_bytes: freed,
       was_loaded: true,
@@ -292,6 +332,14 @@ export class ModelHostService implements OnApplicationShutdown {
     try {
       const result = await this.pool.run(key, inputs, outputs);
       model.requests++;
+      model.busyMs += result.computeMs;
+      this.requestLog?.record(
+        model.lastUsedAt.getTime(),
+        model.modelId,
+        model.version,
+        model.memoryBytes,
+        model.loadMs,
+      );
       return result;
     } catch (e) {
       model.errors++;
@@ -307,6 +355,16 @@ export class ModelHostService implements OnApplicationShutdown {
   /** Lets requests and loads in flight finish (up to a bound), then stops the workers. */
   async onApplicationShutdown(): Promise<void> {
     await this.pool.close(SHUTDOWN_DRAIN_MS);
+    await this.requestLog?.close();
+  }
+
+  /**
+   * The process's memory apart from models: its RSS once the workers had warmed up
+   * (Node, the workers, the engines' one-time costs), before any model was loaded.
+   * Until then, the current RSS.
+   */
+  baseBytes(): number {
+    return this.baselineRss ?? process.memoryUsage.rss();
   }
 
   private checkInputs(

@@ -15,5 +15,6 @@ export function runtimeSettings(
     intraOpThreads: config.runtime.intraOpThreads,
     heartbeatIntervalMs: config.runtime.heartbeatIntervalMs,
     workerScript,
+    requestLogPath: config.runtime.requestLogPath,
   };
 }

@@ -62,7 +62,7 @@ export class RuntimeHandlers
       m.serve(Runtime.load, (req) => this.host.load(req), { target: node }),
       m.serve(
         Runtime.unload,
-        (req) => this.host.unload(req.model_id, req.version),
+        (req) => this.host.unload(req.model_id, req.version, req.reason),
         { target: node },
       ),
       m.serve(
@@ -194,6 +194,7 @@ export class RuntimeHandlers
       capacity_bytes: this.settings.capacityBytes,
       soft_limit_bytes: this.settings.softLimitBytes,
       used_bytes: this.host.usedBytes(),
+      base_bytes: this.host.baseBytes(),
       rss_bytes: process.memoryUsage.rss(),
       workers: this.settings.workers,
       formats: [...SUPPORTED_FORMATS],

@@ -12,4 +12,6 @@ export interface RuntimeSettings {
   readonly intraOpThreads: number;
   readonly heartbeatIntervalMs: number;
   readonly workerScript: WorkerScript;
+  /** Where to append the request trace (JSON lines); absent or null: no trace. */
+  readonly requestLogPath?: string | null;
 }

@@ -1,0 +1,296 @@
+import { CacheManager } from '@portfolio/contracts';
+
+import { CacheManagerHarness, failure } from './cache-manager.testing';
+import { eventually, FakeModel } from './fake-peers.testing';
+
+/**
+ * The cache at work, on fake runtimes: what is unloaded, when, and why. Each model's
+ * memory is its declared estimate (the fake runtimes "measure" the estimate).
+ */
+const MODELS: FakeModel[] = [
+  { id: 'a', memoryEstimateBytes: 400, versions: { 1: 10 } },
+  { id: 'b', memoryEstimateBytes: 400, versions: { 1: 10 } },
+  { id: 'c', memoryEstimateBytes: 400, versions: { 1: 10 } },
+  { id: 'pin', memoryEstimateBytes: 400, pinned: true, versions: { 1: 10 } },
+  { id: 'idle', memoryEstimateBytes: 100, ttlMs: 50, versions: { 1: 10 } },
+  {
+    id: 'red1',
+    memoryEstimateBytes: 300,
+    labels: { team: 'red' },
+    versions: { 1: 10 },
+  },
+  {
+    id: 'red2',
+    memoryEstimateBytes: 300,
+    labels: { team: 'red' },
+    versions: { 1: 10 },
+  },
+  {
+    id: 'blue',
+    memoryEstimateBytes: 300,
+    labels: { team: 'blue' },
+    versions: { 1: 10 },
+  },
+];
+
+/** Background work never runs in these tests unless a test asks for it. */
+const QUIET = { maintenanceIntervalMs: 3_600_000, warmupMs: 0 };
+
+describe('CacheManagerService: eviction', () => {
+  let h: CacheManagerHarness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  describe('hard limit', () => {
+    it('unloads the least valuable model first, then loads, and counts the eviction', async () => {
+      h = await CacheManagerHarness.start(QUIET, MODELS);
+      const rt = await h.join('rt-1', { capacityBytes: 1000 });
+      await h.ensure({ model_id: 'a', version: 1 });
+      await h.ensure({ model_id: 'b', version: 1 });
+      // "a" gets requests (a hit at the runtime), "b" does not.
+      const minuteAgo = new Date(Date.now() - 60_000).toISOString();
+      rt.hold('a', 1, {
+        memory_bytes: 400,
+        requests: 50,
+        loaded_at: minuteAgo,
+      });
+      rt.hold('b', 1, { memory_bytes: 400, requests: 0, loaded_at: minuteAgo });
+      rt.usedBytes = 800;
+      await h.announce(rt);
+
+      const res = await h.ensure({ model_id: 'c', version: 1 });
+
+      expect(res).toEqual({ node_id: 'rt-1', loaded_now: true });
+      expect(rt.unloads).toEqual([
+        { model_id: 'b', version: 1, reason: 'capacity' },
+      ]);
+      expect(rt.loads.map((l) => l.model_id)).toEqual(['a', 'b', 'c']);
+      const status = await h.status();
+      expect(status.models.find((x) => x.model_id === 'b')).toMatchObject({
+        state: 'unloaded',
+        evictions: 1,
+        evictions_by_reason: { capacity: 1 },
+      });
+    });
+
+    it('never unloads a pinned model or one with requests in flight, and says so with 507', async () => {
+      h = await CacheManagerHarness.start(QUIET, MODELS);
+      const rt = await h.join('rt-1', { capacityBytes: 1000 });
+      rt.hold('pin', 1, { memory_bytes: 400 });
+      rt.hold('a', 1, { memory_bytes: 400, in_flight: 3 });
+      await h.announce(rt);
+
+      const e = await failure(h.ensure({ model_id: 'c', version: 1 }));
+
+      expect(e.code).toBe('INSUFFICIENT_MEMORY');
+      expect(e.message).toContain('c@1 needs about 400 bytes');
+      expect(e.message).toContain('pinned: pin@1');
+      expect(e.message).toContain('in use: a@1');
+      expect(e.details).toMatchObject({
+        runtimes: [
+          {
+            node_id: 'rt-1',
+            free_bytes: 200,
+            pinned: ['pin@1'],
+            in_use: ['a@1'],
+          },
+        ],
+      });
+      expect(rt.unloads).toEqual([]);
+      expect(rt.loads).toEqual([]);
+    });
+
+    it('takes no model off the routing table before deciding, and the victim off it before unloading', async () => {
+      h = await CacheManagerHarness.start(QUIET, MODELS);
+      const rt = await h.join('rt-1', { capacityBytes: 500 });
+      await h.ensure({ model_id: 'a', version: 1 });
+      const routesWhenUnloading: string[][] = [];
+      const originalUnload = rt.unloads.push.bind(rt.unloads);
+      rt.unloads.push = (...items) => {
+        const last = h.tables[h.tables.length - 1];
+        routesWhenUnloading.push(last.routes.map((r) => r.model_id));
+        return originalUnload(...items);
+      };
+
+      await h.ensure({ model_id: 'b', version: 1 });
+
+      expect(routesWhenUnloading).toEqual([[]]);
+      await eventually(
+        () =>
+          h.tables[h.tables.length - 1].routes.map((r) => r.model_id).join() ===
+          'b',
+      );
+    });
+  });
+
+  describe('quotas', () => {
+    it('unloads from the over-quota group, not from another tenant', async () => {
+      h = await CacheManagerHarness.start(
+        { ...QUIET, quotas: { label: 'team', limitsBytes: { red: 500 } } },
+        MODELS,
+      );
+      const rt = await h.join('rt-1', { capacityBytes: 10_000 });
+      await h.ensure({ model_id: 'red1', version: 1 });
+      await h.ensure({ model_id: 'blue', version: 1 });
+      expect((await h.status()).quotas).toEqual([
+        { label: 'team', value: 'red', limit_bytes: 500, used_bytes: 300 },
+      ]);
+
+      await h.ensure({ model_id: 'red2', version: 1 });
+
+      // The runtime had room for all three; red's quota did not.
+      expect(rt.unloads).toEqual([
+        { model_id: 'red1', version: 1, reason: 'quota' },
+      ]);
+      expect((await h.status()).quotas).toEqual([
+        { label: 'team', value: 'red', limit_bytes: 500, used_bytes: 300 },
+      ]);
+    });
+
+    it('refuses with 507 naming the group when its models cannot make room', async () => {
+      h = await CacheManagerHarness.start(
+        { ...QUIET, quotas: { label: 'team', limitsBytes: { red: 500 } } },
+        MODELS,
+      );
+      const rt = await h.join('rt-1', { capacityBytes: 10_000 });
+      rt.hold('red1', 1, { memory_bytes: 300, in_flight: 1 });
+      await h.announce(rt);
+
+      const e = await failure(h.ensure({ model_id: 'red2', version: 1 }));
+
+      expect(e.code).toBe('INSUFFICIENT_MEMORY');
+      expect(e.message).toContain(
+        'quota group "red" holds 300 of its 500 bytes',
+      );
+      expect(rt.loads).toEqual([]);
+    });
+  });
+
+  describe('background work', () => {
+    it('unloads the coldest models of a runtime over its soft limit, down to the limit', async () => {
+      h = await CacheManagerHarness.start(
+        {
+          maintenanceIntervalMs: 20,
+          warmupMs: 0,
+          policy: { minResidencyMs: 0 },
+        },
+        MODELS,
+      );
+      const rt = await h.join('rt-1', { capacityBytes: 1000 });
+      rt.hold('a', 1, {
+        memory_bytes: 400,
+        requests: 100,
+        loaded_at: '2026-01-01T00:00:00.000Z',
+      });
+      rt.hold('b', 1, {
+        memory_bytes: 400,
+        requests: 1,
+        loaded_at: '2026-01-01T00:00:00.000Z',
+      });
+      rt.hold('c', 1, {
+        memory_bytes: 150,
+        requests: 10,
+        loaded_at: '2026-01-01T00:00:00.000Z',
+      });
+      h.beat(rt); // used 950 > soft limit 900
+
+      await eventually(() => rt.unloads.length > 0);
+      expect(rt.unloads).toEqual([
+        { model_id: 'b', version: 1, reason: 'soft_limit' },
+      ]);
+    });
+
+    it('unloads a model idle past its ttl, and never a pinned one', async () => {
+      h = await CacheManagerHarness.start(
+        { maintenanceIntervalMs: 20, warmupMs: 0, ttlMs: 50 },
+        MODELS,
+      );
+      const rt = await h.join('rt-1', { capacityBytes: 10_000 });
+      const old = new Date(Date.now() - 60_000).toISOString();
+      rt.hold('idle', 1, { memory_bytes: 100, last_used_at: old });
+      rt.hold('pin', 1, { memory_bytes: 100, last_used_at: old });
+      h.beat(rt);
+
+      await eventually(() => rt.unloads.length > 0);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(rt.unloads).toEqual([
+        { model_id: 'idle', version: 1, reason: 'ttl' },
+      ]);
+    });
+
+    it('unloads nothing before its view is warm (a restarted cache-manager)', async () => {
+      h = await CacheManagerHarness.start(
+        { maintenanceIntervalMs: 20, warmupMs: 60_000, ttlMs: 1 },
+        MODELS,
+      );
+      const rt = await h.join('rt-1', { capacityBytes: 1000 });
+      rt.hold('a', 1, {
+        memory_bytes: 500,
+        last_used_at: '2026-01-01T00:00:00.000Z',
+      });
+      rt.hold('b', 1, {
+        memory_bytes: 450,
+        last_used_at: '2026-01-01T00:00:00.000Z',
+      });
+      await h.announce(rt);
+
+      await new Promise((r) => setTimeout(r, 200));
+      expect(rt.unloads).toEqual([]);
+      expect(
+        (await h.status()).models.filter((x) => x.state === 'loaded'),
+      ).toHaveLength(2);
+    });
+
+    it('adds a copy of a model whose copy is busy, on another runtime', async () => {
+      h = await CacheManagerHarness.start(
+        { maintenanceIntervalMs: 20, warmupMs: 0 },
+        MODELS,
+      );
+      const one = await h.join('rt-1', { capacityBytes: 10_000 });
+      const two = await h.join('rt-2', { capacityBytes: 10_000 });
+      await h.ensure({ model_id: 'a', version: 1 });
+      const holder = one.loads.length ? one : two;
+      const other = holder === one ? two : one;
+      // Two reports 100 ms apart with 95 ms of compute between them: 95% busy.
+      holder.hold('a', 1, { memory_bytes: 400, requests: 10, busy_ms: 0 });
+      await h.announce(holder);
+      await new Promise((r) => setTimeout(r, 100));
+      holder.hold('a', 1, { memory_bytes: 400, requests: 110, busy_ms: 95 });
+      await h.announce(holder);
+
+      await eventually(() => other.loads.length > 0);
+      expect(other.loads.map((l) => l.model_id)).toEqual(['a']);
+    });
+  });
+
+  describe('admin', () => {
+    it('loads the copies asked for, each on its own runtime, and unloads them all', async () => {
+      h = await CacheManagerHarness.start(QUIET, MODELS);
+      const runtimes = [
+        await h.join('rt-1', { capacityBytes: 10_000 }),
+        await h.join('rt-2', { capacityBytes: 10_000 }),
+        await h.join('rt-3', { capacityBytes: 10_000 }),
+      ];
+
+      const loaded = await h.m.call(CacheManager.load, {
+        model_id: 'a',
+        version: 1,
+        copies: 2,
+      });
+      expect(loaded.nodes).toHaveLength(2);
+      expect(new Set(loaded.nodes).size).toBe(2);
+
+      const unloaded = await h.m.call(CacheManager.unload, { model_id: 'a' });
+      expect(unloaded.unloaded.map((u) => u.node_id).sort()).toEqual(
+        [...loaded.nodes].sort(),
+      );
+      expect(runtimes.flatMap((r) => r.unloads.map((u) => u.reason))).toEqual([
+        'admin',
+        'admin',
+      ]);
+      expect(h.tables[h.tables.length - 1].routes).toEqual([]);
+    });
+  });
+});

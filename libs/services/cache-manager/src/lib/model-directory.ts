@@ -1,0 +1,68 @@
+import { Logger } from '@nestjs/common';
+
+import { isPortfolioError, ModelRecord, Registry } from '@portfolio/contracts';
+import { Messaging } from '@portfolio/messaging';
+
+/**
+ * The registry's model records as the cache-manager needs them: pinned, preload, ttl,
+ * labels and the declared memory estimate of every model a runtime holds or may load.
+ * Filled from one listing at start, kept fresh by the registry's change events, and
+ * completed on demand for a model it has not seen (never guessed: an unknown model is
+ * treated as pinned until its record arrives, so nothing is evicted on a guess).
+ */
+export class ModelDirectory {
+  private readonly logger = new Logger('ModelDirectory');
+  private readonly records = new Map<string, ModelRecord>();
+  private listed = false;
+
+  constructor(private readonly messaging: Messaging) {}
+
+  /** True once one full listing has arrived. */
+  get complete(): boolean {
+    return this.listed;
+  }
+
+  get(modelId: string): ModelRecord | undefined {
+    return this.records.get(modelId);
+  }
+
+  all(): IterableIterator<ModelRecord> {
+    return this.records.values();
+  }
+
+  put(record: ModelRecord): void {
+    this.records.set(record.id, record);
+  }
+
+  async refreshAll(): Promise<void> {
+    const { models } = await this.messaging.call(Registry.listModels, {});
+    this.records.clear();
+    for (const m of models) this.records.set(m.id, m);
+    this.listed = true;
+  }
+
+  /** After a registry change event: the model's record anew (or gone). */
+  async refresh(modelId: string): Promise<void> {
+    try {
+      const { model } = await this.messaging.call(Registry.getModel, {
+        id: modelId,
+      });
+      this.records.set(modelId, model);
+    } catch (e) {
+      if (isPortfolioError(e) && e.code === 'MODEL_NOT_FOUND')
+        this.records.delete(modelId);
+      else
+        this.logger.warn(
+          `could not refresh ${modelId}: ${e instanceof Error ? e.message : String(e)}`,
+        );
+    }
+  }
+
+  /** Fetches the records of the given models not known yet; failures leave them unknown. */
+  async fetchMissing(modelIds: Iterable<string>): Promise<void> {
+    const missing = [...new Set(modelIds)].filter(
+      (id) => !this.records.has(id),
+    );
+    await Promise.all(missing.map((id) => this.refresh(id)));
+  }
+}
