@@ -232,6 +232,11 @@ export class CacheManagerService
     };
   }
 
+  /** True when some runtime holds (model, version) loaded and routable. */
+  isServing(modelId: string, version: number): boolean {
+    return this.view.nodesServing(key(modelId, version)).length > 0;
+  }
+
   routingTable(): RoutingTable {
     return {
       instance: this.instance,

@@ -1,7 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 
-import { PortfolioError, Registry } from '@portfolio/contracts';
+import { CacheManager, PortfolioError, Registry } from '@portfolio/contracts';
 import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
 
 import { CacheManagerServiceModule } from './cache-manager-service.module';
@@ -83,6 +83,19 @@ describe(PreloadService.name, () => {
     expect(
       cache.status().models.find((x) => x.model_id === 'iris'),
     ).toMatchObject({ version: 2, state: 'loaded', nodes: ['rt-a'] });
+  });
+
+  it('loads a preload model again once it is loaded nowhere (unloaded under pressure, say)', async () => {
+    await start([{ id: 'iris', preload: true, versions: { 1: 100 } }]);
+    const rt = join('rt-a');
+    await eventually(() => rt.loads.length === 1);
+
+    await m.call(CacheManager.unload, { model_id: 'iris' });
+    expect(cache.isServing('iris', 1)).toBe(false);
+
+    // The next retry tick (2 s) finds it missing.
+    await eventually(() => rt.loads.length === 2, 5_000);
+    expect(cache.isServing('iris', 1)).toBe(true);
   });
 
   it('does not load a preload model again when another runtime joins', async () => {

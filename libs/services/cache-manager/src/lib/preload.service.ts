@@ -21,8 +21,9 @@ const TRANSIENT = new Set([
 
 /**
  * Keeps `preload: true` models (their default version) loaded: at start, when a model
- * or version changes, and when a runtime joins. Work that failed for a transient
- * reason is retried; a model that fails to load is left alone until it changes.
+ * or version changes, when a runtime joins, and whenever one is found loaded nowhere
+ * (evicted under memory pressure, or lost with its runtime). Work that failed for a
+ * transient reason is retried; a model that fails to load is left alone until it changes.
  */
 @Injectable()
 export class PreloadService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -33,6 +34,8 @@ export class PreloadService implements OnApplicationBootstrap, OnModuleDestroy {
   private subscription: BusSubscription | null = null;
   private stopJoinHook: (() => void) | null = null;
   private readonly given = new Set<string>();
+  /** The default version of each preload model, as of the last listing. */
+  private readonly targets = new Map<string, number>();
 
   constructor(
     private readonly messaging: Messaging,
@@ -59,11 +62,18 @@ export class PreloadService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async sync(): Promise<void> {
+    for (const [modelId, version] of this.targets)
+      if (!this.cache.isServing(modelId, version)) this.dirty = true;
     if (!this.dirty || this.running) return;
     this.running = true;
     this.dirty = false;
     try {
       const { models } = await this.messaging.call(Registry.listModels, {});
+      const preloaded = new Set(
+        models.filter((m) => m.preload).map((m) => m.id),
+      );
+      for (const id of this.targets.keys())
+        if (!preloaded.has(id)) this.targets.delete(id);
       for (const model of models.filter(
         (m) => m.preload && !this.given.has(m.id),
       )) {
@@ -72,6 +82,7 @@ export class PreloadService implements OnApplicationBootstrap, OnModuleDestroy {
             Registry.resolveVersion,
             { model_id: model.id },
           );
+          this.targets.set(model.id, version.version);
           const res = await this.cache.ensure({
             model_id: model.id,
             version: version.version,
