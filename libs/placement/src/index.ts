@@ -1,10 +1,15 @@
 export {
   chooseVictims,
   evictionBlocker,
+  rankForEviction,
   reloadCostMs,
   retentionValue,
 } from './lib/eviction';
-export type { EvictionPlan, EvictionRefusal } from './lib/eviction';
+export type {
+  EvictionPlan,
+  EvictionRefusal,
+  RankedModel,
+} from './lib/eviction';
 export { planMaintenance } from './lib/maintenance';
 export type {
   LoadReason,

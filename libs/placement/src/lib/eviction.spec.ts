@@ -1,4 +1,9 @@
-import { chooseVictims, reloadCostMs, retentionValue } from './eviction';
+import {
+  chooseVictims,
+  rankForEviction,
+  reloadCostMs,
+  retentionValue,
+} from './eviction';
 import { DEFAULT_POLICY_PARAMS } from './policy.types';
 import { context, MiB, resident, steady } from './policy.testing';
 
@@ -121,6 +126,35 @@ describe(chooseVictims.name, () => {
       freedBytes: 0,
       lostValue: 0,
     });
+  });
+});
+
+describe(rankForEviction.name, () => {
+  it('lists the evictable models, least valuable first, and decides as chooseVictims does without it', () => {
+    const facts = {
+      'hot@1': { usage: steady(10, NOW), loadMs: 1000 },
+      'warm@1': { usage: steady(1, NOW), loadMs: 1000 },
+      'cold@1': { usage: steady(0.01, NOW), loadMs: 1000 },
+    };
+    const ctx = context(facts, NOW);
+    const runtime = {
+      models: [
+        resident('hot@1', 100 * MiB),
+        resident('pinned@1', 100 * MiB, { pinned: true }),
+        resident('warm@1', 100 * MiB),
+        resident('cold@1', 100 * MiB),
+      ],
+    };
+    const ranked = rankForEviction(runtime, ctx);
+    expect(ranked.map((r) => r.model.key)).toEqual([
+      'cold@1',
+      'warm@1',
+      'hot@1',
+    ]);
+    for (const need of [1, 150 * MiB, 250 * MiB, 400 * MiB])
+      expect(chooseVictims(runtime, need, ctx, undefined, ranked)).toEqual(
+        chooseVictims(runtime, need, ctx),
+      );
   });
 });
 

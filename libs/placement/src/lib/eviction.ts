@@ -71,24 +71,89 @@ export interface EvictionRefusal {
   };
 }
 
+/** An evictable model with its retention value, as `rankForEviction` lists them. */
+export interface RankedModel {
+  readonly model: ResidentModel;
+  readonly value: number;
+}
+
+/**
+ * A runtime's evictable models, least valuable first (then least recently used, then
+ * key: the order is total, so the choice is deterministic), with their retention values
+ * at `ctx.nowMs`. Pinned models, models in use and models loading or unloading are left
+ * out. A caller that decides often (the cache-manager, on every miss) may keep a
+ * runtime's ranking until the runtime changes or a second passes, and hand it to
+ * `chooseVictims` / `placeModel` through `RuntimeState.ranked`: values move with the
+ * half-lives of usage (minutes), not within a second.
+ */
+export function rankForEviction(
+  runtime: Pick<RuntimeState, 'models'>,
+  ctx: PolicyContext,
+): RankedModel[] {
+  const ranked: RankedModel[] = [];
+  for (const model of runtime.models)
+    if (evictionBlocker(model) === null)
+      ranked.push({ model, value: retentionValue(model, ctx) });
+  return ranked.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+}
+
 /**
  * The cheapest set of models to unload from one runtime to free `neededBytes`: the
- * evictable models in order of retention value (lowest first, then least recently
- * used, then key, so the choice is deterministic), taken until enough is free; then
+ * evictable models in ranking order (rankForEviction) taken until enough is free; then
  * any victim that turned out not to be needed (the last, large one freed enough on its
  * own) is spared again, most valuable first. Never a pinned model, one with requests
  * in flight, or one still loading or unloading; `spare` names models that must stay
- * (the one being loaded, say).
+ * (the one being loaded, say). `ranked`: the runtime's ranking, if the caller keeps one.
  */
 export function chooseVictims(
   runtime: Pick<RuntimeState, 'models'>,
   neededBytes: number,
   ctx: PolicyContext,
-  spare: ReadonlySet<string> = new Set(),
+  spare: ReadonlySet<string> = EMPTY,
+  ranked?: readonly RankedModel[],
 ): EvictionPlan | EvictionRefusal {
   if (neededBytes <= 0)
     return { ok: true, victims: [], freedBytes: 0, lostValue: 0 };
-  const candidates: { model: ResidentModel; value: number }[] = [];
+  const chosen: RankedModel[] = [];
+  let freed = 0;
+  for (const r of ranked ?? rankForEviction(runtime, ctx)) {
+    if (freed >= neededBytes) break;
+    if (spare.has(r.model.key)) continue;
+    chosen.push(r);
+    freed += r.model.bytes;
+  }
+  if (freed < neededBytes) return refusal(runtime, freed, spare);
+  // Spare what is not needed after all, most valuable first.
+  for (const r of [...chosen].sort((a, b) => b.value - a.value)) {
+    if (freed - r.model.bytes >= neededBytes) {
+      freed -= r.model.bytes;
+      chosen.splice(chosen.indexOf(r), 1);
+    }
+  }
+  return {
+    ok: true,
+    victims: chosen.map((r) => r.model),
+    freedBytes: freed,
+    lostValue: chosen.reduce((n, r) => n + r.value * r.model.bytes, 0),
+  };
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+/** Eviction order: lower value, then least recently used (never used first), then key. */
+function before(a: RankedModel, b: RankedModel): boolean {
+  if (a.value !== b.value) return a.value < b.value;
+  const la = a.model.lastUsedMs ?? -Infinity;
+  const lb = b.model.lastUsedMs ?? -Infinity;
+  if (la !== lb) return la < lb;
+  return a.model.key < b.model.key;
+}
+
+function refusal(
+  runtime: Pick<RuntimeState, 'models'>,
+  freeable: number,
+  spare: ReadonlySet<string>,
+): EvictionRefusal {
   const held = {
     pinned: [] as ResidentModel[],
     in_use: [] as ResidentModel[],
@@ -98,35 +163,8 @@ export function chooseVictims(
     if (spare.has(model.key)) continue;
     const blocker = evictionBlocker(model);
     if (blocker) held[blocker].push(model);
-    else candidates.push({ model, value: retentionValue(model, ctx) });
   }
-  candidates.sort(
-    (a, b) =>
-      a.value - b.value ||
-      (a.model.lastUsedMs ?? -Infinity) - (b.model.lastUsedMs ?? -Infinity) ||
-      compareKeys(a.model.key, b.model.key),
-  );
-  const chosen: { model: ResidentModel; value: number }[] = [];
-  let freed = 0;
-  for (const c of candidates) {
-    if (freed >= neededBytes) break;
-    chosen.push(c);
-    freed += c.model.bytes;
-  }
-  if (freed < neededBytes) return { ok: false, freeableBytes: freed, held };
-  // Spare what is not needed after all, most valuable first.
-  for (const c of [...chosen].sort((a, b) => b.value - a.value)) {
-    if (freed - c.model.bytes >= neededBytes) {
-      freed -= c.model.bytes;
-      chosen.splice(chosen.indexOf(c), 1);
-    }
-  }
-  return {
-    ok: true,
-    victims: chosen.map((c) => c.model),
-    freedBytes: freed,
-    lostValue: chosen.reduce((n, c) => n + c.value * c.model.bytes, 0),
-  };
+  return { ok: false, freeableBytes: freeable, held };
 }
 
 export function compareKeys(a: string, b: string): number {

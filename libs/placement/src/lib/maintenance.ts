@@ -102,6 +102,7 @@ export function planMaintenance(
       used - runtime.softLimitBytes,
       ctx,
       spared,
+      runtime.ranked,
     );
     // Short of enough evictable memory, unload what can be unloaded: it still helps.
     const victims = plan.ok

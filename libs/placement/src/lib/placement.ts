@@ -102,37 +102,51 @@ export function placeModel(
   }
   const options: Option[] = [];
   const shortfalls: RuntimeShortfall[] = [];
+  const freeOf = (runtime: RuntimeState) =>
+    runtime.capacityBytes -
+    runtime.usedBytes +
+    (freedByQuota.get(runtime.nodeId) ?? 0);
+  // Room beats eviction: weigh victims only when no runtime has room.
   for (const runtime of eligible) {
-    const free =
-      runtime.capacityBytes -
-      runtime.usedBytes +
-      (freedByQuota.get(runtime.nodeId) ?? 0);
-    if (free >= request.bytes) {
+    const free = freeOf(runtime);
+    if (free >= request.bytes)
       options.push({ runtime, free, victims: [], lost: 0 });
-      continue;
+  }
+  if (options.length === 0) {
+    const spare = new Set([request.key]);
+    for (const runtime of eligible) {
+      const free = freeOf(runtime);
+      const remaining = gone.size
+        ? { models: runtime.models.filter((m) => !gone.has(m)) }
+        : runtime;
+      const ranked = runtime.ranked
+        ? gone.size
+          ? runtime.ranked.filter((r) => !gone.has(r.model))
+          : runtime.ranked
+        : undefined;
+      const plan = chooseVictims(
+        remaining,
+        request.bytes - free,
+        ctx,
+        spare,
+        ranked,
+      );
+      if (plan.ok)
+        options.push({
+          runtime,
+          free,
+          victims: plan.victims,
+          lost: plan.lostValue,
+        });
+      else
+        shortfalls.push({
+          nodeId: runtime.nodeId,
+          capacityBytes: runtime.capacityBytes,
+          freeBytes: Math.max(0, free),
+          freeableBytes: plan.freeableBytes,
+          held: plan.held,
+        });
     }
-    const remaining = { models: runtime.models.filter((m) => !gone.has(m)) };
-    const plan = chooseVictims(
-      remaining,
-      request.bytes - free,
-      ctx,
-      new Set([request.key]),
-    );
-    if (plan.ok)
-      options.push({
-        runtime,
-        free,
-        victims: plan.victims,
-        lost: plan.lostValue,
-      });
-    else
-      shortfalls.push({
-        nodeId: runtime.nodeId,
-        capacityBytes: runtime.capacityBytes,
-        freeBytes: Math.max(0, free),
-        freeableBytes: plan.freeableBytes,
-        held: plan.held,
-      });
   }
   if (options.length === 0) {
     return {

@@ -1,3 +1,4 @@
+import type { RankedModel } from './eviction';
 import { Usage, UsageParams } from './usage';
 
 /**
@@ -37,6 +38,8 @@ export interface RuntimeState {
   readonly models: readonly ResidentModel[];
   readonly loadsInFlight: number;
   readonly requestsInFlight: number;
+  /** Its models ranked for eviction (rankForEviction), when the caller keeps the ranking. */
+  readonly ranked?: readonly RankedModel[];
 }
 
 /** What the policy knows of a model wherever it is (or is not) loaded. */

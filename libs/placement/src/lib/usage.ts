@@ -52,11 +52,20 @@ export function requestRate(
   params: UsageParams,
 ): number {
   if (!usage) return 0;
+  // On every eviction decision for every resident model: a plain loop, no closures.
+  const elapsed = nowMs > usage.atMs ? nowMs - usage.atMs : 0;
+  const halfLives = params.halfLivesMs;
   let best = 0;
-  params.halfLivesMs.forEach((h, i) => {
-    const count = decay(usage.counts[i] ?? 0, usage.atMs, nowMs, h);
-    best = Math.max(best, (count * Math.LN2 * 1000) / h);
-  });
+  for (let i = 0; i < halfLives.length; i++) {
+    const h = halfLives[i];
+    const rate =
+      ((usage.counts[i] ?? 0) *
+        Math.exp((-elapsed * Math.LN2) / h) *
+        Math.LN2 *
+        1000) /
+      h;
+    if (rate > best) best = rate;
+  }
   return best;
 }
 

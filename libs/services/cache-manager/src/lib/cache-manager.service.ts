@@ -34,6 +34,8 @@ import {
   planMaintenance,
   PolicyContext,
   PolicyParams,
+  RankedModel,
+  rankForEviction,
   RuntimeState,
 } from '@portfolio/placement';
 
@@ -53,6 +55,8 @@ const UNMEASURED_OVERHEAD = 1.2;
 const LIVENESS_PING_MS = 1000;
 /** Attempts on different runtimes before a load is given up. */
 const MAX_PLACEMENT_ATTEMPTS = 3;
+/** A runtime's eviction ranking is reused this long at most (values move over minutes). */
+const RANKING_MAX_AGE_MS = 1000;
 /** A runtime lost without a word is reported (health: degraded) this long unless it returns. */
 const LOST_RUNTIME_RETENTION_MS = 10 * 60_000;
 
@@ -87,6 +91,10 @@ export class CacheManagerService
   private subscription: BusSubscription | null = null;
   private maintaining = false;
   private readonly joinListeners = new Set<() => void>();
+  private readonly rankings = new Map<
+    string,
+    { changes: number; directory: number; atMs: number; ranked: RankedModel[] }
+  >();
 
   constructor(
     private readonly messaging: Messaging,
@@ -538,8 +546,35 @@ export class CacheManagerService
     };
   }
 
+  /**
+   * The runtimes as placement sees them, each with its eviction ranking: kept until the
+   * runtime or a model record changes, or a second passes (see rankForEviction), so a
+   * miss costs one pass over the runtimes rather than a ranking of every model loaded.
+   */
   private states(): RuntimeState[] {
-    return this.view.runtimeStates((id) => this.info(id));
+    const now = Date.now();
+    const ctx = this.context(now);
+    return this.view
+      .runtimeStates((id) => this.info(id))
+      .map((state) => {
+        const changes = this.view.changeCount(state.nodeId);
+        const kept = this.rankings.get(state.nodeId);
+        if (
+          kept &&
+          kept.changes === changes &&
+          kept.directory === this.directory.version &&
+          now - kept.atMs < RANKING_MAX_AGE_MS
+        )
+          return { ...state, ranked: kept.ranked };
+        const ranked = rankForEviction(state, ctx);
+        this.rankings.set(state.nodeId, {
+          changes,
+          directory: this.directory.version,
+          atMs: now,
+          ranked,
+        });
+        return { ...state, ranked };
+      });
   }
 
   private context(nowMs: number): PolicyContext {

@@ -24,6 +24,8 @@ interface RuntimeEntry {
   reservations: Map<string, number>;
   /** Unloads this cache-manager asked for here and has not seen completed. */
   unloading: Set<string>;
+  /** Bumped by every change of what this view knows of the runtime. */
+  changes: number;
 }
 
 /** A runtime that stopped answering without saying it was stopping: reported until it returns. */
@@ -68,11 +70,13 @@ export class ClusterView {
         models: new Map(hb.models.map((m) => [key(m.model_id, m.version), m])),
         reservations: entry?.reservations ?? new Map(),
         unloading: new Set(),
+        changes: (entry?.changes ?? 0) + 1,
       });
       return true;
     }
     entry.heartbeat = hb;
     entry.lastSeenMs = nowMs;
+    entry.changes++;
     if (hb.state_version < entry.stateVersion) return false;
     entry.stateVersion = hb.state_version;
     entry.models = new Map(
@@ -89,6 +93,7 @@ export class ClusterView {
     // may have been forgotten since (stale_nodes).
     if (!entry || res.state_version < entry.stateVersion) return;
     entry.stateVersion = res.state_version;
+    entry.changes++;
     const k = key(res.model_id, res.version);
     const previous = entry.models.get(k);
     entry.models.set(k, {
@@ -113,6 +118,7 @@ export class ClusterView {
     const m = entry?.models.get(k);
     if (!entry || !m || entry.unloading.has(k)) return false;
     entry.unloading.add(k);
+    entry.changes++;
     return true;
   }
 
@@ -121,6 +127,7 @@ export class ClusterView {
     const entry = this.runtimes.get(nodeId);
     if (!entry) return;
     entry.unloading.delete(k);
+    entry.changes++;
     if (res.state_version < entry.stateVersion) return;
     entry.stateVersion = res.state_version;
     entry.models.delete(k);
@@ -128,20 +135,31 @@ export class ClusterView {
 
   /** The unload failed: the runtime's next report says what it holds. */
   endUnload(nodeId: string, k: string): void {
-    this.runtimes.get(nodeId)?.unloading.delete(k);
+    const entry = this.runtimes.get(nodeId);
+    if (entry?.unloading.delete(k)) entry.changes++;
+  }
+
+  /** Changes of a runtime's entry so far: equal counts mean nothing changed in between. */
+  changeCount(nodeId: string): number {
+    return this.runtimes.get(nodeId)?.changes ?? -1;
   }
 
   /** Drops one model from a runtime's entry until its next report says otherwise. */
   forget(nodeId: string, k: string): void {
-    this.runtimes.get(nodeId)?.models.delete(k);
+    const entry = this.runtimes.get(nodeId);
+    if (entry?.models.delete(k)) entry.changes++;
   }
 
   reserve(nodeId: string, k: string, bytes: number): void {
-    this.runtimes.get(nodeId)?.reservations.set(k, bytes);
+    const entry = this.runtimes.get(nodeId);
+    if (!entry) return;
+    entry.reservations.set(k, bytes);
+    entry.changes++;
   }
 
   release(nodeId: string, k: string): void {
-    this.runtimes.get(nodeId)?.reservations.delete(k);
+    const entry = this.runtimes.get(nodeId);
+    if (entry?.reservations.delete(k)) entry.changes++;
   }
 
   /** Forgets a runtime that said it is stopping: leaving on purpose is not a loss. */

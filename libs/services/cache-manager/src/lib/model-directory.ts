@@ -14,12 +14,18 @@ export class ModelDirectory {
   private readonly logger = new Logger('ModelDirectory');
   private readonly records = new Map<string, ModelRecord>();
   private listed = false;
+  private changes = 0;
 
   constructor(private readonly messaging: Messaging) {}
 
   /** True once one full listing has arrived. */
   get complete(): boolean {
     return this.listed;
+  }
+
+  /** Bumped whenever a record may have changed. */
+  get version(): number {
+    return this.changes;
   }
 
   get(modelId: string): ModelRecord | undefined {
@@ -31,6 +37,7 @@ export class ModelDirectory {
   }
 
   put(record: ModelRecord): void {
+    if (this.records.get(record.id) !== record) this.changes++;
     this.records.set(record.id, record);
   }
 
@@ -39,6 +46,7 @@ export class ModelDirectory {
     this.records.clear();
     for (const m of models) this.records.set(m.id, m);
     this.listed = true;
+    this.changes++;
   }
 
   /** After a registry change event: the model's record anew (or gone). */
@@ -48,10 +56,12 @@ export class ModelDirectory {
         id: modelId,
       });
       this.records.set(modelId, model);
+      this.changes++;
     } catch (e) {
-      if (isPortfolioError(e) && e.code === 'MODEL_NOT_FOUND')
+      if (isPortfolioError(e) && e.code === 'MODEL_NOT_FOUND') {
         this.records.delete(modelId);
-      else
+        this.changes++;
+      } else
         this.logger.warn(
           `could not refresh ${modelId}: ${e instanceof Error ? e.message : String(e)}`,
         );
