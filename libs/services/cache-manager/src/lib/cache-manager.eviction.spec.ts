@@ -265,6 +265,38 @@ describe('CacheManagerService: eviction', () => {
     });
   });
 
+  describe('a runtime lost', () => {
+    it('reloads the models it held that are in demand on another runtime at once, and only those', async () => {
+      h = await CacheManagerHarness.start(
+        { ...QUIET, runtimeTimeoutMs: 300 },
+        MODELS,
+      );
+      const dying = await h.join('rt-1', { capacityBytes: 10_000 });
+      const other = await h.join('rt-2', { capacityBytes: 10_000 });
+      const minuteAgo = new Date(Date.now() - 60_000).toISOString();
+      dying.hold('a', 1, {
+        memory_bytes: 400,
+        requests: 600,
+        loaded_at: minuteAgo,
+      });
+      dying.hold('b', 1, {
+        memory_bytes: 400,
+        requests: 0,
+        loaded_at: minuteAgo,
+      });
+      await h.announce(dying);
+      // rt-2 keeps reporting; rt-1 falls silent.
+      const beats = setInterval(() => h.beat(other), 100);
+      try {
+        await eventually(() => other.loads.length > 0, 3_000);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(other.loads.map((l) => l.model_id)).toEqual(['a']);
+      } finally {
+        clearInterval(beats);
+      }
+    });
+  });
+
   describe('admin', () => {
     it('loads the copies asked for, each on its own runtime, and unloads them all', async () => {
       h = await CacheManagerHarness.start(QUIET, MODELS);

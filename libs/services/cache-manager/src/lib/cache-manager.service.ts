@@ -36,6 +36,7 @@ import {
   PolicyParams,
   RankedModel,
   rankForEviction,
+  requestRate,
   RuntimeState,
 } from '@portfolio/placement';
 
@@ -399,10 +400,7 @@ export class CacheManagerService
           e.code === 'SERVICE_UNAVAILABLE' &&
           e.details?.['bus'] === 'no_responders'
         ) {
-          this.logger.warn(`runtime ${nodeId} does not answer; dropping it`);
-          this.view.markLost(nodeId, Date.now());
-          this.usage.forgetRuntime(nodeId);
-          this.publishRouting(false);
+          this.runtimeLost(nodeId, 'does not answer');
         } else if (
           e.code !== 'INSUFFICIENT_MEMORY' &&
           e.code !== 'SERVICE_UNAVAILABLE'
@@ -667,24 +665,52 @@ export class CacheManagerService
         e instanceof PortfolioError &&
         (e.code === 'SERVICE_UNAVAILABLE' || e.code === 'TIMEOUT')
       ) {
-        this.logger.warn(
-          `runtime ${nodeId} failed a request and does not answer a ping; dropping it`,
-        );
-        this.view.markLost(nodeId, Date.now());
-        this.usage.forgetRuntime(nodeId);
-        this.publishRouting(false);
+        this.runtimeLost(nodeId, 'failed a request and does not answer a ping');
       }
     }
   }
 
   private expireRuntimes(): void {
-    const dead = this.view.expire(Date.now());
-    if (dead.length) {
-      for (const nodeId of dead) this.usage.forgetRuntime(nodeId);
-      this.logger.warn(
-        `runtimes silent for over ${this.settings.runtimeTimeoutMs} ms, declared dead: ${dead.join(', ')}`,
+    const now = Date.now();
+    for (const nodeId of this.view.silentRuntimes(now))
+      this.runtimeLost(
+        nodeId,
+        `has been silent for over ${this.settings.runtimeTimeoutMs} ms`,
       );
-      this.publishRouting(false);
+    this.view.expire(now);
+  }
+
+  /**
+   * A runtime is gone without saying so: drop it (reported lost until it returns), and
+   * load again at once, elsewhere, the models it held that were in demand (expected
+   * to be asked for within the predictive horizon) and are loaded nowhere else; the
+   * others are re-placed on their next request.
+   */
+  private runtimeLost(nodeId: string, why: string): void {
+    const held = this.view.loadedKeys(nodeId);
+    if (!this.view.markLost(nodeId, Date.now())) return;
+    this.usage.forgetRuntime(nodeId);
+    this.publishRouting(false);
+    const now = Date.now();
+    const { horizonMs, minExpectedRequests } = this.params.preload;
+    const hot = held.filter(
+      (k) =>
+        !this.view.nodesServing(k).length &&
+        (requestRate(this.usage.facts(k)?.usage, now, this.params) *
+          horizonMs) /
+          1000 >=
+          minExpectedRequests,
+    );
+    this.logger.warn(
+      `runtime ${nodeId} ${why}: declared dead; ${held.length} models lost${hot.length ? `, reloading the ones in demand elsewhere: ${hot.join(', ')}` : ''}`,
+    );
+    for (const k of hot) {
+      const { modelId, version } = splitKey(k);
+      this.ensure({ model_id: modelId, version }).catch((e: unknown) =>
+        this.logger.warn(
+          `reloading ${k} after losing ${nodeId} failed: ${e instanceof Error ? e.message : String(e)}`,
+        ),
+      );
     }
   }
 

@@ -139,6 +139,23 @@ export class ClusterView {
     if (entry?.unloading.delete(k)) entry.changes++;
   }
 
+  /** Runtimes silent for longer than the timeout (not yet dropped). */
+  silentRuntimes(nowMs: number): string[] {
+    const out: string[] = [];
+    for (const [nodeId, entry] of this.runtimes)
+      if (nowMs - entry.lastSeenMs > this.runtimeTimeoutMs) out.push(nodeId);
+    return out;
+  }
+
+  /** Keys of the models a runtime holds loaded. */
+  loadedKeys(nodeId: string): string[] {
+    const entry = this.runtimes.get(nodeId);
+    if (!entry) return [];
+    return [...entry.models.entries()]
+      .filter(([, m]) => m.state === 'loaded')
+      .map(([k]) => k);
+  }
+
   /** Changes of a runtime's entry so far: equal counts mean nothing changed in between. */
   changeCount(nodeId: string): number {
     return this.runtimes.get(nodeId)?.changes ?? -1;
