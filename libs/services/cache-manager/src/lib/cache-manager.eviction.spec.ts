@@ -297,6 +297,26 @@ describe('CacheManagerService: eviction', () => {
     });
   });
 
+  it('places the model elsewhere when its runtime dies during the load', async () => {
+    h = await CacheManagerHarness.start(QUIET, MODELS);
+    const dying = await h.join('rt-1', { capacityBytes: 100_000 });
+    const other = await h.join('rt-2', { capacityBytes: 10_000 });
+    // rt-1 has more room, so it is chosen; it never answers the load, then dies.
+    dying.onLoad = () => {
+      setTimeout(() => dying.close(), 50);
+      return new Promise(() => undefined);
+    };
+
+    const res = await h.ensure({ model_id: 'a', version: 1 });
+
+    expect(res).toEqual({ node_id: 'rt-2', loaded_now: true });
+    expect(dying.loads).toHaveLength(1);
+    expect(other.loads.map((l) => l.model_id)).toEqual(['a']);
+    expect(
+      (await h.status()).runtimes.find((r) => r.node_id === 'rt-1')?.alive,
+    ).toBe(false);
+  });
+
   describe('admin', () => {
     it('loads the copies asked for, each on its own runtime, and unloads them all', async () => {
       h = await CacheManagerHarness.start(QUIET, MODELS);

@@ -54,6 +54,8 @@ import { UsageTracker } from './usage-tracker';
 const UNMEASURED_OVERHEAD = 1.2;
 /** How long a runtime reported as failing gets to answer a ping before it is dropped. */
 const LIVENESS_PING_MS = 1000;
+/** While a load runs, the runtime is pinged this often (see whileAlive). */
+const LOAD_LIVENESS_INTERVAL_MS = 500;
 /** Attempts on different runtimes before a load is given up. */
 const MAX_PLACEMENT_ATTEMPTS = 3;
 /** A runtime's eviction ranking is reused this long at most (values move over minutes). */
@@ -432,18 +434,21 @@ export class CacheManagerService
     const stats = this.stats.for(k);
     this.view.reserve(nodeId, k, bytes);
     try {
-      const res = await this.messaging.call(
-        Runtime.load,
-        {
-          model_id: model.id,
-          version: version.version,
-          format: version.format,
-          artifact_uri: version.artifact_uri,
-          sha256: version.sha256,
-          size_bytes: version.size_bytes,
-          memory_estimate_bytes: bytes,
-        },
-        { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
+      const res = await this.whileAlive(
+        nodeId,
+        this.messaging.call(
+          Runtime.load,
+          {
+            model_id: model.id,
+            version: version.version,
+            format: version.format,
+            artifact_uri: version.artifact_uri,
+            sha256: version.sha256,
+            size_bytes: version.size_bytes,
+            memory_estimate_bytes: bytes,
+          },
+          { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
+        ),
       );
       this.view.recordLoaded(nodeId, res);
       this.usage.recordMeasured(k, res.memory_bytes, res.load_ms);
@@ -469,6 +474,54 @@ export class CacheManagerService
     } finally {
       this.view.release(nodeId, k);
     }
+  }
+
+  /**
+   * Waits for a call to a runtime, pinging the runtime meanwhile: a load can take
+   * minutes, and a runtime that dies during it (killed, out of memory) would otherwise
+   * keep its callers waiting for the whole load timeout. A runtime that stops answering
+   * pings fails the call at once as "no responders", which the callers treat as a lost
+   * runtime (they place the model elsewhere).
+   */
+  private whileAlive<T>(nodeId: string, call: Promise<T>): Promise<T> {
+    let settled = false;
+    let failures = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const watch = new Promise<never>((_, reject) => {
+      const check = async () => {
+        if (settled) return;
+        try {
+          await this.messaging.call(
+            Runtime.ping,
+            {},
+            { target: nodeId, timeoutMs: LIVENESS_PING_MS },
+          );
+          if (!settled)
+            timer = setTimeout(() => void check(), LOAD_LIVENESS_INTERVAL_MS);
+        } catch (e) {
+          if (settled) return;
+          if (
+            e instanceof PortfolioError &&
+            (e.code === 'SERVICE_UNAVAILABLE' || e.code === 'TIMEOUT')
+          )
+            reject(
+              new PortfolioError(
+                'SERVICE_UNAVAILABLE',
+                `runtime ${nodeId} stopped answering during the call`,
+                { bus: 'no_responders', node_id: nodeId },
+              ),
+            );
+          else
+            timer = setTimeout(() => void check(), LOAD_LIVENESS_INTERVAL_MS);
+        }
+      };
+      timer = setTimeout(() => void check(), LOAD_LIVENESS_INTERVAL_MS);
+    });
+    watch.catch(() => undefined);
+    return Promise.race([call, watch]).finally(() => {
+      settled = true;
+      clearTimeout(timer);
+    });
   }
 
   /**
