@@ -496,13 +496,16 @@ export class CacheManagerService
             {},
             { target: nodeId, timeoutMs: LIVENESS_PING_MS },
           );
+          failures = 0;
           if (!settled)
             timer = setTimeout(() => void check(), LOAD_LIVENESS_INTERVAL_MS);
         } catch (e) {
           if (settled) return;
+          // Two misses in a row: one slow answer on a busy machine is not a death.
           if (
             e instanceof PortfolioError &&
-            (e.code === 'SERVICE_UNAVAILABLE' || e.code === 'TIMEOUT')
+            (e.code === 'SERVICE_UNAVAILABLE' || e.code === 'TIMEOUT') &&
+            ++failures >= 2
           )
             reject(
               new PortfolioError(
