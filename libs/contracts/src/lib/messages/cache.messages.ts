@@ -144,6 +144,24 @@ export const AdminUnloadResponse = z.object({
 });
 export type AdminUnloadResponse = z.infer<typeof AdminUnloadResponse>;
 
+/**
+ * One per load, unload and failed load the cache-manager carries out, for whoever
+ * counts them (the gateways' metrics). `reason`: why it was loaded (`miss`, `admin`,
+ * `preload`, `predictive`, `hot_copy`), why it was unloaded (an EvictionReason), or why
+ * the load failed (a sentence).
+ */
+export const CacheModelEvent = z.object({
+  kind: z.enum(['loaded', 'unloaded', 'load_failed']),
+  model_id: ModelId,
+  version: VersionNumber,
+  node_id: NodeId,
+  bytes: Bytes.nullable(),
+  load_ms: z.number().nonnegative().nullable(),
+  reason: z.string().nullable(),
+  at: z.string(),
+});
+export type CacheModelEvent = z.infer<typeof CacheModelEvent>;
+
 const QUEUE = 'cache-manager';
 
 export const CacheManager = {
@@ -164,4 +182,5 @@ export const CacheManager = {
   ),
   ping: serviceRpc('cache.ping.v1', QUEUE, Empty, PingResponse),
   routingChanged: event('cache.routing.v1', RoutingTable),
+  modelEvent: event('cache.model.event.v1', CacheModelEvent),
 } as const;

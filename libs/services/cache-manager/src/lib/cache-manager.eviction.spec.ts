@@ -1,4 +1,4 @@
-import { CacheManager } from '@portfolio/contracts';
+import { CacheManager, CacheModelEvent } from '@portfolio/contracts';
 
 import { CacheManagerHarness, failure } from './cache-manager.testing';
 import { eventually, FakeModel } from './fake-peers.testing';
@@ -46,6 +46,8 @@ describe('CacheManagerService: eviction', () => {
   describe('hard limit', () => {
     it('unloads the least valuable model first, then loads, and counts the eviction', async () => {
       h = await CacheManagerHarness.start(QUIET, MODELS);
+      const events: CacheModelEvent[] = [];
+      h.m.on(CacheManager.modelEvent, (e) => void events.push(e));
       const rt = await h.join('rt-1', { capacityBytes: 1000 });
       await h.ensure({ model_id: 'a', version: 1 });
       await h.ensure({ model_id: 'b', version: 1 });
@@ -65,6 +67,13 @@ describe('CacheManagerService: eviction', () => {
       expect(res).toEqual({ node_id: 'rt-1', loaded_now: true });
       expect(rt.unloads).toEqual([
         { model_id: 'b', version: 1, reason: 'capacity' },
+      ]);
+      await eventually(() => events.length >= 4);
+      expect(events.map((e) => [e.kind, e.model_id, e.reason])).toEqual([
+        ['loaded', 'a', 'miss'],
+        ['loaded', 'b', 'miss'],
+        ['unloaded', 'b', 'capacity'],
+        ['loaded', 'c', 'miss'],
       ]);
       expect(rt.loads.map((l) => l.model_id)).toEqual(['a', 'b', 'c']);
       const status = await h.status();

@@ -13,6 +13,7 @@ import {
   AdminUnloadRequest,
   AdminUnloadResponse,
   CacheManager,
+  CacheModelEvent,
   ClusterStatus,
   EnsureLoadedRequest,
   EnsureLoadedResponse,
@@ -192,7 +193,7 @@ export class CacheManagerService
     if (serving.length) return { node_id: serving[0], loaded_now: false };
     const running = this.inflight.get(k);
     if (running) return running;
-    const load = this.place(req.model_id, req.version, [...exclude], true)
+    const load = this.place(req.model_id, req.version, [...exclude], 'miss')
       .then((r) => ({ node_id: r.nodeId, loaded_now: r.loadedNow }))
       .finally(() => this.inflight.delete(k));
     this.inflight.set(k, load);
@@ -205,7 +206,7 @@ export class CacheManagerService
     const wanted = req.copies ?? 1;
     await this.ensure({ model_id: req.model_id, version: req.version });
     for (let n = this.view.nodesServing(k).length; n < wanted; n++) {
-      await this.place(req.model_id, req.version, [], false);
+      await this.place(req.model_id, req.version, [], 'admin');
     }
     return {
       model_id: req.model_id,
@@ -344,14 +345,14 @@ export class CacheManagerService
 
   /**
    * Loads (model, version) on the runtime the policy picks, unloading the victims it
-   * names first (synchronously: the load starts only once they are gone). `count` says
-   * whether this is a miss (counted as such).
+   * names first (synchronously: the load starts only once they are gone). `reason`: a
+   * request's miss (counted as such), or an operator's load.
    */
   private async place(
     modelId: string,
     versionNumber: number,
     exclude: string[],
-    count: boolean,
+    reason: 'miss' | 'admin',
   ): Promise<{ nodeId: string; loadedNow: boolean }> {
     const k = key(modelId, versionNumber);
     const { model, version } = await this.messaging.call(
@@ -359,7 +360,7 @@ export class CacheManagerService
       { model_id: modelId, version: versionNumber },
     );
     this.directory.put(model);
-    if (count) {
+    if (reason === 'miss') {
       this.stats.for(k).misses++;
       this.usage.recordMiss(k, Date.now());
     }
@@ -393,7 +394,7 @@ export class CacheManagerService
           model,
           version,
           bytes,
-          null,
+          reason,
         );
         return { nodeId, loadedNow };
       } catch (e) {
@@ -428,7 +429,7 @@ export class CacheManagerService
     model: ModelRecord,
     version: VersionRecord,
     bytes: number,
-    reason: string | null,
+    reason: string,
   ): Promise<boolean> {
     const k = key(model.id, version.version);
     const stats = this.stats.for(k);
@@ -455,8 +456,16 @@ export class CacheManagerService
       if (res.loaded_now) {
         stats.loads++;
         stats.loadMs = res.load_ms;
+        this.announce(
+          'loaded',
+          k,
+          nodeId,
+          res.memory_bytes,
+          res.load_ms,
+          reason,
+        );
         this.logger.log(
-          `loaded ${k} on ${nodeId}${reason ? ` (${reason})` : ''}: ${res.memory_bytes} bytes in ${res.load_ms.toFixed(0)} ms`,
+          `loaded ${k} on ${nodeId} (${reason}): ${res.memory_bytes} bytes in ${res.load_ms.toFixed(0)} ms`,
         );
       }
       stats.failure = null;
@@ -468,12 +477,35 @@ export class CacheManagerService
         (e.code === 'MODEL_LOAD_FAILED' ||
           e.code === 'INVALID_ARTIFACT' ||
           e.code === 'TIMEOUT')
-      )
+      ) {
         stats.failure = e.message;
+        this.announce('load_failed', k, nodeId, null, null, e.message);
+      }
       throw e;
     } finally {
       this.view.release(nodeId, k);
     }
+  }
+
+  private announce(
+    kind: CacheModelEvent['kind'],
+    k: string,
+    nodeId: string,
+    bytes: number | null,
+    loadMs: number | null,
+    reason: string | null,
+  ): void {
+    const { modelId, version } = splitKey(k);
+    this.messaging.emit(CacheManager.modelEvent, {
+      kind,
+      model_id: modelId,
+      version,
+      node_id: nodeId,
+      bytes,
+      load_ms: loadMs,
+      reason,
+      at: new Date().toISOString(),
+    });
   }
 
   /**
@@ -550,6 +582,7 @@ export class CacheManagerService
       this.view.recordUnloaded(nodeId, k, res);
       if (res.was_loaded) {
         this.stats.evicted(k, reason);
+        this.announce('unloaded', k, nodeId, res.freed_bytes, null, reason);
         this.logger.log(
           `unloaded ${k} from ${nodeId} (reason: ${reason}), freeing ${res.freed_bytes} bytes`,
         );
