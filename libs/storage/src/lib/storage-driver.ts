@@ -9,7 +9,10 @@
  */
 export interface StorageDriver {
   readonly scheme: string;
-  /** A writer to a temporary location, hashing (sha256) as it writes. */
+  /**
+   * A writer to a temporary location, hashing (sha256) as it writes. The location
+   * exists when this resolves, so an `abort` at any time after removes it.
+   */
   createWriter(): Promise<ArtifactWriter>;
   exists(uri: string): Promise<boolean>;
   /**
@@ -33,6 +36,7 @@ export interface ArtifactWriter {
    * same key), the temporary file is dropped and `created` is false.
    */
   commit(key: string): Promise<{ uri: string; created: boolean }>;
+  /** Resolves once the temporary location is gone. */
   abort(): Promise<void>;
 }
 

@@ -42,6 +42,8 @@ interface Ingest {
 export class IngestService implements OnModuleDestroy {
   private readonly logger = new Logger('IngestService');
   private readonly ingests = new Map<string, Ingest>();
+  /** Aborts under way (the idle timer's, say), until their temporary file is gone. */
+  private readonly aborting = new Map<string, Promise<void>>();
 
   constructor(
     @Inject(STORAGE_DRIVER) private readonly driver: StorageDriver,
@@ -164,13 +166,24 @@ export class IngestService implements OnModuleDestroy {
     }
   }
 
-  async abort(id: string): Promise<void> {
+  /**
+   * Forgets the ingest at once (later chunks and commits are refused) and resolves once
+   * its temporary file is gone, also when another abort of it is already under way: a
+   * client's abort answered means the upload has left nothing behind.
+   */
+  abort(id: string): Promise<void> {
+    const running = this.aborting.get(id);
+    if (running) return running;
     const ingest = this.ingests.get(id);
-    if (!ingest) return;
+    if (!ingest) return Promise.resolve();
     this.ingests.delete(id);
     clearTimeout(ingest.idleTimer);
-    await ingest.pending.catch(() => undefined);
-    await ingest.writer.abort();
+    const done = (async () => {
+      await ingest.pending.catch(() => undefined);
+      await ingest.writer.abort();
+    })().finally(() => this.aborting.delete(id));
+    this.aborting.set(id, done);
+    return done;
   }
 
   async deleteArtifact(uri: string): Promise<boolean> {
@@ -178,7 +191,8 @@ export class IngestService implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    await Promise.all([...this.ingests.keys()].map((id) => this.abort(id)));
+    for (const id of [...this.ingests.keys()]) void this.abort(id);
+    await Promise.all([...this.aborting.values()]);
   }
 
   private get(id: string): Ingest {
@@ -197,7 +211,11 @@ export class IngestService implements OnModuleDestroy {
       this.logger.warn(
         `ingest ${id} idle for ${this.settings.idleTimeoutMs} ms; aborted`,
       );
-      void this.abort(id);
+      this.abort(id).catch((e: unknown) =>
+        this.logger.error(
+          `ingest ${id}: removing its temporary file failed: ${(e as Error).message}`,
+        ),
+      );
     }, this.settings.idleTimeoutMs);
     timer.unref();
     return timer;

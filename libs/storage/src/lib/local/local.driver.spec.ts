@@ -59,6 +59,17 @@ describe(LocalStorageDriver.name, () => {
     expect(readdirSync(join(root, '.ingest'))).toEqual([]);
   });
 
+  it('has created its temporary file when createWriter resolves, so an abort at once leaves nothing', async () => {
+    // The file is opened in the background by the stream; before the writer waited for
+    // it, this listing was often empty and an abort could run before the file appeared.
+    const w = await sut.createWriter();
+    expect(readdirSync(join(root, '.ingest'))).toHaveLength(1);
+
+    await w.abort();
+
+    expect(readdirSync(join(root, '.ingest'))).toEqual([]);
+  });
+
   it('deletes an artifact and its empty folders, and says when there was nothing', async () => {
     const { uri } = await store('m/x/model.onnx', [bytes(5)]);
     await expect(sut.delete(uri)).resolves.toBe(true);

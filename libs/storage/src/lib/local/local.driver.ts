@@ -1,5 +1,6 @@
 import { randomBytes, createHash, Hash } from 'node:crypto';
 import { createWriteStream, WriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { access, link, mkdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
@@ -37,7 +38,9 @@ export class LocalStorageDriver implements StorageDriver {
       INGEST_DIR,
       `${Date.now()}-${randomBytes(8).toString('hex')}.part`,
     );
-    return new LocalArtifactWriter(this, tempPath);
+    const writer = new LocalArtifactWriter(this, tempPath);
+    await writer.opened();
+    return writer;
   }
 
   async exists(uri: string): Promise<boolean> {
@@ -131,6 +134,22 @@ class LocalArtifactWriter implements ArtifactWriter {
     this.stream.on('error', (e) => (this.failure = e));
   }
 
+  /**
+   * Resolves once the temporary file exists. The stream opens it in the background;
+   * a writer handed out before that could be aborted before the open lands, and the
+   * file would then be created after abort() had already removed nothing.
+   */
+  async opened(): Promise<void> {
+    try {
+      await once(this.stream, 'ready');
+    } catch (e) {
+      throw new StorageError(
+        'IO',
+        `creating the temporary file failed: ${(e as Error).message}`,
+      );
+    }
+  }
+
   get bytesWritten(): number {
     return this.written;
   }
@@ -202,8 +221,15 @@ class LocalArtifactWriter implements ArtifactWriter {
     return { uri: this.driver.uriFor(key), created };
   }
 
+  /** Resolves once the stream is closed and the temporary file is gone. */
   async abort(): Promise<void> {
-    this.stream.destroy();
+    if (!this.stream.closed) {
+      const closed = new Promise<void>((resolveClose) =>
+        this.stream.once('close', () => resolveClose()),
+      );
+      this.stream.destroy();
+      await closed;
+    }
     await rm(this.tempPath, { force: true });
   }
 }
