@@ -55,6 +55,15 @@ describe(StorageHandlers.name, () => {
     });
   }
 
+  /** A client's abort, sent to the instance that began the upload. */
+  function abort(begun: { ingest_id: string; instance: string }) {
+    return client.call(
+      Storage.ingestAbort,
+      { ingest_id: begun.ingest_id },
+      { target: begun.instance },
+    );
+  }
+
   afterEach(async () => {
     await storage?.close();
     await bus?.close();
@@ -325,13 +334,7 @@ describe(StorageHandlers.name, () => {
         MODEL.subarray(0, 8 * KiB),
       );
 
-      await expect(
-        client.call(
-          Storage.ingestAbort,
-          { ingest_id: begun.ingest_id },
-          { target: begun.instance },
-        ),
-      ).resolves.toEqual({});
+      await expect(abort(begun)).resolves.toEqual({});
 
       expectNothingStored();
       await expect(
@@ -355,13 +358,7 @@ describe(StorageHandlers.name, () => {
         code: 'INVALID_REQUEST',
       });
       // Aborting twice is harmless.
-      await expect(
-        client.call(
-          Storage.ingestAbort,
-          { ingest_id: begun.ingest_id },
-          { target: begun.instance },
-        ),
-      ).resolves.toEqual({});
+      await expect(abort(begun)).resolves.toEqual({});
     });
 
     it('refuses a chunk without its ingest headers', async () => {
@@ -498,9 +495,24 @@ describe(StorageHandlers.name, () => {
   });
 
   describe('with a short idle timeout', () => {
-    it('drops an upload that goes quiet, with its temporary file', async () => {
-      const idleTimeoutMs = 200;
+    // The idle timer runs on jest's fake clock, so a loaded machine cannot stretch a
+    // gap between chunks past the timeout, and the tests wait for nothing real. Only
+    // timers and Date are faked: the in-process bus delivers with setImmediate, and
+    // the file system's callbacks are real.
+    const idleTimeoutMs = 500;
+
+    beforeEach(async () => {
+      jest.useFakeTimers({
+        doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'],
+      });
       await start({ idleTimeoutMs });
+    });
+
+    afterEach(() => {
+      jest.useRealTimers();
+    });
+
+    it('drops an upload that goes quiet, with its temporary file', async () => {
       const begun = await begin();
       expect(begun.idle_timeout_ms).toBe(idleTimeoutMs);
       await sendChunk(
@@ -511,9 +523,8 @@ describe(StorageHandlers.name, () => {
         MODEL.subarray(0, 8 * KiB),
       );
 
-      await new Promise((resolve) => setTimeout(resolve, idleTimeoutMs * 2.5));
+      jest.advanceTimersByTime(idleTimeoutMs);
 
-      expectNothingStored();
       await expect(
         sendChunk(
           client,
@@ -526,21 +537,24 @@ describe(StorageHandlers.name, () => {
         code: 'INVALID_REQUEST',
         message: expect.stringContaining('no upload in progress'),
       });
+      // The timer dropped the upload already (the chunk above was refused); a client's
+      // abort now answers once that drop has removed the temporary file, and cannot
+      // remove it itself.
+      await expect(abort(begun)).resolves.toEqual({});
+      expectNothingStored();
     });
 
     it('keeps an upload alive while its chunks keep coming', async () => {
-      const idleTimeoutMs = 500;
-      await start({ idleTimeoutMs });
       const begun = await begin();
       const chunks = chunksOf(MODEL, 4 * KiB);
-      const gapMs = 100;
+      const gapMs = idleTimeoutMs - 100;
 
-      // Together well past the timeout; each gap far within it.
+      // Together well past the timeout; each gap within it.
       for (const [seq, chunk] of chunks.entries()) {
-        await new Promise((resolve) => setTimeout(resolve, gapMs));
+        jest.advanceTimersByTime(gapMs);
         await sendChunk(client, begun.instance, begun.ingest_id, seq, chunk);
       }
-      expect(gapMs * chunks.length).toBeGreaterThan(idleTimeoutMs * 1.5);
+      expect(gapMs * chunks.length).toBeGreaterThan(idleTimeoutMs * 5);
 
       await expect(
         client.call(
