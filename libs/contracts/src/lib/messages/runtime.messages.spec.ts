@@ -75,6 +75,10 @@ describe('RuntimeHeartbeat', () => {
       'a model with negative requests in flight',
       { models: [report({ in_flight: -1 })] },
     ],
+    [
+      'a model with a fractional copy count',
+      { models: [report({ copies: 1.5 })] },
+    ],
   ])('refuses one with %s', (_what, over) => {
     expect(RuntimeHeartbeat.safeParse(heartbeat(over)).success).toBe(false);
   });
@@ -116,8 +120,18 @@ describe('LoadModelRequest', () => {
     expect(LoadModelRequest.safeParse(load).success).toBe(true);
   });
 
+  it('takes whether the model is pinned and its largest batch, both optional', () => {
+    expect(
+      LoadModelRequest.safeParse({ ...load, pinned: true, max_batch: 32 })
+        .success,
+    ).toBe(true);
+  });
+
   it.each([
     ['version 0', { version: 0 }],
+    ['a batch of 0', { max_batch: 0 }],
+    ['a fractional batch', { max_batch: 1.5 }],
+    ['pinned as a string', { pinned: 'yes' }],
     ['a short sha256', { sha256: 'f'.repeat(40) }],
     ['a negative size', { size_bytes: -1 }],
     ['a negative estimate', { memory_estimate_bytes: -1 }],

@@ -30,14 +30,33 @@ export const LoadModelRequest = z.object({
   size_bytes: Bytes,
   /** What the placement reserved; the runtime refuses a load that would cross its hard limit. */
   memory_estimate_bytes: Bytes,
+  /**
+   * Never unloaded by the runtime's own memory guard while anything else can go (the
+   * guard unloads pinned models last). Absent: false.
+   */
+  pinned: z.boolean().optional(),
+  /**
+   * The largest batch the model will be run at: its warm-up runs at this batch, so its
+   * measured memory includes the arena that batch needs. Absent: the runtime's default
+   * (RuntimeSettings.warmupBatch).
+   */
+  max_batch: z.number().int().positive().max(65_536).optional(),
 });
 export type LoadModelRequest = z.infer<typeof LoadModelRequest>;
 export const LoadModelResponse = z.object({
   model_id: ModelId,
   version: VersionNumber,
-  /** Measured (RSS delta around the serialized load plus a warm-up run). */
+  /**
+   * Measured: the RSS delta around the serialized load plus its warm-up run at the
+   * largest batch, plus the worker thread that holds it.
+   */
   memory_bytes: Bytes,
+  /** From the start of the load itself (not counting time queued behind other loads). */
   load_ms: z.number().nonnegative(),
+  /** Time the load waited behind other loads and unloads before it started. */
+  queued_ms: z.number().nonnegative().optional(),
+  /** The most the process held for it while it loaded (loading peaks above its steady size). */
+  peak_bytes: Bytes.optional(),
   /** False when the model was already loaded here (loads are idempotent). */
   loaded_now: z.boolean(),
   /** The runtime's state version once this load completed (see RuntimeHeartbeat.state_version). */
@@ -71,7 +90,10 @@ export const UnloadModelRequest = z.object({
 });
 export type UnloadModelRequest = z.infer<typeof UnloadModelRequest>;
 export const UnloadModelResponse = z.object({
+  /** The memory the runtime counted for the model (every copy of it), now free. */
   freed_bytes: Bytes,
+  /** How much the process's RSS fell across the release: the memory really given back. */
+  returned_bytes: Bytes.optional(),
   was_loaded: z.boolean(),
   state_version: z.number().int().nonnegative(),
 });
@@ -81,7 +103,13 @@ export const LoadedModelReport = z.object({
   model_id: ModelId,
   version: VersionNumber,
   state: z.enum(MODEL_STATES),
+  /** What one copy of it takes (measured; re-measured when a larger batch grows its arena). */
   memory_bytes: Bytes,
+  /**
+   * Copies of it in this runtime, each on its own worker thread (a busy model gets more).
+   * used_bytes counts every copy. Absent: 1.
+   */
+  copies: z.number().int().nonnegative().optional(),
   loaded_at: z.string().nullable(),
   last_used_at: z.string().nullable(),
   requests: z.number().int().nonnegative(),
@@ -111,9 +139,16 @@ export const RuntimeHeartbeat = z.object({
   interval_ms: z.number().int().positive(),
   capacity_bytes: Bytes,
   soft_limit_bytes: Bytes,
-  /** Sum of the loaded models' measured memory plus loads and unloads in progress. */
+  /**
+   * Sum of the loaded models' measured memory (every copy), plus loads in progress (the
+   * one running at its expected peak) and unloads in progress (until their memory is back).
+   */
   used_bytes: Bytes,
-  /** The process's own memory apart from models (Node, workers, the engines' fixed costs). */
+  /**
+   * The process's own memory apart from models: Node, the engines' one-time costs and the
+   * idle worker kept ready for the next load. The runtime keeps its RSS under
+   * capacity_bytes + base_bytes.
+   */
   base_bytes: Bytes,
   rss_bytes: Bytes,
   workers: z.number().int().positive(),
