@@ -2,6 +2,8 @@ import {
   CreateModelRequest,
   CreateVersionRequest,
   ModelChangedEvent,
+  ResolveVersionResponse,
+  VersionMeasuredEvent,
 } from './registry.messages';
 
 describe('CreateModelRequest', () => {
@@ -18,6 +20,7 @@ describe('CreateModelRequest', () => {
         format: 'onnx',
         description: 'd'.repeat(10_000),
         memory_estimate_bytes: 0,
+        memory_estimate_authoritative: true,
         preload: true,
         pinned: false,
         ttl_ms: 1,
@@ -42,6 +45,10 @@ describe('CreateModelRequest', () => {
     ['a label value that is not a string', { labels: { k: 1 } }],
     ['an unknown if_exists', { if_exists: 'replace' }],
     ['preload as a string', { preload: 'true' }],
+    [
+      'memory_estimate_authoritative as a string',
+      { memory_estimate_authoritative: 'yes' },
+    ],
   ])('refuses %s', (_what, over) => {
     expect(
       CreateModelRequest.safeParse({ id: 'iris', format: 'onnx', ...over })
@@ -88,6 +95,94 @@ describe('ModelChangedEvent', () => {
     expect(
       ModelChangedEvent.safeParse({ model_id: 'iris', change: 'renamed' })
         .success,
+    ).toBe(false);
+  });
+});
+
+describe('VersionMeasuredEvent', () => {
+  const measured = {
+    model_id: 'iris',
+    version: 1,
+    memory_bytes: 786_432,
+    load_ms: 3.9,
+    node_id: 'runtime-1',
+  };
+
+  it('accepts a measurement, with or without its time', () => {
+    expect(VersionMeasuredEvent.safeParse(measured).success).toBe(true);
+    expect(
+      VersionMeasuredEvent.safeParse({
+        ...measured,
+        measured_at: '2026-03-01T12:00:00.000Z',
+      }).success,
+    ).toBe(true);
+  });
+
+  it.each([
+    ['a negative size', { memory_bytes: -1 }],
+    ['a fractional size', { memory_bytes: 1.5 }],
+    ['a negative load time', { load_ms: -0.1 }],
+    ['version 0', { version: 0 }],
+    ['a node id with a dot', { node_id: 'runtime.1' }],
+    ['a time that is not ISO 8601', { measured_at: 'yesterday' }],
+    ['no node id', { node_id: undefined }],
+  ])('refuses %s', (_what, over) => {
+    expect(
+      VersionMeasuredEvent.safeParse({ ...measured, ...over }).success,
+    ).toBe(false);
+  });
+});
+
+describe('ResolveVersionResponse', () => {
+  const model = {
+    id: 'iris',
+    format: 'onnx',
+    description: null,
+    memory_estimate_bytes: null,
+    preload: false,
+    pinned: false,
+    ttl_ms: null,
+    labels: {},
+    created_at: '2026-01-01T00:00:00.000Z',
+    updated_at: '2026-01-01T00:00:00.000Z',
+  };
+  const version = {
+    model_id: 'iris',
+    version: 1,
+    format: 'onnx',
+    artifact_uri: 'local:iris/x/model.onnx',
+    sha256: 'c'.repeat(64),
+    size_bytes: 10,
+    signature: { inputs: [], outputs: [] },
+    status: 'ready',
+    created_at: '2026-01-01T00:00:00.000Z',
+  };
+
+  it('carries a measurement, none, or (from older senders) neither field', () => {
+    const measured = {
+      memory_bytes: 4096,
+      load_ms: 2,
+      measured_at: '2026-01-02T00:00:00.000Z',
+    };
+    for (const extra of [{ measured }, { measured: null }, {}]) {
+      expect(
+        ResolveVersionResponse.safeParse({
+          model: { ...model, memory_estimate_authoritative: false },
+          version: { ...version, ...extra },
+        }).success,
+      ).toBe(true);
+    }
+    expect(ResolveVersionResponse.safeParse({ model, version }).success).toBe(
+      true,
+    );
+  });
+
+  it('refuses a measurement without its size', () => {
+    expect(
+      ResolveVersionResponse.safeParse({
+        model,
+        version: { ...version, measured: { load_ms: 2, measured_at: 'x' } },
+      }).success,
     ).toBe(false);
   });
 });

@@ -6,6 +6,7 @@ import {
   Empty,
   ModelFormatSchema,
   ModelId,
+  NodeId,
   PingResponse,
   Sha256,
   SignatureSchema,
@@ -16,8 +17,18 @@ export const ModelRecordSchema = z.object({
   id: ModelId,
   format: ModelFormatSchema,
   description: z.string().nullable(),
-  /** Declared by the operator; the runtime's measurement replaces it once loaded. */
+  /**
+   * Declared by the operator. Placement uses a version's measurement (`measured`)
+   * when there is one, and this until then, unless `memory_estimate_authoritative`.
+   */
   memory_estimate_bytes: Bytes.nullable(),
+  /**
+   * True: the declared `memory_estimate_bytes` is used even where a measurement exists
+   * (the operator knows better, e.g. memory the RSS delta does not see). Never true
+   * without an estimate. The registry always sends it; absent (a record from a sender
+   * that predates the field) means false.
+   */
+  memory_estimate_authoritative: z.boolean().optional(),
   preload: z.boolean(),
   pinned: z.boolean(),
   ttl_ms: z.number().int().positive().nullable(),
@@ -29,7 +40,26 @@ export type ModelRecord = z.infer<typeof ModelRecordSchema>;
 
 export const VERSION_STATUSES = ['ready', 'failed'] as const;
 
-/** Versions are immutable: nothing but `status` ever changes after creation. */
+/**
+ * The latest memory measurement of one version, taken by a runtime when it loaded it
+ * (see `registry.version.measured.v1`). The latest, not the largest: it reflects the
+ * engine and settings the runtimes run now.
+ */
+export const VersionMeasurementSchema = z.object({
+  /** The runtime's measurement: RSS delta around load and warm-up, at least the file size. */
+  memory_bytes: Bytes,
+  load_ms: z.number().nonnegative(),
+  /** ISO 8601, UTC. */
+  measured_at: z.string(),
+});
+export type VersionMeasurement = z.infer<typeof VersionMeasurementSchema>;
+
+/**
+ * Versions are immutable: nothing but `status` ever changes after creation. `measured`
+ * is not part of the version itself but the registry's latest observation of it: null
+ * until a runtime has loaded it and the cache-manager reported it; the registry always
+ * sends it (absent only from senders that predate the field).
+ */
 export const VersionRecordSchema = z.object({
   model_id: ModelId,
   version: VersionNumber,
@@ -40,12 +70,15 @@ export const VersionRecordSchema = z.object({
   signature: SignatureSchema,
   status: z.enum(VERSION_STATUSES),
   created_at: z.string(),
+  measured: VersionMeasurementSchema.nullable().optional(),
 });
 export type VersionRecord = z.infer<typeof VersionRecordSchema>;
 
 const ModelSettings = {
   description: z.string().max(10_000).nullable().optional(),
   memory_estimate_bytes: Bytes.nullable().optional(),
+  /** True needs a memory estimate (given here or already stored): INVALID_REQUEST otherwise. */
+  memory_estimate_authoritative: z.boolean().optional(),
   preload: z.boolean().optional(),
   pinned: z.boolean().optional(),
   ttl_ms: z.number().int().positive().nullable().optional(),
@@ -122,6 +155,28 @@ export const ModelChangedEvent = z.object({
 });
 export type ModelChangedEvent = z.infer<typeof ModelChangedEvent>;
 
+/**
+ * A runtime measured a version's memory while loading it; the cache-manager publishes
+ * this after each successful load so that the measurement outlives it. The registry
+ * keeps the latest measurement per (model, version), by `measured_at`: every registry
+ * instance receives the event, and a redelivered or older one changes nothing. Best
+ * effort: one that finds the database down, or names a version that does not exist, is
+ * logged and dropped (the next load measures again).
+ */
+export const VersionMeasuredEvent = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  memory_bytes: Bytes,
+  load_ms: z.number().nonnegative(),
+  node_id: NodeId,
+  /**
+   * When the load finished (ISO 8601 with an offset, e.g. Date#toISOString()); absent:
+   * when the registry receives it. Set it, so that all registry instances agree.
+   */
+  measured_at: z.iso.datetime({ offset: true }).optional(),
+});
+export type VersionMeasuredEvent = z.infer<typeof VersionMeasuredEvent>;
+
 const QUEUE = 'registry';
 
 export const Registry = {
@@ -157,4 +212,5 @@ export const Registry = {
   ),
   ping: serviceRpc('registry.ping.v1', QUEUE, Empty, PingResponse),
   modelChanged: event('registry.model.changed.v1', ModelChangedEvent),
+  versionMeasured: event('registry.version.measured.v1', VersionMeasuredEvent),
 } as const;
