@@ -1,10 +1,16 @@
 import {
   Injectable,
+  Logger,
   OnApplicationBootstrap,
   OnModuleDestroy,
 } from '@nestjs/common';
 
-import { ModelChangedEvent, Registry } from '@portfolio/contracts';
+import {
+  isPortfolioError,
+  ModelChangedEvent,
+  Registry,
+  VersionMeasuredEvent,
+} from '@portfolio/contracts';
 import { BusSubscription, Messaging } from '@portfolio/messaging';
 
 import { ModelRegistryService } from './model-registry.service';
@@ -14,6 +20,7 @@ import { ModelRegistryService } from './model-registry.service';
 export class ModelRegistryHandlers
   implements OnApplicationBootstrap, OnModuleDestroy
 {
+  private readonly logger = new Logger('ModelRegistry');
   private subscriptions: BusSubscription[] = [];
   private readonly startedAt = new Date().toISOString();
 
@@ -49,6 +56,9 @@ export class ModelRegistryHandlers
       m.serve(Registry.resolveVersion, (req) =>
         this.registry.resolveVersion(req),
       ),
+      // No registry.model.changed.v1 for a measurement: nothing a gateway caches depends
+      // on it, and the cache-manager that publishes it knows it already.
+      m.on(Registry.versionMeasured, (e) => this.measured(e)),
       // Up means able to answer: a registry without its database is down for health.
       m.serve(Registry.ping, async () => {
         await this.registry.ping();
@@ -64,6 +74,18 @@ export class ModelRegistryHandlers
   onModuleDestroy(): void {
     for (const s of this.subscriptions) s.unsubscribe();
     this.subscriptions = [];
+  }
+
+  /** Best effort: a measurement that cannot be stored is logged; the next load measures again. */
+  private async measured(e: VersionMeasuredEvent): Promise<void> {
+    try {
+      await this.registry.recordMeasurement(e);
+    } catch (err) {
+      if (!isPortfolioError(err)) throw err;
+      this.logger.warn(
+        `measurement of ${e.model_id}@${e.version} by ${e.node_id} not recorded: ${err.message}`,
+      );
+    }
   }
 
   private changed(event: ModelChangedEvent): void {

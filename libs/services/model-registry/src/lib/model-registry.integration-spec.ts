@@ -6,8 +6,13 @@ import { PortfolioError, Registry, Signature } from '@portfolio/contracts';
 import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
 import { createTestDatabase, makeTempDir } from '@portfolio/testing';
 
-import { RegistryDatabase } from './database/registry-database';
+import {
+  RegistryDatabase,
+  registryDataSourceOptions,
+} from './database/registry-database';
+import { InitialSchema1764201600000 } from './migrations/1764201600000-initial-schema';
 import { ModelRegistryServiceModule } from './model-registry-service.module';
+import { ModelRegistryService } from './model-registry.service';
 
 const signature: Signature = {
   inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }],
@@ -54,29 +59,45 @@ function version(
   });
 }
 
-/** The same behaviour on a PostgreSQL server and on embedded PGlite. */
-describe.each([
+/** Polls `probe` until it returns something other than null; fails after 10 s. */
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | null>,
+): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: still not there`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const provisioners: [
+  string,
+  () => Promise<{ database: RegistryDatabase; cleanup: () => Promise<void> }>,
+][] = [
   [
     'postgres',
     async () => {
       const db = await createTestDatabase('registry');
       return {
-        database: { kind: 'postgres', url: db.url } as RegistryDatabase,
+        database: { kind: 'postgres', url: db.url },
         cleanup: db.drop,
       };
     },
   ],
   [
     'pglite',
-    async () => {
-      const dir = makeTempDir('registry-pglite');
-      return {
-        database: { kind: 'pglite', dataDir: dir } as RegistryDatabase,
-        cleanup: async () => undefined,
-      };
-    },
+    async () => ({
+      database: { kind: 'pglite', dataDir: makeTempDir('registry-pglite') },
+      cleanup: async () => undefined,
+    }),
   ],
-])('model registry on %s', (_kind, provision) => {
+];
+
+/** The same behaviour on a PostgreSQL server and on embedded PGlite. */
+describe.each(provisioners)('model registry on %s', (_kind, provision) => {
   let app: INestApplicationContext;
   let m: Messaging;
   let database: RegistryDatabase;
@@ -232,6 +253,223 @@ describe.each([
     ).resolves.toMatchObject({ version: { version: 4 } });
   });
 
+  it('marks a declared estimate authoritative only where there is one', async () => {
+    const fixed = await m.call(Registry.createModel, {
+      id: 'fixed',
+      format: 'onnx',
+      memory_estimate_bytes: 4096,
+      memory_estimate_authoritative: true,
+    });
+    expect(fixed.model).toMatchObject({
+      memory_estimate_bytes: 4096,
+      memory_estimate_authoritative: true,
+    });
+    expect(
+      (await m.call(Registry.getModel, { id: 'dedupe' })).model,
+    ).toMatchObject({ memory_estimate_authoritative: false });
+
+    const refused = await m
+      .call(Registry.createModel, {
+        id: 'guess',
+        format: 'onnx',
+        memory_estimate_authoritative: true,
+      })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      code: 'INVALID_REQUEST',
+      message: expect.stringMatching(/^memory_estimate_authoritative: /),
+    });
+    await expect(
+      m.call(Registry.getModel, { id: 'guess' }),
+    ).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+  });
+
+  it('checks the rule on the settings an update leaves', async () => {
+    // iris keeps the 2048 bytes it was registered with: that estimate can become authoritative.
+    await expect(
+      m.call(Registry.createModel, {
+        id: 'iris',
+        format: 'onnx',
+        memory_estimate_authoritative: true,
+        if_exists: 'update',
+      }),
+    ).resolves.toMatchObject({
+      model: {
+        memory_estimate_bytes: 2048,
+        memory_estimate_authoritative: true,
+      },
+    });
+    await expect(
+      m.call(Registry.createModel, {
+        id: 'iris',
+        format: 'onnx',
+        memory_estimate_bytes: null,
+        preload: false,
+        if_exists: 'update',
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(
+      (await m.call(Registry.getModel, { id: 'iris' })).model,
+    ).toMatchObject({
+      memory_estimate_bytes: 2048,
+      memory_estimate_authoritative: true,
+      preload: true,
+    });
+    await expect(
+      m.call(Registry.createModel, {
+        id: 'iris',
+        format: 'onnx',
+        memory_estimate_bytes: null,
+        memory_estimate_authoritative: false,
+        if_exists: 'update',
+      }),
+    ).resolves.toMatchObject({
+      model: {
+        memory_estimate_bytes: null,
+        memory_estimate_authoritative: false,
+      },
+    });
+    // The database holds the rule whatever path writes.
+    await expect(
+      app
+        .get(DataSource)
+        .query(
+          `UPDATE models SET memory_estimate_bytes = NULL WHERE id = 'fixed'`,
+        ),
+    ).rejects.toThrow(/models_authoritative_estimate_declared/);
+  });
+
+  it('keeps the latest measurement of a version from the event', async () => {
+    expect(
+      (await m.call(Registry.resolveVersion, { model_id: 'dedupe' })).version
+        .measured,
+    ).toBeNull();
+    m.emit(Registry.versionMeasured, {
+      model_id: 'dedupe',
+      version: 2,
+      memory_bytes: 900_000,
+      load_ms: 12.5,
+      node_id: 'runtime-1',
+      measured_at: '2026-03-01T10:00:00.000Z',
+    });
+    const first = await until('the first measurement', async () => {
+      const { version } = await m.call(Registry.resolveVersion, {
+        model_id: 'dedupe',
+      });
+      return version.measured ?? null;
+    });
+    expect(first).toEqual({
+      memory_bytes: 900_000,
+      load_ms: 12.5,
+      measured_at: '2026-03-01T10:00:00.000Z',
+    });
+
+    // Smaller but newer wins (the current engine); older loses, whatever its size.
+    m.emit(Registry.versionMeasured, {
+      model_id: 'dedupe',
+      version: 2,
+      memory_bytes: 700_000,
+      load_ms: 8,
+      node_id: 'runtime-2',
+      measured_at: '2026-03-01T11:00:00.000Z',
+    });
+    await until('the newer measurement', async () => {
+      const { version } = await m.call(Registry.resolveVersion, {
+        model_id: 'dedupe',
+        version: 2,
+      });
+      return version.measured?.memory_bytes === 700_000 ? true : null;
+    });
+    const service = app.get(ModelRegistryService);
+    await expect(
+      service.recordMeasurement({
+        model_id: 'dedupe',
+        version: 2,
+        memory_bytes: 5_000_000,
+        load_ms: 30,
+        node_id: 'runtime-3',
+        measured_at: '2026-03-01T09:00:00.000Z',
+      }),
+    ).resolves.toBe(false);
+    const got = await m.call(Registry.getModel, { id: 'dedupe' });
+    expect(got.versions.map((v) => v.measured ?? null)).toEqual([
+      null,
+      {
+        memory_bytes: 700_000,
+        load_ms: 8,
+        measured_at: '2026-03-01T11:00:00.000Z',
+      },
+    ]);
+    const [row] = await app
+      .get(DataSource)
+      .query(
+        `SELECT node_id FROM version_measurements WHERE model_id = 'dedupe'`,
+      );
+    expect(row).toEqual({ node_id: 'runtime-2' });
+
+    // Without a time, the registry's clock stamps it (now is later than 2026-03-01).
+    await expect(
+      service.recordMeasurement({
+        model_id: 'dedupe',
+        version: 1,
+        memory_bytes: 650_000,
+        load_ms: 7,
+        node_id: 'runtime-1',
+      }),
+    ).resolves.toBe(true);
+    const v1 = await m.call(Registry.resolveVersion, {
+      model_id: 'dedupe',
+      version: 1,
+    });
+    expect(v1.version.measured?.memory_bytes).toBe(650_000);
+    // A version reused by sha256 (the highest with those bytes) comes back with its measurement.
+    const reused = await version(m, 'dedupe', 9, { reuse: true });
+    expect(reused).toMatchObject({
+      created: false,
+      version: { version: 2, measured: { memory_bytes: 700_000 } },
+    });
+  });
+
+  it('refuses a measurement of a version that does not exist, storing nothing', async () => {
+    const service = app.get(ModelRegistryService);
+    const measurement = {
+      version: 7,
+      memory_bytes: 1,
+      load_ms: 1,
+      node_id: 'runtime-1',
+    };
+    await expect(
+      service.recordMeasurement({ model_id: 'dedupe', ...measurement }),
+    ).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
+    await expect(
+      service.recordMeasurement({ model_id: 'ghost', ...measurement }),
+    ).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
+    // Over the bus, the same event is logged and dropped; the registry keeps handling events.
+    m.emit(Registry.versionMeasured, { model_id: 'ghost', ...measurement });
+    m.emit(Registry.versionMeasured, {
+      ...measurement,
+      model_id: 'dedupe',
+      version: 1,
+      memory_bytes: 640_000,
+    });
+    await until('the measurement after the refused one', async () => {
+      const { version } = await m.call(Registry.resolveVersion, {
+        model_id: 'dedupe',
+        version: 1,
+      });
+      return version.measured?.memory_bytes === 640_000 ? true : null;
+    });
+    const rows = await app
+      .get(DataSource)
+      .query(
+        `SELECT model_id, version FROM version_measurements ORDER BY model_id, version`,
+      );
+    expect(rows).toEqual([
+      { model_id: 'dedupe', version: 1 },
+      { model_id: 'dedupe', version: 2 },
+    ]);
+  });
+
   it('keeps everything across a restart and migrates nothing twice', async () => {
     await app.close();
     ({ app, m } = await start(database));
@@ -239,7 +477,147 @@ describe.each([
     expect(got.versions).toHaveLength(5);
     const migrations = await app
       .get(DataSource)
-      .query('SELECT name FROM migrations');
-    expect(migrations).toHaveLength(1);
+      .query('SELECT name FROM migrations ORDER BY id');
+    expect(migrations).toEqual([
+      { name: 'InitialSchema1764201600000' },
+      { name: 'MemoryMeasurements1796169600000' },
+    ]);
+    // Measurements outlive whatever reported them, and the registry itself.
+    const dedupe = await m.call(Registry.resolveVersion, {
+      model_id: 'dedupe',
+      version: 2,
+    });
+    expect(dedupe.version.measured?.memory_bytes).toBe(700_000);
+    expect(dedupe.model.memory_estimate_authoritative).toBe(false);
+  });
+});
+
+/**
+ * A database made by the first release (the initial schema, with models and versions
+ * in it) is migrated when the registry starts: its data is kept, existing models are not
+ * authoritative, and measurements can be recorded for its versions.
+ */
+describe.each(provisioners)(
+  'upgrading a registry database on %s',
+  (_kind, provision) => {
+    let database: RegistryDatabase;
+    let cleanup: () => Promise<void>;
+    let app: INestApplicationContext | undefined;
+
+    beforeAll(async () => {
+      ({ database, cleanup } = await provision());
+      const old = new DataSource({
+        ...registryDataSourceOptions(database),
+        entities: [],
+        migrations: [InitialSchema1764201600000],
+      });
+      await old.initialize();
+      await old.runMigrations({ transaction: 'each' });
+      await old.query(
+        `INSERT INTO models (id, format, memory_estimate_bytes, pinned) VALUES ('old', 'onnx', 1234, true)`,
+      );
+      await old.query(
+        `INSERT INTO model_versions (model_id, version, format, artifact_uri, sha256, size_bytes, signature, status)
+       VALUES ('old', 1, 'onnx', $1, $2, 1001, $3, 'ready')`,
+        [`local:old/${sha(1)}/model.onnx`, sha(1), JSON.stringify(signature)],
+      );
+      await old.destroy();
+    });
+    afterAll(async () => {
+      await app?.close();
+      await cleanup?.();
+    });
+
+    it('migrates, keeping the models and versions it holds', async () => {
+      let m: Messaging;
+      ({ app, m } = await start(database));
+      const got = await m.call(Registry.getModel, { id: 'old' });
+      expect(got.model).toMatchObject({
+        memory_estimate_bytes: 1234,
+        memory_estimate_authoritative: false,
+        pinned: true,
+      });
+      expect(got.versions).toEqual([
+        expect.objectContaining({
+          version: 1,
+          sha256: sha(1),
+          size_bytes: 1001,
+          signature,
+          measured: null,
+        }),
+      ]);
+      await expect(
+        app.get(ModelRegistryService).recordMeasurement({
+          model_id: 'old',
+          version: 1,
+          memory_bytes: 5000,
+          load_ms: 2,
+          node_id: 'runtime-1',
+        }),
+      ).resolves.toBe(true);
+      await expect(
+        m.call(Registry.createModel, {
+          id: 'old',
+          format: 'onnx',
+          memory_estimate_authoritative: true,
+          if_exists: 'update',
+        }),
+      ).resolves.toMatchObject({
+        model: {
+          memory_estimate_bytes: 1234,
+          memory_estimate_authoritative: true,
+        },
+      });
+      // The versions stay immutable: the trigger is the first release's, untouched.
+      await expect(
+        app
+          .get(DataSource)
+          .query(
+            `UPDATE model_versions SET size_bytes = 1 WHERE model_id = 'old'`,
+          ),
+      ).rejects.toThrow(/immutable/);
+    });
+  },
+);
+
+/**
+ * Several registry instances starting together on an empty database take turns under
+ * the advisory lock: every one of them starts, and each migration runs once.
+ */
+describe('migrating an empty PostgreSQL database from several instances at once', () => {
+  const apps: INestApplicationContext[] = [];
+  let cleanup: () => Promise<void>;
+
+  afterAll(async () => {
+    for (const a of apps) await a.close();
+    await cleanup?.();
+  });
+
+  it('starts them all and migrates once', async () => {
+    const db = await createTestDatabase('registry_race');
+    cleanup = db.drop;
+    const database: RegistryDatabase = { kind: 'postgres', url: db.url };
+    const started = await Promise.all([1, 2, 3].map(() => start(database)));
+    apps.push(...started.map((s) => s.app));
+    const migrations = await started[0].app
+      .get(DataSource)
+      .query('SELECT name FROM migrations ORDER BY id');
+    expect(migrations).toEqual([
+      { name: 'InitialSchema1764201600000' },
+      { name: 'MemoryMeasurements1796169600000' },
+    ]);
+    for (const [i, { m }] of started.entries()) {
+      await expect(
+        m.call(Registry.createModel, {
+          id: `m${i}`,
+          format: 'onnx',
+          memory_estimate_bytes: 1,
+          memory_estimate_authoritative: true,
+          if_exists: 'update',
+        }),
+      ).resolves.toMatchObject({
+        model: { memory_estimate_authoritative: true },
+      });
+    }
   });
 });

@@ -11,11 +11,13 @@ import {
   PortfolioError,
   ResolveVersionRequest,
   ResolveVersionResponse,
+  VersionMeasuredEvent,
 } from '@portfolio/contracts';
 
 import { DbGate } from './database/db-gate';
 import { ModelVersionEntity } from './entities/model-version.entity';
 import { ModelEntity } from './entities/model.entity';
+import { VersionMeasurementEntity } from './entities/version-measurement.entity';
 import { toModelRecord, toVersionRecord } from './registry.mapper';
 
 export const DB_GATE = Symbol('DB_GATE');
@@ -38,27 +40,42 @@ export class ModelRegistryService {
   }
 
   createModel(req: CreateModelRequest): Promise<CreateModelResponse> {
+    // Authoritative without an estimate of its own is a valid update of a model that has
+    // one, never a valid new model.
+    const borrowsEstimate =
+      (req.memory_estimate_authoritative ?? false) &&
+      req.memory_estimate_bytes == null;
+    if (borrowsEstimate && req.if_exists !== 'update')
+      throw authoritativeWithoutEstimate(req.id);
     return this.gate.run(() =>
       this.dataSource.transaction(async (tx) => {
-        const inserted = await tx
-          .createQueryBuilder()
-          .insert()
-          .into(ModelEntity)
-          .values({
-            id: req.id,
-            format: req.format,
-            description: req.description ?? null,
-            memoryEstimateBytes: req.memory_estimate_bytes ?? null,
-            preload: req.preload ?? false,
-            pinned: req.pinned ?? false,
-            ttlMs: req.ttl_ms ?? null,
-            labels: req.labels ?? {},
-          })
-          .orIgnore()
-          .returning('id')
-          .execute();
+        // Not even attempted when it borrows: PostgreSQL checks a row's constraints
+        // before it sees the conflict that would ignore it.
+        const inserted = borrowsEstimate
+          ? { raw: [] }
+          : await tx
+              .createQueryBuilder()
+              .insert()
+              .into(ModelEntity)
+              .values({
+                id: req.id,
+                format: req.format,
+                description: req.description ?? null,
+                memoryEstimateBytes: req.memory_estimate_bytes ?? null,
+                memoryEstimateAuthoritative:
+                  req.memory_estimate_authoritative ?? false,
+                preload: req.preload ?? false,
+                pinned: req.pinned ?? false,
+                ttlMs: req.ttl_ms ?? null,
+                labels: req.labels ?? {},
+              })
+              .orIgnore()
+              .returning('id')
+              .execute();
         const created = inserted.raw.length > 0;
-        const model = await this.lockModel(tx, req.id);
+        const model = await this.findLockedModel(tx, req.id);
+        // Only a borrowed estimate finds nothing here: nothing was inserted.
+        if (!model) throw authoritativeWithoutEstimate(req.id);
         if (created) return { model: toModelRecord(model), created: true };
 
         if (req.if_exists !== 'update') {
@@ -80,6 +97,9 @@ export class ModelRegistryService {
           changes.description = req.description;
         if (req.memory_estimate_bytes !== undefined)
           changes.memoryEstimateBytes = req.memory_estimate_bytes;
+        if (req.memory_estimate_authoritative !== undefined)
+          changes.memoryEstimateAuthoritative =
+            req.memory_estimate_authoritative;
         if (req.preload !== undefined) changes.preload = req.preload;
         if (req.pinned !== undefined) changes.pinned = req.pinned;
         if (req.ttl_ms !== undefined) changes.ttlMs = req.ttl_ms;
@@ -89,6 +109,16 @@ export class ModelRegistryService {
             JSON.stringify(model[k as keyof ModelEntity]) !== JSON.stringify(v),
         );
         if (!differs) return { model: toModelRecord(model), created: false };
+        // An update may drop the estimate an authoritative model stands on, or mark
+        // the stored estimate authoritative: the rule holds for the result.
+        assertAuthoritativeEstimate(
+          changes.memoryEstimateAuthoritative ??
+            model.memoryEstimateAuthoritative,
+          changes.memoryEstimateBytes !== undefined
+            ? changes.memoryEstimateBytes
+            : model.memoryEstimateBytes,
+          req.id,
+        );
         await tx.update(ModelEntity, { id: req.id }, changes);
         return {
           model: toModelRecord(await this.lockModel(tx, req.id)),
@@ -108,9 +138,16 @@ export class ModelRegistryService {
         where: { modelId: id },
         order: { version: 'ASC' },
       });
+      const measurements = await this.dataSource.manager.findBy(
+        VersionMeasurementEntity,
+        { modelId: id },
+      );
+      const byVersion = new Map(measurements.map((x) => [x.version, x]));
       return {
         model: toModelRecord(model),
-        versions: versions.map(toVersionRecord),
+        versions: versions.map((v) =>
+          toVersionRecord(v, byVersion.get(v.version) ?? null),
+        ),
       };
     });
   }
@@ -148,8 +185,16 @@ export class ModelRegistryService {
             },
             order: { version: 'DESC' },
           });
-          if (existing)
-            return { version: toVersionRecord(existing), created: false };
+          if (existing) {
+            const measured = await tx.findOneBy(VersionMeasurementEntity, {
+              modelId: existing.modelId,
+              version: existing.version,
+            });
+            return {
+              version: toVersionRecord(existing, measured),
+              created: false,
+            };
+          }
         }
         const { max } = (await tx
           .createQueryBuilder(ModelVersionEntity, 'v')
@@ -171,7 +216,7 @@ export class ModelRegistryService {
           modelId: entity.modelId,
           version: entity.version,
         });
-        return { version: toVersionRecord(saved), created: true };
+        return { version: toVersionRecord(saved, null), created: true };
       }),
     );
   }
@@ -210,19 +255,100 @@ export class ModelRegistryService {
               },
             );
       }
-      return { model: toModelRecord(model), version: toVersionRecord(version) };
+      const measured = await this.dataSource.manager.findOneBy(
+        VersionMeasurementEntity,
+        { modelId: version.modelId, version: version.version },
+      );
+      return {
+        model: toModelRecord(model),
+        version: toVersionRecord(version, measured),
+      };
+    });
+  }
+
+  /**
+   * Keeps the latest measurement of a version: a newer `measured_at` replaces the
+   * stored one, an older or equal one (a redelivery, or the same event handled by
+   * another registry instance) changes nothing. The latest, not the largest, because
+   * it reflects the engine the runtimes run now. Resolves to whether it was stored;
+   * VERSION_NOT_FOUND when the version does not exist.
+   */
+  recordMeasurement(m: VersionMeasuredEvent): Promise<boolean> {
+    return this.gate.run(async () => {
+      try {
+        const rows: unknown[] = await this.dataSource.query(
+          `INSERT INTO version_measurements AS vm
+             (model_id, version, memory_bytes, load_ms, node_id, measured_at)
+           VALUES ($1, $2, $3, $4, $5, COALESCE($6::timestamptz, now()))
+           ON CONFLICT (model_id, version) DO UPDATE SET
+             memory_bytes = EXCLUDED.memory_bytes, load_ms = EXCLUDED.load_ms,
+             node_id = EXCLUDED.node_id, measured_at = EXCLUDED.measured_at
+           WHERE vm.measured_at < EXCLUDED.measured_at
+           RETURNING vm.model_id`,
+          [
+            m.model_id,
+            m.version,
+            m.memory_bytes,
+            m.load_ms,
+            m.node_id,
+            m.measured_at ?? null,
+          ],
+        );
+        return rows.length > 0;
+      } catch (e) {
+        if (sqlState(e) === FOREIGN_KEY_VIOLATION) {
+          throw new PortfolioError(
+            'VERSION_NOT_FOUND',
+            `model "${m.model_id}" has no version ${m.version}`,
+            { model_id: m.model_id, version: m.version },
+          );
+        }
+        throw e;
+      }
     });
   }
 
   private async lockModel(tx: EntityManager, id: string): Promise<ModelEntity> {
-    const model = await tx
+    const model = await this.findLockedModel(tx, id);
+    if (!model) throw modelNotFound(id);
+    return model;
+  }
+
+  private findLockedModel(
+    tx: EntityManager,
+    id: string,
+  ): Promise<ModelEntity | null> {
+    return tx
       .createQueryBuilder(ModelEntity, 'm')
       .setLock('pessimistic_write')
       .where('m.id = :id', { id })
       .getOne();
-    if (!model) throw modelNotFound(id);
-    return model;
   }
+}
+
+const FOREIGN_KEY_VIOLATION = '23503';
+
+function sqlState(e: unknown): unknown {
+  const err = e as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return err?.driverError?.code ?? err?.code;
+}
+
+/** The database refuses it too (models_authoritative_estimate_declared); this says it in words. */
+function assertAuthoritativeEstimate(
+  authoritative: boolean,
+  estimateBytes: number | null,
+  modelId: string,
+): void {
+  if (authoritative && estimateBytes === null)
+    throw authoritativeWithoutEstimate(modelId);
+}
+
+function authoritativeWithoutEstimate(modelId: string): PortfolioError {
+  return new PortfolioError(
+    'INVALID_REQUEST',
+    `memory_estimate_authoritative: model "${modelId}" has no memory estimate to make authoritative; declare memory_estimate_bytes too`,
+    { model_id: modelId, field: 'memory_estimate_authoritative' },
+  );
 }
 
 function modelNotFound(id: string): PortfolioError {

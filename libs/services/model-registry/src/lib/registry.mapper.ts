@@ -2,6 +2,7 @@ import { ModelFormat, ModelRecord, VersionRecord } from '@portfolio/contracts';
 
 import { ModelVersionEntity } from './entities/model-version.entity';
 import { ModelEntity } from './entities/model.entity';
+import { VersionMeasurementEntity } from './entities/version-measurement.entity';
 
 export function toModelRecord(e: ModelEntity): ModelRecord {
   return {
@@ -9,6 +10,7 @@ export function toModelRecord(e: ModelEntity): ModelRecord {
     format: e.format as ModelFormat,
     description: e.description,
     memory_estimate_bytes: e.memoryEstimateBytes,
+    memory_estimate_authoritative: e.memoryEstimateAuthoritative,
     preload: e.preload,
     pinned: e.pinned,
     ttl_ms: e.ttlMs,
@@ -18,7 +20,10 @@ export function toModelRecord(e: ModelEntity): ModelRecord {
   };
 }
 
-export function toVersionRecord(e: ModelVersionEntity): VersionRecord {
+export function toVersionRecord(
+  e: ModelVersionEntity,
+  measurement: VersionMeasurementEntity | null,
+): VersionRecord {
   return {
     model_id: e.modelId,
     version: e.version,
@@ -29,5 +34,10 @@ export function toVersionRecord(e: ModelVersionEntity): VersionRecord {
     signature: e.signature,
     status: e.status,
     created_at: e.createdAt.toISOString(),
+    measured: measurement && {
+      memory_bytes: measurement.memoryBytes,
+      load_ms: measurement.loadMs,
+      measured_at: measurement.measuredAt.toISOString(),
+    },
   };
 }

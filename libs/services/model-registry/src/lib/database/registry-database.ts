@@ -3,6 +3,7 @@ import { PGliteDriver } from 'typeorm-pglite';
 
 import { ModelVersionEntity } from '../entities/model-version.entity';
 import { ModelEntity } from '../entities/model.entity';
+import { VersionMeasurementEntity } from '../entities/version-measurement.entity';
 import { REGISTRY_MIGRATIONS } from '../migrations';
 
 /** A PostgreSQL server (distributed mode), or PGlite embedded in a data folder (standalone). */
@@ -10,7 +11,11 @@ export type RegistryDatabase =
   | { kind: 'postgres'; url: string }
   | { kind: 'pglite'; dataDir: string };
 
-export const REGISTRY_ENTITIES = [ModelEntity, ModelVersionEntity];
+export const REGISTRY_ENTITIES = [
+  ModelEntity,
+  ModelVersionEntity,
+  VersionMeasurementEntity,
+];
 
 export function registryDataSourceOptions(
   db: RegistryDatabase,

@@ -27,6 +27,14 @@ export class ModelEntity {
   })
   memoryEstimateBytes!: number | null;
 
+  /** The declared estimate wins over measurements; the database refuses it without one. */
+  @Column({
+    name: 'memory_estimate_authoritative',
+    type: 'boolean',
+    default: false,
+  })
+  memoryEstimateAuthoritative!: boolean;
+
   @Column({ type: 'boolean', default: false })
   preload!: boolean;
 

@@ -1,4 +1,8 @@
 import { InitialSchema1764201600000 } from './1764201600000-initial-schema';
+import { MemoryMeasurements1796169600000 } from './1796169600000-memory-measurements';
 
 /** In order. Never edit a migration that has shipped: add a new one. */
-export const REGISTRY_MIGRATIONS = [InitialSchema1764201600000];
+export const REGISTRY_MIGRATIONS = [
+  InitialSchema1764201600000,
+  MemoryMeasurements1796169600000,
+];
