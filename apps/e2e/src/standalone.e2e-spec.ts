@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
@@ -144,4 +144,40 @@ describe('standalone Portfolio', () => {
       await iris.stop();
     }
   });
+});
+
+describe('standalone Portfolio on a data folder that does not exist yet', () => {
+  const parent = makeTempDir('standalone-new-data');
+  // The artifacts elsewhere: nothing else creates the data folder on the way.
+  const dataDir = join(parent, 'not', 'yet', 'data');
+  const artifacts = join(parent, 'artifacts');
+  let app: AppProcess;
+
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('creates it with the registry in it, and registers a model there', async () => {
+    const port = await freePort();
+    app = new AppProcess({
+      name: 'portfolio-new-data',
+      app: 'portfolio',
+      env: {
+        PORTFOLIO_DATA_DIR: dataDir,
+        PORTFOLIO_STORAGE_LOCAL_ROOT: artifacts,
+        PORTFOLIO_GATEWAY_PORT: String(port),
+        MALLOC_MMAP_THRESHOLD_: '131072',
+      },
+      readyLine: 'portfolio ready',
+    });
+    await app.start();
+
+    const created = await http(`http://127.0.0.1:${port}/admin/models`, {
+      json: { id: 'fresh', format: 'onnx' },
+    });
+
+    expect(created.status).toBe(201);
+    expect(statSync(join(dataDir, 'registry')).isDirectory()).toBe(true);
+    expect(app.logs()).not.toContain('Unable to connect to the database');
+  }, 120_000);
 });

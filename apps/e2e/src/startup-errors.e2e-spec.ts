@@ -60,6 +60,22 @@ describe('start-up with a bad configuration', () => {
     expect(logs).toContain('PORTFOLIO_RUNTIME_NODEID');
   });
 
+  it('portfolio refuses a data folder it cannot create, naming it', async () => {
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, '');
+    const dataDir = join(file, 'data');
+
+    const { code, logs } = await refused('portfolio', [], {
+      PORTFOLIO_DATA_DIR: dataDir,
+    });
+
+    expect(code).toBe(2);
+    expect(logs).toContain(
+      `cannot create the data folder (data_dir, PORTFOLIO_DATA_DIR) ${dataDir}: a part of the path is a file, not a folder`,
+    );
+    expect(logs).not.toContain('Unable to connect to the database');
+  });
+
   it('model-registry refuses to start without a database URL', async () => {
     const { code, logs } = await refused('model-registry', [], {});
     expect(code).toBe(2);

@@ -7,6 +7,8 @@ import {
   announceReady,
   closeOnSignals,
   configFromArgv,
+  ensureDirectory,
+  exitOnStartupError,
   logLevels,
   messagingModule,
 } from '@portfolio/bootstrap';
@@ -37,11 +39,29 @@ import { exampleRequests } from './example-requests';
 async function main(): Promise<void> {
   const config = configFromArgv();
   const logger = new Logger('portfolio');
+  const registryDir = join(config.dataDir, 'registry');
+  // Made here, where a folder that cannot be made stops the start with its name (exit
+  // code 2): PGlite does not create its folder's parents, and TypeORM only retries it.
+  try {
+    ensureDirectory(
+      config.dataDir,
+      'data folder (data_dir, PORTFOLIO_DATA_DIR)',
+    );
+    if (!config.database.url)
+      ensureDirectory(registryDir, 'registry folder (<data_dir>/registry)');
+    if (config.storage.driver === 'local')
+      ensureDirectory(
+        config.storage.local.root,
+        'artifact folder (storage.local.root, PORTFOLIO_STORAGE_LOCAL_ROOT)',
+      );
+  } catch (e) {
+    exitOnStartupError(e);
+  }
   const bus = new InProcessBus();
   const storage = await createStorageDriver(config.storage);
   const database = config.database.url
     ? { kind: 'postgres' as const, url: config.database.url }
-    : { kind: 'pglite' as const, dataDir: join(config.dataDir, 'registry') };
+    : { kind: 'pglite' as const, dataDir: registryDir };
 
   const app = await NestFactory.create<NestFastifyApplication>(
     {

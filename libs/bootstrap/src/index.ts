@@ -1,4 +1,5 @@
 export { configFromArgv } from './lib/config-from-argv';
+export { ensureDirectory } from './lib/ensure-directory';
 export {
   announceReady,
   closeOnSignals,
