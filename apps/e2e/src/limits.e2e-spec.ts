@@ -83,6 +83,9 @@ describe('request body limits', () => {
       req.end();
     });
     expect(status).toBe(413);
+    // Checked at once, not eventually: the gateway answers only after the storage
+    // service's abort has answered, and that answer comes once the temporary file is
+    // gone (even when the upload is aborted before its first chunk reached storage).
     expect(readdirSync(join(dataDir, 'artifacts', '.ingest'))).toEqual([]);
     const versions = await http<{ versions: unknown[] }>(
       `${url}/admin/models/small/versions`,
