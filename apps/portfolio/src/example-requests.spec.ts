@@ -13,6 +13,7 @@ describe(exampleRequests.name, () => {
     path: join(folder, 'model.onnx'),
     format: 'onnx',
     memoryEstimateBytes: null,
+    memoryEstimateAuthoritative: false,
     preload: false,
     pinned: false,
     ttlMs: null,

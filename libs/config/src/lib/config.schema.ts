@@ -111,6 +111,7 @@ export const modelSchema = section(
       ),
     ),
     memory_estimate: optional(nullable(positiveSize)),
+    memory_estimate_authoritative: optional(parseBooleanValue),
     preload: optional(parseBooleanValue),
     pinned: optional(parseBooleanValue),
     ttl: optional(nullable(duration)),

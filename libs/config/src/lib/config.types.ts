@@ -17,6 +17,8 @@ export interface ConfiguredModel {
   readonly path: string;
   readonly format: ModelFormat;
   readonly memoryEstimateBytes: number | null;
+  /** The declared estimate wins over the runtimes' measurements; only with an estimate. */
+  readonly memoryEstimateAuthoritative: boolean;
   readonly preload: boolean;
   readonly pinned: boolean;
   readonly ttlMs: number | null;

@@ -203,6 +203,18 @@ describe('unknown keys', () => {
     );
   });
 
+  it('lists the keys a model takes', () => {
+    expect(
+      expectProblemAt(
+        'models:\n  iris:\n    path: m\n    type: onnx\n    memory_estimate_authorative: true\n',
+        'models.iris.memory_estimate_authorative',
+        ['m'],
+      ),
+    ).toBe(
+      'unknown key (known keys: path, type, memory_estimate, memory_estimate_authoritative, preload, pinned, ttl, description)',
+    );
+  });
+
   it('refuses keys that would touch the object prototype', () => {
     expect(
       expectProblemAt('__proto__:\n  polluted: true\n', '__proto__'),
@@ -456,6 +468,11 @@ describe('models', () => {
     ],
     ['    pinned: 1\n', 'models.iris.pinned', 'expected true or false, got 1'],
     [
+      '    memory_estimate: 1MiB\n    memory_estimate_authoritative: "yes"\n',
+      'models.iris.memory_estimate_authoritative',
+      'expected true or false, got "yes"',
+    ],
+    [
       '    ttl: forever\n',
       'models.iris.ttl',
       'invalid duration "forever" (expected seconds or e.g. 500ms, 90s, 15m, 1h, 1d)',
@@ -500,6 +517,20 @@ describe('models', () => {
 });
 
 describe('rules across keys', () => {
+  it('refuses an authoritative memory estimate that is not declared', () => {
+    for (const estimate of ['', '    memory_estimate: null\n']) {
+      expect(
+        expectProblemAt(
+          `models:\n  iris:\n    path: m\n    type: onnx\n${estimate}    memory_estimate_authoritative: true\n`,
+          'models.iris.memory_estimate_authoritative',
+          ['m'],
+        ),
+      ).toBe(
+        'true needs a memory_estimate to make authoritative; set models.iris.memory_estimate or remove this key',
+      );
+    }
+  });
+
   it('refuses a soft limit above max_memory', () => {
     expect(
       expectProblemAt(

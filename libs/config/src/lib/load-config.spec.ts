@@ -127,6 +127,7 @@ models:
     path: ./models/iris.onnx
     type: onnx
     memory_estimate: 1MB
+    memory_estimate_authoritative: true
     preload: true
     pinned: false
     ttl: 1h
@@ -187,6 +188,7 @@ log:
           path: path.join(dir, 'models/iris.onnx'),
           format: 'onnx',
           memoryEstimateBytes: 1_000_000,
+          memoryEstimateAuthoritative: true,
           preload: true,
           pinned: false,
           ttlMs: 3_600_000,
@@ -197,6 +199,7 @@ log:
           path: path.join(dir, 'models/bert'),
           format: 'huggingface',
           memoryEstimateBytes: null,
+          memoryEstimateAuthoritative: false,
           preload: false,
           pinned: false,
           ttlMs: null,

@@ -119,7 +119,11 @@ function resolveMemory(
   };
 }
 
-/** Model paths must exist at start-up: registering a missing file would only fail later, further from the cause. */
+/**
+ * Model paths must exist at start-up: registering a missing file would only fail later,
+ * further from the cause. So must the estimate an authoritative model declares (the
+ * registry would refuse the model).
+ */
 function resolveModels(
   models: ReadonlyMap<string, ModelSettings>,
   origins: ValueOrigins,
@@ -131,11 +135,20 @@ function resolveModels(
       problems.push(
         origins.problem(`models.${id}.path`, `model path not found: ${path}`),
       );
+    const authoritative = model.memory_estimate_authoritative ?? false;
+    if (authoritative && model.memory_estimate == null)
+      problems.push(
+        origins.problem(
+          `models.${id}.memory_estimate_authoritative`,
+          `true needs a memory_estimate to make authoritative; set models.${id}.memory_estimate or remove this key`,
+        ),
+      );
     return {
       id,
       path,
       format: model.type,
       memoryEstimateBytes: model.memory_estimate ?? null,
+      memoryEstimateAuthoritative: authoritative,
       preload: model.preload ?? false,
       pinned: model.pinned ?? false,
       ttlMs: model.ttl ?? null,
