@@ -16,6 +16,7 @@ const CreateModelBody = z.strictObject({
   }),
   description: z.string().max(10_000).nullable().optional(),
   memory_estimate: z.union([z.string(), z.number()]).nullable().optional(),
+  memory_estimate_authoritative: z.boolean().optional(),
   preload: z.boolean().optional(),
   pinned: z.boolean().optional(),
   ttl: z.union([z.string(), z.number()]).nullable().optional(),
@@ -27,6 +28,13 @@ export function parseCreateModel(body: unknown): CreateModelRequest {
   if (!parsed.success)
     throw new PortfolioError('INVALID_REQUEST', describeIssues(parsed.error));
   const b = parsed.data;
+  if (b.memory_estimate_authoritative && b.memory_estimate == null) {
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      'memory_estimate_authoritative: true needs a memory_estimate to make authoritative (bytes or a size such as "512MiB")',
+      { field: 'memory_estimate_authoritative' },
+    );
+  }
   return {
     id: b.id,
     format: b.format,
@@ -37,6 +45,7 @@ export function parseCreateModel(body: unknown): CreateModelRequest {
         : field('memory_estimate', () =>
             parseSize(b.memory_estimate as string | number),
           ),
+    memory_estimate_authoritative: b.memory_estimate_authoritative,
     preload: b.preload,
     pinned: b.pinned,
     ttl_ms:

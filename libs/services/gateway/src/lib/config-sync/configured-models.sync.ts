@@ -79,6 +79,7 @@ export class ConfiguredModelsSync
       format: model.format,
       description: model.description,
       memory_estimate_bytes: model.memoryEstimateBytes,
+      memory_estimate_authoritative: model.memoryEstimateAuthoritative,
       preload: model.preload,
       pinned: model.pinned,
       ttl_ms: model.ttlMs,

@@ -173,9 +173,14 @@ export class ClusterInfoService {
       aliases: {},
       default_version: current?.version ?? null,
       signature: current?.signature ?? null,
+      // Measured: the registry's latest measurement of the default version, which
+      // outlives loads and cache-manager restarts; else what the cache-manager holds now.
       memory: {
         declared_bytes: model.memory_estimate_bytes,
-        measured_bytes: forCurrent?.memory_bytes ?? null,
+        authoritative: model.memory_estimate_authoritative ?? false,
+        measured_bytes:
+          current?.measured?.memory_bytes ?? forCurrent?.memory_bytes ?? null,
+        measured_at: current?.measured?.measured_at ?? null,
       },
       cache: cluster
         ? statuses.map((s) => ({

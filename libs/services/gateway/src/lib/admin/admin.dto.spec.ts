@@ -1,0 +1,66 @@
+import { PortfolioError } from '@portfolio/contracts';
+
+import { parseCreateModel } from './admin.dto';
+
+function refusal(body: unknown): PortfolioError {
+  try {
+    parseCreateModel(body);
+  } catch (e) {
+    expect(e).toBeInstanceOf(PortfolioError);
+    return e as PortfolioError;
+  }
+  throw new Error('expected the body to be refused');
+}
+
+describe(parseCreateModel.name, () => {
+  it('passes memory_estimate_authoritative on with the estimate it makes authoritative', () => {
+    expect(
+      parseCreateModel({
+        id: 'fraud',
+        format: 'onnx',
+        memory_estimate: '512MiB',
+        memory_estimate_authoritative: true,
+      }),
+    ).toMatchObject({
+      memory_estimate_bytes: 512 * 1024 * 1024,
+      memory_estimate_authoritative: true,
+    });
+    expect(
+      parseCreateModel({ id: 'fraud', format: 'onnx' })
+        .memory_estimate_authoritative,
+    ).toBeUndefined();
+    expect(
+      parseCreateModel({
+        id: 'fraud',
+        format: 'onnx',
+        memory_estimate_authoritative: false,
+      }).memory_estimate_authoritative,
+    ).toBe(false);
+  });
+
+  it.each([
+    ['without a memory_estimate', {}],
+    ['with a null memory_estimate', { memory_estimate: null }],
+  ])('refuses it %s, naming the field', (_what, extra) => {
+    const e = refusal({
+      id: 'fraud',
+      format: 'onnx',
+      memory_estimate_authoritative: true,
+      ...extra,
+    });
+    expect(e.code).toBe('INVALID_REQUEST');
+    expect(e.message).toMatch(/^memory_estimate_authoritative: /);
+    expect(e.details).toEqual({ field: 'memory_estimate_authoritative' });
+  });
+
+  it('refuses a value that is not a boolean', () => {
+    const e = refusal({
+      id: 'fraud',
+      format: 'onnx',
+      memory_estimate: 1024,
+      memory_estimate_authoritative: 'yes',
+    });
+    expect(e.code).toBe('INVALID_REQUEST');
+    expect(e.message).toMatch(/memory_estimate_authoritative/);
+  });
+});
