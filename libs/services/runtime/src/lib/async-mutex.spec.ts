@@ -41,4 +41,31 @@ describe(AsyncMutex.name, () => {
     await expect(failed).rejects.toThrow('boom');
     await expect(next).resolves.toBe('next');
   });
+
+  it('runs urgent sections before the others waiting, never interrupting the one running', async () => {
+    const sut = new AsyncMutex();
+    const events: string[] = [];
+    const section = (name: string) => async () => {
+      events.push(`${name}:start`);
+      await tick(5);
+      events.push(`${name}:end`);
+    };
+
+    const running = sut.run(section('load-a'));
+    const queued = sut.run(section('load-b'));
+    const urgent = sut.run(section('unload'), { urgent: true });
+    expect(sut.waiting).toBe(2);
+    await Promise.all([running, queued, urgent]);
+
+    expect(events).toEqual([
+      'load-a:start',
+      'load-a:end',
+      'unload:start',
+      'unload:end',
+      'load-b:start',
+      'load-b:end',
+    ]);
+    expect(sut.waiting).toBe(0);
+    expect(sut.busy).toBe(false);
+  });
 });

@@ -7,10 +7,10 @@ import {
 import { performance } from 'node:perf_hooks';
 
 import {
+  EvictionReason,
   LoadedModelReport,
   LoadModelRequest,
   LoadModelResponse,
-  EvictionReason,
   ModelState,
   PortfolioError,
   Signature,
@@ -20,21 +20,75 @@ import { StorageDriver } from '@portfolio/storage';
 import { checkTensor, Tensor, TensorError } from '@portfolio/tensor';
 
 import { AsyncMutex } from './async-mutex';
-import { RequestLog } from './request-log';
 import {
+  CopyPolicyOptions,
+  decideCopies,
+  DEFAULT_COPY_POLICY,
+} from './copy-policy';
+import { RequestLog } from './request-log';
+import { chooseGuardVictims, GuardCandidate } from './rss-guard';
+import {
+  DEFAULT_LOAD_TIMEOUT_MS,
+  DEFAULT_RSS_GUARD_INTERVAL_MS,
+  DEFAULT_WARMUP_BATCH,
   RUNTIME_SETTINGS,
   RUNTIME_STORAGE,
   RuntimeSettings,
 } from './runtime.settings';
-import { WorkerPool } from './worker/worker-pool';
+import { batchOf } from './worker/warmup.util';
+import {
+  CopyLoss,
+  CopyStats,
+  RunResult,
+  WorkerPool,
+} from './worker/worker-pool';
+
+const MiB = 1024 * 1024;
+/** How long shutdown waits for requests and loads in flight before stopping workers. */
+const SHUTDOWN_DRAIN_MS = 15_000;
+/**
+ * What a load may hold at its worst, as a multiple of its steady size, until this
+ * runtime has loaded the model once and measured it (measured here: 2.0 for ONNX
+ * MatMul weights, which ONNX Runtime packs into a copy before freeing the original).
+ */
+const DEFAULT_PEAK_FACTOR = 2;
+/** A worker thread's own memory until this runtime has measured one (measured: 8.6-8.9 MiB). */
+const DEFAULT_WORKER_BYTES = 9 * MiB;
+/** RSS growth across a run smaller than this is noise, not the arena growing. */
+const ARENA_NOISE_BYTES = 1 * MiB;
+/** How often the RSS is sampled while a load runs, to find its peak. */
+const PEAK_SAMPLE_MS = 5;
+
+interface HostedCopy {
+  readonly id: number;
+  /** Measured: its load's RSS delta and its thread, plus arena growth measured since. */
+  memoryBytes: number;
+  /** Being freed: serves nothing, still counted until its memory is back. */
+  releasing: boolean;
+}
+
+/** Memory promised to a load that is queued, running, or abandoned and still running. */
+interface Reservation {
+  readonly key: string;
+  /** What it is expected to take once loaded. */
+  readonly bytes: number;
+  /** What the process may hold for it while it loads. */
+  readonly peakBytes: number;
+  /** Loading now: counted at its peak. */
+  running: boolean;
+}
 
 interface HostedModel {
   readonly key: string;
   readonly modelId: string;
   readonly version: number;
+  /** What it was loaded from, for more copies. */
+  readonly request: LoadModelRequest;
+  pinned: boolean;
   state: ModelState;
-  /** Measured once loaded; the reservation (declared estimate) while loading. */
-  memoryBytes: number;
+  copies: Map<number, HostedCopy>;
+  /** Its first load's, while it loads. */
+  reservation: Reservation | null;
   signature: Signature | null;
   loadedAt: Date | null;
   lastUsedAt: Date | null;
@@ -49,43 +103,69 @@ interface HostedModel {
   reason: string | null;
   loading: Promise<LoadModelResponse> | null;
   drained: (() => void) | null;
+  addingCopy: boolean;
+  /** See decideCopies. */
+  quietSince: number | null;
+  /** The pool's counters at the last copy decision. */
+  seen: CopyStats;
 }
 
-/** How long shutdown waits for requests and loads in flight before stopping workers. */
-const SHUTDOWN_DRAIN_MS = 15_000;
+/** A copy loaded and measured, not yet serving. */
+interface LoadedCopy {
+  copy: number;
+  memoryBytes: number;
+  peakBytes: number;
+  signature: Signature;
+  warmupBatch: number | null;
+}
 
 export const modelKey = (modelId: string, version: number) =>
   `${modelId}@${version}`;
 
 /**
- * The models this runtime holds and their memory. It is the last line of defence for
- * memory: whatever the cache-manager asks, a load that would take the runtime past its
- * hard limit is refused (before loading against the declared estimate, and after it
- * against the measurement). Memory of loads and unloads in progress counts as used.
- *
- * Loads are serialized: the RSS delta around one load is that model's memory only when
- * no other load runs at the same time.
+ * The models this runtime holds and their memory, which it measures and guards itself:
+ * - A model's size is the RSS delta around its load and warm-up run at its largest batch
+ *   (see DEFAULT_WARMUP_BATCH) plus the worker thread that holds it; a run at a larger
+ *   batch that grows the RSS adds the growth (its arena) and is reported.
+ * - Loads, copies' releases and worker spawns change the process's memory: they run one
+ *   at a time (`memory`, unloads first) so that each is measured alone. A load's timeout
+ *   starts when it starts, not while it waits.
+ * - `used` = loaded copies + loads queued (at their estimate) and running (at their
+ *   expected peak) + unloads in progress (until their memory is back). Whatever the
+ *   cache-manager asks, a load that would take `used` past the capacity, or the process's
+ *   RSS past the capacity plus its base, is refused; and when the RSS goes over that
+ *   anyway (sampled every 250 ms), idle models are unloaded at once, least recently used
+ *   first, pinned ones last.
+ * - Each copy lives on its own worker thread (see WorkerPool): loads and unloads never
+ *   stall other models' runs, a busy model gets more copies, a crash loses one copy.
  */
 @Injectable()
 export class ModelHostService implements OnApplicationShutdown {
   private readonly logger = new Logger('ModelHost');
   private readonly models = new Map<string, HostedModel>();
-  private readonly loadLock = new AsyncMutex();
+  private readonly reservations = new Set<Reservation>();
+  private readonly memory = new AsyncMutex();
   private readonly pool: WorkerPool;
   private readonly listeners = new Set<() => void>();
   private readonly requestLog: RequestLog | null;
+  private readonly copyPolicy: CopyPolicyOptions;
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** Measured peak / steady size of the models this runtime has loaded. */
+  private readonly peakRatios = new Map<string, number>();
+  private readonly workerCosts: number[] = [];
   private baselineRss: number | null = null;
+  private spareScheduled = false;
+  private guardWarned = false;
   private version = 0;
 
   constructor(
     @Inject(RUNTIME_SETTINGS) readonly settings: RuntimeSettings,
     @Inject(RUNTIME_STORAGE) private readonly storage: StorageDriver,
   ) {
-    this.pool = new WorkerPool(
-      settings.workerScript,
-      settings.workers,
-      (keys, reason) => this.workerLost(keys, reason),
-    );
+    this.pool = new WorkerPool(settings.workerScript, {
+      computeSlots: settings.workers,
+      onCopyLost: (loss) => this.copyLost(loss),
+    });
     this.pool.ready().then(
       () => {
         if (this.models.size === 0)
@@ -96,6 +176,15 @@ export class ModelHostService implements OnApplicationShutdown {
     this.requestLog = settings.requestLogPath
       ? new RequestLog(settings.requestLogPath)
       : null;
+    this.copyPolicy = { ...DEFAULT_COPY_POLICY, ...settings.copyPolicy };
+    const guardMs =
+      settings.rssGuardIntervalMs ?? DEFAULT_RSS_GUARD_INTERVAL_MS;
+    if (guardMs > 0)
+      this.timers.push(setInterval(() => this.guardRss(), guardMs));
+    this.timers.push(
+      setInterval(() => this.reviewCopies(), this.copyPolicy.intervalMs),
+    );
+    for (const t of this.timers) t.unref();
   }
 
   /** Called after every change of state, so reports go out without waiting for the next beat. */
@@ -109,11 +198,24 @@ export class ModelHostService implements OnApplicationShutdown {
     return this.version;
   }
 
+  /**
+   * Loaded copies, plus unloads until their memory is back, plus loads: queued ones at
+   * their estimate, the running one at its expected peak.
+   */
   usedBytes(): number {
-    let used = 0;
-    for (const m of this.models.values())
-      if (m.state !== 'failed' && m.state !== 'unloaded') used += m.memoryBytes;
+    let used = this.copiesBytes();
+    for (const r of this.reservations)
+      used += r.running ? r.peakBytes : r.bytes;
     return used;
+  }
+
+  /**
+   * The process's memory apart from models: its RSS once the first worker had warmed up
+   * (Node, the engines' one-time costs, the spare worker that waits for the next load),
+   * before any model was loaded. Until then, the current RSS.
+   */
+  baseBytes(): number {
+    return this.baselineRss ?? process.memoryUsage.rss();
   }
 
   report(): LoadedModelReport[] {
@@ -121,7 +223,8 @@ export class ModelHostService implements OnApplicationShutdown {
       model_id: m.modelId,
       version: m.version,
       state: m.state,
-      memory_bytes: m.memoryBytes,
+      memory_bytes: this.modelBytes(m),
+      copies: this.servingCopies(m),
       loaded_at: m.loadedAt?.toISOString() ?? null,
       last_used_at: m.lastUsedAt?.toISOString() ?? null,
       requests: m.requests,
@@ -137,10 +240,11 @@ export class ModelHostService implements OnApplicationShutdown {
     const key = modelKey(req.model_id, req.version);
     const existing = this.models.get(key);
     if (existing?.state === 'loaded') {
+      if (req.pinned !== undefined) existing.pinned = req.pinned;
       return {
         model_id: req.model_id,
         version: req.version,
-        memory_bytes: existing.memoryBytes,
+        memory_bytes: this.modelBytes(existing),
         load_ms: existing.loadMs ?? 0,
         loaded_now: false,
         state_version: this.version,
@@ -154,13 +258,29 @@ export class ModelHostService implements OnApplicationShutdown {
     }
 
     const estimate = Math.max(req.memory_estimate_bytes, req.size_bytes);
-    this.assertRoom(key, estimate);
+    const reservation: Reservation = {
+      key,
+      bytes: estimate,
+      peakBytes: this.expectedPeak(key, estimate),
+      running: false,
+    };
+    const over = this.overCapacity(reservation);
+    if (over > 0) {
+      // Extra copies are this runtime's own: they make room before a load is refused.
+      const dropped = this.dropCopiesFor(over);
+      if (!dropped) this.refuse(reservation);
+      await dropped;
+      return this.load(req);
+    }
     const model: HostedModel = {
       key,
       modelId: req.model_id,
       version: req.version,
+      request: req,
+      pinned: req.pinned ?? false,
       state: 'loading',
-      memoryBytes: estimate,
+      copies: new Map(),
+      reservation,
       signature: null,
       loadedAt: null,
       lastUsedAt: null,
@@ -173,11 +293,18 @@ export class ModelHostService implements OnApplicationShutdown {
       reason: null,
       loading: null,
       drained: null,
+      addingCopy: false,
+      quietSince: null,
+      seen: { busyMs: 0, copyWaitMs: 0 },
     };
     this.models.set(key, model);
-    model.loading = this.loadLock
-      .run(() => this.doLoad(model, req))
+    this.reservations.add(reservation);
+    const requestedAt = performance.now();
+    model.loading = this.memory
+      .run(() => this.doLoad(model, reservation, requestedAt))
       .finally(() => {
+        this.reservations.delete(reservation);
+        model.reservation = null;
         model.loading = null;
         this.changed();
       });
@@ -185,82 +312,10 @@ export class ModelHostService implements OnApplicationShutdown {
     return model.loading;
   }
 
-  private async doLoad(
-    model: HostedModel,
-    req: LoadModelRequest,
-  ): Promise<LoadModelResponse> {
-    const started = performance.now();
-    let path: string | null = null;
-    try {
-      try {
-        path = await this.storage.localPath(req.artifact_uri);
-      } catch (e) {
-        // The driver's message names where the server keeps artifacts: logs only.
-        const error = new PortfolioError(
-          'MODEL_LOAD_FAILED',
-          `the artifact of ${model.key} (${req.artifact_uri}) cannot be read from storage`,
-        );
-        error.cause = e instanceof Error ? e.message : String(e);
-        throw error;
-      }
-      // The workers' one-time costs must be paid before the baseline is taken.
-      await this.pool.ready();
-      const rssBefore = process.memoryUsage.rss();
-      const { signature } = await this.pool.load(
-        model.key,
-        req.format,
-        path,
-        this.settings.intraOpThreads,
-      );
-      const measured = Math.max(
-        process.memoryUsage.rss() - rssBefore,
-        req.size_bytes,
-      );
-      // The estimate was checked before loading; the measurement may be larger.
-      const others = this.usedBytes() - model.memoryBytes;
-      if (others + measured > this.settings.capacityBytes) {
-        await this.pool.unload(model.key).catch(() => undefined);
-        throw new PortfolioError(
-          'INSUFFICIENT_MEMORY',
-          `${model.key} measured ${measured} bytes once loaded, more than the ${this.settings.capacityBytes - others} bytes free on ${this.settings.nodeId}`,
-          { node_id: this.settings.nodeId, measured_bytes: measured },
-        );
-      }
-      model.memoryBytes = measured;
-      model.signature = signature;
-      model.state = 'loaded';
-      model.loadedAt = new Date();
-      model.loadMs = performance.now() - started;
-      this.changed();
-      this.logger.log(
-        `loaded ${model.key}: ${measured} bytes in ${model.loadMs.toFixed(0)} ms`,
-      );
-      return {
-        model_id: model.modelId,
-        version: model.version,
-        memory_bytes: measured,
-        load_ms: model.loadMs,
-        loaded_now: true,
-        state_version: this.version,
-      };
-    } catch (e) {
-      model.state = 'failed';
-      model.memoryBytes = 0;
-      // Clients see the reason (status, metadata); the logs get where and what exactly.
-      const coded = e instanceof PortfolioError && e.code !== 'INTERNAL';
-      model.reason = coded ? e.message : `${model.key} failed to load`;
-      this.logger.warn(
-        `loading ${model.key} from ${path ?? req.artifact_uri} failed: ${describeCause(e)}`,
-      );
-      throw e instanceof PortfolioError
-        ? e
-        : new PortfolioError('MODEL_LOAD_FAILED', model.reason);
-    }
-  }
-
   /**
-   * Waits for requests in flight on the model, then frees it. Its memory counts as used
-   * until the worker has released it. Concurrent unloads of one model share one.
+   * Waits for requests in flight on the model, then frees every copy of it. Its memory
+   * counts as used until the workers have released it. Concurrent unloads of one model
+   * share one.
    */
   async unload(
     modelId: string,
@@ -279,42 +334,12 @@ export class ModelHostService implements OnApplicationShutdown {
     return unloading;
   }
 
-  private async doUnload(
-    model: HostedModel,
-    reason: EvictionReason,
-  ): Promise<UnloadModelResponse> {
-    const key = model.key;
-    if (model.loading) await model.loading.catch(() => undefined);
-    if (model.state !== 'loaded') {
-      this.models.delete(key);
-      this.changed();
-      return { freed_bytes: 0, was_loaded: false, state_version: this.version };
-    }
-    model.state = 'unloading';
-    this.changed();
-    if (model.inFlight > 0)
-      await new Promise<void>((resolve) => (model.drained = resolve));
-    const freed = model.memoryBytes;
-    try {
-      await this.pool.unload(key);
-    } finally {
-      this.models.delete(key);
-      this.changed();
-    }
-    this.logger.log(`unloaded ${key} (${freed} bytes; reason: ${reason})`);
-    return {
-      freed_bytes: freed,
-      was_loaded: true,
-      state_version: this.version,
-    };
-  }
-
   async infer(
     modelId: string,
     version: number,
     inputs: Record<string, Tensor>,
     outputs?: readonly string[],
-  ): Promise<{ outputs: Record<string, Tensor>; computeMs: number }> {
+  ): Promise<RunResult> {
     const key = modelKey(modelId, version);
     const model = this.models.get(key);
     if (!model || model.state !== 'loaded' || !model.signature) {
@@ -330,14 +355,20 @@ export class ModelHostService implements OnApplicationShutdown {
     model.inFlight++;
     model.lastUsedAt = new Date();
     try {
-      const result = await this.pool.run(key, inputs, outputs);
+      const result = await this.pool.run(
+        key,
+        inputs,
+        outputs,
+        batchOf(model.signature, inputs),
+      );
       model.requests++;
       model.busyMs += result.computeMs;
+      if (result.arena) this.arenaGrew(model, result.copy, result.arena);
       this.requestLog?.record(
         model.lastUsedAt.getTime(),
         model.modelId,
         model.version,
-        model.memoryBytes,
+        this.modelBytes(model),
         model.loadMs,
       );
       return result;
@@ -354,17 +385,610 @@ export class ModelHostService implements OnApplicationShutdown {
 
   /** Lets requests and loads in flight finish (up to a bound), then stops the workers. */
   async onApplicationShutdown(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
     await this.pool.close(SHUTDOWN_DRAIN_MS);
     await this.requestLog?.close();
   }
 
+  private async doLoad(
+    model: HostedModel,
+    reservation: Reservation,
+    requestedAt: number,
+  ): Promise<LoadModelResponse> {
+    const started = performance.now();
+    reservation.running = true;
+    this.changed();
+    try {
+      const loaded = await this.loadCopy(model, reservation);
+      // The estimate was checked before loading; the measurement may be larger.
+      const others = this.usedBytes() - reservation.peakBytes;
+      if (others + loaded.memoryBytes > this.settings.capacityBytes) {
+        await this.pool.release(loaded.copy);
+        throw new PortfolioError(
+          'INSUFFICIENT_MEMORY',
+          `${model.key} measured ${loaded.memoryBytes} bytes once loaded, more than the ${this.settings.capacityBytes - others} bytes free on ${this.settings.nodeId}`,
+          {
+            node_id: this.settings.nodeId,
+            measured_bytes: loaded.memoryBytes,
+          },
+        );
+      }
+      model.copies.set(loaded.copy, {
+        id: loaded.copy,
+        memoryBytes: loaded.memoryBytes,
+        releasing: false,
+      });
+      this.pool.activate(loaded.copy);
+      model.signature = loaded.signature;
+      model.state = 'loaded';
+      model.loadedAt = new Date();
+      model.loadMs = performance.now() - started;
+      this.changed();
+      const queuedMs = started - requestedAt;
+      this.logger.log(
+        `loaded ${model.key}: ${loaded.memoryBytes} bytes (peak ${loaded.peakBytes}, warm-up at batch ${loaded.warmupBatch ?? '-'}) in ${model.loadMs.toFixed(0)} ms${queuedMs >= 1 ? ` after ${queuedMs.toFixed(0)} ms queued` : ''}`,
+      );
+      return {
+        model_id: model.modelId,
+        version: model.version,
+        memory_bytes: loaded.memoryBytes,
+        load_ms: model.loadMs,
+        queued_ms: queuedMs,
+        peak_bytes: loaded.peakBytes,
+        loaded_now: true,
+        state_version: this.version,
+      };
+    } catch (e) {
+      model.state = 'failed';
+      // Clients see the reason (status, metadata); the logs get where and what exactly.
+      const coded = e instanceof PortfolioError && e.code !== 'INTERNAL';
+      model.reason = coded ? e.message : `${model.key} failed to load`;
+      this.logger.warn(
+        `loading ${model.key} from ${model.request.artifact_uri} failed: ${describeCause(e)}`,
+      );
+      throw e instanceof PortfolioError
+        ? e
+        : new PortfolioError('MODEL_LOAD_FAILED', model.reason);
+    } finally {
+      this.scheduleSpare();
+    }
+  }
+
   /**
-   * The process's memory apart from models: its RSS once the workers had warmed up
-   * (Node, the workers, the engines' one-time costs), before any model was loaded.
-   * Until then, the current RSS.
+   * Loads one copy of a model on the spare worker and measures it, within the load
+   * timeout (which starts here: the caller holds the memory lock). A load that takes
+   * too long is abandoned: its copy serves nothing and its thread ends once the
+   * framework returns; until then its peak stays counted as used.
    */
-  baseBytes(): number {
-    return this.baselineRss ?? process.memoryUsage.rss();
+  private async loadCopy(
+    model: HostedModel,
+    reservation: Reservation,
+  ): Promise<LoadedCopy> {
+    const timeoutMs = this.settings.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+    let timedOut = false;
+    let started: { copy: number; done: Promise<unknown> } | null = null;
+    const work = (async (): Promise<LoadedCopy> => {
+      const path = await this.artifactPath(model);
+      await this.ensureSpare();
+      if (timedOut) throw new Error('abandoned');
+      this.assertRoomNow(model.key, reservation);
+      const before = process.memoryUsage.rss();
+      let peak = before;
+      const sampler = setInterval(
+        () => (peak = Math.max(peak, process.memoryUsage.rss())),
+        PEAK_SAMPLE_MS,
+      );
+      try {
+        const load = this.pool.load(
+          model.key,
+          model.request.format,
+          path,
+          this.settings.intraOpThreads,
+          model.request.max_batch ??
+            this.settings.warmupBatch ??
+            DEFAULT_WARMUP_BATCH,
+        );
+        started = load;
+        const result = await load.done;
+        const after = process.memoryUsage.rss();
+        peak = Math.max(peak, after);
+        const worker = this.workerBytes();
+        const memoryBytes =
+          Math.max(after - before, model.request.size_bytes) + worker;
+        const peakBytes = Math.max(peak - before + worker, memoryBytes);
+        this.peakRatios.set(model.key, peakBytes / memoryBytes);
+        return {
+          copy: load.copy,
+          memoryBytes,
+          peakBytes,
+          signature: result.signature,
+          warmupBatch: result.warmupBatch,
+        };
+      } finally {
+        clearInterval(sampler);
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(
+          new PortfolioError(
+            'TIMEOUT',
+            `${model.key} did not load within ${timeoutMs / 1000} s on ${this.settings.nodeId} (runtime.load_timeout)`,
+            { node_id: this.settings.nodeId, timeout_ms: timeoutMs },
+          ),
+        );
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } catch (e) {
+      const load = started as { copy: number; done: Promise<unknown> } | null;
+      if (timedOut && load) this.abandon(model.key, reservation, load);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      work.catch(() => undefined);
+    }
+  }
+
+  private abandon(
+    key: string,
+    reservation: Reservation,
+    load: { copy: number; done: Promise<unknown> },
+  ): void {
+    const zombie: Reservation = {
+      key,
+      bytes: reservation.peakBytes,
+      peakBytes: reservation.peakBytes,
+      running: true,
+    };
+    this.reservations.add(zombie);
+    this.logger.warn(
+      `gave up waiting for ${key} to load; its worker ends once the load is over, and memory measured meanwhile may be off`,
+    );
+    void this.pool.abandon(load.copy, load.done).finally(() => {
+      this.reservations.delete(zombie);
+      this.changed();
+    });
+  }
+
+  private async artifactPath(model: HostedModel): Promise<string> {
+    try {
+      return await this.storage.localPath(model.request.artifact_uri);
+    } catch (e) {
+      // The driver's message names where the server keeps artifacts: logs only.
+      const error = new PortfolioError(
+        'MODEL_LOAD_FAILED',
+        `the artifact of ${model.key} (${model.request.artifact_uri}) cannot be read from storage`,
+      );
+      error.cause = e instanceof Error ? e.message : String(e);
+      throw error;
+    }
+  }
+
+  private async doUnload(
+    model: HostedModel,
+    reason: EvictionReason,
+  ): Promise<UnloadModelResponse> {
+    const key = model.key;
+    if (model.loading) await model.loading.catch(() => undefined);
+    if (model.state !== 'loaded') {
+      this.models.delete(key);
+      this.changed();
+      return { freed_bytes: 0, was_loaded: false, state_version: this.version };
+    }
+    model.state = 'unloading';
+    this.changed();
+    if (model.inFlight > 0)
+      await new Promise<void>((resolve) => (model.drained = resolve));
+    const copies = [...model.copies.values()];
+    for (const c of copies) this.pool.retire(c.id);
+    return this.memory.run(
+      async () => {
+        const freed = copies.reduce((n, c) => n + c.memoryBytes, 0);
+        const before = process.memoryUsage.rss();
+        try {
+          await Promise.all(copies.map((c) => this.pool.release(c.id)));
+        } finally {
+          this.models.delete(key);
+          this.changed();
+        }
+        const returned = Math.max(0, before - process.memoryUsage.rss());
+        this.logger.log(
+          `unloaded ${key} (reason: ${reason}): ${freed} bytes freed, the process's RSS fell by ${returned} bytes`,
+        );
+        if (returned < freed / 2 && freed > 16 * MiB)
+          this.logger.warn(
+            `unloading ${key} gave back only ${returned} of its ${freed} bytes: is MALLOC_MMAP_THRESHOLD_=131072 set?`,
+          );
+        return {
+          freed_bytes: freed,
+          returned_bytes: returned,
+          was_loaded: true,
+          state_version: this.version,
+        };
+      },
+      { urgent: true },
+    );
+  }
+
+  /**
+   * Drops idle extra copies, least recently used models first, whose memory covers
+   * `bytes`; null (and drops nothing) when they cannot.
+   */
+  private dropCopiesFor(bytes: number): Promise<unknown> | null {
+    const extras = [...this.models.values()]
+      .filter((m) => m.state === 'loaded')
+      .sort((a, b) => lastUsedMs(a) - lastUsedMs(b))
+      .flatMap((m) => this.extraCopies(m).map((c) => ({ m, c })));
+    const chosen: typeof extras = [];
+    let covered = 0;
+    for (const e of extras) {
+      if (covered >= bytes) break;
+      chosen.push(e);
+      covered += e.c.memoryBytes;
+    }
+    if (covered < bytes) return null;
+    return Promise.all(
+      chosen.map(({ m, c }) => this.dropCopy(m, c, 'capacity')),
+    );
+  }
+
+  /** Frees one extra copy of a loaded model. */
+  private dropCopy(
+    model: HostedModel,
+    copy: HostedCopy,
+    reason: EvictionReason,
+  ): Promise<void> {
+    if (copy.releasing) return Promise.resolve();
+    copy.releasing = true;
+    this.pool.retire(copy.id);
+    this.changed();
+    return this.memory
+      .run(() => this.pool.release(copy.id), { urgent: true })
+      .finally(() => {
+        model.copies.delete(copy.id);
+        this.changed();
+        this.logger.log(
+          `dropped a copy of ${model.key} (reason: ${reason}): ${copy.memoryBytes} bytes freed, ${this.servingCopies(model)} left`,
+        );
+      });
+  }
+
+  /** One more copy of a busy model, on its own worker, if it fits under the soft limit. */
+  private addCopy(model: HostedModel): void {
+    const bytes = this.modelBytes(model);
+    const reservation: Reservation = {
+      key: model.key,
+      bytes,
+      peakBytes: this.expectedPeak(model.key, bytes),
+      running: false,
+    };
+    const { steady, excess } = this.ledger();
+    if (
+      steady + bytes + Math.max(excess, reservation.peakBytes - bytes) >
+      this.settings.softLimitBytes
+    )
+      return;
+    model.addingCopy = true;
+    this.reservations.add(reservation);
+    this.changed();
+    void this.memory
+      .run(async () => {
+        if (model.state !== 'loaded') return;
+        reservation.running = true;
+        this.changed();
+        const loaded = await this.loadCopy(model, reservation);
+        const others = this.usedBytes() - reservation.peakBytes;
+        if (
+          model.state !== 'loaded' ||
+          others + loaded.memoryBytes > this.settings.capacityBytes
+        ) {
+          await this.pool.release(loaded.copy);
+          return;
+        }
+        model.copies.set(loaded.copy, {
+          id: loaded.copy,
+          memoryBytes: loaded.memoryBytes,
+          releasing: false,
+        });
+        this.pool.activate(loaded.copy);
+        this.logger.log(
+          `added a copy of ${model.key} (busy): ${loaded.memoryBytes} bytes, ${this.servingCopies(model)} copies`,
+        );
+      })
+      .catch((e: unknown) =>
+        this.logger.warn(
+          `could not add a copy of ${model.key}: ${describeCause(e)}`,
+        ),
+      )
+      .finally(() => {
+        this.reservations.delete(reservation);
+        model.addingCopy = false;
+        this.changed();
+        this.scheduleSpare();
+      });
+  }
+
+  /**
+   * Every copyPolicy.intervalMs: more copies for models whose runs wait for one, fewer
+   * for models that cooled down, and none beyond the soft limit (extra copies are this
+   * runtime's own business; they must never make the cache-manager evict models).
+   */
+  private reviewCopies(): void {
+    const now = Date.now();
+    for (const model of this.models.values()) {
+      if (model.state !== 'loaded') continue;
+      const stats = this.pool.statsOf(model.key);
+      const busyMs = delta(stats.busyMs, model.seen.busyMs);
+      const copyWaitMs = delta(stats.copyWaitMs, model.seen.copyWaitMs);
+      model.seen = stats;
+      const decision = decideCopies(
+        {
+          copies: this.servingCopies(model),
+          maxCopies: this.settings.workers,
+          busyMs,
+          copyWaitMs,
+          intervalMs: this.copyPolicy.intervalMs,
+        },
+        model.quietSince,
+        now,
+        this.copyPolicy,
+      );
+      model.quietSince = decision.quietSince;
+      if (
+        decision.action === 'add' &&
+        !model.addingCopy &&
+        this.memory.waiting === 0
+      )
+        this.addCopy(model);
+      if (decision.action === 'drop') {
+        const idle = this.extraCopies(model).pop();
+        if (idle) void this.dropCopy(model, idle, 'cold_copy');
+      }
+    }
+    let over = this.usedBytes() - this.settings.softLimitBytes;
+    if (over <= 0) return;
+    const extras = [...this.models.values()]
+      .filter((m) => m.state === 'loaded')
+      .sort((a, b) => lastUsedMs(a) - lastUsedMs(b))
+      .flatMap((m) => this.extraCopies(m).map((c) => ({ m, c })));
+    for (const { m, c } of extras) {
+      if (over <= 0) break;
+      void this.dropCopy(m, c, 'soft_limit');
+      over -= c.memoryBytes;
+    }
+  }
+
+  /**
+   * The RSS guard: when the process's RSS is above the capacity plus the base, beyond
+   * what unloads in progress will give back, idle models (and extra copies) are unloaded
+   * at once, one log line each (see chooseGuardVictims for the order).
+   */
+  private guardRss(): void {
+    if (this.baselineRss === null) return;
+    const rss = process.memoryUsage.rss();
+    const limit = this.settings.capacityBytes + this.baselineRss;
+    if (rss <= limit) {
+      this.guardWarned = false;
+      return;
+    }
+    let freeing = 0;
+    for (const m of this.models.values())
+      for (const c of m.copies.values())
+        if (m.state === 'unloading' || c.releasing) freeing += c.memoryBytes;
+    const excess = rss - limit - freeing;
+    if (excess <= 0) return;
+    const candidates: GuardCandidate[] = [];
+    for (const m of this.models.values()) {
+      if (m.state !== 'loaded' || m.inFlight > 0) continue;
+      for (const c of this.extraCopies(m))
+        candidates.push({
+          key: m.key,
+          copy: c.id,
+          bytes: c.memoryBytes,
+          pinned: m.pinned,
+          lastUsedMs: lastUsedMs(m),
+        });
+      candidates.push({
+        key: m.key,
+        copy: null,
+        bytes: this.liveCopies(m).reduce((n, c) => n + c.memoryBytes, 0),
+        pinned: m.pinned,
+        lastUsedMs: lastUsedMs(m),
+      });
+    }
+    const victims = chooseGuardVictims(candidates, excess);
+    if (victims.length === 0) {
+      if (!this.guardWarned)
+        this.logger.warn(
+          `RSS guard: the process holds ${rss} bytes, above its hard limit plus base (${limit}), and no model is idle to unload`,
+        );
+      this.guardWarned = true;
+      return;
+    }
+    for (const v of victims) {
+      const model = this.models.get(v.key);
+      if (!model) continue;
+      const copy = v.copy === null ? null : model.copies.get(v.copy);
+      this.logger.warn(
+        `RSS guard: the process holds ${rss} bytes, above its hard limit plus base (${limit}); unloading ${copy ? 'a copy of ' : ''}${v.key} (${v.bytes} bytes${v.pinned ? ', pinned' : ''}, last used ${new Date(v.lastUsedMs).toISOString()})`,
+      );
+      if (copy) void this.dropCopy(model, copy, 'rss_guard');
+      else
+        this.unload(model.modelId, model.version, 'rss_guard').catch(
+          (e: unknown) =>
+            this.logger.error(
+              `RSS guard: unloading ${v.key} failed: ${describeCause(e)}`,
+            ),
+        );
+    }
+  }
+
+  private arenaGrew(
+    model: HostedModel,
+    copyId: number,
+    arena: { batch: number; grewBytes: number },
+  ): void {
+    const copy = model.copies.get(copyId);
+    if (!copy || arena.grewBytes < ARENA_NOISE_BYTES) return;
+    copy.memoryBytes += arena.grewBytes;
+    this.logger.log(
+      `${model.key} grew by ${arena.grewBytes} bytes running a batch of ${arena.batch} (its arena): ${copy.memoryBytes} bytes now`,
+    );
+    this.changed();
+  }
+
+  private copyLost(loss: CopyLoss): void {
+    const model = this.models.get(loss.key);
+    if (!model) return;
+    model.copies.delete(loss.copy);
+    if (model.state === 'loaded' && this.servingCopies(model) === 0) {
+      model.state = 'failed';
+      model.reason = loss.reason;
+      model.copies.clear();
+    }
+    this.changed();
+  }
+
+  /** A warm spare worker for the next load, spawned under the memory lock and measured. */
+  private scheduleSpare(): void {
+    if (this.spareScheduled) return;
+    this.spareScheduled = true;
+    void this.memory
+      .run(async () => {
+        this.spareScheduled = false;
+        await this.ensureSpare();
+      })
+      .catch((e: unknown) =>
+        this.logger.error(
+          `could not start a spare worker: ${describeCause(e)}`,
+        ),
+      );
+  }
+
+  /** Call under the memory lock: a spawn's RSS delta is a worker's cost. */
+  private async ensureSpare(): Promise<void> {
+    const before = process.memoryUsage.rss();
+    const spawned = await this.pool.ensureSpare();
+    if (!spawned) return;
+    this.workerCosts.push(Math.max(0, process.memoryUsage.rss() - before));
+    if (this.workerCosts.length > 5) this.workerCosts.shift();
+  }
+
+  /** A worker thread's own memory: the median of the last spawns measured. */
+  private workerBytes(): number {
+    if (this.workerCosts.length === 0) return DEFAULT_WORKER_BYTES;
+    const sorted = [...this.workerCosts].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  }
+
+  private expectedPeak(key: string, bytes: number): number {
+    return Math.ceil(bytes * (this.peakRatios.get(key) ?? DEFAULT_PEAK_FACTOR));
+  }
+
+  /**
+   * `steady`: what everything held or promised takes once loaded; `excess`: the most
+   * any one load promised may add above that while it loads (loads run one at a time).
+   */
+  private ledger(): { steady: number; excess: number } {
+    let steady = this.copiesBytes();
+    let excess = 0;
+    for (const r of this.reservations) {
+      steady += r.bytes;
+      excess = Math.max(excess, r.peakBytes - r.bytes);
+    }
+    return { steady, excess };
+  }
+
+  /** How far a load (not yet reserved) would take `used` past the capacity, at worst. */
+  private overCapacity(r: Reservation): number {
+    const { steady, excess } = this.ledger();
+    const worst = steady + r.bytes + Math.max(excess, r.peakBytes - r.bytes);
+    return worst - this.settings.capacityBytes;
+  }
+
+  private refuse(r: Reservation): never {
+    const used = this.usedBytes();
+    throw new PortfolioError(
+      'INSUFFICIENT_MEMORY',
+      `${this.settings.nodeId} cannot load ${r.key}: it needs about ${r.bytes} bytes (up to ${r.peakBytes} while it loads) and ${used} of ${this.settings.capacityBytes} are in use`,
+      {
+        node_id: this.settings.nodeId,
+        needed_bytes: r.bytes,
+        peak_bytes: r.peakBytes,
+        used_bytes: used,
+        capacity_bytes: this.settings.capacityBytes,
+      },
+    );
+  }
+
+  /**
+   * Right before a load starts (its reservation counted): the books again, and the
+   * process itself: its RSS plus the load's expected peak must stay under the capacity
+   * plus the base, whatever the books say.
+   */
+  private assertRoomNow(key: string, r: Reservation): void {
+    const { steady, excess } = this.ledger();
+    if (steady + excess > this.settings.capacityBytes)
+      throw new PortfolioError(
+        'INSUFFICIENT_MEMORY',
+        `${this.settings.nodeId} cannot load ${key}: with the loads before it, it would need ${steady + excess} bytes of ${this.settings.capacityBytes}`,
+        {
+          node_id: this.settings.nodeId,
+          needed_bytes: r.bytes,
+          peak_bytes: r.peakBytes,
+          capacity_bytes: this.settings.capacityBytes,
+        },
+      );
+    const rss = process.memoryUsage.rss();
+    const limit = this.settings.capacityBytes + this.baseBytes();
+    if (rss + r.peakBytes > limit)
+      throw new PortfolioError(
+        'INSUFFICIENT_MEMORY',
+        `${this.settings.nodeId} cannot load ${key}: the process holds ${rss} bytes and the load may take up to ${r.peakBytes} more, past its hard limit plus base (${limit})`,
+        {
+          node_id: this.settings.nodeId,
+          needed_bytes: r.bytes,
+          peak_bytes: r.peakBytes,
+          rss_bytes: rss,
+          limit_bytes: limit,
+        },
+      );
+  }
+
+  /** Memory of the copies of loaded models and of those being unloaded. */
+  private copiesBytes(): number {
+    let bytes = 0;
+    for (const m of this.models.values())
+      if (m.state === 'loaded' || m.state === 'unloading')
+        for (const c of m.copies.values()) bytes += c.memoryBytes;
+    return bytes;
+  }
+
+  /** What one copy takes: the largest (copies differ by their arenas). */
+  private modelBytes(m: HostedModel): number {
+    if (m.state === 'loading') return m.reservation?.bytes ?? 0;
+    if (m.state === 'failed' || m.state === 'unloaded') return 0;
+    let bytes = 0;
+    for (const c of m.copies.values()) bytes = Math.max(bytes, c.memoryBytes);
+    return bytes;
+  }
+
+  private liveCopies(m: HostedModel): HostedCopy[] {
+    return [...m.copies.values()].filter((c) => !c.releasing);
+  }
+
+  private servingCopies(m: HostedModel): number {
+    return m.state === 'loaded' ? this.liveCopies(m).length : 0;
+  }
+
+  /** Copies beyond the first that run nothing now, oldest first. */
+  private extraCopies(m: HostedModel): HostedCopy[] {
+    const live = this.liveCopies(m);
+    return live.slice(1).filter((c) => !this.pool.copyBusy(c.id));
   }
 
   private checkInputs(
@@ -422,37 +1046,19 @@ export class ModelHostService implements OnApplicationShutdown {
     }
   }
 
-  private assertRoom(key: string, bytes: number): void {
-    const used = this.usedBytes();
-    if (used + bytes > this.settings.capacityBytes) {
-      throw new PortfolioError(
-        'INSUFFICIENT_MEMORY',
-        `${this.settings.nodeId} cannot load ${key}: it needs about ${bytes} bytes and ${used} of ${this.settings.capacityBytes} are in use`,
-        {
-          node_id: this.settings.nodeId,
-          needed_bytes: bytes,
-          used_bytes: used,
-          capacity_bytes: this.settings.capacityBytes,
-        },
-      );
-    }
-  }
-
-  private workerLost(keys: string[], reason: string): void {
-    for (const key of keys) {
-      const model = this.models.get(key);
-      if (!model) continue;
-      model.state = 'failed';
-      model.memoryBytes = 0;
-      model.reason = reason;
-    }
-    this.changed();
-  }
-
   private changed(): void {
     this.version++;
     for (const l of this.listeners) l();
   }
+}
+
+function lastUsedMs(m: HostedModel): number {
+  return (m.lastUsedAt ?? m.loadedAt)?.getTime() ?? 0;
+}
+
+/** Growth of a counter that restarts from 0 when the pool forgets the model. */
+function delta(now: number, before: number): number {
+  return now >= before ? now - before : now;
 }
 
 /** The whole story of a failure for the logs: the framework's own words when there are any. */

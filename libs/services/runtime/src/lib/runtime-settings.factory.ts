@@ -16,5 +16,6 @@ export function runtimeSettings(
     heartbeatIntervalMs: config.runtime.heartbeatIntervalMs,
     workerScript,
     requestLogPath: config.runtime.requestLogPath,
+    loadTimeoutMs: config.runtime.loadTimeoutMs,
   };
 }

@@ -1,17 +1,47 @@
+import type { CopyPolicyOptions } from './copy-policy';
 import type { WorkerScript } from './worker/worker-pool';
 
 export const RUNTIME_SETTINGS = Symbol('RUNTIME_SETTINGS');
 export const RUNTIME_STORAGE = Symbol('RUNTIME_STORAGE');
 
+/** runtime.load_timeout's default (libs/config). */
+export const DEFAULT_LOAD_TIMEOUT_MS = 120_000;
+/**
+ * The batch of a model's warm-up run when its load request names no `max_batch`: its
+ * measured memory then includes the arena a small batch needs. Larger batches are
+ * measured when they first run. Measured cost (docs/benchmarks.md, cold start): on a
+ * 500 MB MatMul model a warm-up at 8 takes 42 ms against 28 ms at 1, after a 480 ms load.
+ */
+export const DEFAULT_WARMUP_BATCH = 8;
+export const DEFAULT_RSS_GUARD_INTERVAL_MS = 250;
+
 export interface RuntimeSettings {
   readonly nodeId: string;
-  /** Hard limit: the runtime refuses any load that would take it past this. */
+  /** Hard limit for models: the runtime keeps its RSS under this plus its base. */
   readonly capacityBytes: number;
   readonly softLimitBytes: number;
+  /**
+   * Runs at once (compute slots), each on the worker thread of a copy of its model; the
+   * most copies one model gets. Keep workers x intraOpThreads <= cores.
+   */
   readonly workers: number;
   readonly intraOpThreads: number;
   readonly heartbeatIntervalMs: number;
   readonly workerScript: WorkerScript;
   /** Where to append the request trace (JSON lines); absent or null: no trace. */
   readonly requestLogPath?: string | null;
+  /**
+   * How long a load may take once it has started (time queued behind other loads does
+   * not count). Default DEFAULT_LOAD_TIMEOUT_MS.
+   */
+  readonly loadTimeoutMs?: number;
+  /** Default DEFAULT_WARMUP_BATCH. */
+  readonly warmupBatch?: number;
+  /**
+   * How often the RSS guard samples the process's RSS; 0 turns it off (tests where
+   * several hosts share one process). Default DEFAULT_RSS_GUARD_INTERVAL_MS.
+   */
+  readonly rssGuardIntervalMs?: number;
+  /** Copies of busy models (see copy-policy.ts); each field defaults. */
+  readonly copyPolicy?: Partial<CopyPolicyOptions>;
 }

@@ -1,8 +1,9 @@
 /**
  * An inference worker thread. Model frameworks block their thread while they load and
  * run; here that blocks only this worker, never the runtime's event loop (heartbeats,
- * NATS, other models). Each model lives in exactly one worker, which serializes its
- * runs. Built as its own entry point (`inference-worker.js`) next to each app's main.
+ * NATS, other models). The pool gives each copy of a model a worker of its own, which
+ * serializes its runs. Built as its own entry point (`inference-worker.js`) next to
+ * each app's main.
  */
 import { parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -56,6 +57,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
           op: 'load',
           signature: existing.signature,
           warmupMs: null,
+          warmupBatch: null,
         };
       let model: LoadedModel;
       try {
@@ -71,12 +73,14 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
         );
       }
       models.set(request.key, model);
+      const warm = await warmUp(model, request.warmupBatch);
       return {
         id: request.id,
         ok: true,
         op: 'load',
         signature: model.signature,
-        warmupMs: await warmUp(model),
+        warmupMs: warm?.ms ?? null,
+        warmupBatch: warm?.batch ?? null,
       };
     }
     case 'run': {
@@ -119,22 +123,28 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
 }
 
 /**
- * One run at batch 1 right after loading: the first run allocates the framework's
- * arena, which belongs in the model's measured memory, and a model that loads but
- * cannot run fails here rather than on a client's request.
+ * One run at the model's largest batch right after loading: the first run allocates
+ * the framework's arena, which grows with the batch and belongs in the model's measured
+ * memory, and a model that loads but cannot run fails here rather than on a client's
+ * request. Where that batch fails, batch 1 is tried.
  */
-async function warmUp(model: LoadedModel): Promise<number | null> {
-  const inputs = warmupInputs(model.signature);
-  if (!inputs) return null;
-  const started = performance.now();
-  try {
-    await model.run(inputs);
-  } catch {
-    // Zeros at batch 1 are not valid input for every model (two variable dimensions
-    // that must differ, say); such a model is still served, measured without its arena.
-    return null;
+async function warmUp(
+  model: LoadedModel,
+  batch: number,
+): Promise<{ ms: number; batch: number } | null> {
+  for (const b of batch > 1 ? [batch, 1] : [1]) {
+    const inputs = warmupInputs(model.signature, b);
+    if (!inputs) return null;
+    const started = performance.now();
+    try {
+      await model.run(inputs);
+      return { ms: performance.now() - started, batch: b };
+    } catch {
+      // Zeros are not valid input for every model (two variable dimensions that must
+      // differ, say); such a model is still served, measured without its arena.
+    }
   }
-  return performance.now() - started;
+  return null;
 }
 
 /** A coded failure whose `cause` is what the framework said, for the runtime's logs. */

@@ -1,4 +1,4 @@
-import { warmupInputs } from './warmup.util';
+import { batchOf, warmupInputs } from './warmup.util';
 
 describe(warmupInputs.name, () => {
   it('makes zero-filled inputs at batch 1, one typed array per datatype', () => {
@@ -21,6 +21,25 @@ describe(warmupInputs.name, () => {
     expect(sut?.['h'].data).toEqual(new Uint16Array(3));
   });
 
+  it('sets a variable leading dimension to the batch asked for, and nothing else', () => {
+    const sut = warmupInputs(
+      {
+        inputs: [
+          { name: 'x', datatype: 'FP32', shape: [-1, 4] },
+          { name: 'seq', datatype: 'INT64', shape: [-1, -1] },
+          { name: 'fixed', datatype: 'FP32', shape: [2, -1] },
+        ],
+        outputs: [],
+      },
+      8,
+    );
+
+    expect(sut?.['x'].shape).toEqual([8, 4]);
+    expect(sut?.['x'].data).toEqual(new Float32Array(32));
+    expect(sut?.['seq'].shape).toEqual([8, 1]);
+    expect(sut?.['fixed'].shape).toEqual([2, 1]);
+  });
+
   it('gives up on string inputs', () => {
     expect(
       warmupInputs({
@@ -31,5 +50,40 @@ describe(warmupInputs.name, () => {
         outputs: [],
       }),
     ).toBeNull();
+  });
+});
+
+describe(batchOf.name, () => {
+  const signature = {
+    inputs: [
+      { name: 'a', datatype: 'FP32' as const, shape: [-1, 3] },
+      { name: 'b', datatype: 'FP32' as const, shape: [2, 3] },
+      { name: 'c', datatype: 'FP32' as const, shape: [] },
+    ],
+    outputs: [],
+  };
+  const tensor = (shape: number[]) => ({
+    datatype: 'FP32' as const,
+    shape,
+    data: new Float32Array(shape.reduce((n, d) => n * d, 1)),
+  });
+
+  it('is the leading dimension of the inputs whose leading dimension is variable', () => {
+    expect(
+      batchOf(signature, {
+        a: tensor([5, 3]),
+        b: tensor([2, 3]),
+        c: tensor([7]),
+      }),
+    ).toBe(5);
+  });
+
+  it('is 1 when no input has a variable leading dimension', () => {
+    expect(
+      batchOf(
+        { inputs: [signature.inputs[1]], outputs: [] },
+        { b: tensor([2, 3]) },
+      ),
+    ).toBe(1);
   });
 });

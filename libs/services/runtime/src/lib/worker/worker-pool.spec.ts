@@ -7,16 +7,19 @@ import type { Worker } from 'node:worker_threads';
 import { PortfolioError } from '@portfolio/contracts';
 import { Tensor } from '@portfolio/tensor';
 import {
+  buildLargeModel,
   buildMixedTypesModel,
   buildMlpModel,
+  largeModelSide,
   makeTempDir,
   mlpReference,
   writeModel,
 } from '@portfolio/testing';
 
 import { expectClose, sampleInput, testWorkerScript } from '../runtime.testing';
-import { WorkerPool } from './worker-pool';
+import { CopyLoss, WorkerPool } from './worker-pool';
 
+const MiB = 1024 * 1024;
 const MLP = { inputSize: 4, hidden: [16], outputSize: 3 };
 /** What a run of MLP at batch 1 answers: one row of its outputs. */
 const SERVED_ONE_ROW = { outputs: { y: { datatype: 'FP32', shape: [1, 3] } } };
@@ -28,12 +31,20 @@ const SLOW_MLP = {
   seed: 5,
 };
 const SLOW_BATCH = 8192;
+/** Big enough that its load takes a while (tens of ms): many tiny runs fit in it. */
+const BIG_WEIGHT_BYTES = 40 * MiB;
 
-/** The pool's private worker slots, for tests that look at placement or kill a worker. */
+/** The pool's private threads, for tests that look at placement or kill a worker. */
 type PoolInternals = {
-  slots: { index: number; worker: Worker; models: Set<string> }[];
+  byId: Map<number, { key: string; thread: { worker: Worker } }>;
+  spare: { worker: Worker } | null;
 };
 const internals = (pool: WorkerPool) => pool as unknown as PoolInternals;
+const workerOf = (pool: WorkerPool, copy: number): Worker => {
+  const c = internals(pool).byId.get(copy);
+  if (!c) throw new Error(`copy ${copy} is not in the pool`);
+  return c.thread.worker;
+};
 
 const mlpInput = (
   batch = 1,
@@ -56,17 +67,36 @@ const mixedInput = (a: number[], b: bigint[]): Record<string, Tensor> => ({
     data: BigInt64Array.from(b),
   },
 });
+/** The clock the workers stamp runs with (see RunResult.startedAt). */
+const now = () => performance.timeOrigin + performance.now();
 
-/** A pool that records `onWorkerLost`; `firstLoss` resolves at the first report. */
-function makePool(size: number) {
-  const lost: { models: string[]; reason: string }[] = [];
+/** A pool that records `onCopyLost`; `firstLoss` resolves at the first report. */
+function makePool(computeSlots: number) {
+  const lost: CopyLoss[] = [];
   let signal!: () => void;
   const firstLoss = new Promise<void>((resolve) => (signal = resolve));
-  const pool = new WorkerPool(testWorkerScript(), size, (models, reason) => {
-    lost.push({ models, reason });
-    signal();
+  const pool = new WorkerPool(testWorkerScript(), {
+    computeSlots,
+    onCopyLost: (loss) => {
+      lost.push(loss);
+      signal();
+    },
   });
   return { pool, lost, firstLoss };
+}
+
+/** How the host loads: a spare first, then the load on it, then the copy serves. */
+async function loadCopy(
+  pool: WorkerPool,
+  key: string,
+  path: string,
+  warmupBatch = 1,
+) {
+  await pool.ensureSpare();
+  const { copy, done } = pool.load(key, 'onnx', path, 1, warmupBatch);
+  const result = await done;
+  pool.activate(copy);
+  return { copy, ...result };
 }
 
 /**
@@ -84,6 +114,7 @@ describe(WorkerPool.name, () => {
   let mlpPath: string;
   let mixedPath: string;
   let slowPath: string;
+  let bigPath: string;
 
   beforeAll(() => {
     Logger.overrideLogger(false);
@@ -91,50 +122,63 @@ describe(WorkerPool.name, () => {
     mlpPath = writeModel(dir, 'mlp.onnx', buildMlpModel(MLP));
     mixedPath = writeModel(dir, 'mixed.onnx', buildMixedTypesModel());
     slowPath = writeModel(dir, 'slow.onnx', buildMlpModel(SLOW_MLP));
+    bigPath = buildLargeModel({
+      weightBytes: BIG_WEIGHT_BYTES,
+      externalData: true,
+      dir: join(dir, 'big'),
+      name: 'model',
+    });
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   describe('serving models', () => {
     let sut: WorkerPool;
-    let lost: { models: string[]; reason: string }[];
+    let lost: CopyLoss[];
 
     beforeAll(() => ({ pool: sut, lost } = makePool(2)));
     afterAll(() => closePool(sut));
 
-    it('loads an MLP and runs it to the reference numbers', async () => {
-      const { signature } = await sut.load('mlp@1', 'onnx', mlpPath, 1);
+    it('loads an MLP on the spare worker and runs it to the reference numbers', async () => {
+      const { signature } = await loadCopy(sut, 'mlp@1', mlpPath);
       expect(signature).toEqual({
         inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }],
         outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 3] }],
       });
 
       const x = sampleInput(5 * 4);
-      const { outputs } = await sut.run('mlp@1', mlpInput(5, x));
+      const { outputs } = await sut.run('mlp@1', mlpInput(5, x), undefined, 5);
 
       expect(Object.keys(outputs)).toEqual(['y']);
       expect(outputs['y'].datatype).toBe('FP32');
       expect(outputs['y'].shape).toEqual([5, 3]);
       expect(outputs['y'].data).toBeInstanceOf(Float32Array);
       expectClose(outputs['y'].data as Float32Array, mlpReference(MLP, x, 5));
+      expect(sut.serving('mlp@1')).toBe(1);
     });
 
-    it('times the warm-up run of a model it loads, and loads a model it holds only once', async () => {
-      const first = await sut.load('warm@1', 'onnx', mlpPath, 1);
-      const again = await sut.load('warm@1', 'onnx', mlpPath, 1);
+    it('warms a model up at the batch asked for and says so', async () => {
+      const first = await loadCopy(sut, 'warm@1', mlpPath, 16);
 
       expect(first.warmupMs).toEqual(expect.any(Number));
       expect(first.warmupMs).toBeGreaterThan(0);
-      // Already loaded in its worker: no new session, no warm-up.
-      expect(again.warmupMs).toBeNull();
-      expect(again.signature).toEqual(first.signature);
+      expect(first.warmupBatch).toBe(16);
+    });
+
+    it('refuses to load when no spare worker is ready', () => {
+      // The spare went to the last load; nobody asked for a new one.
+      expect(() => sut.load('no-spare@1', 'onnx', mlpPath, 1, 1)).toThrow(
+        /no worker thread is ready/,
+      );
     });
 
     it('runs a model with FP32 and INT64 inputs and returns INT64 outputs as BigInt64Array', async () => {
-      await sut.load('mixed@1', 'onnx', mixedPath, 1);
+      await loadCopy(sut, 'mixed@1', mixedPath);
 
       const { outputs } = await sut.run(
         'mixed@1',
         mixedInput([0.5, 1.5, -2, 10, 0, 0.25], [1n, -3n, 7n, -20n, 4n, 4n]),
+        undefined,
+        2,
       );
 
       expect(outputs['sum']).toMatchObject({ datatype: 'FP32', shape: [2, 3] });
@@ -153,12 +197,13 @@ describe(WorkerPool.name, () => {
     });
 
     it('returns only the outputs asked for', async () => {
-      await sut.load('mixed@2', 'onnx', mixedPath, 1);
+      await loadCopy(sut, 'mixed@2', mixedPath);
 
       const { outputs } = await sut.run(
         'mixed@2',
         mixedInput([3, 2, 1], [0n, 0n, 5n]),
         ['argmax'],
+        1,
       );
 
       expect(Object.keys(outputs)).toEqual(['argmax']);
@@ -166,142 +211,242 @@ describe(WorkerPool.name, () => {
     });
 
     it("leaves the caller's input buffers intact", async () => {
-      await sut.load('intact@1', 'onnx', mlpPath, 1);
+      await loadCopy(sut, 'intact@1', mlpPath);
       const x = sampleInput(2 * 4);
 
-      await sut.run('intact@1', mlpInput(2, x));
+      await sut.run('intact@1', mlpInput(2, x), undefined, 2);
 
       expect(x.byteLength).toBe(2 * 4 * 4);
       expect(Array.from(x)).toEqual(Array.from(sampleInput(2 * 4)));
     });
 
-    it('refuses to run a model after unloading it with MODEL_NOT_LOADED', async () => {
-      await sut.load('gone@1', 'onnx', mlpPath, 1);
-      await expect(sut.run('gone@1', mlpInput())).resolves.toMatchObject(
-        SERVED_ONE_ROW,
-      );
+    it('refuses to run a model after releasing its copy with MODEL_NOT_LOADED, and ends its worker', async () => {
+      const { copy } = await loadCopy(sut, 'gone@1', mlpPath);
+      await expect(
+        sut.run('gone@1', mlpInput(), undefined, 1),
+      ).resolves.toMatchObject(SERVED_ONE_ROW);
+      const worker = workerOf(sut, copy);
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
 
-      await sut.unload('gone@1');
+      await sut.release(copy);
       const error = await sut
-        .run('gone@1', mlpInput())
+        .run('gone@1', mlpInput(), undefined, 1)
         .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
       expect(error).toMatchObject({ code: 'MODEL_NOT_LOADED' });
+      await exited;
+      expect(lost).toEqual([]);
     });
 
     it('refuses to run a model it never loaded with MODEL_NOT_LOADED', async () => {
-      await expect(sut.run('never@1', mlpInput())).rejects.toMatchObject({
+      await expect(
+        sut.run('never@1', mlpInput(), undefined, 1),
+      ).rejects.toMatchObject({
         code: 'MODEL_NOT_LOADED',
       });
     });
 
-    it('treats unloading a model it does not hold as done', async () => {
-      await expect(sut.unload('never@1')).resolves.toBeUndefined();
+    it('treats releasing a copy it does not hold as done', async () => {
+      await expect(sut.release(9999)).resolves.toBeUndefined();
     });
 
-    it('fails a corrupt artifact with MODEL_LOAD_FAILED saying why, and keeps serving', async () => {
+    it('fails a corrupt artifact with MODEL_LOAD_FAILED saying why, keeps the worker as its spare, and keeps serving', async () => {
       const corrupt = join(dir, 'corrupt.onnx');
       writeFileSync(corrupt, randomBytes(4096));
+      await sut.ensureSpare();
+      const spare = internals(sut).spare?.worker;
 
       const error = await sut
-        .load('corrupt@1', 'onnx', corrupt, 1)
-        .catch((e: unknown) => e);
+        .load('corrupt@1', 'onnx', corrupt, 1, 1)
+        .done.catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
       expect(error).toMatchObject({ code: 'MODEL_LOAD_FAILED' });
       expect((error as Error).message).toMatch(
         /failed to load: .*protobuf parsing failed/i,
       );
-      // Not placed anywhere; the workers still serve.
-      expect(internals(sut).slots.some((s) => s.models.has('corrupt@1'))).toBe(
-        false,
-      );
-      await expect(sut.run('corrupt@1', {})).rejects.toMatchObject({
+      expect(sut.serving('corrupt@1')).toBe(0);
+      await expect(
+        sut.run('corrupt@1', {}, undefined, 1),
+      ).rejects.toMatchObject({
         code: 'MODEL_NOT_LOADED',
       });
-      await sut.load('after-corrupt@1', 'onnx', mlpPath, 1);
+      expect(internals(sut).spare?.worker).toBe(spare);
+      await expect(sut.ensureSpare()).resolves.toBe(false);
+      await loadCopy(sut, 'after-corrupt@1', mlpPath);
       await expect(
-        sut.run('after-corrupt@1', mlpInput()),
+        sut.run('after-corrupt@1', mlpInput(), undefined, 1),
       ).resolves.toMatchObject(SERVED_ONE_ROW);
       expect(lost).toEqual([]);
     });
 
     it('fails a missing file with MODEL_LOAD_FAILED naming it', async () => {
-      const missing = join(dir, 'missing.onnx');
+      await sut.ensureSpare();
 
       const error = await sut
-        .load('missing@1', 'onnx', missing, 1)
-        .catch((e: unknown) => e);
+        .load('missing@1', 'onnx', join(dir, 'missing.onnx'), 1, 1)
+        .done.catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
       expect(error).toMatchObject({ code: 'MODEL_LOAD_FAILED' });
       expect((error as Error).message).toContain('missing.onnx');
+    });
+
+    it('tells how much the RSS grew across the first run at a batch larger than any before, and only then', async () => {
+      const { copy } = await loadCopy(sut, 'arena@1', slowPath, 1);
+      const x = sampleInput(SLOW_BATCH * SLOW_MLP.inputSize);
+
+      const larger = await sut.run(
+        'arena@1',
+        slowInput(x),
+        undefined,
+        SLOW_BATCH,
+      );
+      const again = await sut.run(
+        'arena@1',
+        slowInput(x),
+        undefined,
+        SLOW_BATCH,
+      );
+
+      // Two hidden layers of 8192 x 1024 floats: 32 MiB of activations at least.
+      expect(larger.copy).toBe(copy);
+      expect(larger.arena?.batch).toBe(SLOW_BATCH);
+      expect(larger.arena?.grewBytes).toBeGreaterThan(16 * MiB);
+      expect(again.arena).toBeUndefined();
     });
   });
 
   describe('placement', () => {
     let sut: WorkerPool;
 
-    beforeEach(() => ({ pool: sut } = makePool(2)));
     afterEach(() => closePool(sut));
 
-    it('places two models on two different workers and runs them at the same time', async () => {
-      await Promise.all([
-        sut.load('a@1', 'onnx', slowPath, 1),
-        sut.load('b@1', 'onnx', slowPath, 1),
-      ]);
+    it('gives each model its own worker and runs two models at the same time', async () => {
+      ({ pool: sut } = makePool(2));
+      const a = await loadCopy(sut, 'a@1', slowPath);
+      const b = await loadCopy(sut, 'b@1', slowPath);
 
-      const placed = internals(sut).slots.map((s) => [...s.models]);
-      expect(placed.map((m) => m.length)).toEqual([1, 1]);
-      expect(placed.flat().sort()).toEqual(['a@1', 'b@1']);
+      expect(workerOf(sut, a.copy)).not.toBe(workerOf(sut, b.copy));
       const x = sampleInput(SLOW_BATCH * SLOW_MLP.inputSize);
-      const [a, b] = await Promise.all([
-        sut.run('a@1', slowInput(x)),
-        sut.run('b@1', slowInput(x)),
+      const [ra, rb] = await Promise.all([
+        sut.run('a@1', slowInput(x), undefined, SLOW_BATCH),
+        sut.run('b@1', slowInput(x), undefined, SLOW_BATCH),
       ]);
       // Each worker reports when its run began and how long it took, on a clock the
       // threads share: run serially, one would start after the other ended.
-      expect(a.startedAt).toBeLessThan(b.startedAt + b.computeMs);
-      expect(b.startedAt).toBeLessThan(a.startedAt + a.computeMs);
-      expect(a.outputs['y'].shape).toEqual([SLOW_BATCH, SLOW_MLP.outputSize]);
-      expect(a.outputs['y'].data).toEqual(b.outputs['y'].data);
+      expect(ra.startedAt).toBeLessThan(rb.startedAt + rb.computeMs);
+      expect(rb.startedAt).toBeLessThan(ra.startedAt + ra.computeMs);
+      expect(ra.outputs['y'].shape).toEqual([SLOW_BATCH, SLOW_MLP.outputSize]);
+      expect(ra.outputs['y'].data).toEqual(rb.outputs['y'].data);
     });
 
-    it('frees a worker slot on unload, so the next model goes there', async () => {
-      await sut.load('a@1', 'onnx', mlpPath, 1);
-      await sut.load('b@1', 'onnx', mlpPath, 1);
-      const slotOfA = internals(sut).slots.findIndex((s) =>
-        s.models.has('a@1'),
+    it('runs one model on two copies at the same time', async () => {
+      ({ pool: sut } = makePool(2));
+      const first = await loadCopy(sut, 'hot@1', slowPath);
+      const second = await loadCopy(sut, 'hot@1', slowPath);
+      const x = sampleInput(SLOW_BATCH * SLOW_MLP.inputSize);
+
+      const [r1, r2] = await Promise.all([
+        sut.run('hot@1', slowInput(x), undefined, SLOW_BATCH),
+        sut.run('hot@1', slowInput(x), undefined, SLOW_BATCH),
+      ]);
+
+      expect(sut.serving('hot@1')).toBe(2);
+      expect(new Set([r1.copy, r2.copy])).toEqual(
+        new Set([first.copy, second.copy]),
       );
+      expect(r1.startedAt).toBeLessThan(r2.startedAt + r2.computeMs);
+      expect(r2.startedAt).toBeLessThan(r1.startedAt + r1.computeMs);
+    });
 
-      await sut.unload('a@1');
-      await sut.load('c@1', 'onnx', mlpPath, 1);
+    it('runs no more at once than its compute slots, and counts the wait for a copy', async () => {
+      ({ pool: sut } = makePool(1));
+      await loadCopy(sut, 'a@1', slowPath);
+      await loadCopy(sut, 'b@1', slowPath);
+      const x = sampleInput(SLOW_BATCH * SLOW_MLP.inputSize);
 
-      expect(internals(sut).slots[slotOfA].models).toEqual(new Set(['c@1']));
+      const [ra, rb] = await Promise.all([
+        sut.run('a@1', slowInput(x), undefined, SLOW_BATCH),
+        sut.run('b@1', slowInput(x), undefined, SLOW_BATCH),
+      ]);
+      const [first, second] = ra.startedAt < rb.startedAt ? [ra, rb] : [rb, ra];
+
+      expect(second.startedAt).toBeGreaterThanOrEqual(
+        first.startedAt + first.computeMs,
+      );
+      // b waited for the slot, not for a copy of its own.
+      expect(sut.statsOf('b@1').copyWaitMs).toBe(0);
+    });
+
+    it('counts the time runs of a model waited for a copy of it while a slot was free', async () => {
+      ({ pool: sut } = makePool(2));
+      await loadCopy(sut, 'one@1', slowPath);
+      const x = sampleInput(SLOW_BATCH * SLOW_MLP.inputSize);
+
+      await Promise.all([
+        sut.run('one@1', slowInput(x), undefined, SLOW_BATCH),
+        sut.run('one@1', slowInput(x), undefined, SLOW_BATCH),
+      ]);
+
+      const stats = sut.statsOf('one@1');
+      expect(stats.copyWaitMs).toBeGreaterThan(0);
+      expect(stats.busyMs).toBeGreaterThan(stats.copyWaitMs);
+    });
+
+    it('keeps running a model while another model loads on the spare worker', async () => {
+      ({ pool: sut } = makePool(2));
+      await loadCopy(sut, 'small@1', mlpPath);
+      await sut.ensureSpare();
+      const served: { startedAt: number; answeredAt: number }[] = [];
+
+      const loadStarted = now();
+      const big = sut.load('big@1', 'onnx', bigPath, 1, 1);
+      let loadEnded: number | null = null;
+      void big.done.then(() => (loadEnded = now()));
+      while (loadEnded === null) {
+        const r = await sut.run('small@1', mlpInput(), undefined, 1);
+        served.push({ startedAt: r.startedAt, answeredAt: now() });
+      }
+      await big.done;
+      sut.activate(big.copy);
+
+      // Runs of the small model began and were answered while the big one loaded.
+      const during = served.filter(
+        (r) => r.startedAt > loadStarted && r.answeredAt < (loadEnded ?? 0),
+      );
+      expect(during.length).toBeGreaterThanOrEqual(3);
+      const n = largeModelSide(BIG_WEIGHT_BYTES);
+      await expect(
+        sut.run(
+          'big@1',
+          { x: { datatype: 'FP32', shape: [1, n], data: new Float32Array(n) } },
+          undefined,
+          1,
+        ),
+      ).resolves.toMatchObject({ outputs: { y: { shape: [1, n] } } });
     });
   });
 
   describe('when a worker dies', () => {
     let sut: WorkerPool;
-    let lost: { models: string[]; reason: string }[];
+    let lost: CopyLoss[];
     let firstLoss: Promise<void>;
 
     beforeEach(() => ({ pool: sut, lost, firstLoss } = makePool(2)));
     afterEach(() => closePool(sut));
 
-    it('fails the calls pending on it, reports its models lost and serves new loads on a fresh worker', async () => {
-      await Promise.all([
-        sut.load('a@1', 'onnx', mlpPath, 1),
-        sut.load('b@1', 'onnx', mixedPath, 1),
-      ]);
-      const victim = internals(sut).slots.find((s) => s.models.has('a@1'));
-      if (!victim) throw new Error('a@1 is on no worker');
-      const oldWorker = victim.worker;
+    it('loses only the copy it held, fails the run posted to it, and keeps serving the rest', async () => {
+      const a = await loadCopy(sut, 'a@1', mlpPath);
+      await loadCopy(sut, 'b@1', mixedPath);
+      const victim = workerOf(sut, a.copy);
 
       // The run is posted after terminate() began: the worker never gets to it.
-      const pending = sut.run('a@1', mlpInput()).catch((e: unknown) => e);
-      const terminated = oldWorker.terminate();
+      const pending = sut
+        .run('a@1', mlpInput(), undefined, 1)
+        .catch((e: unknown) => e);
+      const terminated = victim.terminate();
 
       const error = await pending;
       expect(error).toBeInstanceOf(PortfolioError);
@@ -309,64 +454,102 @@ describe(WorkerPool.name, () => {
       await terminated;
       await firstLoss;
       expect(lost).toEqual([
-        { models: ['a@1'], reason: expect.stringMatching(/worker \d exited/) },
+        {
+          key: 'a@1',
+          copy: a.copy,
+          remaining: 0,
+          reason: expect.stringMatching(/worker \d+ exited/),
+        },
       ]);
 
-      // The next run finds the model gone; the model on the other worker is untouched.
-      await expect(sut.run('a@1', mlpInput())).rejects.toMatchObject({
-        code: 'MODEL_NOT_LOADED',
-      });
-      const other = await sut.run('b@1', mixedInput([1, 2, 3], [0n, 0n, 0n]));
+      await expect(
+        sut.run('a@1', mlpInput(), undefined, 1),
+      ).rejects.toMatchObject({ code: 'MODEL_NOT_LOADED' });
+      const other = await sut.run(
+        'b@1',
+        mixedInput([1, 2, 3], [0n, 0n, 0n]),
+        undefined,
+        1,
+      );
       expect(Array.from(other.outputs['sum'].data as Float32Array)).toEqual([
         1, 2, 3,
       ]);
-
-      // A fresh worker took the slot and serves new loads.
-      const replacement = internals(sut).slots[victim.index];
-      expect(replacement.worker).not.toBe(oldWorker);
-      expect(replacement.worker.threadId).not.toBe(oldWorker.threadId);
-      await sut.load('again@1', 'onnx', mlpPath, 1);
-      expect(replacement.models.has('again@1')).toBe(true);
+      // It can load again, on a fresh worker.
+      const again = await loadCopy(sut, 'a@1', mlpPath);
+      expect(workerOf(sut, again.copy).threadId).not.toBe(victim.threadId);
       const x = sampleInput(4);
-      const { outputs } = await sut.run('again@1', mlpInput(1, x));
+      const { outputs } = await sut.run('a@1', mlpInput(1, x), undefined, 1);
       expectClose(outputs['y'].data as Float32Array, mlpReference(MLP, x, 1));
     });
 
-    it('fails a load waiting for a worker that dies before it is ready', async () => {
+    it('retries the run of a copy that died on another copy of the model', async () => {
+      const first = await loadCopy(sut, 'a@1', mlpPath);
+      const second = await loadCopy(sut, 'a@1', mlpPath);
+      // The least recently used copy takes the next run: the first, which never ran.
+      const victim = workerOf(sut, first.copy);
+
+      const pending = sut.run('a@1', mlpInput(), undefined, 1);
+      const terminated = victim.terminate();
+
+      const result = await pending;
+      await terminated;
+      await firstLoss;
+      expect(result).toMatchObject({ ...SERVED_ONE_ROW, copy: second.copy });
+      expect(lost).toEqual([
+        expect.objectContaining({ key: 'a@1', copy: first.copy, remaining: 1 }),
+      ]);
+      expect(sut.serving('a@1')).toBe(1);
+    });
+
+    it('fails a load on a worker that dies before it is ready, and reports nothing served lost', async () => {
       // Terminated at once, long before the worker gets to warming up its backends.
-      const terminated = internals(sut).slots[0].worker.terminate();
+      const spare = internals(sut).spare?.worker;
+      const terminated = spare?.terminate();
 
       const error = await sut
-        .load('mlp@1', 'onnx', mlpPath, 1)
-        .catch((e: unknown) => e);
+        .load('mlp@1', 'onnx', mlpPath, 1, 1)
+        .done.catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
       expect(error).toMatchObject({ code: 'MODEL_NOT_LOADED' });
       await terminated;
-      await firstLoss;
-      // The model was placed on the dead worker while it loaded.
-      expect(lost).toEqual([
-        { models: ['mlp@1'], reason: expect.stringMatching(/worker 0 exited/) },
-      ]);
-      await sut.load('mlp@1', 'onnx', mlpPath, 1);
-      await expect(sut.run('mlp@1', mlpInput())).resolves.toMatchObject(
-        SERVED_ONE_ROW,
-      );
+      expect(lost).toEqual([]);
+      await loadCopy(sut, 'mlp@1', mlpPath);
+      await expect(
+        sut.run('mlp@1', mlpInput(), undefined, 1),
+      ).resolves.toMatchObject(SERVED_ONE_ROW);
     });
+  });
+
+  it('ends the worker of an abandoned load once the load is over', async () => {
+    const { pool: sut, lost } = makePool(1);
+    await sut.ensureSpare();
+    const { copy, done } = sut.load('slow-load@1', 'onnx', bigPath, 1, 1);
+    const worker = workerOf(sut, copy);
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+
+    await sut.abandon(copy, done);
+
+    await exited;
+    await expect(done).resolves.toMatchObject({ warmupBatch: 1 });
+    expect(sut.serving('slow-load@1')).toBe(0);
+    expect(sut.threads).toBe(0);
+    expect(lost).toEqual([]);
+    await closePool(sut);
   });
 
   it('stops its workers on close without reporting them lost', async () => {
     const { pool: sut, lost } = makePool(2);
-    await sut.load('mlp@1', 'onnx', mlpPath, 1);
-    await sut.ready();
-    const exited = internals(sut).slots.map(
-      (s) => new Promise<number>((resolve) => s.worker.once('exit', resolve)),
+    const { copy } = await loadCopy(sut, 'mlp@1', mlpPath);
+    await sut.ensureSpare();
+    const workers = [workerOf(sut, copy), internals(sut).spare?.worker];
+    const exited = workers.map(
+      (w) => new Promise<number>((resolve) => w?.once('exit', resolve)),
     );
 
     await sut.close();
 
     await Promise.all(exited);
     expect(lost).toEqual([]);
-    expect(sut.size).toBe(2);
   });
 });

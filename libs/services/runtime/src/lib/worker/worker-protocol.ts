@@ -10,6 +10,8 @@ export type WorkerRequest =
       format: ModelFormat;
       path: string;
       intraOpThreads: number;
+      /** The batch of the warm-up run (variable leading dimension); 1 where it fails. */
+      warmupBatch: number;
     }
   | {
       id: number;
@@ -27,6 +29,8 @@ export type WorkerReply =
       op: 'load';
       signature: Signature;
       warmupMs: number | null;
+      /** The batch the warm-up ran at; null: no warm-up ran (or the model was already here). */
+      warmupBatch: number | null;
     }
   | {
       id: number;
