@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { LocalStorageDriver } from '@portfolio/storage';
 import {
   buildLargeModel,
+  buildMlpModel,
   largeModelSide,
   makeTempDir,
+  writeModel,
 } from '@portfolio/testing';
 
 import { ModelHostService } from './model-host.service';
@@ -20,6 +22,14 @@ import { WorkerPool } from './worker/worker-pool';
 
 const MiB = 1024 * 1024;
 const WEIGHT_BYTES = 64 * MiB;
+/** Small weights, large activations: at SLOW_BATCH its arena dwarfs its weights. */
+const SLOW_MLP = {
+  inputSize: 256,
+  hidden: [1024, 1024],
+  outputSize: 8,
+  seed: 5,
+};
+const SLOW_BATCH = 4096;
 
 /**
  * The runtime's memory measurement (RSS delta around a serialized load plus its warm-up
@@ -46,6 +56,7 @@ describe(`${ModelHostService.name} memory measurement`, () => {
       name: 'model',
     });
     weightBytes = statSync(join(root, 'large', 'model.data')).size;
+    writeModel(join(root, 'slow'), 'model.onnx', buildMlpModel(SLOW_MLP));
     sut = new ModelHostService(
       testRuntimeSettings({ capacityBytes: 4 * 1024 * MiB }),
       new LocalStorageDriver(root),
@@ -84,6 +95,7 @@ describe(`${ModelHostService.name} memory measurement`, () => {
 
   it('measures a second copy as much again, and gets its memory back on unload', async () => {
     await settleMemory();
+    const rssBefore = process.memoryUsage.rss();
     const loaded = await sut.load(
       loadRequestFor(root, 'large/model.onnx', {
         model_id: 'large',
@@ -104,5 +116,76 @@ describe(`${ModelHostService.name} memory measurement`, () => {
       freed_bytes: loaded.memory_bytes,
     });
     expect(returned / weightBytes).toBeGreaterThanOrEqual(0.9);
+    // What the runtime saw come back (weights and the copy's worker thread) is what it
+    // had counted for the model, and the process is back where it was before the load.
+    const reported = unloaded.returned_bytes ?? 0;
+    expect(reported / loaded.memory_bytes).toBeGreaterThanOrEqual(0.85);
+    expect(reported / loaded.memory_bytes).toBeLessThanOrEqual(1.15);
+    await settleMemory();
+    expect(
+      Math.abs(process.memoryUsage.rss() - rssBefore) / weightBytes,
+    ).toBeLessThanOrEqual(0.15);
+  });
+
+  it('measures a model warmed up at its largest batch with the arena that batch needs', async () => {
+    await settleMemory();
+    const small = await sut.load(
+      loadRequestFor(root, 'slow/model.onnx', {
+        model_id: 'batch-1',
+        max_batch: 1,
+      }),
+    );
+    await settleMemory();
+    const large = await sut.load(
+      loadRequestFor(root, 'slow/model.onnx', {
+        model_id: 'batch-4096',
+        max_batch: SLOW_BATCH,
+      }),
+    );
+
+    // Two hidden layers of 4096 x 1024 floats: 32 MiB of activations, at least half
+    // of them held at once.
+    expect(large.memory_bytes - small.memory_bytes).toBeGreaterThan(16 * MiB);
+    expect(large.memory_bytes - small.memory_bytes).toBeLessThan(256 * MiB);
+    await sut.unload('batch-1', 1);
+    await sut.unload('batch-4096', 1);
+  });
+
+  it('measures a model again when a batch larger than any before grows its arena, and reports it', async () => {
+    await settleMemory();
+    const loaded = await sut.load(
+      loadRequestFor(root, 'slow/model.onnx', {
+        model_id: 'grows',
+        max_batch: 1,
+      }),
+    );
+    const others = sut.usedBytes() - loaded.memory_bytes;
+    const reported = () =>
+      sut.report().find((m) => m.model_id === 'grows')?.memory_bytes ?? 0;
+    let changes = 0;
+    const off = sut.onChange(() => changes++);
+    const versionBefore = sut.stateVersion;
+    const input = {
+      x: {
+        datatype: 'FP32' as const,
+        shape: [SLOW_BATCH, SLOW_MLP.inputSize],
+        data: sampleInput(SLOW_BATCH * SLOW_MLP.inputSize),
+      },
+    };
+    await settleMemory();
+
+    await sut.infer('grows', 1, input);
+    const grown = reported();
+    await sut.infer('grows', 1, input);
+    off();
+
+    expect(grown - loaded.memory_bytes).toBeGreaterThan(16 * MiB);
+    expect(grown - loaded.memory_bytes).toBeLessThan(256 * MiB);
+    expect(sut.stateVersion).toBeGreaterThan(versionBefore);
+    expect(changes).toBe(1);
+    // The same batch again: nothing new to measure.
+    expect(reported()).toBe(grown);
+    expect(sut.usedBytes()).toBe(others + grown);
+    await sut.unload('grows', 1);
   });
 });

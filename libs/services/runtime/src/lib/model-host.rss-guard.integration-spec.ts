@@ -1,0 +1,225 @@
+import { Logger, LoggerService } from '@nestjs/common';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { PortfolioError } from '@portfolio/contracts';
+import { LocalStorageDriver } from '@portfolio/storage';
+import {
+  buildLargeModel,
+  buildMlpModel,
+  largeModelSide,
+  makeTempDir,
+  writeModel,
+} from '@portfolio/testing';
+
+import { ModelHostService } from './model-host.service';
+import {
+  loadRequestFor,
+  sampleInput,
+  settleMemory,
+  testRuntimeSettings,
+} from './runtime.testing';
+import { WorkerPool } from './worker/worker-pool';
+
+const MiB = 1024 * 1024;
+/** Above glibc's largest mmap threshold: its weights always get fresh pages. */
+const WEIGHT_BYTES = 40 * MiB;
+const SIDE = largeModelSide(WEIGHT_BYTES);
+/** Runs of most of a second at BUSY_BATCH: a request that stays in flight. */
+const SLOW_MLP = {
+  inputSize: 256,
+  hidden: [1024, 1024],
+  outputSize: 8,
+  seed: 5,
+};
+const BUSY_BATCH = 16_384;
+
+/** What the host logged, line by line. */
+class CapturedLog implements LoggerService {
+  readonly lines: string[] = [];
+  log = (m: unknown) => void this.lines.push(String(m));
+  warn = (m: unknown) => void this.lines.push(String(m));
+  error = (m: unknown) => void this.lines.push(String(m));
+  debug = () => undefined;
+  verbose = () => undefined;
+}
+
+/** Memory that counts in the process's RSS: every page written. */
+const occupy = (bytes: number) => Buffer.alloc(Math.max(0, bytes), 1);
+
+/**
+ * The runtime's own guard of its process's memory, against the real RSS: the process
+ * must never hold more than the capacity plus its base. One host in this file (the
+ * guard reads the whole process's RSS; another host's models would count as its own).
+ */
+describe(`${ModelHostService.name} RSS guard`, () => {
+  const log = new CapturedLog();
+  let root: string;
+  let sut: ModelHostService;
+  let ballast: Buffer | null = null;
+  const capacity = 512 * MiB;
+  const load = (model_id: string, pinned = false) =>
+    sut.load(
+      loadRequestFor(root, 'large/model.onnx', {
+        model_id,
+        pinned,
+        memory_estimate_bytes: WEIGHT_BYTES,
+      }),
+    );
+  const x = () => ({
+    x: { datatype: 'FP32' as const, shape: [1, SIDE], data: sampleInput(SIDE) },
+  });
+  const state = (id: string) =>
+    sut.report().find((m) => m.model_id === id)?.state;
+  const guardLines = () =>
+    log.lines.filter(
+      (l) => l.startsWith('RSS guard:') && l.includes('unloading'),
+    );
+  /** Resolves at the first change after which `ready` holds. */
+  const changedUntil = (ready: () => boolean) =>
+    new Promise<void>((resolve) => {
+      const off = sut.onChange(() => {
+        if (!ready()) return;
+        off();
+        resolve();
+      });
+    });
+
+  beforeAll(async () => {
+    Logger.overrideLogger(log);
+    root = makeTempDir('model-host-rss-guard');
+    buildLargeModel({
+      weightBytes: WEIGHT_BYTES,
+      externalData: true,
+      dir: join(root, 'large'),
+      name: 'model',
+    });
+    writeModel(join(root, 'slow'), 'model.onnx', buildMlpModel(SLOW_MLP));
+    sut = new ModelHostService(
+      testRuntimeSettings({
+        capacityBytes: capacity,
+        workers: 2,
+        rssGuardIntervalMs: 25,
+      }),
+      new LocalStorageDriver(root),
+    );
+    await (sut as unknown as { pool: WorkerPool }).pool.ready();
+  });
+  afterAll(async () => {
+    ballast = null;
+    await sut.onApplicationShutdown();
+    Logger.overrideLogger(false);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('unloads the least recently used idle model at once when the RSS goes over, pinned ones last', async () => {
+    await load('pinned', true);
+    await load('old');
+    const recent = await load('recent');
+    await sut.infer('pinned', 1, x());
+    await sut.infer('old', 1, x());
+    await sut.infer('recent', 1, x());
+    await settleMemory();
+    const gone = changedUntil(() => state('old') === undefined);
+
+    // Half a model over the limit: one model's worth covers it.
+    const limit = capacity + sut.baseBytes();
+    ballast = occupy(
+      limit - process.memoryUsage.rss() + recent.memory_bytes / 2,
+    );
+    await gone;
+
+    expect(state('pinned')).toBe('loaded');
+    expect(state('recent')).toBe('loaded');
+    expect(guardLines()).toEqual([
+      expect.stringMatching(
+        /^RSS guard: the process holds \d+ bytes, above its hard limit plus base \(\d+\); unloading old@1 \(\d+ bytes, last used /,
+      ),
+    ]);
+    expect(log.lines).toContainEqual(
+      expect.stringMatching(/^unloaded old@1 \(reason: rss_guard\)/),
+    );
+    expect(process.memoryUsage.rss()).toBeLessThanOrEqual(limit);
+    ballast = null;
+    await settleMemory();
+  });
+
+  it('unloads pinned models too when nothing else is left, and never one with a request in flight', async () => {
+    // Warmed up at the batch it runs at: its run does not grow the RSS much.
+    await sut.load(
+      loadRequestFor(root, 'slow/model.onnx', {
+        model_id: 'busy',
+        max_batch: BUSY_BATCH,
+      }),
+    );
+    await settleMemory();
+    log.lines.length = 0;
+    const gone = changedUntil(
+      () => state('pinned') === undefined && state('recent') === undefined,
+    );
+
+    const inFlight = sut.infer('busy', 1, {
+      x: {
+        datatype: 'FP32',
+        shape: [BUSY_BATCH, SLOW_MLP.inputSize],
+        data: new Float32Array(BUSY_BATCH * SLOW_MLP.inputSize),
+      },
+    });
+    // Far over: every model would have to go, and only the idle ones may.
+    const limit = capacity + sut.baseBytes();
+    ballast = occupy(limit - process.memoryUsage.rss() + 2 * sut.usedBytes());
+    await gone;
+
+    expect(sut.report()).toEqual([
+      expect.objectContaining({
+        model_id: 'busy',
+        state: 'loaded',
+        in_flight: 1,
+      }),
+    ]);
+    expect(guardLines()).toEqual([
+      expect.stringMatching(/unloading recent@1 /),
+      expect.stringMatching(/unloading pinned@1 \(\d+ bytes, pinned, /),
+    ]);
+    await expect(inFlight).resolves.toMatchObject({
+      outputs: { y: { shape: [BUSY_BATCH, SLOW_MLP.outputSize] } },
+    });
+    ballast = null;
+    await settleMemory();
+    await sut.unload('busy', 1);
+  });
+
+  it('refuses a load that would take its RSS past the limit, whatever its books say', async () => {
+    await settleMemory();
+    const limit = capacity + sut.baseBytes();
+    const free = capacity - sut.usedBytes();
+    // By the books the load fits (40 MiB, 80 at its peak, in far more than that); the
+    // process itself is 20 MiB short of its peak.
+    ballast = occupy(limit - process.memoryUsage.rss() - 60 * MiB);
+    const versionBefore = sut.stateVersion;
+
+    const error = await load('one-more').catch((e: unknown) => e);
+
+    expect(free).toBeGreaterThan(4 * WEIGHT_BYTES);
+    expect(error).toBeInstanceOf(PortfolioError);
+    expect(error).toMatchObject({
+      code: 'INSUFFICIENT_MEMORY',
+      details: {
+        needed_bytes: WEIGHT_BYTES,
+        peak_bytes: expect.any(Number),
+        rss_bytes: expect.any(Number),
+        limit_bytes: limit,
+      },
+    });
+    expect((error as Error).message).toMatch(
+      /cannot load one-more@1: the process holds \d+ bytes and the load may take up to \d+ more, past its hard limit plus base/,
+    );
+    expect(state('one-more')).toBe('failed');
+    expect(sut.stateVersion).toBeGreaterThan(versionBefore);
+    ballast = null;
+    await settleMemory();
+    await sut.unload('one-more', 1);
+    await expect(load('one-more')).resolves.toMatchObject({ loaded_now: true });
+    expect(ballast).toBeNull();
+  });
+});
