@@ -38,6 +38,9 @@ export { createTestDatabase } from './lib/services/test-database';
 export type { TestDatabase } from './lib/services/test-database';
 export { uniqueSubjectPrefix } from './lib/services/unique-subject-prefix';
 
+// Waiting for what happens asynchronously, without asserting how long it takes.
+export { eventually } from './lib/util/eventually';
+
 // Real processes: the built apps, alone or as the whole distributed topology.
 export { AppProcess, builtApp, REPO_ROOT } from './lib/cluster/app-process';
 export type { AppProcessOptions } from './lib/cluster/app-process';

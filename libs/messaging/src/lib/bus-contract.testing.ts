@@ -120,6 +120,16 @@ export function busContract(
     });
   });
 
+  it('says it is connected while open, and refuses requests once closed', async () => {
+    expect(bus.isConnected()).toBe(true);
+    bus.subscribe(`${p}.open`, () => ({ data: utf8('x') }));
+    await bus.close();
+    expect(bus.isConnected()).toBe(false);
+    await expect(
+      bus.request(`${p}.open`, utf8('x'), { timeoutMs: 3_600_000 }),
+    ).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
   it('refuses invalid subjects', () => {
     expect(() => bus.publish(`${p}.bad subject`, utf8('x'))).toThrow(BusError);
     expect(() => bus.subscribe(`${p}.>.x`, () => undefined)).toThrow(BusError);

@@ -8,7 +8,11 @@
  * - `request` resolves with the first reply, rejects with BusError `NO_RESPONDERS` at
  *   once when nobody listens, and with `TIMEOUT` after `timeoutMs`;
  * - a handler that returns nothing sends no reply (the requester times out), which is
- *   how NATS behaves too.
+ *   how NATS behaves too;
+ * - while the bus has lost its server (NATS down, reconnecting), `request` rejects at
+ *   once with `DISCONNECTED`, and so does every request still waiting when the
+ *   connection drops: its reply could not come back anyway. The in-process bus never
+ *   disconnects.
  * Payloads are raw bytes; receivers must treat them as read-only (the in-process bus
  * hands the same buffer to the receiver, without copying).
  */
@@ -63,6 +67,7 @@ export type BusErrorCode =
   | 'NO_RESPONDERS'
   | 'TIMEOUT'
   | 'CLOSED'
+  | 'DISCONNECTED'
   | 'PAYLOAD_TOO_LARGE'
   | 'INVALID_SUBJECT';
 

@@ -63,7 +63,8 @@ export class Messaging {
   /**
    * Raw request (binary payloads such as tensor frames). Error replies are rethrown
    * as PortfolioError; bus failures become SERVICE_UNAVAILABLE (nobody listening:
-   * `details.bus = 'no_responders'`) or TIMEOUT.
+   * `details.bus = 'no_responders'`; the bus lost its server: `'disconnected'`, at
+   * once) or TIMEOUT.
    */
   async requestRaw(
     subject: string,
@@ -219,6 +220,12 @@ function fromBusError(e: unknown, subject: string): Error {
         bus: 'closed',
         subject,
       });
+    case 'DISCONNECTED':
+      return new PortfolioError(
+        'SERVICE_UNAVAILABLE',
+        'the message bus is unreachable; retry shortly',
+        { bus: 'disconnected' },
+      );
     case 'PAYLOAD_TOO_LARGE':
       return new PortfolioError('PAYLOAD_TOO_LARGE', e.message, {
         bus: 'payload_too_large',

@@ -26,14 +26,19 @@ export interface NatsBusOptions {
 }
 
 /**
- * NATS transport. The connection reconnects forever: a NATS restart stalls requests
- * (they time out) but never ends a service. The first connection is awaited with
- * retries as well, so services may start before NATS does (compose, systemd).
+ * NATS transport. The connection reconnects forever: a NATS outage never ends a
+ * service. While it lasts, requests fail at once with `DISCONNECTED` (the callers
+ * answer 503 and are retried) instead of waiting for deadlines that cannot be met, and
+ * so do the requests that were waiting when the connection dropped. Subscriptions come
+ * back by themselves with the connection. The first connection is awaited with retries
+ * as well, so services may start before NATS does (compose, systemd).
  */
 export class NatsBus implements MessageBus {
   readonly kind = 'nats' as const;
   private readonly logger = new Logger('NatsBus');
   private connected = true;
+  /** Rejects one waiting request with DISCONNECTED; called for all when the connection drops. */
+  private readonly waiting = new Set<() => void>();
 
   private constructor(private readonly nc: NatsConnection) {
     void this.watchStatus();
@@ -84,26 +89,40 @@ export class NatsBus implements MessageBus {
     );
   }
 
-  async request(
+  request(
     subject: string,
     data: Uint8Array,
     options: RequestOptions,
   ): Promise<BusMessage> {
-    subjectTokens(subject, false);
-    this.assertSize(data);
     try {
-      const reply = await this.nc.request(subject, data, {
-        timeout: options.timeoutMs,
-        headers: options.headers ? toNatsHeaders(options.headers) : undefined,
-      });
-      return {
-        subject,
-        data: reply.data,
-        headers: fromNatsHeaders(reply.headers),
-      };
+      subjectTokens(subject, false);
+      this.assertSize(data);
+      if (this.nc.isClosed())
+        throw new BusError('CLOSED', 'the NATS connection is closed');
+      if (!this.connected) throw disconnected(subject);
     } catch (e) {
-      throw translate(e, subject, options.timeoutMs);
+      return Promise.reject(e);
     }
+    return new Promise<BusMessage>((resolve, reject) => {
+      const abandon = () => reject(disconnected(subject));
+      this.waiting.add(abandon);
+      // Once abandoned, the client's own outcome (a timeout, later) settles nothing.
+      this.nc
+        .request(subject, data, {
+          timeout: options.timeoutMs,
+          headers: options.headers ? toNatsHeaders(options.headers) : undefined,
+        })
+        .then(
+          (reply) =>
+            resolve({
+              subject,
+              data: reply.data,
+              headers: fromNatsHeaders(reply.headers),
+            }),
+          (e: unknown) => reject(translate(e, subject, options.timeoutMs)),
+        )
+        .finally(() => this.waiting.delete(abandon));
+    });
   }
 
   maxPayloadBytes(): number {
@@ -116,6 +135,8 @@ export class NatsBus implements MessageBus {
 
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
+    // Draining needs the server (it flushes); without one there is nothing to drain.
+    if (!this.connected) return this.nc.close();
     await this.nc.drain().catch(() => this.nc.close());
   }
 
@@ -149,8 +170,11 @@ export class NatsBus implements MessageBus {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') {
         this.connected = false;
+        const abandoned = [...this.waiting];
+        this.waiting.clear();
+        for (const abandon of abandoned) abandon();
         this.logger.warn(
-          `disconnected from NATS (${String(status.data)}); reconnecting`,
+          `disconnected from NATS (${String(status.data)}); reconnecting${abandoned.length ? `; ${abandoned.length} waiting request(s) failed` : ''}`,
         );
       } else if (status.type === 'reconnect') {
         this.connected = true;
@@ -168,6 +192,13 @@ export class NatsBus implements MessageBus {
       );
     }
   }
+}
+
+function disconnected(subject: string): BusError {
+  return new BusError(
+    'DISCONNECTED',
+    `the message bus is disconnected (NATS unreachable); ${subject} was not sent`,
+  );
 }
 
 function translate(e: unknown, subject: string, timeoutMs: number): Error {

@@ -82,6 +82,13 @@ export interface ThrowawayNats {
   dir: string;
   /** Stops the server and starts a new one on the same port and store (fault tests). */
   restart(): Promise<void>;
+  /**
+   * Stops the server and nothing more: clients lose their connections and cannot
+   * reconnect until resume() (fault tests that need the outage to last).
+   */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port and store. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -108,10 +115,11 @@ export async function startThrowawayNats(): Promise<ThrowawayNats> {
     child.unref();
     let spawnError: Error | undefined;
     child.once('error', (error) => (spawnError = error));
-    const watchdog =
-      child.pid === undefined
+    const watch = (pid: number | undefined) =>
+      pid === undefined
         ? undefined
-        : startWatchdog({ pids: [child.pid], commands: [], dirs: [dir] });
+        : startWatchdog({ pids: [pid], commands: [], dirs: [dir] });
+    let watchdog = watch(child.pid);
     try {
       await waitForNats(
         url,
@@ -133,22 +141,31 @@ export async function startThrowawayNats(): Promise<ThrowawayNats> {
       break;
     }
     let stopped = false;
+    const halt = () => stopChild(child);
+    const resume = async () => {
+      const fd = openSync(join(dir, `nats-restart-${Date.now()}.log`), 'w');
+      child = spawnNats(executable, port, dir, fd);
+      closeSync(fd);
+      child.unref();
+      // The watchdog guards a process id: the new server's.
+      watchdog?.cancel();
+      watchdog = watch(child.pid);
+      await waitForNats(
+        url,
+        10_000,
+        () => child.exitCode !== null || child.signalCode !== null,
+      );
+    };
     return {
       url,
       port,
       dir,
       restart: async () => {
-        await stopChild(child);
-        const fd = openSync(join(dir, `nats-restart-${Date.now()}.log`), 'w');
-        child = spawnNats(executable, port, dir, fd);
-        closeSync(fd);
-        child.unref();
-        await waitForNats(
-          url,
-          10_000,
-          () => child.exitCode !== null || child.signalCode !== null,
-        );
+        await halt();
+        await resume();
       },
+      halt: () => halt(),
+      resume: () => resume(),
       stop: async () => {
         if (stopped) return;
         stopped = true;
