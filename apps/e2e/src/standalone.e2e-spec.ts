@@ -11,6 +11,7 @@ import {
   writeModel,
 } from '@portfolio/testing';
 
+import { eventually } from './eventually.testing';
 import { http } from './http.testing';
 import {
   expectClose,
@@ -77,12 +78,20 @@ describe('standalone Portfolio', () => {
   });
 
   it('registered and preloaded the model listed in its configuration', async () => {
-    const status = await http<{
-      models: { model_id: string; version: number; state: string }[];
-    }>(`${url}/v1/models/status`);
-    expect(
-      status.body.models.find((m) => m.model_id === 'configured'),
-    ).toMatchObject({ version: 1, state: 'loaded' });
+    // Ready means registered; the cache-manager preloads in the background after that.
+    const configured = await eventually(
+      'the configured model loaded',
+      async () => {
+        const status = await http<{
+          models: { model_id: string; version: number; state: string }[];
+        }>(`${url}/v1/models/status`);
+        const model = status.body.models.find(
+          (m) => m.model_id === 'configured',
+        );
+        return model?.state === 'loaded' ? model : null;
+      },
+    );
+    expect(configured).toMatchObject({ version: 1, state: 'loaded' });
   });
 
   predictionFlow(() => ({ url, adminKey: ADMIN_KEY }), 'solo');
