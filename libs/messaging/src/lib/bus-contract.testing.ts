@@ -189,6 +189,34 @@ export function busContract(
       });
     });
 
+    it('hands an event to one member of a queue group, and to every plain subscriber', async () => {
+      const m = new Messaging(bus, p, 2000);
+      const ev = {
+        kind: 'event' as const,
+        name: 'test.counted.v1',
+        subject: (x: string) => `${x}.test.counted.v1`,
+        payload: z.object({ n: z.number() }),
+      };
+      const counted: string[] = [];
+      const plain: number[] = [];
+      for (const member of ['g1', 'g2'])
+        m.on(ev, () => void counted.push(member), { queue: 'counters' });
+      const all = new Promise<void>((resolve) =>
+        m.on(ev, (e) => {
+          plain.push(e.n);
+          if (plain.length === 10) resolve();
+        }),
+      );
+      await flush(bus, p);
+      for (let n = 0; n < 10; n++) m.emit(ev, { n });
+      await all;
+      await flush(bus, p);
+      expect(plain.sort((a, b) => a - b)).toEqual([
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+      ]);
+      expect(counted).toHaveLength(10);
+    });
+
     it('drops malformed events instead of passing them on', async () => {
       const m = new Messaging(bus, p, 2000);
       const ev = {

@@ -152,32 +152,41 @@ export class Messaging {
     }
   }
 
+  /**
+   * Every subscriber gets every event, unless it names a `queue`: then one member of
+   * that queue group gets each (e.g. one gateway counts each event for the metrics).
+   */
   on<T>(
     def: EventDefinition<T>,
     handler: (payload: T) => void | Promise<void>,
+    options: { queue?: string } = {},
   ): BusSubscription {
-    return this.bus.subscribe(def.subject(this.prefix), async (message) => {
-      let parsed: ReturnType<typeof def.payload.safeParse>;
-      try {
-        parsed = def.payload.safeParse(decodeJson(message.data));
-      } catch {
-        this.logger.warn(`dropped ${def.name}: not valid JSON`);
-        return;
-      }
-      if (!parsed.success) {
-        this.logger.warn(
-          `dropped ${def.name}: ${describeIssues(parsed.error)}`,
-        );
-        return;
-      }
-      try {
-        await handler(parsed.data);
-      } catch (e) {
-        this.logger.error(
-          `handler for ${def.name} failed: ${e instanceof Error ? e.stack : String(e)}`,
-        );
-      }
-    });
+    return this.bus.subscribe(
+      def.subject(this.prefix),
+      async (message) => {
+        let parsed: ReturnType<typeof def.payload.safeParse>;
+        try {
+          parsed = def.payload.safeParse(decodeJson(message.data));
+        } catch {
+          this.logger.warn(`dropped ${def.name}: not valid JSON`);
+          return;
+        }
+        if (!parsed.success) {
+          this.logger.warn(
+            `dropped ${def.name}: ${describeIssues(parsed.error)}`,
+          );
+          return;
+        }
+        try {
+          await handler(parsed.data);
+        } catch (e) {
+          this.logger.error(
+            `handler for ${def.name} failed: ${e instanceof Error ? e.stack : String(e)}`,
+          );
+        }
+      },
+      options,
+    );
   }
 
   private errorReply(e: unknown, what: string): BusReply {
