@@ -3,12 +3,15 @@ import { APP_FILTER } from '@nestjs/core';
 
 import { AdminController } from './admin/admin.controller';
 import { ArtifactUploader } from './admin/artifact-uploader';
+import { CacheAdminService } from './admin/cache-admin.service';
 import { ModelAdminService } from './admin/model-admin.service';
 import { ModelCatalogService } from './catalog/model-catalog.service';
 import { ConfiguredModelsSync } from './config-sync/configured-models.sync';
 import { GATEWAY_SETTINGS, GatewaySettings } from './gateway.settings';
 import { AdminKeyGuard } from './http/admin-key.guard';
 import { GatewayErrorFilter } from './http/error.filter';
+import { GatewayMetrics } from './metrics/gateway-metrics';
+import { MetricsController } from './metrics/metrics.controller';
 import { RoutingTableService } from './routing/routing-table.service';
 import { ClusterInfoService } from './v1/cluster-info.service';
 import { PredictService } from './v1/predict.service';
@@ -20,14 +23,16 @@ export class GatewayServiceModule {
   static forRoot(settings: GatewaySettings): DynamicModule {
     return {
       module: GatewayServiceModule,
-      controllers: [V1Controller, AdminController],
+      controllers: [V1Controller, AdminController, MetricsController],
       providers: [
         { provide: GATEWAY_SETTINGS, useValue: settings },
         { provide: APP_FILTER, useClass: GatewayErrorFilter },
         AdminKeyGuard,
         ArtifactUploader,
+        CacheAdminService,
         ClusterInfoService,
         ConfiguredModelsSync,
+        GatewayMetrics,
         ModelAdminService,
         ModelCatalogService,
         PredictService,

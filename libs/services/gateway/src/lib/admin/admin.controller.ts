@@ -20,7 +20,8 @@ import { assertModelId } from '../catalog/model-catalog.service';
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
 import { AdminKeyGuard } from '../http/admin-key.guard';
 import { parseVersion } from '../v1/v1.controller';
-import { parseCreateModel } from './admin.dto';
+import { parseCreateModel, parseLoadBody, parseUnloadBody } from './admin.dto';
+import { CacheAdminService } from './cache-admin.service';
 import { ModelAdminService } from './model-admin.service';
 
 @Controller('admin')
@@ -28,6 +29,7 @@ import { ModelAdminService } from './model-admin.service';
 export class AdminController {
   constructor(
     private readonly admin: ModelAdminService,
+    private readonly cache: CacheAdminService,
     private readonly messaging: Messaging,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
   ) {}
@@ -120,5 +122,21 @@ export class AdminController {
       status: version.status,
       created_at: version.created_at,
     };
+  }
+
+  /** `{ "version"?, "copies"? }` (or no body): loaded on that many runtimes when it answers. */
+  @Post('models/:modelId/load')
+  @HttpCode(200)
+  load(@Param('modelId') modelId: string, @Body() body: unknown) {
+    assertModelId(modelId);
+    return this.cache.load(modelId, parseLoadBody(body));
+  }
+
+  /** `{ "version"? }` (or no body): every copy unloaded, once its requests are done. */
+  @Post('models/:modelId/unload')
+  @HttpCode(200)
+  unload(@Param('modelId') modelId: string, @Body() body: unknown) {
+    assertModelId(modelId);
+    return this.cache.unload(modelId, parseUnloadBody(body));
   }
 }

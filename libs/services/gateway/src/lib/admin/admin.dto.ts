@@ -1,6 +1,8 @@
 import { z } from 'zod';
 
 import {
+  AdminLoadRequest,
+  AdminUnloadRequest,
   CreateModelRequest,
   MODEL_FORMATS,
   PortfolioError,
@@ -65,4 +67,32 @@ function field<T>(name: string, parse: () => T): T {
       `${name}: ${(e as Error).message}`,
     );
   }
+}
+
+/** `POST /admin/models/{id}/load`: both optional; no body at all means `{}`. */
+const LoadBody = z.strictObject({
+  version: AdminLoadRequest.shape.version.optional(),
+  copies: AdminLoadRequest.shape.copies,
+});
+export type LoadBody = z.infer<typeof LoadBody>;
+
+/** `POST /admin/models/{id}/unload`: every version unless `version` names one. */
+const UnloadBody = z.strictObject({
+  version: AdminUnloadRequest.shape.version,
+});
+export type UnloadBody = z.infer<typeof UnloadBody>;
+
+export function parseLoadBody(body: unknown): LoadBody {
+  return parseOptionalBody(LoadBody, body);
+}
+
+export function parseUnloadBody(body: unknown): UnloadBody {
+  return parseOptionalBody(UnloadBody, body);
+}
+
+function parseOptionalBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success)
+    throw new PortfolioError('INVALID_REQUEST', describeIssues(parsed.error));
+  return parsed.data;
 }

@@ -13,6 +13,10 @@ import { BusSubscription, Messaging } from '@portfolio/messaging';
  * cache-manager, so that a hit costs no extra hop. A table from another cache-manager
  * instance (it restarted) replaces ours whatever its epoch; from the same instance,
  * only a newer epoch does.
+ *
+ * It also counts the requests this gateway has in flight on each runtime, so that a
+ * model with several copies gets each request sent to the copy with the fewest (other
+ * gateways' requests are not seen; each spreads its own).
  */
 @Injectable()
 export class RoutingTableService
@@ -22,6 +26,7 @@ export class RoutingTableService
   private table: RoutingTable | null = null;
   private routes = new Map<string, string[]>();
   private cursor = 0;
+  private readonly inFlight = new Map<string, number>();
   private subscription: BusSubscription | null = null;
 
   constructor(private readonly messaging: Messaging) {}
@@ -44,11 +49,52 @@ export class RoutingTableService
     this.subscription?.unsubscribe();
   }
 
-  /** A node serving the pair, spreading requests over copies; null on a miss. */
+  /**
+   * The node serving the pair with the fewest of this gateway's requests in flight,
+   * ties taken in turn (round robin); null on a miss.
+   */
   pick(modelId: string, version: number): string | null {
     const nodes = this.routes.get(`${modelId}@${version}`);
     if (!nodes?.length) return null;
-    return nodes[this.cursor++ % nodes.length];
+    const start = this.cursor++ % nodes.length;
+    let best = nodes[start];
+    for (let i = 1; i < nodes.length; i++) {
+      const node = nodes[(start + i) % nodes.length];
+      if (this.inFlightOn(node) < this.inFlightOn(best)) best = node;
+    }
+    return best;
+  }
+
+  /** Counts one request in flight on a node until the returned function is called. */
+  track(nodeId: string): () => void {
+    this.inFlight.set(nodeId, this.inFlightOn(nodeId) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = this.inFlightOn(nodeId) - 1;
+      if (n > 0) this.inFlight.set(nodeId, n);
+      else this.inFlight.delete(nodeId);
+    };
+  }
+
+  inFlightOn(nodeId: string): number {
+    return this.inFlight.get(nodeId) ?? 0;
+  }
+
+  /** This gateway's requests in flight, per node that has any. */
+  inFlightByNode(): ReadonlyMap<string, number> {
+    return this.inFlight;
+  }
+
+  /** Drops a node that stopped answering from every pair, until the next table. */
+  forgetNode(nodeId: string): void {
+    for (const [k, nodes] of this.routes) {
+      const left = nodes.filter((n) => n !== nodeId);
+      if (left.length === nodes.length) continue;
+      if (left.length) this.routes.set(k, left);
+      else this.routes.delete(k);
+    }
   }
 
   /** Drops one node for a pair after it failed, until the next table says otherwise. */

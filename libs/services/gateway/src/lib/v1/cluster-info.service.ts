@@ -16,6 +16,9 @@ import { INTERNAL_ERROR_MESSAGE } from '../http/error.filter';
 
 const PING_TIMEOUT_MS = 1500;
 
+/** A registered model the cache-manager has not seen: no version chosen yet. */
+type UnseenModelStatus = Omit<ModelStatus, 'version'> & { version: null };
+
 type ComponentHealth = {
   status: 'ok' | 'down';
   detail?: string;
@@ -97,9 +100,14 @@ export class ClusterInfoService {
 
   /**
    * The cluster view from the cache-manager, plus every registered model it has not
-   * seen yet (state `unloaded`, no version chosen).
+   * seen yet (state `unloaded`, no version chosen). Everything the cache-manager's
+   * ClusterStatus carries is passed on (its schema is what the bus lets through).
    */
-  async status(): Promise<Record<string, unknown>> {
+  async status(): Promise<
+    Omit<ClusterStatus, 'models'> & {
+      models: (ModelStatus | UnseenModelStatus)[];
+    }
+  > {
     const [cluster, registered] = await Promise.all([
       this.messaging.call(CacheManager.status, {}).catch((e: unknown) => {
         throw e instanceof PortfolioError && e.code === 'SERVICE_UNAVAILABLE'
@@ -114,29 +122,27 @@ export class ClusterInfoService {
     const seen = new Set(cluster.models.map((m) => m.model_id));
     const unseen = registered.models
       .filter((m) => !seen.has(m.id))
-      .map((m) => ({
-        model_id: m.id,
-        version: null,
-        state: 'unloaded',
-        reason: null,
-        nodes: [],
-        memory_bytes: null,
-        last_used_at: null,
-        hits: 0,
-        misses: 0,
-        loads: 0,
-        evictions: 0,
-        load_ms: null,
-      }));
+      .map(
+        (m): UnseenModelStatus => ({
+          model_id: m.id,
+          version: null,
+          state: 'unloaded',
+          reason: null,
+          nodes: [],
+          memory_bytes: null,
+          last_used_at: null,
+          hits: 0,
+          misses: 0,
+          loads: 0,
+          evictions: 0,
+          evictions_by_reason: {},
+          load_ms: null,
+        }),
+      );
     const models = [...cluster.models, ...unseen].sort((a, b) =>
       a.model_id.localeCompare(b.model_id),
     );
-    return {
-      generated_at: cluster.generated_at,
-      runtimes: cluster.runtimes,
-      models,
-      totals: cluster.totals,
-    };
+    return { ...cluster, models };
   }
 
   async metadata(modelId: string): Promise<Record<string, unknown>> {
@@ -188,11 +194,14 @@ export class ClusterInfoService {
             state: s.state,
             reason: s.reason,
             nodes: s.nodes,
+            memory_bytes: s.memory_bytes,
             last_used_at: s.last_used_at,
             hits: s.hits,
             misses: s.misses,
             loads: s.loads,
             evictions: s.evictions,
+            evictions_by_reason: s.evictions_by_reason,
+            load_ms: s.load_ms,
           }))
         : null,
     };

@@ -2,14 +2,17 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import {
   CacheManager,
+  EnsureLoadedResponse,
   inferSubject,
   InferHeader,
   InferReplyHeader,
+  isPortfolioError,
   PortfolioError,
   ResolveVersionResponse,
+  Runtime,
   Signature,
 } from '@portfolio/contracts';
-import { Messaging } from '@portfolio/messaging';
+import { BusMessage, Messaging } from '@portfolio/messaging';
 import {
   decodeFrame,
   encodeFrame,
@@ -19,8 +22,31 @@ import {
 } from '@portfolio/tensor';
 
 import { ModelCatalogService } from '../catalog/model-catalog.service';
+import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RoutingTableService } from '../routing/routing-table.service';
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
+
+/**
+ * A request to a runtime that has not answered after this long makes the gateway ask
+ * the runtime whether it is still there (a ping, answered by its event loop however
+ * busy its model is), and again every LIVENESS_INTERVAL_MS while the request waits.
+ * Slow models are waited for; dead runtimes are not: their connection is gone, so the
+ * ping finds no responder at once (or, for a hung process, no answer in time).
+ */
+export const LIVENESS_CHECK_AFTER_MS = 500;
+export const LIVENESS_INTERVAL_MS = 1000;
+export const LIVENESS_PING_TIMEOUT_MS = 300;
+
+/** The runtime a request was waiting on stopped answering pings: it is gone. */
+class RuntimeLostError extends PortfolioError {
+  constructor(readonly nodeId: string) {
+    super(
+      'SERVICE_UNAVAILABLE',
+      `runtime ${nodeId} stopped answering while it ran the request`,
+      { node_id: nodeId },
+    );
+  }
+}
 
 export interface InferenceResult {
   readonly resolved: ResolveVersionResponse;
@@ -30,9 +56,11 @@ export interface InferenceResult {
 
 /**
  * The prediction path: resolve the model (cached registry view), validate and encode
- * the inputs, find a runtime that holds it (routing table; on a miss, the cache-manager
- * loads it), run, decode. A runtime that vanished or lost the model gets the request
- * retried once elsewhere (inference is idempotent).
+ * the inputs, find a runtime that holds it (routing table, the copy with the fewest
+ * requests in flight; on a miss, the cache-manager loads it), run, decode. A runtime
+ * that vanished (no responder, or no answer to a liveness ping while the request
+ * waits) or lost the model gets the request retried once elsewhere (inference is
+ * idempotent).
  */
 @Injectable()
 export class PredictService {
@@ -40,6 +68,7 @@ export class PredictService {
     private readonly messaging: Messaging,
     private readonly catalog: ModelCatalogService,
     private readonly routing: RoutingTableService,
+    private readonly metrics: GatewayMetrics,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
   ) {}
 
@@ -150,24 +179,40 @@ export class PredictService {
       );
     }
 
-    let nodeId =
-      this.routing.pick(modelId, version) ??
-      (await this.ensure(modelId, version, {}));
+    let nodeId = this.routing.pick(modelId, version);
+    if (nodeId === null) {
+      const ensured = await this.ensure(modelId, version, {});
+      nodeId = ensured.node_id;
+      this.metrics.countLookup(modelId, version, ensured.loaded_now);
+    } else {
+      this.metrics.countLookup(modelId, version, false);
+    }
     try {
       return { resolved, nodeId, outputs: await this.send(nodeId, frame) };
     } catch (e) {
       if (!(e instanceof PortfolioError)) throw e;
       const gone =
-        e.code === 'SERVICE_UNAVAILABLE' &&
-        e.details?.['bus'] === 'no_responders';
+        e instanceof RuntimeLostError ||
+        (e.code === 'SERVICE_UNAVAILABLE' &&
+          e.details?.['bus'] === 'no_responders');
       const lost = e.code === 'MODEL_NOT_LOADED';
       if (!gone && !lost) throw e;
-      this.routing.forget(modelId, version, nodeId);
-      nodeId = await this.ensure(
-        modelId,
-        version,
-        gone ? { exclude_nodes: [nodeId] } : { stale_nodes: [nodeId] },
+      this.metrics.countRetry(
+        e instanceof RuntimeLostError
+          ? 'runtime_lost'
+          : gone
+            ? 'no_responders'
+            : 'model_not_loaded',
       );
+      if (gone) this.routing.forgetNode(nodeId);
+      else this.routing.forget(modelId, version, nodeId);
+      nodeId = (
+        await this.ensure(
+          modelId,
+          version,
+          gone ? { exclude_nodes: [nodeId] } : { stale_nodes: [nodeId] },
+        )
+      ).node_id;
       return { resolved, nodeId, outputs: await this.send(nodeId, frame) };
     }
   }
@@ -176,7 +221,7 @@ export class PredictService {
     modelId: string,
     version: number,
     hints: { exclude_nodes?: string[]; stale_nodes?: string[] },
-  ): Promise<string> {
+  ): Promise<EnsureLoadedResponse> {
     let res;
     try {
       res = await this.messaging.call(
@@ -198,20 +243,27 @@ export class PredictService {
       throw e;
     }
     this.routing.learn(modelId, version, res.node_id);
-    return res.node_id;
+    return res;
   }
 
   private async send(
     nodeId: string,
     frame: Uint8Array,
   ): Promise<Record<string, Tensor>> {
-    const reply = await this.messaging.requestRaw(
-      inferSubject(this.messaging.prefix, nodeId),
-      frame,
-      {
-        timeoutMs: this.settings.requestTimeoutMs,
-      },
-    );
+    const done = this.routing.track(nodeId);
+    let reply: BusMessage;
+    try {
+      reply = await this.whileAlive(
+        nodeId,
+        this.messaging.requestRaw(
+          inferSubject(this.messaging.prefix, nodeId),
+          frame,
+          { timeoutMs: this.settings.requestTimeoutMs },
+        ),
+      );
+    } finally {
+      done();
+    }
     const decoded = decodeFrame(reply.data);
     const header = InferReplyHeader.safeParse(decoded.header);
     if (!header.success)
@@ -223,6 +275,58 @@ export class PredictService {
     for (const t of decoded.tensors)
       out[t.name] = { datatype: t.datatype, shape: t.shape, data: t.data };
     return out;
+  }
+
+  /**
+   * Settles as `request` does, unless the runtime stops answering pings while it
+   * waits: then rejects at once with RuntimeLostError (the request's own outcome, when
+   * it comes, is dropped).
+   */
+  private whileAlive<T>(nodeId: string, request: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (finish: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        finish();
+      };
+      const check = async () => {
+        const alive = await this.answersPing(nodeId);
+        if (settled) return;
+        if (alive) timer = setTimeout(check, LIVENESS_INTERVAL_MS);
+        else settle(() => reject(new RuntimeLostError(nodeId)));
+      };
+      timer = setTimeout(check, LIVENESS_CHECK_AFTER_MS);
+      request.then(
+        (value) => settle(() => resolve(value)),
+        (e: unknown) => settle(() => reject(e)),
+      );
+    });
+  }
+
+  /**
+   * False when the runtime is gone: nobody serves its ping, or it does not answer in
+   * time. A bus that is itself disconnected tells nothing about the runtime (and fails
+   * the request anyway), so that counts as alive.
+   */
+  private async answersPing(nodeId: string): Promise<boolean> {
+    try {
+      await this.messaging.call(
+        Runtime.ping,
+        {},
+        { target: nodeId, timeoutMs: LIVENESS_PING_TIMEOUT_MS },
+      );
+      return true;
+    } catch (e) {
+      if (!isPortfolioError(e)) return true;
+      return !(
+        e.code === 'TIMEOUT' ||
+        (e.code === 'SERVICE_UNAVAILABLE' &&
+          e.details?.['bus'] === 'no_responders')
+      );
+    }
   }
 }
 

@@ -1,0 +1,86 @@
+import { eventually } from '@portfolio/testing';
+
+import { GatewayWithPeers, predict, startInProcess } from '../gateway.testing';
+
+/** The prediction path through the real gateway, to fake runtimes on an in-process bus. */
+describe('predict routing', () => {
+  let g: GatewayWithPeers;
+
+  beforeEach(async () => {
+    g = await startInProcess({
+      models: { m: 1 },
+      nodes: ['r1', 'r2'],
+    });
+  });
+  afterEach(() => g.close());
+
+  it('answers with the outputs of the runtime that holds the model', async () => {
+    g.cacheManager.place('m', 1, ['r2']);
+
+    const res = await eventually('a prediction served by r2', async () => {
+      const r = await predict(g.app, 'm', [
+        [1, 2, 3, 4],
+        [0.5, 0.5, 0, 0],
+      ]);
+      return g.runtimes['r2'].received > 0 ? r : null;
+    });
+
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      model_id: 'm',
+      model_version: 1,
+      outputs: { y: [[10], [1]] },
+    });
+  });
+
+  it('sends each request to the copy with the fewest requests in flight', async () => {
+    const { r1, r2 } = g.runtimes;
+    g.cacheManager.place('m', 1, ['r1', 'r2']);
+    // Nothing known yet: the first request asks the cache-manager, which names r1.
+    g.cacheManager.loadAt = 'r1';
+    r1.hold();
+    // Copies are taken in turn while they are equally busy: send until one waits on r1.
+    const waiting = [];
+    while (r1.received === 0) {
+      waiting.push(predict(g.app, 'm', [[1, 1, 1, 1]]));
+      await eventually('the request reaching a runtime', () =>
+        r1.received + r2.received === waiting.length ? true : null,
+      );
+    }
+    const servedByR2 = r2.received;
+
+    for (let i = 0; i < 4; i++) {
+      const res = await predict(g.app, 'm', [[1, 1, 1, 1]]);
+      expect(res.statusCode).toBe(200);
+    }
+
+    expect(r2.received).toBe(servedByR2 + 4);
+    expect(r1.received).toBe(1);
+    r1.release();
+    for (const res of await Promise.all(waiting)) {
+      expect(res.statusCode).toBe(200);
+      expect(res.json().outputs).toEqual({ y: [[4]] });
+    }
+  });
+
+  it('retries once elsewhere when the routed runtime is gone (no responders), excluding it', async () => {
+    g.cacheManager.place('m', 1, ['r1']);
+    g.cacheManager.loadAt = 'r2';
+    await eventually('the gateway routing to r1', async () => {
+      await predict(g.app, 'm', [[1, 1, 1, 1]]);
+      return g.runtimes['r1'].received > 0 ? true : null;
+    });
+    g.runtimes['r1'].die();
+
+    const res = await predict(g.app, 'm', [[1, 2, 3, 4]]);
+
+    expect(res.statusCode).toBe(200);
+    expect(res.json().outputs).toEqual({ y: [[10]] });
+    expect(g.runtimes['r2'].received).toBe(1);
+    expect(g.cacheManager.ensures.at(-1)).toEqual({
+      model_id: 'm',
+      version: 1,
+      exclude_nodes: ['r1'],
+    });
+  });
+});
