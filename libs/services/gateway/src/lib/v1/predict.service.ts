@@ -64,6 +64,11 @@ export interface InferenceResult {
  */
 @Injectable()
 export class PredictService {
+  private readonly livenessChecks = new Map<
+    string,
+    { at: number; alive: Promise<boolean> }
+  >();
+
   constructor(
     private readonly messaging: Messaging,
     private readonly catalog: ModelCatalogService,
@@ -309,24 +314,33 @@ export class PredictService {
   /**
    * False when the runtime is gone: nobody serves its ping, or it does not answer in
    * time. A bus that is itself disconnected tells nothing about the runtime (and fails
-   * the request anyway), so that counts as alive.
+   * the request anyway), so that counts as alive. Requests waiting on the same runtime
+   * share a check begun less than a ping's timeout ago: a thousand slow requests make
+   * a few pings a second, not a thousand. (One entry per runtime ever asked.)
    */
-  private async answersPing(nodeId: string): Promise<boolean> {
-    try {
-      await this.messaging.call(
+  private answersPing(nodeId: string): Promise<boolean> {
+    const now = Date.now();
+    const recent = this.livenessChecks.get(nodeId);
+    if (recent && now - recent.at < LIVENESS_PING_TIMEOUT_MS)
+      return recent.alive;
+    const alive = this.messaging
+      .call(
         Runtime.ping,
         {},
         { target: nodeId, timeoutMs: LIVENESS_PING_TIMEOUT_MS },
+      )
+      .then(
+        () => true,
+        (e: unknown) =>
+          !(
+            isPortfolioError(e) &&
+            (e.code === 'TIMEOUT' ||
+              (e.code === 'SERVICE_UNAVAILABLE' &&
+                e.details?.['bus'] === 'no_responders'))
+          ),
       );
-      return true;
-    } catch (e) {
-      if (!isPortfolioError(e)) return true;
-      return !(
-        e.code === 'TIMEOUT' ||
-        (e.code === 'SERVICE_UNAVAILABLE' &&
-          e.details?.['bus'] === 'no_responders')
-      );
-    }
+    this.livenessChecks.set(nodeId, { at: now, alive });
+    return alive;
   }
 }
 
