@@ -52,8 +52,13 @@ const SHUTDOWN_DRAIN_MS = 15_000;
  * MatMul weights, which ONNX Runtime packs into a copy before freeing the original).
  */
 const DEFAULT_PEAK_FACTOR = 2;
-/** A worker thread's own memory until this runtime has measured one (measured: 8.6-8.9 MiB). */
-const DEFAULT_WORKER_BYTES = 9 * MiB;
+/**
+ * A worker thread's own memory until this runtime has measured one (measured: 16-18 MiB
+ * for the built inference worker: its V8 heap and ONNX Runtime's per-thread state).
+ */
+const DEFAULT_WORKER_BYTES = 17 * MiB;
+/** How long after a load the next spare worker starts (see scheduleSpare). */
+const SPARE_DELAY_MS = 100;
 /** RSS growth across a run smaller than this is noise, not the arena growing. */
 const ARENA_NOISE_BYTES = 1 * MiB;
 /** How often the RSS is sampled while a load runs, to find its peak. */
@@ -154,7 +159,8 @@ export class ModelHostService implements OnApplicationShutdown {
   private readonly peakRatios = new Map<string, number>();
   private readonly workerCosts: number[] = [];
   private baselineRss: number | null = null;
-  private spareScheduled = false;
+  private spareTimer: NodeJS.Timeout | null = null;
+  private closing = false;
   private guardWarned = false;
   private version = 0;
 
@@ -385,7 +391,9 @@ export class ModelHostService implements OnApplicationShutdown {
 
   /** Lets requests and loads in flight finish (up to a bound), then stops the workers. */
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.spareTimer) clearTimeout(this.spareTimer);
     await this.pool.close(SHUTDOWN_DRAIN_MS);
     await this.requestLog?.close();
   }
@@ -853,20 +861,25 @@ export class ModelHostService implements OnApplicationShutdown {
     this.changed();
   }
 
-  /** A warm spare worker for the next load, spawned under the memory lock and measured. */
+  /**
+   * A warm spare worker for the next load, spawned under the memory lock and measured,
+   * SPARE_DELAY_MS after a load: a thread starting up takes a core for tens of ms, which
+   * the first requests to the model just loaded should not have to share. (A load that
+   * comes sooner starts the spare itself.)
+   */
   private scheduleSpare(): void {
-    if (this.spareScheduled) return;
-    this.spareScheduled = true;
-    void this.memory
-      .run(async () => {
-        this.spareScheduled = false;
-        await this.ensureSpare();
-      })
-      .catch((e: unknown) =>
-        this.logger.error(
-          `could not start a spare worker: ${describeCause(e)}`,
-        ),
-      );
+    if (this.spareTimer || this.closing) return;
+    this.spareTimer = setTimeout(() => {
+      this.spareTimer = null;
+      void this.memory
+        .run(() => this.ensureSpare())
+        .catch((e: unknown) =>
+          this.logger.error(
+            `could not start a spare worker: ${describeCause(e)}`,
+          ),
+        );
+    }, SPARE_DELAY_MS);
+    this.spareTimer.unref();
   }
 
   /** Call under the memory lock: a spawn's RSS delta is a worker's cost. */
