@@ -1,4 +1,4 @@
-import { CacheManager, CacheModelEvent } from '@portfolio/contracts';
+import { CacheManager, CacheModelEvent, Registry } from '@portfolio/contracts';
 
 import { CacheManagerHarness, failure } from './cache-manager.testing';
 import { eventually, FakeModel } from './fake-peers.testing';
@@ -271,6 +271,57 @@ describe('CacheManagerService: eviction', () => {
 
       await eventually(() => other.loads.length > 0);
       expect(other.loads.map((l) => l.model_id)).toEqual(['a']);
+    });
+  });
+
+  describe('memory estimates', () => {
+    const ESTIMATES: FakeModel[] = [
+      {
+        id: 'declared',
+        memoryEstimateBytes: 300,
+        measured: { 1: 700 },
+        versions: { 1: 10 },
+      },
+      {
+        id: 'sure',
+        memoryEstimateBytes: 300,
+        authoritative: true,
+        measured: { 1: 700 },
+        versions: { 1: 10 },
+      },
+      { id: 'file', memoryEstimateBytes: null, versions: { 1: 1000 } },
+    ];
+
+    it("reserves the registry's measurement over the declaration, the declaration when authoritative, else the file plus a margin", async () => {
+      h = await CacheManagerHarness.start(QUIET, ESTIMATES);
+      const rt = await h.join('rt-1', { capacityBytes: 100_000 });
+      for (const id of ['declared', 'sure', 'file'])
+        await h.ensure({ model_id: id, version: 1 });
+      expect(
+        rt.loads.map((l) => [l.model_id, l.memory_estimate_bytes]),
+      ).toEqual([
+        ['declared', 700],
+        ['sure', 300],
+        ['file', 1200],
+      ]);
+    });
+
+    it('tells the registry what each load measured', async () => {
+      h = await CacheManagerHarness.start(QUIET, ESTIMATES);
+      const seen: unknown[] = [];
+      h.m.on(Registry.versionMeasured, (e) => void seen.push(e));
+      await h.join('rt-1', { capacityBytes: 100_000 });
+      await h.ensure({ model_id: 'file', version: 1 });
+      await eventually(() => seen.length > 0);
+      expect(seen).toEqual([
+        expect.objectContaining({
+          model_id: 'file',
+          version: 1,
+          memory_bytes: 1200,
+          load_ms: 3,
+          node_id: 'rt-1',
+        }),
+      ]);
     });
   });
 

@@ -64,6 +64,19 @@ const RANKING_MAX_AGE_MS = 1000;
 /** A runtime lost without a word is reported (health: degraded) this long unless it returns. */
 const LOST_RUNTIME_RETENTION_MS = 10 * 60_000;
 
+/**
+ * Whether a failed call to a runtime says the runtime is gone: nobody listens on its
+ * subject, or it did not answer in time. Not when this process lost the bus itself
+ * (`disconnected`): then nothing can be said about the runtime.
+ */
+function meansGone(e: unknown): boolean {
+  if (!(e instanceof PortfolioError)) return false;
+  if (e.code === 'TIMEOUT') return true;
+  return (
+    e.code === 'SERVICE_UNAVAILABLE' && e.details?.['bus'] === 'no_responders'
+  );
+}
+
 const splitKey = (k: string) => {
   const at = k.lastIndexOf('@');
   return { modelId: k.slice(0, at), version: Number(k.slice(at + 1)) };
@@ -204,7 +217,6 @@ export class CacheManagerService
   async adminLoad(req: AdminLoadRequest): Promise<AdminLoadResponse> {
     const k = key(req.model_id, req.version);
     const wanted = req.copies ?? 1;
-    await this.ensure({ model_id: req.model_id, version: req.version });
     for (let n = this.view.nodesServing(k).length; n < wanted; n++) {
       await this.place(req.model_id, req.version, [], 'admin');
     }
@@ -453,6 +465,15 @@ export class CacheManagerService
       );
       this.view.recordLoaded(nodeId, res);
       this.usage.recordMeasured(k, res.memory_bytes, res.load_ms);
+      if (res.loaded_now)
+        this.messaging.emit(Registry.versionMeasured, {
+          model_id: model.id,
+          version: version.version,
+          memory_bytes: res.memory_bytes,
+          load_ms: res.load_ms,
+          node_id: nodeId,
+          measured_at: new Date().toISOString(),
+        });
       if (res.loaded_now) {
         stats.loads++;
         stats.loadMs = res.load_ms;
@@ -534,11 +555,7 @@ export class CacheManagerService
         } catch (e) {
           if (settled) return;
           // Two misses in a row: one slow answer on a busy machine is not a death.
-          if (
-            e instanceof PortfolioError &&
-            (e.code === 'SERVICE_UNAVAILABLE' || e.code === 'TIMEOUT') &&
-            ++failures >= 2
-          )
+          if (meansGone(e) && ++failures >= 2)
             reject(
               new PortfolioError(
                 'SERVICE_UNAVAILABLE',
@@ -599,13 +616,21 @@ export class CacheManagerService
   }
 
   /** Measured once loaded somewhere; the operator's declaration until then; else the file plus a margin. */
+  /**
+   * What a load is expected to take: the operator's declaration when marked
+   * authoritative; else the measurement (this cache-manager's own, then the registry's,
+   * which outlives restarts); else the declaration; else the file plus a margin.
+   */
   private expectedBytes(
     k: string,
     model: ModelRecord,
     version: VersionRecord,
   ): number {
+    if (model.memory_estimate_authoritative && model.memory_estimate_bytes)
+      return model.memory_estimate_bytes;
     return (
       this.usage.measuredBytes(k) ??
+      version.measured?.memory_bytes ??
       model.memory_estimate_bytes ??
       Math.ceil(version.size_bytes * UNMEASURED_OVERHEAD)
     );
@@ -750,16 +775,14 @@ export class CacheManagerService
         { target: nodeId, timeoutMs: LIVENESS_PING_MS },
       );
     } catch (e) {
-      if (
-        e instanceof PortfolioError &&
-        (e.code === 'SERVICE_UNAVAILABLE' || e.code === 'TIMEOUT')
-      ) {
+      if (meansGone(e))
         this.runtimeLost(nodeId, 'failed a request and does not answer a ping');
-      }
     }
   }
 
   private expireRuntimes(): void {
+    // Without the bus no report can arrive: silence says nothing about the runtimes.
+    if (!this.messaging.bus.isConnected()) return;
     const now = Date.now();
     for (const nodeId of this.view.silentRuntimes(now))
       this.runtimeLost(

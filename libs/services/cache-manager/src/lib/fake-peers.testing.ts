@@ -210,6 +210,10 @@ export interface FakeModel {
   readonly pinned?: boolean;
   readonly ttlMs?: number | null;
   readonly labels?: Record<string, string>;
+  /** The declared estimate wins over measurements. */
+  readonly authoritative?: boolean;
+  /** The registry's measured memory per version (from an earlier load). */
+  readonly measured?: Record<number, number>;
   readonly memoryEstimateBytes?: number | null;
   /** Version numbers with their artifact sizes; the highest is the default. */
   readonly versions?: Record<number, number>;
@@ -287,6 +291,7 @@ function modelRecord(m: FakeModel): ModelRecord {
     format: 'onnx',
     description: null,
     memory_estimate_bytes: m.memoryEstimateBytes ?? null,
+    memory_estimate_authoritative: m.authoritative ?? false,
     preload: m.preload ?? false,
     pinned: m.pinned ?? false,
     ttl_ms: m.ttlMs ?? null,
@@ -310,6 +315,14 @@ function versionRecord(m: FakeModel, version: number): VersionRecord {
     },
     status: 'ready',
     created_at: '2026-01-01T00:00:00.000Z',
+    measured:
+      m.measured?.[version] === undefined
+        ? null
+        : {
+            memory_bytes: m.measured[version],
+            load_ms: 10,
+            measured_at: '2026-01-01T00:00:00.000Z',
+          },
   };
 }
 
