@@ -24,7 +24,10 @@ export type {
   RuntimeShortfall,
   Victim,
 } from './lib/placement';
-export { DEFAULT_POLICY_PARAMS } from './lib/policy.types';
+export {
+  DEFAULT_LOAD_PEAK_FACTOR,
+  DEFAULT_POLICY_PARAMS,
+} from './lib/policy.types';
 export type {
   CopyParams,
   ModelFacts,

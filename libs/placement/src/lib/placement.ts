@@ -9,8 +9,10 @@ import { PolicyContext, ResidentModel, RuntimeState } from './policy.types';
 
 export interface PlaceRequest {
   readonly key: string;
-  /** Expected peak bytes of the load (measured size once known, else the estimate). */
+  /** Room the load needs while it runs: its expected peak (see DEFAULT_LOAD_PEAK_FACTOR). */
   readonly bytes: number;
+  /** What it will hold once loaded, which is what counts against a quota; default `bytes`. */
+  readonly steadyBytes?: number;
   /** Runtimes that must not be chosen (they just failed this request). */
   readonly exclude?: readonly string[];
   /** The model's quota group and that group's limit across the cluster, when it has one. */
@@ -200,7 +202,8 @@ function quotaPlan(
   | { kind: 'ok'; victims: Victim[] }
   | Extract<PlaceDecision, { kind: 'over-quota' }> {
   const used = groupUsage(runtimes).get(quota.group) ?? 0;
-  const excess = used + request.bytes - quota.limitBytes;
+  const excess =
+    used + (request.steadyBytes ?? request.bytes) - quota.limitBytes;
   if (excess <= 0) return { kind: 'ok', victims: [] };
   const candidates: { nodeId: string; model: ResidentModel; value: number }[] =
     [];

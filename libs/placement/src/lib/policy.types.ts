@@ -99,6 +99,13 @@ export const DEFAULT_POLICY_PARAMS: PolicyParams = {
   },
 };
 
+/**
+ * A load holds more than the model's steady size while it runs (the framework reads and
+ * converts the weights): for a model never loaded, room is made for this multiple of
+ * its expected size; once loaded, for the peak its load was measured at.
+ */
+export const DEFAULT_LOAD_PEAK_FACTOR = 2;
+
 /** What the policy is told about the whole cluster for one decision. */
 export interface PolicyContext {
   readonly nowMs: number;

@@ -1,4 +1,9 @@
-import { CacheManager, CacheModelEvent, Registry } from '@portfolio/contracts';
+import {
+  CacheManager,
+  CacheModelEvent,
+  PortfolioError,
+  Registry,
+} from '@portfolio/contracts';
 
 import { CacheManagerHarness, failure } from './cache-manager.testing';
 import { eventually, FakeModel } from './fake-peers.testing';
@@ -48,7 +53,8 @@ describe('CacheManagerService: eviction', () => {
       h = await CacheManagerHarness.start(QUIET, MODELS);
       const events: CacheModelEvent[] = [];
       h.m.on(CacheManager.modelEvent, (e) => void events.push(e));
-      const rt = await h.join('rt-1', { capacityBytes: 1000 });
+      // 400-byte models need 800 while they load: a, b, then c needs b's room.
+      const rt = await h.join('rt-1', { capacityBytes: 1400 });
       await h.ensure({ model_id: 'a', version: 1 });
       await h.ensure({ model_id: 'b', version: 1 });
       // "a" gets requests (a hit at the runtime), "b" does not.
@@ -94,7 +100,9 @@ describe('CacheManagerService: eviction', () => {
       const e = await failure(h.ensure({ model_id: 'c', version: 1 }));
 
       expect(e.code).toBe('INSUFFICIENT_MEMORY');
-      expect(e.message).toContain('c@1 needs about 400 bytes');
+      expect(e.message).toContain(
+        'c@1 needs about 400 bytes (800 while it loads)',
+      );
       expect(e.message).toContain('pinned: pin@1');
       expect(e.message).toContain('in use: a@1');
       expect(e.details).toMatchObject({
@@ -113,7 +121,7 @@ describe('CacheManagerService: eviction', () => {
 
     it('takes no model off the routing table before deciding, and the victim off it before unloading', async () => {
       h = await CacheManagerHarness.start(QUIET, MODELS);
-      const rt = await h.join('rt-1', { capacityBytes: 500 });
+      const rt = await h.join('rt-1', { capacityBytes: 900 });
       await h.ensure({ model_id: 'a', version: 1 });
       const routesWhenUnloading: string[][] = [];
       const originalUnload = rt.unloads.push.bind(rt.unloads);
@@ -322,6 +330,62 @@ describe('CacheManagerService: eviction', () => {
           node_id: 'rt-1',
         }),
       ]);
+    });
+  });
+
+  describe('load peaks', () => {
+    it('makes room for the peak a load was measured at, once it has been', async () => {
+      h = await CacheManagerHarness.start(QUIET, MODELS);
+      const rt = await h.join('rt-1', { capacityBytes: 10_000 });
+      rt.onLoad = (req) => ({
+        ...rt.succeed(req),
+        peak_bytes: Math.ceil(req.memory_estimate_bytes * 1.25),
+      });
+      await h.ensure({ model_id: 'a', version: 1 });
+      await h.m.call(CacheManager.unload, { model_id: 'a' });
+      const reserved: number[] = [];
+      rt.onLoad = (req) => {
+        reserved.push(h.sut.status().runtimes[0].memory.loading_bytes);
+        return rt.succeed(req);
+      };
+
+      await h.ensure({ model_id: 'a', version: 1 });
+
+      // 400 measured, peak 500: the second load reserves 500, not twice 400.
+      expect(reserved).toEqual([500]);
+    });
+
+    it('plans for what a refusing runtime says is missing, and evicts for it', async () => {
+      h = await CacheManagerHarness.start(QUIET, MODELS);
+      const rt = await h.join('rt-1', { capacityBytes: 2_000 });
+      await h.ensure({ model_id: 'b', version: 1 });
+      let refused = false;
+      rt.onLoad = (req) => {
+        if (req.model_id === 'c' && !refused) {
+          refused = true;
+          // Its process holds more than its books say: 900 bytes short.
+          throw new PortfolioError(
+            'INSUFFICIENT_MEMORY',
+            'rt-1 cannot load c@1: its RSS is too high',
+            {
+              node_id: 'rt-1',
+              needed_bytes: 400,
+              peak_bytes: 800,
+              rss_bytes: 11_100,
+              limit_bytes: 11_000,
+            },
+          );
+        }
+        return rt.succeed(req);
+      };
+
+      const res = await h.ensure({ model_id: 'c', version: 1 });
+
+      expect(res).toEqual({ node_id: 'rt-1', loaded_now: true });
+      expect(rt.unloads).toEqual([
+        { model_id: 'b', version: 1, reason: 'capacity' },
+      ]);
+      expect(rt.loads.map((l) => l.model_id)).toEqual(['b', 'c', 'c']);
     });
   });
 

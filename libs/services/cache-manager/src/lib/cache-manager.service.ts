@@ -77,6 +77,26 @@ function meansGone(e: unknown): boolean {
   );
 }
 
+/**
+ * How many more bytes a runtime that refused a load wanted free: from its books (used
+ * plus the load's peak over capacity) or from its process (RSS plus the peak over its
+ * hard limit plus base). 0 when it does not say.
+ */
+function shortfall(e: PortfolioError): number {
+  const d = e.details ?? {};
+  const n = (k: string) => (typeof d[k] === 'number' ? (d[k] as number) : null);
+  const peak = n('peak_bytes') ?? n('needed_bytes');
+  if (peak === null) return 0;
+  const rss = n('rss_bytes');
+  const limit = n('limit_bytes');
+  if (rss !== null && limit !== null) return Math.max(0, rss + peak - limit);
+  const used = n('used_bytes');
+  const capacity = n('capacity_bytes');
+  if (used !== null && capacity !== null)
+    return Math.max(0, used + peak - capacity);
+  return 0;
+}
+
 const splitKey = (k: string) => {
   const at = k.lastIndexOf('@');
   return { modelId: k.slice(0, at), version: Number(k.slice(at + 1)) };
@@ -377,6 +397,9 @@ export class CacheManagerService
       this.usage.recordMiss(k, Date.now());
     }
     const bytes = this.expectedBytes(k, model, version);
+    // Room for the load's peak, not only its steady size: the runtime counts it so.
+    let room = this.usage.loadPeak(k, bytes);
+    const raisedOn = new Set<string>();
 
     let lastError: PortfolioError | null = null;
     for (let attempt = 0; attempt < MAX_PLACEMENT_ATTEMPTS; attempt++) {
@@ -384,16 +407,22 @@ export class CacheManagerService
       const now = Date.now();
       const decision = placeModel(
         this.states(),
-        { key: k, bytes, exclude, quota: this.quotaOf(model) },
+        {
+          key: k,
+          bytes: room,
+          steadyBytes: bytes,
+          exclude,
+          quota: this.quotaOf(model),
+        },
         this.context(now),
       );
       if (decision.kind !== 'place')
-        throw lastError ?? this.refusal(k, bytes, decision);
+        throw lastError ?? this.refusal(k, bytes, room, decision);
       const nodeId = decision.nodeId;
       // Decided and reserved in one synchronous step: a concurrent placement sees both.
       for (const v of decision.victims)
         this.view.beginUnload(v.nodeId, v.model.key);
-      this.view.reserve(nodeId, k, bytes);
+      this.view.reserve(nodeId, k, room);
       if (decision.victims.length) this.publishRouting(false);
       try {
         await Promise.all(
@@ -407,6 +436,7 @@ export class CacheManagerService
           version,
           bytes,
           reason,
+          room,
         );
         return { nodeId, loadedNow };
       } catch (e) {
@@ -416,6 +446,16 @@ export class CacheManagerService
           e.details?.['bus'] === 'no_responders'
         ) {
           this.runtimeLost(nodeId, 'does not answer');
+        } else if (e.code === 'INSUFFICIENT_MEMORY' && !raisedOn.has(nodeId)) {
+          // The runtime counts more than our view did (its RSS, a larger peak): plan
+          // for what it says is missing, once, on every runtime, this one included.
+          const short = shortfall(e);
+          if (short > 0) {
+            raisedOn.add(nodeId);
+            room += short;
+            lastError = e;
+            continue;
+          }
         } else if (
           e.code !== 'INSUFFICIENT_MEMORY' &&
           e.code !== 'SERVICE_UNAVAILABLE'
@@ -442,10 +482,11 @@ export class CacheManagerService
     version: VersionRecord,
     bytes: number,
     reason: string,
+    room = this.usage.loadPeak(key(model.id, version.version), bytes),
   ): Promise<boolean> {
     const k = key(model.id, version.version);
     const stats = this.stats.for(k);
-    this.view.reserve(nodeId, k, bytes);
+    this.view.reserve(nodeId, k, room);
     try {
       const res = await this.whileAlive(
         nodeId,
@@ -465,6 +506,8 @@ export class CacheManagerService
       );
       this.view.recordLoaded(nodeId, res);
       this.usage.recordMeasured(k, res.memory_bytes, res.load_ms);
+      if (res.peak_bytes !== undefined)
+        this.usage.recordPeak(k, res.memory_bytes, res.peak_bytes);
       if (res.loaded_now)
         this.messaging.emit(Registry.versionMeasured, {
           model_id: model.id,
@@ -697,6 +740,7 @@ export class CacheManagerService
   private refusal(
     k: string,
     bytes: number,
+    room: number,
     decision: Exclude<PlaceDecision, { kind: 'place' }>,
   ): PortfolioError {
     const { modelId, version } = splitKey(k);
@@ -725,10 +769,10 @@ export class CacheManagerService
           },
         );
       case 'no-room': {
-        if (bytes > decision.largestCapacityBytes)
+        if (room > decision.largestCapacityBytes)
           return new PortfolioError(
             'INSUFFICIENT_MEMORY',
-            `${k} needs about ${bytes} bytes, more than any runtime's capacity (largest: ${decision.largestCapacityBytes})`,
+            `${k} needs about ${bytes} bytes (${room} while it loads), more than any runtime's capacity (largest: ${decision.largestCapacityBytes})`,
             {
               model_id: modelId,
               version,
@@ -759,8 +803,14 @@ export class CacheManagerService
         const mostFree = Math.max(0, ...held.map((h) => h.free_bytes));
         return new PortfolioError(
           'INSUFFICIENT_MEMORY',
-          `${k} needs about ${bytes} bytes and no runtime can make that much room (most free: ${mostFree})${why.length ? `; held by models that cannot be unloaded now: ${[...new Set(why)].join(' | ')}` : ''}`,
-          { model_id: modelId, version, needed_bytes: bytes, runtimes: held },
+          `${k} needs about ${bytes} bytes (${room} while it loads) and no runtime can make that much room (most free: ${mostFree})${why.length ? `; held by models that cannot be unloaded now: ${[...new Set(why)].join(' | ')}` : ''}`,
+          {
+            model_id: modelId,
+            version,
+            needed_bytes: bytes,
+            load_peak_bytes: room,
+            runtimes: held,
+          },
         );
       }
     }

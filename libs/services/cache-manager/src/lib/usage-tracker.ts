@@ -1,5 +1,6 @@
 import { LoadedModelReport } from '@portfolio/contracts';
 import {
+  DEFAULT_LOAD_PEAK_FACTOR,
   ModelFacts,
   PolicyParams,
   recordRequests,
@@ -37,6 +38,8 @@ export class UsageTracker {
     string,
     { bytes: number; loadMs: number | null }
   >();
+
+  private readonly peakRatios = new Map<string, number>();
 
   constructor(private readonly params: PolicyParams) {}
 
@@ -95,6 +98,21 @@ export class UsageTracker {
       if (counterKey.startsWith(`${nodeId}\u0000`))
         this.counters.delete(counterKey);
     for (const copies of this.shares.values()) copies.delete(nodeId);
+  }
+
+  /**
+   * Room a load of the model needs while it runs: its measured peak over its steady
+   * size once a load reported one, else DEFAULT_LOAD_PEAK_FACTOR, times `bytes`.
+   */
+  loadPeak(k: string, bytes: number): number {
+    return Math.ceil(
+      bytes * (this.peakRatios.get(k) ?? DEFAULT_LOAD_PEAK_FACTOR),
+    );
+  }
+
+  recordPeak(k: string, steadyBytes: number, peakBytes: number): void {
+    if (steadyBytes > 0 && peakBytes > 0)
+      this.peakRatios.set(k, Math.max(1, peakBytes / steadyBytes));
   }
 
   recordMeasured(k: string, bytes: number, loadMs: number | null): void {
