@@ -389,6 +389,39 @@ describe('CacheManagerService: eviction', () => {
     });
   });
 
+  it('plans again for what a model measured once loaded, when the runtime found it too large', async () => {
+    h = await CacheManagerHarness.start(QUIET, MODELS);
+    const rt = await h.join('rt-1', { capacityBytes: 2_900 });
+    await h.ensure({ model_id: 'b', version: 1 });
+    let refused = false;
+    rt.onLoad = (req) => {
+      if (req.model_id === 'c' && !refused) {
+        refused = true;
+        throw new PortfolioError(
+          'INSUFFICIENT_MEMORY',
+          'c@1 measured 1300 bytes once loaded, more than the 1000 bytes free on rt-1',
+          {
+            node_id: 'rt-1',
+            measured_bytes: 1_300,
+          },
+        );
+      }
+      return rt.succeed(req);
+    };
+
+    await h.ensure({ model_id: 'c', version: 1 });
+
+    // 1,300 bytes (2,600 while loading) next to b's 400 needs b gone.
+    expect(rt.unloads).toEqual([
+      { model_id: 'b', version: 1, reason: 'capacity' },
+    ]);
+    expect(rt.loads.map((l) => [l.model_id, l.memory_estimate_bytes])).toEqual([
+      ['b', 400],
+      ['c', 400],
+      ['c', 1_300],
+    ]);
+  });
+
   describe('a runtime lost', () => {
     it('reloads the models it held that are in demand on another runtime at once, and only those', async () => {
       h = await CacheManagerHarness.start(

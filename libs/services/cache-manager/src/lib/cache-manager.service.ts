@@ -396,7 +396,7 @@ export class CacheManagerService
       this.stats.for(k).misses++;
       this.usage.recordMiss(k, Date.now());
     }
-    const bytes = this.expectedBytes(k, model, version);
+    let bytes = this.expectedBytes(k, model, version);
     // Room for the load's peak, not only its steady size: the runtime counts it so.
     let room = this.usage.loadPeak(k, bytes);
     const raisedOn = new Set<string>();
@@ -449,6 +449,16 @@ export class CacheManagerService
         } else if (e.code === 'INSUFFICIENT_MEMORY' && !raisedOn.has(nodeId)) {
           // The runtime counts more than our view did (its RSS, a larger peak): plan
           // for what it says is missing, once, on every runtime, this one included.
+          // It loaded the model and measured more than planned: plan for that.
+          const measured = e.details?.['measured_bytes'];
+          if (typeof measured === 'number' && measured > bytes) {
+            raisedOn.add(nodeId);
+            this.usage.recordMeasured(k, measured, null);
+            bytes = measured;
+            room = this.usage.loadPeak(k, bytes);
+            lastError = e;
+            continue;
+          }
           const short = shortfall(e);
           if (short > 0) {
             raisedOn.add(nodeId);

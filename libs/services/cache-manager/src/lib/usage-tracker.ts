@@ -116,7 +116,10 @@ export class UsageTracker {
   }
 
   recordMeasured(k: string, bytes: number, loadMs: number | null): void {
-    this.measured.set(k, { bytes, loadMs });
+    this.measured.set(k, {
+      bytes,
+      loadMs: loadMs ?? this.measured.get(k)?.loadMs ?? null,
+    });
   }
 
   measuredBytes(k: string): number | null {
