@@ -48,7 +48,7 @@ export const LoadModelResponse = z.object({
   version: VersionNumber,
   /**
    * Measured: the RSS delta around the serialized load plus its warm-up run at the
-   * largest batch, plus the worker thread that holds it.
+   * largest batch (the worker thread it runs on counts in the runtime's base_bytes).
    */
   memory_bytes: Bytes,
   /** From the start of the load itself (not counting time queued behind other loads). */
@@ -106,8 +106,8 @@ export const LoadedModelReport = z.object({
   /** What one copy of it takes (measured; re-measured when a larger batch grows its arena). */
   memory_bytes: Bytes,
   /**
-   * Copies of it in this runtime, each on its own worker thread (a busy model gets more).
-   * used_bytes counts every copy. Absent: 1.
+   * Copies of it in this runtime, each on a different worker thread (a busy model gets
+   * more). used_bytes counts every copy. Absent: 1.
    */
   copies: z.number().int().nonnegative().optional(),
   loaded_at: z.string().nullable(),
@@ -145,8 +145,9 @@ export const RuntimeHeartbeat = z.object({
    */
   used_bytes: Bytes,
   /**
-   * The process's own memory apart from models: Node, the engines' one-time costs and the
-   * idle worker kept ready for the next load. The runtime keeps its RSS under
+   * The process's own memory apart from models: Node, the engines' one-time costs, the
+   * idle worker kept ready for the next load and the worker threads that hold models
+   * (each large model has one; small ones share). The runtime keeps its RSS under
    * capacity_bytes + base_bytes.
    */
   base_bytes: Bytes,

@@ -14,6 +14,7 @@ import {
 
 import { ModelHostService } from './model-host.service';
 import {
+  hostIdle,
   loadRequestFor,
   sampleInput,
   settleMemory,
@@ -105,6 +106,10 @@ describe(`${ModelHostService.name} RSS guard`, () => {
     );
     await (sut as unknown as { pool: WorkerPool }).pool.ready();
   });
+  afterEach(async () => {
+    ballast = null;
+    await settleMemory();
+  });
   afterAll(async () => {
     ballast = null;
     await sut.onApplicationShutdown();
@@ -119,6 +124,7 @@ describe(`${ModelHostService.name} RSS guard`, () => {
     await sut.infer('pinned', 1, x());
     await sut.infer('old', 1, x());
     await sut.infer('recent', 1, x());
+    await hostIdle(sut);
     await settleMemory();
     const gone = changedUntil(() => state('old') === undefined);
 
@@ -152,6 +158,7 @@ describe(`${ModelHostService.name} RSS guard`, () => {
         max_batch: BUSY_BATCH,
       }),
     );
+    await hostIdle(sut);
     await settleMemory();
     log.lines.length = 0;
     const gone = changedUntil(
@@ -190,12 +197,13 @@ describe(`${ModelHostService.name} RSS guard`, () => {
   });
 
   it('refuses a load that would take its RSS past the limit, whatever its books say', async () => {
+    await hostIdle(sut);
     await settleMemory();
     const limit = capacity + sut.baseBytes();
     const free = capacity - sut.usedBytes();
     // By the books the load fits (40 MiB, 80 at its peak, in far more than that); the
-    // process itself is 20 MiB short of its peak.
-    ballast = occupy(limit - process.memoryUsage.rss() - 60 * MiB);
+    // process itself is 40 MiB short of its peak.
+    ballast = occupy(limit - process.memoryUsage.rss() - 40 * MiB);
     const versionBefore = sut.stateVersion;
 
     const error = await load('one-more').catch((e: unknown) => e);

@@ -30,6 +30,8 @@ import { chooseGuardVictims, GuardCandidate } from './rss-guard';
 import {
   DEFAULT_LOAD_TIMEOUT_MS,
   DEFAULT_RSS_GUARD_INTERVAL_MS,
+  DEFAULT_SHARED_MODEL_BYTES,
+  DEFAULT_SHARED_THREAD_BYTES,
   DEFAULT_WARMUP_BATCH,
   RUNTIME_SETTINGS,
   RUNTIME_STORAGE,
@@ -39,6 +41,7 @@ import { batchOf } from './worker/warmup.util';
 import {
   CopyLoss,
   CopyStats,
+  Placement,
   RunResult,
   WorkerPool,
 } from './worker/worker-pool';
@@ -66,7 +69,7 @@ const PEAK_SAMPLE_MS = 5;
 
 interface HostedCopy {
   readonly id: number;
-  /** Measured: its load's RSS delta and its thread, plus arena growth measured since. */
+  /** Measured: its load's RSS delta, plus arena growth measured since. */
   memoryBytes: number;
   /** Being freed: serves nothing, still counted until its memory is back. */
   releasing: boolean;
@@ -89,6 +92,8 @@ interface HostedModel {
   readonly version: number;
   /** What it was loaded from, for more copies. */
   readonly request: LoadModelRequest;
+  /** Where storage keeps its artifact on this node, once known (for the logs only). */
+  path: string | null;
   pinned: boolean;
   state: ModelState;
   copies: Map<number, HostedCopy>;
@@ -130,8 +135,9 @@ export const modelKey = (modelId: string, version: number) =>
 /**
  * The models this runtime holds and their memory, which it measures and guards itself:
  * - A model's size is the RSS delta around its load and warm-up run at its largest batch
- *   (see DEFAULT_WARMUP_BATCH) plus the worker thread that holds it; a run at a larger
- *   batch that grows the RSS adds the growth (its arena) and is reported.
+ *   (see DEFAULT_WARMUP_BATCH); a run at a larger batch that grows the RSS adds the
+ *   growth (its arena) and is reported. Worker threads are base memory: the process's
+ *   RSS before any model, plus a worker's measured cost for each thread holding models.
  * - Loads, copies' releases and worker spawns change the process's memory: they run one
  *   at a time (`memory`, unloads first) so that each is measured alone. A load's timeout
  *   starts when it starts, not while it waits.
@@ -141,8 +147,9 @@ export const modelKey = (modelId: string, version: number) =>
  *   RSS past the capacity plus its base, is refused; and when the RSS goes over that
  *   anyway (sampled every 250 ms), idle models are unloaded at once, least recently used
  *   first, pinned ones last.
- * - Each copy lives on its own worker thread (see WorkerPool): loads and unloads never
- *   stall other models' runs, a busy model gets more copies, a crash loses one copy.
+ * - A large model's copy gets a worker thread of its own, small models share (see
+ *   WorkerPool): a large load or unload never stalls other models' runs, a busy model
+ *   gets more copies, a crash loses only the copies of one thread.
  */
 @Injectable()
 export class ModelHostService implements OnApplicationShutdown {
@@ -170,13 +177,12 @@ export class ModelHostService implements OnApplicationShutdown {
   ) {
     this.pool = new WorkerPool(settings.workerScript, {
       computeSlots: settings.workers,
+      sharedThreadBytes:
+        settings.sharedThreadBytes ?? DEFAULT_SHARED_THREAD_BYTES,
       onCopyLost: (loss) => this.copyLost(loss),
     });
     this.pool.ready().then(
-      () => {
-        if (this.models.size === 0)
-          this.baselineRss = process.memoryUsage.rss();
-      },
+      () => this.takeBaseline(),
       () => undefined,
     );
     this.requestLog = settings.requestLogPath
@@ -218,10 +224,12 @@ export class ModelHostService implements OnApplicationShutdown {
   /**
    * The process's memory apart from models: its RSS once the first worker had warmed up
    * (Node, the engines' one-time costs, the spare worker that waits for the next load),
-   * before any model was loaded. Until then, the current RSS.
+   * before any model was loaded, plus a worker's measured cost for every thread that
+   * holds models now. Until the first worker is ready, the current RSS.
    */
   baseBytes(): number {
-    return this.baselineRss ?? process.memoryUsage.rss();
+    if (this.baselineRss === null) return process.memoryUsage.rss();
+    return this.baselineRss + this.pool.threadsInUse * this.workerBytes();
   }
 
   report(): LoadedModelReport[] {
@@ -283,6 +291,7 @@ export class ModelHostService implements OnApplicationShutdown {
       modelId: req.model_id,
       version: req.version,
       request: req,
+      path: null,
       pinned: req.pinned ?? false,
       state: 'loading',
       copies: new Map(),
@@ -452,7 +461,7 @@ export class ModelHostService implements OnApplicationShutdown {
       const coded = e instanceof PortfolioError && e.code !== 'INTERNAL';
       model.reason = coded ? e.message : `${model.key} failed to load`;
       this.logger.warn(
-        `loading ${model.key} from ${model.request.artifact_uri} failed: ${describeCause(e)}`,
+        `loading ${model.key} from ${model.path ?? model.request.artifact_uri} failed: ${describeCause(e)}`,
       );
       throw e instanceof PortfolioError
         ? e
@@ -495,15 +504,14 @@ export class ModelHostService implements OnApplicationShutdown {
           model.request.max_batch ??
             this.settings.warmupBatch ??
             DEFAULT_WARMUP_BATCH,
+          this.placementOf(reservation.bytes),
         );
         started = load;
         const result = await load.done;
         const after = process.memoryUsage.rss();
         peak = Math.max(peak, after);
-        const worker = this.workerBytes();
-        const memoryBytes =
-          Math.max(after - before, model.request.size_bytes) + worker;
-        const peakBytes = Math.max(peak - before + worker, memoryBytes);
+        const memoryBytes = Math.max(after - before, model.request.size_bytes);
+        const peakBytes = Math.max(peak - before, memoryBytes);
         this.peakRatios.set(model.key, peakBytes / memoryBytes);
         return {
           copy: load.copy,
@@ -564,7 +572,8 @@ export class ModelHostService implements OnApplicationShutdown {
 
   private async artifactPath(model: HostedModel): Promise<string> {
     try {
-      return await this.storage.localPath(model.request.artifact_uri);
+      model.path = await this.storage.localPath(model.request.artifact_uri);
+      return model.path;
     } catch (e) {
       // The driver's message names where the server keeps artifacts: logs only.
       const error = new PortfolioError(
@@ -597,15 +606,19 @@ export class ModelHostService implements OnApplicationShutdown {
       async () => {
         const freed = copies.reduce((n, c) => n + c.memoryBytes, 0);
         const before = process.memoryUsage.rss();
+        const threadsBefore = this.pool.threadsInUse;
         try {
           await Promise.all(copies.map((c) => this.pool.release(c.id)));
         } finally {
           this.models.delete(key);
           this.changed();
         }
-        const returned = Math.max(0, before - process.memoryUsage.rss());
+        // Threads that held nothing else ended too; theirs is base memory, not the model's.
+        const threadsEnded = threadsBefore - this.pool.threadsInUse;
+        const fell = before - process.memoryUsage.rss();
+        const returned = Math.max(0, fell - threadsEnded * this.workerBytes());
         this.logger.log(
-          `unloaded ${key} (reason: ${reason}): ${freed} bytes freed, the process's RSS fell by ${returned} bytes`,
+          `unloaded ${key} (reason: ${reason}): ${freed} bytes freed; the process's RSS fell by ${returned} bytes${threadsEnded > 0 ? ` and ${threadsEnded} worker thread${threadsEnded > 1 ? 's' : ''} ended` : ''}`,
         );
         if (returned < freed / 2 && freed > 16 * MiB)
           this.logger.warn(
@@ -778,7 +791,7 @@ export class ModelHostService implements OnApplicationShutdown {
   private guardRss(): void {
     if (this.baselineRss === null) return;
     const rss = process.memoryUsage.rss();
-    const limit = this.settings.capacityBytes + this.baselineRss;
+    const limit = this.settings.capacityBytes + this.baseBytes();
     if (rss <= limit) {
       this.guardWarned = false;
       return;
@@ -882,10 +895,23 @@ export class ModelHostService implements OnApplicationShutdown {
     this.spareTimer.unref();
   }
 
+  /**
+   * The base: the process's RSS once its first spare worker is warm, before anything
+   * loads. Taken when that worker is ready, or by the first load (which waits for it)
+   * if that comes first.
+   */
+  private takeBaseline(underLock = false): void {
+    if (this.baselineRss !== null || this.copiesBytes() > 0) return;
+    // Outside the lock, a load may be under way; under it, nothing is.
+    if (!underLock && this.memory.busy) return;
+    this.baselineRss = process.memoryUsage.rss();
+  }
+
   /** Call under the memory lock: a spawn's RSS delta is a worker's cost. */
   private async ensureSpare(): Promise<void> {
     const before = process.memoryUsage.rss();
     const spawned = await this.pool.ensureSpare();
+    this.takeBaseline(true);
     if (!spawned) return;
     this.workerCosts.push(Math.max(0, process.memoryUsage.rss() - before));
     if (this.workerCosts.length > 5) this.workerCosts.shift();
@@ -896,6 +922,16 @@ export class ModelHostService implements OnApplicationShutdown {
     if (this.workerCosts.length === 0) return DEFAULT_WORKER_BYTES;
     const sorted = [...this.workerCosts].sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)];
+  }
+
+  /** Small models share threads (see WorkerPool); the others get one each. */
+  private placementOf(bytes: number): Placement {
+    return {
+      shared:
+        bytes <=
+        (this.settings.sharedThreadModelBytes ?? DEFAULT_SHARED_MODEL_BYTES),
+      bytes,
+    };
   }
 
   private expectedPeak(key: string, bytes: number): number {

@@ -18,6 +18,8 @@ import { AsyncMutex } from './async-mutex';
 import { ModelHostService } from './model-host.service';
 import { RuntimeSettings } from './runtime.settings';
 import {
+  closeHost,
+  hostIdle,
   loadRequestFor,
   sampleInput,
   testRuntimeSettings,
@@ -38,8 +40,8 @@ const BIG_WEIGHT_BYTES = 40 * MiB;
 const BIG_SIDE = largeModelSide(BIG_WEIGHT_BYTES);
 
 type HostInternals = {
-  pool: Pick<WorkerPool, 'ready' | 'threads'> & {
-    byId: Map<number, { key: string; thread: { worker: Worker } }>;
+  pool: Pick<WorkerPool, 'threads'> & {
+    byId: Map<number, { key: string; host: { thread: { worker: Worker } } }>;
   };
   memory: AsyncMutex;
 };
@@ -47,12 +49,7 @@ const internals = (host: ModelHostService) => host as unknown as HostInternals;
 const workersOf = (host: ModelHostService, key: string): Worker[] =>
   [...internals(host).pool.byId.values()]
     .filter((c) => c.key === key)
-    .map((c) => c.thread.worker);
-/** Resolves once the spare worker is warm and the loads, unloads and spawns queued so far are done. */
-const memoryIdle = async (host: ModelHostService) => {
-  await internals(host).pool.ready();
-  await internals(host).memory.run(async () => undefined);
-};
+    .map((c) => c.host.thread.worker);
 /** Resolves at the first change after which `ready` holds. */
 const changedUntil = (host: ModelHostService, ready: () => boolean) =>
   new Promise<void>((resolve) => {
@@ -77,16 +74,10 @@ const slowInput = (batch: number): Record<string, Tensor> => ({
   },
 });
 
-async function closeHost(host: ModelHostService): Promise<void> {
-  await internals(host)
-    .pool.ready()
-    .catch(() => undefined);
-  await host.onApplicationShutdown();
-}
-
 /**
- * How the host maps models onto worker threads: a thread per copy, loads on a spare
- * thread, so that loads, unloads and crashes touch only their own model.
+ * How the host maps models onto worker threads: a thread per copy of a large model,
+ * small ones sharing, loads on a spare thread, so that loads, unloads and crashes touch
+ * only their own thread's models.
  */
 describe(`${ModelHostService.name} workers`, () => {
   let root: string;
@@ -130,7 +121,7 @@ describe(`${ModelHostService.name} workers`, () => {
   it('answers hits on a small model while a big model loads, and while it unloads', async () => {
     const sut = makeHost();
     await sut.load(mlp('small'));
-    await memoryIdle(sut);
+    await hostIdle(sut);
     const served: { sent: number; startedAt: number; answered: number }[] = [];
     const hitUntil = async (done: () => boolean) => {
       while (!done()) {
@@ -163,8 +154,25 @@ describe(`${ModelHostService.name} workers`, () => {
     expect(workersOf(sut, 'big@1')).toEqual([]);
   });
 
-  it('loses only the model of a worker that dies, reports it, and loads it again on demand', async () => {
+  it('takes its base before its first load, even one asked for before its first worker is ready', async () => {
     const sut = makeHost();
+
+    await sut.load(big('first-thing'));
+    await hostIdle(sut);
+
+    // The model is not in the base (its thread is: a worker's cost a thread in use).
+    const base = sut.baseBytes();
+    expect(process.memoryUsage.rss() - base).toBeGreaterThan(
+      0.9 * BIG_WEIGHT_BYTES,
+    );
+    await sut.unload('first-thing', 1);
+    // Its thread ended with it.
+    expect(sut.baseBytes()).toBeLessThan(base);
+  });
+
+  it('loses only the model of a worker that dies, reports it, and loads it again on demand', async () => {
+    // Every model on a thread of its own (small ones would share one).
+    const sut = makeHost({ sharedThreadModelBytes: 0 });
     await sut.load(mlp('victim'));
     const survivor = await sut.load(mlp('survivor'));
     const reported = changedUntil(
@@ -251,7 +259,7 @@ describe(`${ModelHostService.name} workers`, () => {
 
   it('counts loads queued at their estimate and keeps room for the largest peak among them', async () => {
     const sut = makeHost({ capacityBytes: 150 * MiB });
-    await memoryIdle(sut);
+    await hostIdle(sut);
 
     const first = sut.load(big('first', {}));
     const second = sut.load({
@@ -280,7 +288,7 @@ describe(`${ModelHostService.name} workers`, () => {
 
   it("starts a load's timeout when the load starts, not while it waits behind others", async () => {
     const sut = makeHost({ loadTimeoutMs: 300 });
-    await memoryIdle(sut);
+    await hostIdle(sut);
     // Something else holds the memory lock three times as long as the timeout.
     const held = internals(sut).memory.run(
       () => new Promise<void>((resolve) => setTimeout(resolve, 900)),
@@ -295,7 +303,7 @@ describe(`${ModelHostService.name} workers`, () => {
 
   it('fails a load that runs past its timeout with TIMEOUT, and counts its memory until its worker is gone', async () => {
     const sut = makeHost({ loadTimeoutMs: 300 });
-    await memoryIdle(sut);
+    await hostIdle(sut);
     const threadsBefore = internals(sut).pool.threads;
 
     // A warm-up at batch 4096 of a 3238 x 3238 MatMul: about 86 G floating-point
@@ -321,7 +329,7 @@ describe(`${ModelHostService.name} workers`, () => {
     // Its peak stays counted while its worker still loads it.
     expect(usedRightAfter).toBeGreaterThanOrEqual(BIG_WEIGHT_BYTES);
     await changedUntil(sut, () => sut.usedBytes() === 0);
-    await memoryIdle(sut);
+    await hostIdle(sut);
     expect(internals(sut).pool.threads).toBe(threadsBefore);
     await expect(sut.infer('sluggish', 1, mlpInput())).rejects.toMatchObject({
       code: 'MODEL_NOT_LOADED',

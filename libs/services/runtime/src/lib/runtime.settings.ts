@@ -14,6 +14,14 @@ export const DEFAULT_LOAD_TIMEOUT_MS = 120_000;
  */
 export const DEFAULT_WARMUP_BATCH = 8;
 export const DEFAULT_RSS_GUARD_INTERVAL_MS = 250;
+/**
+ * Models expected to take at most this share worker threads with other small models
+ * (a thread costs about 17 MiB; such a model loads in tens of ms at most, and holds up
+ * the other models of its thread that long). Larger models get a thread each.
+ */
+export const DEFAULT_SHARED_MODEL_BYTES = 32 * 1024 * 1024;
+/** What the small models sharing one thread may take together. */
+export const DEFAULT_SHARED_THREAD_BYTES = 128 * 1024 * 1024;
 
 export interface RuntimeSettings {
   readonly nodeId: string;
@@ -44,4 +52,8 @@ export interface RuntimeSettings {
   readonly rssGuardIntervalMs?: number;
   /** Copies of busy models (see copy-policy.ts); each field defaults. */
   readonly copyPolicy?: Partial<CopyPolicyOptions>;
+  /** Default DEFAULT_SHARED_MODEL_BYTES; 0: every model gets a thread of its own. */
+  readonly sharedThreadModelBytes?: number;
+  /** Default DEFAULT_SHARED_THREAD_BYTES. */
+  readonly sharedThreadBytes?: number;
 }

@@ -15,6 +15,7 @@ import { runInNewContext } from 'node:vm';
 
 import type { LoadModelRequest } from '@portfolio/contracts';
 
+import type { ModelHostService } from './model-host.service';
 import type { RuntimeSettings } from './runtime.settings';
 import type { WorkerScript } from './worker/worker-pool';
 
@@ -224,4 +225,35 @@ export async function settleMemory(
     if (Math.abs(now - last) > 1024 * 1024) quietSince = Date.now();
     last = now;
   }
+}
+
+/** What tests reach inside a host for: its lock, its pool, its pending spare. */
+interface HostInternals {
+  spareTimer: unknown;
+  pool: { ready(): Promise<void> };
+  memory: { run(section: () => Promise<void>): Promise<void> };
+}
+
+/**
+ * Resolves once the host has nothing under way that changes its memory: its spare
+ * worker warm (a new one starts shortly after each load), no load, unload or spawn
+ * queued or running.
+ */
+export async function hostIdle(host: ModelHostService): Promise<void> {
+  const internals = host as unknown as HostInternals;
+  for (;;) {
+    await internals.pool.ready().catch(() => undefined);
+    await internals.memory.run(async () => undefined);
+    if (internals.spareTimer === null) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Shuts a host down once its workers are idle: onnxruntime-node aborts the process when
+ * a worker is terminated in the middle of a native call (its warm-up included).
+ */
+export async function closeHost(host: ModelHostService): Promise<void> {
+  await hostIdle(host);
+  await host.onApplicationShutdown();
 }

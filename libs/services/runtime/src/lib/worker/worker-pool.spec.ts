@@ -36,15 +36,20 @@ const BIG_WEIGHT_BYTES = 40 * MiB;
 
 /** The pool's private threads, for tests that look at placement or kill a worker. */
 type PoolInternals = {
-  byId: Map<number, { key: string; thread: { worker: Worker } }>;
-  spare: { worker: Worker } | null;
+  byId: Map<number, { key: string; host: { thread: { worker: Worker } } }>;
+  spare: { thread: { worker: Worker } } | null;
 };
 const internals = (pool: WorkerPool) => pool as unknown as PoolInternals;
 const workerOf = (pool: WorkerPool, copy: number): Worker => {
   const c = internals(pool).byId.get(copy);
   if (!c) throw new Error(`copy ${copy} is not in the pool`);
-  return c.thread.worker;
+  return c.host.thread.worker;
 };
+const spareWorker = (pool: WorkerPool) => internals(pool).spare?.thread.worker;
+/** A thread of its own, as a large model gets. */
+const OWN = { shared: false, bytes: 0 };
+/** A small model's placement: it may share a thread. */
+const SMALL = { shared: true, bytes: 1024 * 1024 };
 
 const mlpInput = (
   batch = 1,
@@ -77,6 +82,7 @@ function makePool(computeSlots: number) {
   const firstLoss = new Promise<void>((resolve) => (signal = resolve));
   const pool = new WorkerPool(testWorkerScript(), {
     computeSlots,
+    sharedThreadBytes: 2 * SMALL.bytes,
     onCopyLost: (loss) => {
       lost.push(loss);
       signal();
@@ -91,9 +97,17 @@ async function loadCopy(
   key: string,
   path: string,
   warmupBatch = 1,
+  placement = OWN,
 ) {
   await pool.ensureSpare();
-  const { copy, done } = pool.load(key, 'onnx', path, 1, warmupBatch);
+  const { copy, done } = pool.load(
+    key,
+    'onnx',
+    path,
+    1,
+    warmupBatch,
+    placement,
+  );
   const result = await done;
   pool.activate(copy);
   return { copy, ...result };
@@ -166,7 +180,7 @@ describe(WorkerPool.name, () => {
 
     it('refuses to load when no spare worker is ready', () => {
       // The spare went to the last load; nobody asked for a new one.
-      expect(() => sut.load('no-spare@1', 'onnx', mlpPath, 1, 1)).toThrow(
+      expect(() => sut.load('no-spare@1', 'onnx', mlpPath, 1, 1, OWN)).toThrow(
         /no worker thread is ready/,
       );
     });
@@ -255,10 +269,10 @@ describe(WorkerPool.name, () => {
       const corrupt = join(dir, 'corrupt.onnx');
       writeFileSync(corrupt, randomBytes(4096));
       await sut.ensureSpare();
-      const spare = internals(sut).spare?.worker;
+      const spare = spareWorker(sut);
 
       const error = await sut
-        .load('corrupt@1', 'onnx', corrupt, 1, 1)
+        .load('corrupt@1', 'onnx', corrupt, 1, 1, OWN)
         .done.catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
@@ -272,7 +286,7 @@ describe(WorkerPool.name, () => {
       ).rejects.toMatchObject({
         code: 'MODEL_NOT_LOADED',
       });
-      expect(internals(sut).spare?.worker).toBe(spare);
+      expect(spareWorker(sut)).toBe(spare);
       await expect(sut.ensureSpare()).resolves.toBe(false);
       await loadCopy(sut, 'after-corrupt@1', mlpPath);
       await expect(
@@ -285,7 +299,7 @@ describe(WorkerPool.name, () => {
       await sut.ensureSpare();
 
       const error = await sut
-        .load('missing@1', 'onnx', join(dir, 'missing.onnx'), 1, 1)
+        .load('missing@1', 'onnx', join(dir, 'missing.onnx'), 1, 1, OWN)
         .done.catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
@@ -402,7 +416,7 @@ describe(WorkerPool.name, () => {
       const served: { startedAt: number; answeredAt: number }[] = [];
 
       const loadStarted = now();
-      const big = sut.load('big@1', 'onnx', bigPath, 1, 1);
+      const big = sut.load('big@1', 'onnx', bigPath, 1, 1, OWN);
       let loadEnded: number | null = null;
       void big.done.then(() => (loadEnded = now()));
       while (loadEnded === null) {
@@ -426,6 +440,85 @@ describe(WorkerPool.name, () => {
           1,
         ),
       ).resolves.toMatchObject({ outputs: { y: { shape: [1, n] } } });
+    });
+  });
+
+  describe('small models', () => {
+    let sut: WorkerPool;
+    let lost: CopyLoss[];
+    let firstLoss: Promise<void>;
+
+    beforeEach(() => ({ pool: sut, lost, firstLoss } = makePool(2)));
+    afterEach(() => closePool(sut));
+
+    it('share a thread until it is full; large ones get a thread each', async () => {
+      const a = await loadCopy(sut, 'a@1', mlpPath, 1, SMALL);
+      const b = await loadCopy(sut, 'b@1', mlpPath, 1, SMALL);
+      const c = await loadCopy(sut, 'c@1', mlpPath, 1, SMALL);
+      const big = await loadCopy(sut, 'big@1', mlpPath, 1, OWN);
+
+      // Two small models fill a shared thread (sharedThreadBytes: 2 of them).
+      expect(workerOf(sut, b.copy)).toBe(workerOf(sut, a.copy));
+      expect(workerOf(sut, c.copy)).not.toBe(workerOf(sut, a.copy));
+      expect(workerOf(sut, big.copy)).not.toBe(workerOf(sut, c.copy));
+      expect(sut.threadsInUse).toBe(3);
+      // A shared thread with room is not the spare: such a load takes no new thread.
+      await sut.ensureSpare();
+      expect(sut.takesSpare('d@1', SMALL)).toBe(false);
+      expect(sut.takesSpare('d@1', OWN)).toBe(true);
+    });
+
+    it('never run at the same time when they share a thread', async () => {
+      const a = await loadCopy(sut, 'a@1', slowPath, 1, SMALL);
+      const b = await loadCopy(sut, 'b@1', slowPath, 1, SMALL);
+      const x = sampleInput(SLOW_BATCH * SLOW_MLP.inputSize);
+
+      const [ra, rb] = await Promise.all([
+        sut.run('a@1', slowInput(x), undefined, SLOW_BATCH),
+        sut.run('b@1', slowInput(x), undefined, SLOW_BATCH),
+      ]);
+      const [first, second] = ra.startedAt < rb.startedAt ? [ra, rb] : [rb, ra];
+
+      expect(workerOf(sut, a.copy)).toBe(workerOf(sut, b.copy));
+      expect(second.startedAt).toBeGreaterThanOrEqual(
+        first.startedAt + first.computeMs,
+      );
+    });
+
+    it('keep their thread while one of them is left, and end it with the last', async () => {
+      const a = await loadCopy(sut, 'a@1', mlpPath, 1, SMALL);
+      const b = await loadCopy(sut, 'b@1', mlpPath, 1, SMALL);
+      const worker = workerOf(sut, a.copy);
+      let exited = false;
+      worker.once('exit', () => (exited = true));
+
+      await sut.release(a.copy);
+      const stillServing = await sut.run('b@1', mlpInput(), undefined, 1);
+      const exitedBefore = exited;
+      await sut.release(b.copy);
+
+      expect(stillServing).toMatchObject(SERVED_ONE_ROW);
+      expect(exitedBefore).toBe(false);
+      expect(exited).toBe(true);
+      expect(sut.threadsInUse).toBe(0);
+    });
+
+    it('are all lost with their thread when it dies, each reported', async () => {
+      const a = await loadCopy(sut, 'a@1', mlpPath, 1, SMALL);
+      const b = await loadCopy(sut, 'b@1', mlpPath, 1, SMALL);
+      const other = await loadCopy(sut, 'other@1', mlpPath, 1, OWN);
+
+      await workerOf(sut, a.copy).terminate();
+      await firstLoss;
+
+      expect(lost).toEqual([
+        expect.objectContaining({ key: 'a@1', copy: a.copy, remaining: 0 }),
+        expect.objectContaining({ key: 'b@1', copy: b.copy, remaining: 0 }),
+      ]);
+      expect(workerOf(sut, other.copy)).toBeDefined();
+      await expect(
+        sut.run('other@1', mlpInput(), undefined, 1),
+      ).resolves.toMatchObject(SERVED_ONE_ROW);
     });
   });
 
@@ -503,11 +596,10 @@ describe(WorkerPool.name, () => {
 
     it('fails a load on a worker that dies before it is ready, and reports nothing served lost', async () => {
       // Terminated at once, long before the worker gets to warming up its backends.
-      const spare = internals(sut).spare?.worker;
-      const terminated = spare?.terminate();
+      const terminated = spareWorker(sut)?.terminate();
 
       const error = await sut
-        .load('mlp@1', 'onnx', mlpPath, 1, 1)
+        .load('mlp@1', 'onnx', mlpPath, 1, 1, OWN)
         .done.catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
@@ -524,7 +616,7 @@ describe(WorkerPool.name, () => {
   it('ends the worker of an abandoned load once the load is over', async () => {
     const { pool: sut, lost } = makePool(1);
     await sut.ensureSpare();
-    const { copy, done } = sut.load('slow-load@1', 'onnx', bigPath, 1, 1);
+    const { copy, done } = sut.load('slow-load@1', 'onnx', bigPath, 1, 1, OWN);
     const worker = workerOf(sut, copy);
     const exited = new Promise((resolve) => worker.once('exit', resolve));
 
@@ -542,7 +634,7 @@ describe(WorkerPool.name, () => {
     const { pool: sut, lost } = makePool(2);
     const { copy } = await loadCopy(sut, 'mlp@1', mlpPath);
     await sut.ensureSpare();
-    const workers = [workerOf(sut, copy), internals(sut).spare?.worker];
+    const workers = [workerOf(sut, copy), spareWorker(sut)];
     const exited = workers.map(
       (w) => new Promise<number>((resolve) => w?.once('exit', resolve)),
     );

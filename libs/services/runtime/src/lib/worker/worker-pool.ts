@@ -37,13 +37,23 @@ export interface CopyLoss {
   remaining: number;
 }
 
+/** Where a copy goes (see WorkerPool). */
+export interface Placement {
+  /** It may share a thread with other small models. */
+  readonly shared: boolean;
+  /** What it is expected to take, against a shared thread's room. */
+  readonly bytes: number;
+}
+
 export interface WorkerPoolOptions {
   /**
-   * Runs at once, over all models (each on its own copy's thread): with
-   * `intraOpThreads` threads a run, the threads busy computing stay at most
-   * computeSlots x intraOpThreads, which the operator sizes to the cores.
+   * Runs at once, over all models (each on its copy's thread): with `intraOpThreads`
+   * threads a run, the threads busy computing stay at most computeSlots x
+   * intraOpThreads, which the operator sizes to the cores.
    */
   readonly computeSlots: number;
+  /** What the small models sharing one thread may take together. */
+  readonly sharedThreadBytes: number;
   /** A serving copy's thread ended without being asked to. */
   readonly onCopyLost: (loss: CopyLoss) => void;
 }
@@ -61,17 +71,27 @@ export interface CopyStats {
 
 type CopyState = 'loading' | 'serving' | 'releasing';
 
+/** A worker thread and the copies it holds. */
+interface Host {
+  readonly thread: WorkerThread;
+  /** The spare holds nothing yet; `own`: one large model's copy; `shared`: small ones. */
+  kind: 'spare' | 'own' | 'shared';
+  readonly copies: Set<Copy>;
+  /** A run, load or release is under way: it is one thread, one thing at a time. */
+  busy: boolean;
+  /** Loads and releases waiting for it; they go before queued runs. */
+  readonly waiting: (() => void)[];
+  lastRunAt: number;
+}
+
 interface Copy {
   readonly id: number;
   readonly key: string;
-  readonly thread: WorkerThread;
+  readonly host: Host;
+  readonly bytes: number;
   state: CopyState;
-  /** A run is in flight on it: one at a time, so a copy's queue is the pool's. */
-  busy: boolean;
   /** The largest batch it has run (its warm-up's to begin with). */
   maxBatch: number;
-  lastRunAt: number;
-  onIdle: (() => void) | null;
 }
 
 /** A model's runs waiting, oldest first. */
@@ -93,13 +113,18 @@ interface Job {
 }
 
 /**
- * The runtime's worker threads. Every copy of a model gets a thread of its own, and one
- * warmed-up thread (the spare) waits for the next load, so:
- * - a load runs on a thread that serves nothing yet, and an unload on a thread that
- *   serves only what is being unloaded: neither ever stalls runs of other models;
- * - a busy model may have several copies, and its runs go to whichever is free;
- * - a thread that dies loses only the copy it held (its run is retried once on another
- *   copy; the model is reported lost when none is left).
+ * The runtime's worker threads. One warmed-up thread (the spare) waits for the next
+ * load. A large model's copy takes the spare and keeps that thread to itself; small
+ * models share threads (up to `sharedThreadBytes` each; a small model's load goes to
+ * the shared thread whose models ran least recently, or to the spare). So:
+ * - a large model loads on a thread that serves nothing yet, and unloads on one that
+ *   serves only it: neither ever holds up runs of other models. A small model's load
+ *   or unload holds up the small models of its thread for as long as it takes (a few
+ *   ms): the price of not paying a thread (about 17 MiB) for each small model;
+ * - a busy model may have several copies, on different threads; its runs go to
+ *   whichever is free;
+ * - a thread that dies loses only the copies it held (a run on it is retried once on
+ *   another copy; a model is reported lost when none is left).
  * Runs wait in per-model queues for a free copy and a free compute slot. Loads, releases
  * and spawns change the process's memory: the host serializes them (see
  * ModelHostService) so that it can measure each; the pool counts them so that a run's
@@ -107,13 +132,12 @@ interface Job {
  */
 export class WorkerPool {
   private readonly logger = new Logger('WorkerPool');
+  private readonly hosts = new Set<Host>();
   private readonly copies = new Map<string, Copy[]>();
   private readonly byId = new Map<number, Copy>();
-  /** Abandoned loads (timed out): the thread goes once the load is over. */
-  private readonly abandoned = new Set<WorkerThread>();
   private readonly queues = new Map<string, Queue>();
   private readonly stats = new Map<string, CopyStats>();
-  private spare: WorkerThread | null;
+  private spare: Host | null;
   private slotsFree: number;
   private nextThread = 0;
   private nextCopy = 1;
@@ -133,16 +157,19 @@ export class WorkerPool {
 
   /** Resolves once the spare thread has warmed up (rejects if it could not). */
   async ready(): Promise<void> {
-    await this.spare?.ready;
+    await this.spare?.thread.ready;
   }
 
-  /** Threads alive: copies, the spare, and loads abandoned but not over yet. */
+  /** Threads alive: holding copies (loaded, loading or abandoned), and the spare. */
   get threads(): number {
-    return (
-      this.byId.size +
-      (this.spare && !this.spare.gone ? 1 : 0) +
-      this.abandoned.size
-    );
+    return this.hosts.size;
+  }
+
+  /** Threads that hold copies (every thread but the spare). */
+  get threadsInUse(): number {
+    let n = 0;
+    for (const h of this.hosts) if (h.kind !== 'spare') n++;
+    return n;
   }
 
   /** Copies of `key` that serve runs. */
@@ -155,30 +182,36 @@ export class WorkerPool {
     return { ...(this.stats.get(key) ?? { busyMs: 0, copyWaitMs: 0 }) };
   }
 
-  /** Whether a copy has a run in flight. */
+  /** Whether the thread of a copy is busy (a run, load or release). */
   copyBusy(copy: number): boolean {
-    return this.byId.get(copy)?.busy ?? false;
+    return this.byId.get(copy)?.host.busy ?? false;
+  }
+
+  /** Whether a load placed so would take the spare thread (a thread more in use). */
+  takesSpare(key: string, placement: Placement): boolean {
+    return !placement.shared || this.sharedHostFor(key, placement) === null;
   }
 
   /**
    * Makes sure a warmed-up spare thread is there, spawning one if not; true when it
-   * spawned one. Spawning changes the process's memory (about 9 MiB): the host calls
+   * spawned one. Spawning changes the process's memory (about 17 MiB): the host calls
    * this under its memory lock.
    */
   async ensureSpare(): Promise<boolean> {
-    if (this.spare && !this.spare.gone) {
-      await this.spare.ready;
+    if (this.spare && !this.spare.thread.gone) {
+      await this.spare.thread.ready;
       return false;
     }
     const spare = this.spawn();
     this.spare = spare;
     this.beginMemoryOp();
     try {
-      await spare.ready;
+      await spare.thread.ready;
       return true;
     } catch (e) {
       if (this.spare === spare) this.spare = null;
-      await spare.stop(0);
+      this.hosts.delete(spare);
+      await spare.thread.stop(0);
       throw e;
     } finally {
       this.endMemoryOp();
@@ -186,9 +219,10 @@ export class WorkerPool {
   }
 
   /**
-   * Loads `key` into the spare thread (see ensureSpare), which becomes one of its
-   * copies; the copy serves once activated. `done` fails with the load's error (the
-   * thread is then kept as the spare, or stopped when there already is one).
+   * Loads a copy of `key`: on a shared thread with room when `placement.shared`, else
+   * on the spare thread (see ensureSpare), which becomes the copy's. The copy serves
+   * once activated. `done` fails with the load's error (a spare it took is kept as the
+   * spare, or stopped when there is one already).
    */
   load(
     key: string,
@@ -196,36 +230,43 @@ export class WorkerPool {
     path: string,
     intraOpThreads: number,
     warmupBatch: number,
+    placement: Placement,
   ): { copy: number; done: Promise<LoadResult> } {
-    const thread = this.spare;
-    if (!thread || thread.gone)
-      throw new PortfolioError(
-        'INTERNAL',
-        `no worker thread is ready to load ${key}`,
-      );
-    this.spare = null;
+    let host = placement.shared ? this.sharedHostFor(key, placement) : null;
+    if (!host) {
+      const spare = this.spare;
+      if (!spare || spare.thread.gone)
+        throw new PortfolioError(
+          'INTERNAL',
+          `no worker thread is ready to load ${key}`,
+        );
+      this.spare = null;
+      spare.kind = placement.shared ? 'shared' : 'own';
+      host = spare;
+    }
     const copy: Copy = {
       id: this.nextCopy++,
       key,
-      thread,
+      host,
+      bytes: placement.bytes,
       state: 'loading',
-      busy: false,
       maxBatch: 1,
-      lastRunAt: 0,
-      onIdle: null,
     };
+    host.copies.add(copy);
     this.byId.set(copy.id, copy);
     this.copies.set(key, [...(this.copies.get(key) ?? []), copy]);
     this.beginMemoryOp();
-    const done = thread
-      .call({
+    const on = host;
+    const done = this.occupy(on, () =>
+      on.thread.call({
         op: 'load',
         key,
         format,
         path,
         intraOpThreads,
         warmupBatch,
-      })
+      }),
+    )
       .then(
         (reply): LoadResult => {
           if (reply.op !== 'load') throw new Error('unexpected worker reply');
@@ -236,10 +277,13 @@ export class WorkerPool {
             warmupBatch: reply.warmupBatch,
           };
         },
-        (e: unknown) => {
-          if (this.forget(copy) && !thread.gone) {
-            if (!this.spare && !this.closing) this.spare = thread;
-            else void thread.stop();
+        async (e: unknown) => {
+          this.forget(copy);
+          if (on.copies.size === 0 && !on.thread.gone) {
+            if (!this.spare && !this.closing) {
+              on.kind = 'spare';
+              this.spare = on;
+            } else await this.stopHost(on);
           }
           throw e;
         },
@@ -263,50 +307,43 @@ export class WorkerPool {
   }
 
   /**
-   * Frees a copy: no new runs go to it, the run in flight on it finishes, its model is
-   * released and its thread ends (which returns the thread's memory too).
+   * Frees a copy: no new runs go to it, the run in flight on its thread finishes, its
+   * model is released, and its thread ends if it holds nothing else (which returns the
+   * thread's memory too).
    */
   async release(copy: number): Promise<void> {
     const c = this.byId.get(copy);
     if (!c) return;
     c.state = 'releasing';
-    if (c.busy) await new Promise<void>((resolve) => (c.onIdle = resolve));
     this.beginMemoryOp();
     try {
-      if (!c.thread.gone)
-        await c.thread
-          .call({ op: 'unload', key: c.key })
-          .catch(() => undefined);
-      await c.thread.stop();
+      await this.occupy(c.host, async () => {
+        if (!c.host.thread.gone)
+          await c.host.thread
+            .call({ op: 'unload', key: c.key })
+            .catch(() => undefined);
+      });
     } finally {
       this.forget(c);
+      if (c.host.copies.size === 0) await this.stopHost(c.host);
       this.endMemoryOp();
     }
   }
 
   /**
-   * Gives up on a load still in progress (it took too long): it serves nothing, and its
-   * thread ends once the framework returns (terminating it in the middle of a native
-   * call would abort the process). Resolves when the thread is gone.
+   * Gives up on a load still in progress (it took too long): it serves nothing, and it
+   * is released once the framework returns (terminating a thread in the middle of a
+   * native call would abort the process). Resolves when that is done.
    */
   async abandon(copy: number, done: Promise<unknown>): Promise<void> {
     const c = this.byId.get(copy);
     if (!c) return;
-    this.forget(c);
-    this.abandoned.add(c.thread);
+    c.state = 'releasing';
     this.beginMemoryOp();
     try {
-      const loaded = await done.then(
-        () => true,
-        () => false,
-      );
-      if (loaded && !c.thread.gone)
-        await c.thread
-          .call({ op: 'unload', key: c.key })
-          .catch(() => undefined);
-      await c.thread.stop();
+      await done.catch(() => undefined);
+      await this.release(copy);
     } finally {
-      this.abandoned.delete(c.thread);
       this.endMemoryOp();
     }
   }
@@ -348,12 +385,50 @@ export class WorkerPool {
       await new Promise((resolve) => setTimeout(resolve, 20));
     this.closing = true;
     const left = Math.max(0, deadline - Date.now());
-    const threads = [
-      ...[...this.byId.values()].map((c) => c.thread),
-      ...this.abandoned,
-      ...(this.spare ? [this.spare] : []),
-    ];
-    await Promise.all(threads.map((t) => t.stop(left)));
+    await Promise.all([...this.hosts].map((h) => h.thread.stop(left)));
+    this.hosts.clear();
+  }
+
+  /** The shared thread with room for a small model, whose models ran least recently. */
+  private sharedHostFor(key: string, placement: Placement): Host | null {
+    let best: Host | null = null;
+    for (const h of this.hosts) {
+      if (h.kind !== 'shared' || h.thread.gone) continue;
+      let used = 0;
+      let holdsKey = false;
+      for (const c of h.copies) {
+        used += c.bytes;
+        holdsKey ||= c.key === key;
+      }
+      if (holdsKey || used + placement.bytes > this.options.sharedThreadBytes)
+        continue;
+      if (!best || h.lastRunAt < best.lastRunAt) best = h;
+    }
+    return best;
+  }
+
+  /**
+   * Runs `work` on a host once nothing else runs on it (loads and releases go before
+   * queued runs); runs are not dispatched to it meanwhile.
+   */
+  private async occupy<T>(host: Host, work: () => Promise<T>): Promise<T> {
+    if (host.busy)
+      await new Promise<void>((resolve) => host.waiting.push(resolve));
+    host.busy = true;
+    try {
+      return await work();
+    } finally {
+      this.free(host);
+    }
+  }
+
+  private free(host: Host): void {
+    const next = host.waiting.shift();
+    if (next) next();
+    else {
+      host.busy = false;
+      this.dispatch();
+    }
   }
 
   private enqueue(job: Job): void {
@@ -387,7 +462,8 @@ export class WorkerPool {
 
   private start(job: Job, copy: Copy): void {
     this.slotsFree--;
-    copy.busy = true;
+    const host = copy.host;
+    host.busy = true;
     const stats = this.statsFor(job.key);
     const began = performance.now();
     // A run at a batch larger than any this copy ran may grow its arena; measured when
@@ -400,7 +476,7 @@ export class WorkerPool {
     if (probe) this.probing = true;
     else if (larger) this.beginMemoryOp();
     const packed = packForTransfer(job.inputs);
-    copy.thread
+    host.thread
       .call(
         {
           op: 'run',
@@ -432,7 +508,7 @@ export class WorkerPool {
         (e: unknown) => {
           // The copy's thread died under the run: another copy may take it, once.
           if (
-            copy.thread.gone &&
+            host.thread.gone &&
             !job.retried &&
             this.hasServingCopy(job.key)
           ) {
@@ -445,25 +521,20 @@ export class WorkerPool {
         if (probe) this.probing = false;
         else if (larger) this.endMemoryOp();
         stats.busyMs += performance.now() - began;
-        copy.lastRunAt = performance.now();
-        copy.busy = false;
+        host.lastRunAt = performance.now();
         this.slotsFree++;
-        if (copy.onIdle) {
-          copy.onIdle();
-          copy.onIdle = null;
-        }
-        this.dispatch();
+        this.free(host);
       });
   }
 
-  /** The serving copy of `key` free to run, least recently used first. */
+  /** A serving copy of `key` whose thread is free, least recently used first. */
   private freeCopy(key: string): Copy | null {
     let best: Copy | null = null;
     for (const c of this.copies.get(key) ?? [])
       if (
         c.state === 'serving' &&
-        !c.busy &&
-        (!best || c.lastRunAt < best.lastRunAt)
+        !c.host.busy &&
+        (!best || c.host.lastRunAt < best.host.lastRunAt)
       )
         best = c;
     return best;
@@ -485,6 +556,7 @@ export class WorkerPool {
   /** Drops a copy from the books; false when it was not there any more. */
   private forget(copy: Copy): boolean {
     if (!this.byId.delete(copy.id)) return false;
+    copy.host.copies.delete(copy);
     const rest = (this.copies.get(copy.key) ?? []).filter((c) => c !== copy);
     if (rest.length > 0) this.copies.set(copy.key, rest);
     else {
@@ -510,6 +582,11 @@ export class WorkerPool {
     );
   }
 
+  private async stopHost(host: Host): Promise<void> {
+    this.hosts.delete(host);
+    await host.thread.stop();
+  }
+
   private beginMemoryOp(): void {
     this.memoryOps++;
     this.memoryEpoch++;
@@ -520,34 +597,46 @@ export class WorkerPool {
     this.memoryEpoch++;
   }
 
-  private spawn(): WorkerThread {
-    const thread: WorkerThread = new WorkerThread(
-      this.nextThread++,
-      this.script,
-      (reason, detail) => this.lost(thread, reason, detail),
-    );
-    return thread;
+  private spawn(): Host {
+    const host: Host = {
+      thread: new WorkerThread(
+        this.nextThread++,
+        this.script,
+        (reason, detail) => this.lost(host, reason, detail),
+      ),
+      kind: 'spare',
+      copies: new Set(),
+      busy: false,
+      waiting: [],
+      lastRunAt: 0,
+    };
+    this.hosts.add(host);
+    return host;
   }
 
-  private lost(thread: WorkerThread, reason: string, detail?: string): void {
-    if (this.spare === thread) this.spare = null;
-    const copy = [...this.byId.values()].find((c) => c.thread === thread);
+  private lost(host: Host, reason: string, detail?: string): void {
+    this.hosts.delete(host);
+    if (this.spare === host) this.spare = null;
     if (this.closing) return;
-    if (!copy || copy.state !== 'serving') {
-      // A spare, a load (whose caller gets the error) or a release: nothing served is lost.
-      if (!copy) this.logger.warn(`${reason}${detail ? `\n${detail}` : ''}`);
+    const serving = [...host.copies].filter((c) => c.state === 'serving');
+    // Loads (whose callers get the error) and releases lose nothing served.
+    for (const c of host.copies) if (c.state !== 'loading') this.forget(c);
+    // Whatever waited for the thread goes on, and finds it gone.
+    while (host.waiting.length > 0) this.free(host);
+    if (serving.length === 0) {
+      this.logger.warn(`${reason}${detail ? `\n${detail}` : ''}`);
       return;
     }
-    this.forget(copy);
-    const remaining = this.serving(copy.key);
+    const keys = serving.map((c) => c.key);
     this.logger.error(
-      `${reason}; lost its copy of ${copy.key} (${remaining} left)${detail ? `\n${detail}` : ''}`,
+      `${reason}; lost its copies of ${keys.join(', ')}${detail ? `\n${detail}` : ''}`,
     );
-    this.options.onCopyLost({
-      key: copy.key,
-      copy: copy.id,
-      reason,
-      remaining,
-    });
+    for (const c of serving)
+      this.options.onCopyLost({
+        key: c.key,
+        copy: c.id,
+        reason,
+        remaining: this.serving(c.key),
+      });
   }
 }
