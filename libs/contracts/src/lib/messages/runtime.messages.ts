@@ -41,6 +41,12 @@ export const LoadModelRequest = z.object({
    * (RuntimeSettings.warmupBatch).
    */
   max_batch: z.number().int().positive().max(65_536).optional(),
+  /**
+   * The room the cache-manager made for the load while it runs (its peak, as measured by
+   * an earlier load anywhere). A runtime that has not loaded the model itself plans with
+   * it instead of its default peak factor, so both count the same.
+   */
+  expected_peak_bytes: Bytes.optional(),
 });
 export type LoadModelRequest = z.infer<typeof LoadModelRequest>;
 export const LoadModelResponse = z.object({

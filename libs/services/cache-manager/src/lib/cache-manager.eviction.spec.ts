@@ -142,6 +142,23 @@ describe('CacheManagerService: eviction', () => {
     });
   });
 
+  it('waits for room held by a load in progress rather than refusing', async () => {
+    h = await CacheManagerHarness.start(QUIET, MODELS);
+    const rt = await h.join('rt-1', { capacityBytes: 1000 });
+    rt.onLoad = async (req) => {
+      await new Promise((r) => setTimeout(r, 200));
+      return rt.succeed(req);
+    };
+
+    const [a, b] = await Promise.all([
+      h.ensure({ model_id: 'a', version: 1 }),
+      h.ensure({ model_id: 'b', version: 1 }),
+    ]);
+
+    expect([a.loaded_now, b.loaded_now]).toEqual([true, true]);
+    expect(rt.loads.map((l) => l.model_id)).toEqual(['a', 'b']);
+  });
+
   describe('quotas', () => {
     it('unloads from the over-quota group, not from another tenant', async () => {
       h = await CacheManagerHarness.start(

@@ -81,6 +81,8 @@ describe(CacheManagerService.name, () => {
           sha256: (1).toString(16).padStart(64, '0'),
           size_bytes: 1_000,
           memory_estimate_bytes: 500,
+          // Room for the first load's peak: twice its size.
+          expected_peak_bytes: 1_000,
         },
       ]);
       const table = await eventually(() =>

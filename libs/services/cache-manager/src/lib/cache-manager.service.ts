@@ -55,6 +55,8 @@ import { UsageTracker } from './usage-tracker';
 const UNMEASURED_OVERHEAD = 1.2;
 /** How long a runtime reported as failing gets to answer a ping before it is dropped. */
 const LIVENESS_PING_MS = 1000;
+/** How often a load waiting for room held by work in progress looks again. */
+const ROOM_POLL_MS = 100;
 /** While a load runs, the runtime is pinged this often (see whileAlive). */
 const LOAD_LIVENESS_INTERVAL_MS = 500;
 /** Attempts on different runtimes before a load is given up. */
@@ -74,6 +76,28 @@ function meansGone(e: unknown): boolean {
   if (e.code === 'TIMEOUT') return true;
   return (
     e.code === 'SERVICE_UNAVAILABLE' && e.details?.['bus'] === 'no_responders'
+  );
+}
+
+/**
+ * Whether some runtime would have room once the loads, unloads and requests now in
+ * progress there are over (only pinned models hold memory for good).
+ */
+function roomComing(
+  decision: Extract<PlaceDecision, { kind: 'no-room' }>,
+  room: number,
+): boolean {
+  const bytes = (models: readonly { bytes: number }[]) =>
+    models.reduce((n, m) => n + m.bytes, 0);
+  return decision.runtimes.some(
+    (r) =>
+      r.capacityBytes >= room &&
+      (r.held.in_use.length > 0 || r.held.busy.length > 0) &&
+      r.freeBytes +
+        r.freeableBytes +
+        bytes(r.held.in_use) +
+        bytes(r.held.busy) >=
+        room,
   );
 }
 
@@ -400,6 +424,7 @@ export class CacheManagerService
     // Room for the load's peak, not only its steady size: the runtime counts it so.
     let room = this.usage.loadPeak(k, bytes);
     const raisedOn = new Set<string>();
+    const deadline = Date.now() + this.settings.loadTimeoutMs;
 
     let lastError: PortfolioError | null = null;
     for (let attempt = 0; attempt < MAX_PLACEMENT_ATTEMPTS; attempt++) {
@@ -416,8 +441,19 @@ export class CacheManagerService
         },
         this.context(now),
       );
-      if (decision.kind !== 'place')
+      if (decision.kind !== 'place') {
+        // Held only by loads, unloads and requests in progress: room is coming.
+        if (
+          decision.kind === 'no-room' &&
+          roomComing(decision, room) &&
+          Date.now() < deadline
+        ) {
+          await new Promise((r) => setTimeout(r, ROOM_POLL_MS));
+          attempt--;
+          continue;
+        }
         throw lastError ?? this.refusal(k, bytes, room, decision);
+      }
       const nodeId = decision.nodeId;
       // Decided and reserved in one synchronous step: a concurrent placement sees both.
       for (const v of decision.victims)
@@ -510,6 +546,7 @@ export class CacheManagerService
             sha256: version.sha256,
             size_bytes: version.size_bytes,
             memory_estimate_bytes: bytes,
+            expected_peak_bytes: room,
           },
           { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
         ),

@@ -282,7 +282,7 @@ export class ClusterView {
           modelId,
           state: 'loading',
           bytes,
-          pinned: true,
+          pinned: false,
           preload: false,
           inFlight: 0,
           loadedAtMs: null,

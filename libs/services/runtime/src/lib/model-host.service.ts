@@ -16,6 +16,7 @@ import {
   Signature,
   UnloadModelResponse,
 } from '@portfolio/contracts';
+import { DEFAULT_LOAD_PEAK_FACTOR } from '@portfolio/placement';
 import { StorageDriver } from '@portfolio/storage';
 import { checkTensor, Tensor, TensorError } from '@portfolio/tensor';
 
@@ -49,12 +50,6 @@ import {
 const MiB = 1024 * 1024;
 /** How long shutdown waits for requests and loads in flight before stopping workers. */
 const SHUTDOWN_DRAIN_MS = 15_000;
-/**
- * What a load may hold at its worst, as a multiple of its steady size, until this
- * runtime has loaded the model once and measured it (measured here: 2.0 for ONNX
- * MatMul weights, which ONNX Runtime packs into a copy before freeing the original).
- */
-const DEFAULT_PEAK_FACTOR = 2;
 /**
  * A worker thread's own memory until this runtime has measured one (measured: 16-18 MiB
  * for the built inference worker: its V8 heap and ONNX Runtime's per-thread state).
@@ -275,7 +270,7 @@ export class ModelHostService implements OnApplicationShutdown {
     const reservation: Reservation = {
       key,
       bytes: estimate,
-      peakBytes: this.expectedPeak(key, estimate),
+      peakBytes: this.expectedPeak(key, estimate, req.expected_peak_bytes),
       running: false,
     };
     const over = this.overCapacity(reservation);
@@ -934,8 +929,12 @@ export class ModelHostService implements OnApplicationShutdown {
     };
   }
 
-  private expectedPeak(key: string, bytes: number): number {
-    return Math.ceil(bytes * (this.peakRatios.get(key) ?? DEFAULT_PEAK_FACTOR));
+  /** Its own measured peak ratio, else the cache-manager's hint, else the default factor. */
+  private expectedPeak(key: string, bytes: number, hint?: number): number {
+    const ratio = this.peakRatios.get(key);
+    if (ratio !== undefined) return Math.ceil(bytes * ratio);
+    if (hint !== undefined && hint >= bytes) return hint;
+    return Math.ceil(bytes * DEFAULT_LOAD_PEAK_FACTOR);
   }
 
   /**
