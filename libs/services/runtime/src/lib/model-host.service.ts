@@ -601,15 +601,15 @@ export class ModelHostService implements OnApplicationShutdown {
       async () => {
         const freed = copies.reduce((n, c) => n + c.memoryBytes, 0);
         const before = process.memoryUsage.rss();
-        const threadsBefore = this.pool.threadsInUse;
+        const threadsBefore = this.pool.threads;
         try {
           await Promise.all(copies.map((c) => this.pool.release(c.id)));
         } finally {
           this.models.delete(key);
           this.changed();
         }
-        // Threads that held nothing else ended too; theirs is base memory, not the model's.
-        const threadsEnded = threadsBefore - this.pool.threadsInUse;
+        // Threads that held nothing else may have ended too: theirs is base memory.
+        const threadsEnded = threadsBefore - this.pool.threads;
         const fell = before - process.memoryUsage.rss();
         const returned = Math.max(0, fell - threadsEnded * this.workerBytes());
         this.logger.log(
@@ -871,14 +871,19 @@ export class ModelHostService implements OnApplicationShutdown {
 
   /**
    * A warm spare worker for the next load, spawned under the memory lock and measured,
-   * SPARE_DELAY_MS after a load: a thread starting up takes a core for tens of ms, which
-   * the first requests to the model just loaded should not have to share. (A load that
-   * comes sooner starts the spare itself.)
+   * once SPARE_DELAY_MS pass with no load or unload under way: a thread starting up takes
+   * a core for tens of ms, which the first requests to the model just loaded should not
+   * have to share; and while loads and unloads follow each other, an unload's thread
+   * becomes the spare anyway (see WorkerPool). A load that finds none starts it itself.
    */
   private scheduleSpare(): void {
     if (this.spareTimer || this.closing) return;
     this.spareTimer = setTimeout(() => {
       this.spareTimer = null;
+      if (this.memory.busy || this.memory.waiting > 0) {
+        this.scheduleSpare();
+        return;
+      }
       void this.memory
         .run(() => this.ensureSpare())
         .catch((e: unknown) =>

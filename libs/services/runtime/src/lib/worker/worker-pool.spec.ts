@@ -234,13 +234,14 @@ describe(WorkerPool.name, () => {
       expect(Array.from(x)).toEqual(Array.from(sampleInput(2 * 4)));
     });
 
-    it('refuses to run a model after releasing its copy with MODEL_NOT_LOADED, and ends its worker', async () => {
+    it('refuses to run a model after releasing its copy with MODEL_NOT_LOADED, and ends its worker when a spare is there', async () => {
       const { copy } = await loadCopy(sut, 'gone@1', mlpPath);
       await expect(
         sut.run('gone@1', mlpInput(), undefined, 1),
       ).resolves.toMatchObject(SERVED_ONE_ROW);
       const worker = workerOf(sut, copy);
       const exited = new Promise((resolve) => worker.once('exit', resolve));
+      await sut.ensureSpare();
 
       await sut.release(copy);
       const error = await sut
@@ -251,6 +252,23 @@ describe(WorkerPool.name, () => {
       expect(error).toMatchObject({ code: 'MODEL_NOT_LOADED' });
       await exited;
       expect(lost).toEqual([]);
+    });
+
+    it('keeps the worker of a released copy as its spare when it has none', async () => {
+      const { copy } = await loadCopy(sut, 'reused@1', mlpPath);
+      const worker = workerOf(sut, copy);
+      const threads = sut.threads;
+
+      await sut.release(copy);
+
+      expect(spareWorker(sut)).toBe(worker);
+      expect(sut.threads).toBe(threads);
+      await expect(sut.ensureSpare()).resolves.toBe(false);
+      const again = await loadCopy(sut, 'reused@2', mlpPath);
+      expect(workerOf(sut, again.copy)).toBe(worker);
+      await expect(
+        sut.run('reused@2', mlpInput(), undefined, 1),
+      ).resolves.toMatchObject(SERVED_ONE_ROW);
     });
 
     it('refuses to run a model it never loaded with MODEL_NOT_LOADED', async () => {
@@ -619,13 +637,15 @@ describe(WorkerPool.name, () => {
     const { copy, done } = sut.load('slow-load@1', 'onnx', bigPath, 1, 1, OWN);
     const worker = workerOf(sut, copy);
     const exited = new Promise((resolve) => worker.once('exit', resolve));
+    await sut.ensureSpare();
 
     await sut.abandon(copy, done);
 
     await exited;
     await expect(done).resolves.toMatchObject({ warmupBatch: 1 });
     expect(sut.serving('slow-load@1')).toBe(0);
-    expect(sut.threads).toBe(0);
+    expect(sut.threads).toBe(1);
+    expect(sut.threadsInUse).toBe(0);
     expect(lost).toEqual([]);
     await closePool(sut);
   });
