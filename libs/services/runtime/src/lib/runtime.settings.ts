@@ -7,12 +7,15 @@ export const RUNTIME_STORAGE = Symbol('RUNTIME_STORAGE');
 /** runtime.load_timeout's default (libs/config). */
 export const DEFAULT_LOAD_TIMEOUT_MS = 120_000;
 /**
- * The batch of a model's warm-up run when its load request names no `max_batch`: its
- * measured memory then includes the arena a small batch needs. Larger batches are
- * measured when they first run. Measured cost (docs/benchmarks.md, cold start): on a
- * 500 MB MatMul model a warm-up at 8 takes 42 ms against 28 ms at 1, after a 480 ms load.
+ * The batch of a model's warm-up run when its load request names no `max_batch` (until
+ * batching is configured, nothing bounds a request's batch, so there is no largest one
+ * to measure at): batch 1, and a larger batch is measured when it first runs, and
+ * reported. The warm-up runs on every cold start. Measured on MatMul models: at batch 8
+ * it took 9-12 ms against 6-7 ms at 1 for 100 MB (which loads in about 100 ms: 1.10-1.15x
+ * raw ONNX Runtime's cold start instead of about 1.06x, against a 1.15x target), 42 ms
+ * against 28 ms for 500 MB; the arenas at 8 were under 1 MiB larger.
  */
-export const DEFAULT_WARMUP_BATCH = 8;
+export const DEFAULT_WARMUP_BATCH = 1;
 export const DEFAULT_RSS_GUARD_INTERVAL_MS = 250;
 /**
  * Models expected to take at most this share worker threads with other small models
