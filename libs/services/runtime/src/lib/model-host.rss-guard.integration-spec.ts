@@ -1,6 +1,8 @@
 import { Logger, LoggerService } from '@nestjs/common';
+import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 import { PortfolioError } from '@portfolio/contracts';
 import { LocalStorageDriver } from '@portfolio/storage';
@@ -45,8 +47,39 @@ class CapturedLog implements LoggerService {
   verbose = () => undefined;
 }
 
-/** Memory that counts in the process's RSS: every page written. */
-const occupy = (bytes: number) => Buffer.alloc(Math.max(0, bytes), 1);
+/**
+ * Memory another thread of this process holds: it counts in the RSS but not in the main
+ * thread's heap or buffers (which the runtime counts in its base), like an arena grown
+ * in a model's worker, or any native allocation. `hold` brings the process's RSS to
+ * `target` (the thread's own cost included), every page written.
+ */
+class Ballast {
+  private worker: Worker | null = null;
+
+  async hold(target: (rssNow: number) => number): Promise<void> {
+    await this.drop();
+    const worker = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       let held = null;
+       parentPort.on('message', (bytes) => {
+         held = Buffer.alloc(Math.max(0, bytes), 1);
+         parentPort.postMessage(held.length);
+       });
+       parentPort.postMessage('ready');`,
+      { eval: true },
+    );
+    this.worker = worker;
+    await once(worker, 'message');
+    const rss = process.memoryUsage.rss();
+    worker.postMessage(Math.floor(target(rss) - rss));
+    await once(worker, 'message');
+  }
+
+  async drop(): Promise<void> {
+    await this.worker?.terminate();
+    this.worker = null;
+  }
+}
 
 /**
  * The runtime's own guard of its process's memory, against the real RSS: the process
@@ -57,7 +90,7 @@ describe(`${ModelHostService.name} RSS guard`, () => {
   const log = new CapturedLog();
   let root: string;
   let sut: ModelHostService;
-  let ballast: Buffer | null = null;
+  const ballast = new Ballast();
   const capacity = 512 * MiB;
   const load = (model_id: string, pinned = false) =>
     sut.load(
@@ -107,11 +140,11 @@ describe(`${ModelHostService.name} RSS guard`, () => {
     await (sut as unknown as { pool: WorkerPool }).pool.ready();
   });
   afterEach(async () => {
-    ballast = null;
+    await ballast.drop();
     await settleMemory();
   });
   afterAll(async () => {
-    ballast = null;
+    await ballast.drop();
     await sut.onApplicationShutdown();
     Logger.overrideLogger(false);
     rmSync(root, { recursive: true, force: true });
@@ -129,9 +162,8 @@ describe(`${ModelHostService.name} RSS guard`, () => {
     const gone = changedUntil(() => state('old') === undefined);
 
     // Half a model over the limit: one model's worth covers it.
-    const limit = capacity + sut.baseBytes();
-    ballast = occupy(
-      limit - process.memoryUsage.rss() + recent.memory_bytes / 2,
+    await ballast.hold(
+      () => capacity + sut.baseBytes() + recent.memory_bytes / 2,
     );
     await gone;
 
@@ -148,8 +180,6 @@ describe(`${ModelHostService.name} RSS guard`, () => {
     );
     const fell = Number(/RSS fell by (\d+) bytes/.exec(unloaded ?? '')?.[1]);
     expect(fell).toBeGreaterThan(0.9 * WEIGHT_BYTES);
-    ballast = null;
-    await settleMemory();
   });
 
   it('unloads pinned models too when nothing else is left, and never one with a request in flight', async () => {
@@ -179,8 +209,7 @@ describe(`${ModelHostService.name} RSS guard`, () => {
       },
     });
     // Far over: every model would have to go, and only the idle ones may.
-    const limit = capacity + sut.baseBytes();
-    ballast = occupy(limit - process.memoryUsage.rss() + 2 * sut.usedBytes());
+    await ballast.hold(() => capacity + sut.baseBytes() + 2 * sut.usedBytes());
     await gone;
 
     expect(sut.report()).toEqual([
@@ -197,7 +226,7 @@ describe(`${ModelHostService.name} RSS guard`, () => {
     await expect(inFlight).resolves.toMatchObject({
       outputs: { y: { shape: [BUSY_BATCH, SLOW_MLP.outputSize] } },
     });
-    ballast = null;
+    await ballast.drop();
     await settleMemory();
     await sut.unload('busy', 1);
   });
@@ -205,11 +234,10 @@ describe(`${ModelHostService.name} RSS guard`, () => {
   it('refuses a load that would take its RSS past the limit, whatever its books say', async () => {
     await hostIdle(sut);
     await settleMemory();
-    const limit = capacity + sut.baseBytes();
     const free = capacity - sut.usedBytes();
     // By the books the load fits (40 MiB, 80 at its peak, in far more than that); the
     // process itself is 40 MiB short of its peak.
-    ballast = occupy(limit - process.memoryUsage.rss() - 40 * MiB);
+    await ballast.hold(() => capacity + sut.baseBytes() - 40 * MiB);
     const versionBefore = sut.stateVersion;
 
     const error = await load('one-more').catch((e: unknown) => e);
@@ -222,18 +250,22 @@ describe(`${ModelHostService.name} RSS guard`, () => {
         needed_bytes: WEIGHT_BYTES,
         peak_bytes: expect.any(Number),
         rss_bytes: expect.any(Number),
-        limit_bytes: limit,
+        limit_bytes: expect.any(Number),
       },
     });
+    const { rss_bytes, limit_bytes, peak_bytes } = (error as PortfolioError)
+      .details as Record<string, number>;
+    expect(limit_bytes).toBeGreaterThan(capacity);
+    expect(rss_bytes).toBeLessThanOrEqual(limit_bytes);
+    expect(rss_bytes + peak_bytes).toBeGreaterThan(limit_bytes);
     expect((error as Error).message).toMatch(
       /cannot load one-more@1: the process holds \d+ bytes and the load may take up to \d+ more, past its hard limit plus base/,
     );
     expect(state('one-more')).toBe('failed');
     expect(sut.stateVersion).toBeGreaterThan(versionBefore);
-    ballast = null;
+    await ballast.drop();
     await settleMemory();
     await sut.unload('one-more', 1);
     await expect(load('one-more')).resolves.toMatchObject({ loaded_now: true });
-    expect(ballast).toBeNull();
   });
 });

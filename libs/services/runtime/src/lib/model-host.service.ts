@@ -50,6 +50,10 @@ import {
 const MiB = 1024 * 1024;
 /** How long shutdown waits for requests and loads in flight before stopping workers. */
 const SHUTDOWN_DRAIN_MS = 15_000;
+/** The most a measured load peak factor is believed (see learnPeak). */
+const MAX_PEAK_FACTOR = 3;
+/** Below this, a load's RSS delta says little about its peak factor. */
+const PEAK_MEASURABLE_BYTES = 8 * MiB;
 /**
  * A worker thread's own memory until this runtime has measured one (measured: 16-18 MiB
  * for the built inference worker: its V8 heap and ONNX Runtime's per-thread state).
@@ -161,6 +165,8 @@ export class ModelHostService implements OnApplicationShutdown {
   private readonly peakRatios = new Map<string, number>();
   private readonly workerCosts: number[] = [];
   private baselineRss: number | null = null;
+  /** The main thread's JS heap and external memory when the baseline was taken. */
+  private baselineHeap = 0;
   private spareTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private guardWarned = false;
@@ -219,12 +225,19 @@ export class ModelHostService implements OnApplicationShutdown {
   /**
    * The process's memory apart from models: its RSS once the first worker had warmed up
    * (Node, the engines' one-time costs, the spare worker that waits for the next load),
-   * before any model was loaded, plus a worker's measured cost for every thread that
-   * holds models now. Until the first worker is ready, the current RSS.
+   * before any model was loaded; plus a worker's measured cost for every thread that
+   * holds models now, and what the main thread's JS heap and buffers grew by since (the
+   * service's own traffic: a thousand requests at once hold tens of MiB for a while).
+   * Until the first worker is ready, the current RSS.
    */
   baseBytes(): number {
     if (this.baselineRss === null) return process.memoryUsage.rss();
-    return this.baselineRss + this.pool.threadsInUse * this.workerBytes();
+    const heapGrowth = Math.max(0, mainHeapBytes() - this.baselineHeap);
+    return (
+      this.baselineRss +
+      this.pool.threadsInUse * this.workerBytes() +
+      heapGrowth
+    );
   }
 
   report(): LoadedModelReport[] {
@@ -507,7 +520,7 @@ export class ModelHostService implements OnApplicationShutdown {
         peak = Math.max(peak, after);
         const memoryBytes = Math.max(after - before, model.request.size_bytes);
         const peakBytes = Math.max(peak - before, memoryBytes);
-        this.peakRatios.set(model.key, peakBytes / memoryBytes);
+        this.learnPeak(model.key, memoryBytes, peakBytes);
         return {
           copy: load.copy,
           memoryBytes,
@@ -905,6 +918,7 @@ export class ModelHostService implements OnApplicationShutdown {
     // Outside the lock, a load may be under way; under it, nothing is.
     if (!underLock && this.memory.busy) return;
     this.baselineRss = process.memoryUsage.rss();
+    this.baselineHeap = mainHeapBytes();
   }
 
   /** Call under the memory lock: a spawn's RSS delta is a worker's cost. */
@@ -932,6 +946,19 @@ export class ModelHostService implements OnApplicationShutdown {
         (this.settings.sharedThreadModelBytes ?? DEFAULT_SHARED_MODEL_BYTES),
       bytes,
     };
+  }
+
+  /**
+   * Remembers how far above its steady size a model peaked while it loaded. A small
+   * model's RSS delta is mostly noise, and a ratio is kept within [1, MAX_PEAK_FACTOR]:
+   * beyond that, something else changed the memory during the load, not the model.
+   */
+  private learnPeak(key: string, memoryBytes: number, peakBytes: number): void {
+    if (memoryBytes < PEAK_MEASURABLE_BYTES) return;
+    this.peakRatios.set(
+      key,
+      Math.min(MAX_PEAK_FACTOR, Math.max(1, peakBytes / memoryBytes)),
+    );
   }
 
   /** Its own measured peak ratio, else the cache-manager's hint, else the default factor. */
@@ -1103,6 +1130,12 @@ export class ModelHostService implements OnApplicationShutdown {
     this.version++;
     for (const l of this.listeners) l();
   }
+}
+
+/** The main thread's JS heap and the memory of its buffers: Node's, not models'. */
+function mainHeapBytes(): number {
+  const m = process.memoryUsage();
+  return m.heapTotal + m.external;
 }
 
 function lastUsedMs(m: HostedModel): number {

@@ -170,6 +170,19 @@ describe(`${ModelHostService.name} workers`, () => {
     expect(sut.baseBytes()).toBeLessThan(base);
   });
 
+  it("counts what the main thread's heap and buffers grew by in its base, not in its models", async () => {
+    const sut = makeHost();
+    await hostIdle(sut);
+    const before = sut.baseBytes();
+
+    // The service's own memory: a burst of requests held in buffers, say.
+    const held = Buffer.alloc(32 * MiB, 1);
+
+    expect(sut.baseBytes() - before).toBeGreaterThanOrEqual(30 * MiB);
+    expect(sut.usedBytes()).toBe(0);
+    expect(held.length).toBe(32 * MiB);
+  });
+
   it('loses only the model of a worker that dies, reports it, and loads it again on demand', async () => {
     // Every model on a thread of its own (small ones would share one).
     const sut = makeHost({ sharedThreadModelBytes: 0 });
