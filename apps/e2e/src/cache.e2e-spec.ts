@@ -141,8 +141,11 @@ describe('the model cache', () => {
 
     it('loads a model once for 1,000 concurrent misses', async () => {
       const target = models[0];
-      // Make sure it is not loaded: the seven others fill the runtime.
-      for (const m of models.slice(1)) await predict(cluster.url, m);
+      const unloaded = await http(
+        `${cluster.url}/admin/models/${target.id}/unload`,
+        { json: {}, key: ADMIN_KEY },
+      );
+      expect(unloaded.status).toBe(200);
       const before = (await status(cluster.url)).models.find(
         (m) => m.model_id === target.id,
       );
@@ -295,8 +298,28 @@ describe('the model cache', () => {
       }
     }
 
+    it('keeps answering when the runtime serving a model is killed mid-request', async () => {
+      const hot = models[0];
+      await predict(cluster.url, hot);
+      const holder = (await status(cluster.url)).models.find(
+        (m) => m.model_id === hot.id,
+      )?.nodes[0];
+      expect(holder).toBeDefined();
+      const inflight = Array.from({ length: 20 }, (_, i) =>
+        new Promise((r) => setTimeout(r, i * 10)).then(() =>
+          predict(cluster.url, hot),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+
+      await withRuntimeKilled(holder as string, () =>
+        Promise.all(inflight).then(() => undefined),
+      );
+    }, 120_000);
+
     it('keeps answering when a runtime is killed during a load', async () => {
-      const big = await build(dir, 'big', 24, 500);
+      // Its first load needs twice its size while it runs: 16 MiB fits a 48 MiB runtime.
+      const big = await build(dir, 'big', 16, 500);
       await admin(cluster.url).register(big);
       const answer = predict(cluster.url, big);
       // The cache-manager reserves the memory of a load the moment it decides.
