@@ -55,8 +55,10 @@ import { UsageTracker } from './usage-tracker';
 const UNMEASURED_OVERHEAD = 1.2;
 /** How long a runtime reported as failing gets to answer a ping before it is dropped. */
 const LIVENESS_PING_MS = 1000;
-/** How often a load waiting for room held by work in progress looks again. */
+/** How often a load waiting for room held by work in progress looks again... */
 const ROOM_POLL_MS = 100;
+/** ...and for how long at most. */
+const ROOM_WAIT_MAX_MS = 15_000;
 /** While a load runs, the runtime is pinged this often (see whileAlive). */
 const LOAD_LIVENESS_INTERVAL_MS = 500;
 /** Attempts on different runtimes before a load is given up. */
@@ -424,7 +426,10 @@ export class CacheManagerService
     // Room for the load's peak, not only its steady size: the runtime counts it so.
     let room = this.usage.loadPeak(k, bytes);
     const raisedOn = new Set<string>();
-    const deadline = Date.now() + this.settings.loadTimeoutMs;
+    // Waiting for room held by work in progress is bounded: work that does not end
+    // (a request that never returns) must turn into a 507 naming it, not a hang.
+    const deadline =
+      Date.now() + Math.min(this.settings.loadTimeoutMs, ROOM_WAIT_MAX_MS);
 
     let lastError: PortfolioError | null = null;
     for (let attempt = 0; attempt < MAX_PLACEMENT_ATTEMPTS; attempt++) {
