@@ -91,6 +91,26 @@ async function predict(url: string, m: Built): Promise<void> {
   expectClose(res.body.outputs.y[0], m.expected, 1e-4);
 }
 
+/** `p`, or a failure after `ms` carrying what `describe` says (the cluster's logs). */
+async function within<T>(
+  ms: number,
+  p: Promise<T>,
+  describe: () => string,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${ms} ms:\n${describe()}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const status = async (url: string): Promise<Status> =>
   (await http<Status>(`${url}/v1/models/status`)).body;
 
@@ -331,7 +351,9 @@ describe('the model cache', () => {
       }
       expect(loading).toBeDefined();
 
-      await withRuntimeKilled(loading as string, () => answer);
+      await withRuntimeKilled(loading as string, () =>
+        within(60_000, answer, () => cluster.logs()),
+      );
     }, 120_000);
 
     it('unloads nothing when the cache-manager restarts', async () => {
