@@ -370,7 +370,9 @@ describe('the model cache', () => {
       await cluster.waitUntilHealthy(2);
       await new Promise((r) => setTimeout(r, 4_000));
 
-      expect(held(await status(cluster.url))).toEqual(before);
+      // Nothing it held is gone (the new cache-manager may add: a predictive preload).
+      const after = held(await status(cluster.url));
+      expect(before.filter((x) => !after.includes(x))).toEqual([]);
       for (const m of models.slice(0, 4)) await predict(cluster.url, m);
     }, 120_000);
   });

@@ -57,6 +57,8 @@ const UNMEASURED_OVERHEAD = 1.2;
 const LIVENESS_PING_MS = 1000;
 /** How often a load waiting for room held by work in progress looks again... */
 const ROOM_POLL_MS = 100;
+/** Added to what a refusing runtime says it lacks (at most a quarter of the load): its RSS moves while we evict. */
+const HIDDEN_MARGIN_BYTES = 4 * 1024 * 1024;
 /** ...and for how long at most. */
 const ROOM_WAIT_MAX_MS = 15_000;
 /** While a load runs, the runtime is pinged this often (see whileAlive). */
@@ -426,6 +428,9 @@ export class CacheManagerService
     // Room for the load's peak, not only its steady size: the runtime counts it so.
     let room = this.usage.loadPeak(k, bytes);
     const raisedOn = new Set<string>();
+    // Memory a runtime said it lacks although our view counted it free (its RSS holds
+    // more than its books): planned for as used, on that runtime, for this placement.
+    const hidden = new Map<string, number>();
     // Waiting for room held by work in progress is bounded: work that does not end
     // (a request that never returns) must turn into a 507 naming it, not a hang.
     const deadline =
@@ -436,7 +441,11 @@ export class CacheManagerService
       await this.directory.fetchMissing(this.view.residentModelIds());
       const now = Date.now();
       const decision = placeModel(
-        this.states(),
+        this.states().map((r) =>
+          hidden.has(r.nodeId)
+            ? { ...r, usedBytes: r.usedBytes + (hidden.get(r.nodeId) ?? 0) }
+            : r,
+        ),
         {
           key: k,
           bytes: room,
@@ -488,9 +497,8 @@ export class CacheManagerService
         ) {
           this.runtimeLost(nodeId, 'does not answer');
         } else if (e.code === 'INSUFFICIENT_MEMORY' && !raisedOn.has(nodeId)) {
-          // The runtime counts more than our view did (its RSS, a larger peak): plan
-          // for what it says is missing, once, on every runtime, this one included.
-          // It loaded the model and measured more than planned: plan for that.
+          // The runtime counts more than our view did; once per runtime, plan for what
+          // it says. It loaded the model and measured more than planned: plan for that.
           const measured = e.details?.['measured_bytes'];
           if (typeof measured === 'number' && measured > bytes) {
             raisedOn.add(nodeId);
@@ -500,10 +508,15 @@ export class CacheManagerService
             lastError = e;
             continue;
           }
+          // Its RSS or its books hold more than our view: that much less room there
+          // (plus a margin for what moves meanwhile), so victims or another runtime follow.
           const short = shortfall(e);
           if (short > 0) {
             raisedOn.add(nodeId);
-            room += short;
+            hidden.set(
+              nodeId,
+              short + Math.min(HIDDEN_MARGIN_BYTES, Math.ceil(room / 4)),
+            );
             lastError = e;
             continue;
           }
