@@ -121,14 +121,16 @@ describe(`${ModelHostService.name} memory measurement`, () => {
     });
     expect(returned / weightBytes).toBeGreaterThanOrEqual(0.9);
     // What the runtime saw come back (weights and the copy's worker thread) is what it
-    // had counted for the model, and the process is back where it was before the load.
+    // had counted for the model, and the process is back where it was before the load:
+    // within a quarter of the weights, the noise a loaded CI machine shows (allocator
+    // caches, the JS heap) while a kept copy of the weights would be a whole 1.0.
     const reported = unloaded.returned_bytes ?? 0;
     expect(reported / loaded.memory_bytes).toBeGreaterThanOrEqual(0.85);
     expect(reported / loaded.memory_bytes).toBeLessThanOrEqual(1.15);
     await settleMemory();
     expect(
       Math.abs(process.memoryUsage.rss() - rssBefore) / weightBytes,
-    ).toBeLessThanOrEqual(0.15);
+    ).toBeLessThanOrEqual(0.25);
   });
 
   it('measures a model warmed up at its largest batch with the arena that batch needs', async () => {
