@@ -393,14 +393,48 @@ describe(CacheManagerService.name, () => {
       expect(latest.routes.some((r) => r.model_id === 'mnist')).toBe(false);
     });
 
-    it('answers NO_RUNTIME when every runtime is excluded', async () => {
+    it('answers NO_RUNTIME when every runtime is excluded and none answers a ping', async () => {
       const a = await join('rt-a');
+      a.close();
 
       const e = await failure(
         ensure({ model_id: 'iris', version: 1, exclude_nodes: ['rt-a'] }),
       );
 
       expect(e.code).toBe('NO_RUNTIME');
+      expect(a.loads).toHaveLength(0);
+    });
+
+    it('loads on an excluded runtime that answers a ping when no other runtime can', async () => {
+      // A gateway whose request and ping timed out on a busy runtime excludes it.
+      const a = await join('rt-a');
+
+      const res = await ensure({
+        model_id: 'iris',
+        version: 1,
+        exclude_nodes: ['rt-a'],
+      });
+
+      expect(res).toEqual({ node_id: 'rt-a', loaded_now: true });
+      expect(a.pings).toBe(1);
+      expect(a.loads).toHaveLength(1);
+      expect(
+        (await status()).models.find((x) => x.model_id === 'iris')?.misses,
+      ).toBe(1);
+    });
+
+    it('answers with the copy on an excluded runtime that answers a ping when no other runtime can load it', async () => {
+      const a = new FakeRuntime(m, 'rt-a');
+      a.hold('iris', 1);
+      await announce(a);
+
+      const res = await ensure({
+        model_id: 'iris',
+        version: 1,
+        exclude_nodes: ['rt-a'],
+      });
+
+      expect(res).toEqual({ node_id: 'rt-a', loaded_now: false });
       expect(a.loads).toHaveLength(0);
     });
 

@@ -254,11 +254,39 @@ export class CacheManagerService
     if (serving.length) return { node_id: serving[0], loaded_now: false };
     const running = this.inflight.get(k);
     if (running) return running;
-    const load = this.place(req.model_id, req.version, [...exclude], 'miss')
+    const load = this.placeAvoiding(req.model_id, req.version, exclude)
       .then((r) => ({ node_id: r.nodeId, loaded_now: r.loadedNow }))
       .finally(() => this.inflight.delete(k));
     this.inflight.set(k, load);
     return load;
+  }
+
+  /**
+   * A miss's placement away from the nodes its caller excluded. Those that answered our
+   * ping (see ensure) are slow, not dead: when no other runtime can take the model,
+   * one of them serves it after all (a copy it holds, else a load there) rather than
+   * the request failing with NO_RUNTIME.
+   */
+  private async placeAvoiding(
+    modelId: string,
+    version: number,
+    exclude: string[],
+  ): Promise<{ nodeId: string; loadedNow: boolean }> {
+    try {
+      return await this.place(modelId, version, [...exclude], 'miss');
+    } catch (e) {
+      const alive = exclude.filter((nodeId) => this.view.has(nodeId));
+      if (
+        !(e instanceof PortfolioError) ||
+        e.code !== 'NO_RUNTIME' ||
+        alive.length === 0
+      )
+        throw e;
+      const k = key(modelId, version);
+      const serving = this.view.nodesServing(k);
+      if (serving.length) return { nodeId: serving[0], loadedNow: false };
+      return this.place(modelId, version, [], 'miss', false);
+    }
   }
 
   /** An operator's load: `copies` runtimes hold the model when it returns. */
@@ -413,6 +441,7 @@ export class CacheManagerService
     versionNumber: number,
     exclude: string[],
     reason: 'miss' | 'admin',
+    countMiss = reason === 'miss',
   ): Promise<{ nodeId: string; loadedNow: boolean }> {
     const k = key(modelId, versionNumber);
     const { model, version } = await this.messaging.call(
@@ -420,7 +449,7 @@ export class CacheManagerService
       { model_id: modelId, version: versionNumber },
     );
     this.directory.put(model);
-    if (reason === 'miss') {
+    if (countMiss) {
       this.stats.for(k).misses++;
       this.usage.recordMiss(k, Date.now());
     }

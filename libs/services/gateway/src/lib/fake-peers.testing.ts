@@ -189,6 +189,7 @@ export class FakeRuntime {
   private held: (() => void)[] = [];
   private holding = false;
   private hung = false;
+  private silentPings = 0;
   private subscriptions: BusSubscription[] = [];
 
   constructor(
@@ -203,7 +204,10 @@ export class FakeRuntime {
         Runtime.ping,
         () => {
           this.pings++;
-          if (this.hung) return new Promise<never>(() => undefined);
+          if (this.hung || this.silentPings > 0) {
+            this.silentPings = Math.max(0, this.silentPings - 1);
+            return new Promise<never>(() => undefined);
+          }
           return {
             service: 'runtime',
             instance: nodeId,
@@ -237,6 +241,11 @@ export class FakeRuntime {
   /** The process hangs: its subjects are still there, but pings go unanswered. */
   hang(): void {
     this.hung = true;
+  }
+
+  /** The next `n` pings go unanswered (a connection with a backlog to read), later ones are answered. */
+  silenceNextPings(n: number): void {
+    this.silentPings = n;
   }
 
   close(): void {

@@ -111,6 +111,22 @@ describe('a runtime that stops answering under a request', () => {
     expect(g.cacheManager.ensures).toEqual([]);
     expect(await retries(g, 'runtime_lost')).toBe(0);
   });
+
+  it('waits for a runtime that misses one ping and answers the next (a backlog, not a death)', async () => {
+    const { response } = await inFlightOnR1();
+    g.runtimes['r1'].silenceNextPings(1);
+
+    await eventually('a second liveness ping to r1', () =>
+      g.runtimes['r1'].pings >= 2 ? true : null,
+    );
+    g.runtimes['r1'].release();
+    const res = await response;
+
+    expect(res.statusCode).toBe(200);
+    expect(g.runtimes['r2'].received).toBe(0);
+    expect(g.cacheManager.ensures).toEqual([]);
+    expect(await retries(g, 'runtime_lost')).toBe(0);
+  });
 });
 
 describe('NATS going away under the gateway', () => {

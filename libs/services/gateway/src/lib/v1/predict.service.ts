@@ -31,11 +31,17 @@ import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
  * the runtime whether it is still there (a ping, answered by its event loop however
  * busy its model is), and again every LIVENESS_INTERVAL_MS while the request waits.
  * Slow models are waited for; dead runtimes are not: their connection is gone, so the
- * ping finds no responder at once (or, for a hung process, no answer in time).
+ * ping finds no responder at once. A ping with no answer in time may be a hung process
+ * or one whose connection has a backlog of requests to read before it (a thousand
+ * requests at once): it is asked again after LIVENESS_RECHECK_MS, and only a second
+ * silence in a row counts as gone.
  */
 export const LIVENESS_CHECK_AFTER_MS = 500;
 export const LIVENESS_INTERVAL_MS = 1000;
+export const LIVENESS_RECHECK_MS = 200;
 export const LIVENESS_PING_TIMEOUT_MS = 300;
+
+type Liveness = 'alive' | 'silent' | 'gone';
 
 /** The runtime a request was waiting on stopped answering pings: it is gone. */
 class RuntimeLostError extends PortfolioError {
@@ -66,7 +72,7 @@ export interface InferenceResult {
 export class PredictService {
   private readonly livenessChecks = new Map<
     string,
-    { at: number; alive: Promise<boolean> }
+    { at: number; alive: Promise<Liveness> }
   >();
 
   constructor(
@@ -297,11 +303,18 @@ export class PredictService {
         clearTimeout(timer);
         finish();
       };
+      let silences = 0;
       const check = async () => {
-        const alive = await this.answersPing(nodeId);
+        const liveness = await this.answersPing(nodeId);
         if (settled) return;
-        if (alive) timer = setTimeout(check, LIVENESS_INTERVAL_MS);
-        else settle(() => reject(new RuntimeLostError(nodeId)));
+        silences = liveness === 'silent' ? silences + 1 : 0;
+        if (liveness === 'gone' || silences >= 2)
+          settle(() => reject(new RuntimeLostError(nodeId)));
+        else
+          timer = setTimeout(
+            check,
+            silences > 0 ? LIVENESS_RECHECK_MS : LIVENESS_INTERVAL_MS,
+          );
       };
       timer = setTimeout(check, LIVENESS_CHECK_AFTER_MS);
       request.then(
@@ -312,13 +325,13 @@ export class PredictService {
   }
 
   /**
-   * False when the runtime is gone: nobody serves its ping, or it does not answer in
+   * `gone` when nobody serves the runtime's ping, `silent` when it does not answer in
    * time. A bus that is itself disconnected tells nothing about the runtime (and fails
    * the request anyway), so that counts as alive. Requests waiting on the same runtime
    * share a check begun less than a ping's timeout ago: a thousand slow requests make
    * a few pings a second, not a thousand. (One entry per runtime ever asked.)
    */
-  private answersPing(nodeId: string): Promise<boolean> {
+  private answersPing(nodeId: string): Promise<Liveness> {
     const now = Date.now();
     const recent = this.livenessChecks.get(nodeId);
     if (recent && now - recent.at < LIVENESS_PING_TIMEOUT_MS)
@@ -330,14 +343,15 @@ export class PredictService {
         { target: nodeId, timeoutMs: LIVENESS_PING_TIMEOUT_MS },
       )
       .then(
-        () => true,
-        (e: unknown) =>
-          !(
-            isPortfolioError(e) &&
-            (e.code === 'TIMEOUT' ||
-              (e.code === 'SERVICE_UNAVAILABLE' &&
-                e.details?.['bus'] === 'no_responders'))
-          ),
+        (): Liveness => 'alive',
+        (e: unknown): Liveness => {
+          if (!isPortfolioError(e)) return 'alive';
+          if (e.code === 'TIMEOUT') return 'silent';
+          return e.code === 'SERVICE_UNAVAILABLE' &&
+            e.details?.['bus'] === 'no_responders'
+            ? 'gone'
+            : 'alive';
+        },
       );
     this.livenessChecks.set(nodeId, { at: now, alive });
     return alive;
