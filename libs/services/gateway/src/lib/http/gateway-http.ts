@@ -3,10 +3,58 @@ import {
   FastifyAdapter,
   NestFastifyApplication,
 } from '@nestjs/platform-fastify';
-import type { IncomingMessage } from 'node:http';
+import {
+  STATUS_CODES,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Path parameters as long as a request line can be (Node's header limit, 16 KiB) reach
+ * the routes, which refuse bad ids with their own 400 (Fastify's default of 100 answered
+ * 414 in its own shape, even for valid 101-128 character model ids).
+ */
+const MAX_PARAM_LENGTH = 16 * 1024;
+
+/** The contract's error body, for errors raised before a route or Nest is involved. */
+function errorBody(url: string, message: string, requestId: string): string {
+  return JSON.stringify(
+    url.startsWith('/v2')
+      ? { error: message }
+      : { error: { code: 'INVALID_REQUEST', message, request_id: requestId } },
+  );
+}
+
+/**
+ * A request Node cannot parse (headers over its limit, a malformed request line) never
+ * reaches Fastify's routing: answered here in the contract's shape, and with
+ * `Connection: close`, since the socket is closed after it (keep-alive clients must not
+ * send their next request on it).
+ */
+function clientErrorHandler(
+  error: Error & { code?: string },
+  socket: Duplex,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const overflow = error.code === 'HPE_HEADER_OVERFLOW';
+  const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const status = overflow ? 431 : timeout ? 408 : 400;
+  const message = overflow
+    ? 'the request headers are larger than the limit of 16 KiB'
+    : timeout
+      ? 'the request was not received in time'
+      : 'malformed HTTP request';
+  const body = errorBody('', message, randomUUID());
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  socket.destroy();
+}
 
 /**
  * The gateway's HTTP server. JSON bodies are capped at `bodyLimitBytes`; artifact
@@ -27,6 +75,28 @@ export function createGatewayAdapter(bodyLimitBytes: number): FastifyAdapter {
     logger: false,
     // Keep-alive connections from load balancers outlive short idle timeouts.
     keepAliveTimeout: 65_000,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    clientErrorHandler,
+    // A URL Fastify cannot route (bad percent-encoding, a parameter over the limit).
+    frameworkErrors: (
+      error: { code?: string },
+      request: { id: string; url: string },
+      reply: { raw: ServerResponse },
+    ) => {
+      const message =
+        error.code === 'FST_ERR_BAD_URL'
+          ? 'the URL is not valid (bad percent-encoding)'
+          : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+            : 'the request could not be routed';
+      const body = errorBody(request.url, message, request.id);
+      reply.raw.writeHead(400, {
+        'X-Request-Id': request.id,
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+      });
+      reply.raw.end(body);
+    },
   });
   const fastify = adapter.getInstance();
   fastify.addContentTypeParser(
