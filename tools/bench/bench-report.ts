@@ -75,6 +75,21 @@ export function writeJson(file: string, value: unknown): void {
   writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Prints nothing: writes `json` to `--json FILE` and records `body` with `--write`, as asked. */
+export function report(
+  options: BenchOptions,
+  name: string,
+  command: string,
+  body: string,
+  json: unknown,
+): void {
+  if (options.json) writeJson(options.json, json);
+  if (options.write) {
+    const file = recordSection(name, command, body);
+    process.stdout.write(`recorded in ${file}\n`);
+  }
+}
+
 export function runMain(main: () => Promise<void>): void {
   main().then(
     () => process.exit(0),

@@ -29,6 +29,8 @@ import {
   writeModel,
 } from '@portfolio/testing';
 
+import { registerOnnxModel } from './portfolio-admin';
+
 const MODEL: MlpOptions = {
   inputSize: 4,
   hidden: [16],
@@ -128,21 +130,7 @@ async function overHttp(label: string, url: string): Promise<Row> {
 }
 
 async function register(url: string, modelBytes: Uint8Array): Promise<number> {
-  const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
-  const created = await fetch(`${url}/admin/models`, {
-    method: 'POST',
-    headers: { ...auth, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ id: 'bench', format: 'onnx' }),
-  });
-  if (created.status !== 201)
-    throw new Error(`register: ${created.status} ${await created.text()}`);
-  const version = await fetch(`${url}/admin/models/bench/versions`, {
-    method: 'POST',
-    headers: { ...auth, 'Content-Type': 'application/octet-stream' },
-    body: modelBytes,
-  });
-  if (version.status !== 201)
-    throw new Error(`upload: ${version.status} ${await version.text()}`);
+  await registerOnnxModel(url, ADMIN_KEY, 'bench', modelBytes);
   // The first prediction is a miss: placement, load, warm-up.
   const t0 = performance.now();
   const res = await fetch(`${url}/v1/models/bench/predict`, {

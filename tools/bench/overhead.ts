@@ -1,0 +1,441 @@
+/**
+ * The server's overhead on the prediction hot path, against two references, in one run
+ * on one model and one load generator:
+ *   (a) onnxruntime-node's session.run called directly, in this process (the floor);
+ *   (b) a plain Fastify + onnxruntime-node server (tools/bench/plain-server.ts, its own
+ *       process: what any Node server must pay for HTTP and JSON);
+ *   (c) Portfolio standalone (dist/apps/portfolio, one process, in-process bus);
+ *   (d) Portfolio distributed (gateway, model-registry, storage, cache-manager, one
+ *       runtime as processes over NATS and PostgreSQL).
+ * (b)-(d) are loaded by wrk (/usr/bin/wrk) at 1 and at 32 connections; its latency
+ * distribution is read by a Lua `done` hook (microseconds).
+ *
+ *   npm run bench:overhead                       # the table
+ *   npm run bench:overhead -- --json out.json    # also the figures as JSON
+ *   npm run bench:overhead -- --write            # also records them in docs/benchmarks.md
+ *   npm run bench:overhead -- --seconds 10       # wrk's duration per point (default 6)
+ *   npm run bench:overhead -- --only standalone  # one path (plain, standalone, distributed)
+ *   npm run bench:overhead -- --profile DIR      # Portfolio's processes write --cpu-prof files to DIR
+ *
+ * Targets (issue 7): standalone p50 at 1 connection <= raw + 150 us and throughput at
+ * 32 connections >= 0.9 x the plain server's; distributed p50 <= raw + 600 us and
+ * throughput >= 0.5 x. PostgreSQL and NATS: PORTFOLIO_DATABASE_URL /
+ * PORTFOLIO_NATS_URL, or throwaway servers. Load generator and servers share this
+ * machine's cores.
+ */
+import * as ort from 'onnxruntime-node';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+
+import {
+  AppProcess,
+  buildMlpModel,
+  freePort,
+  makeTempDir,
+  MlpOptions,
+  PortfolioCluster,
+  provisionServices,
+  REPO_ROOT,
+  TestEnv,
+  writeModel,
+} from '@portfolio/testing';
+
+import {
+  benchOptions,
+  machineLine,
+  markdownTable,
+  report,
+  runMain,
+} from './bench-report';
+import { registerOnnxModel } from './portfolio-admin';
+
+const MODEL: MlpOptions = {
+  inputSize: 4,
+  hidden: [16],
+  outputSize: 3,
+  seed: 1,
+  softmax: true,
+};
+const ROW = [5.1, 3.5, 1.4, 0.2];
+const ADMIN_KEY = 'bench-admin-key-0123456789';
+const WRK = '/usr/bin/wrk';
+const CONNECTIONS = [1, 32] as const;
+const RAW_CALLS = 20_000;
+/** Targets: p50 at 1 connection over raw (us), throughput at 32 connections x plain. */
+const TARGETS = {
+  standalone: { overheadUs: 150, throughput: 0.9 },
+  distributed: { overheadUs: 600, throughput: 0.5 },
+} as const;
+
+type PathName = 'plain' | 'standalone' | 'distributed';
+
+interface Point {
+  connections: number;
+  p50_us: number;
+  p99_us: number;
+  rps: number;
+  non2xx: number;
+  errors: number;
+}
+
+interface PathResult {
+  path: PathName;
+  label: string;
+  points: Point[];
+}
+
+interface Raw {
+  p50_us: number;
+  p99_us: number;
+  calls_per_s: number;
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/** (a) session.run in a loop, one call at a time, in this process. */
+async function raw(modelPath: string): Promise<Raw> {
+  const session = await ort.InferenceSession.create(modelPath, {
+    intraOpNumThreads: 1,
+  });
+  const feeds = {
+    x: new ort.Tensor('float32', Float32Array.from(ROW), [1, ROW.length]),
+  };
+  for (let i = 0; i < 2000; i++) await session.run(feeds);
+  const times: number[] = [];
+  const began = performance.now();
+  for (let i = 0; i < RAW_CALLS; i++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    times.push((performance.now() - t0) * 1000);
+  }
+  const seconds = (performance.now() - began) / 1000;
+  await session.release();
+  times.sort((a, b) => a - b);
+  return {
+    p50_us: percentile(times, 50),
+    p99_us: percentile(times, 99),
+    calls_per_s: RAW_CALLS / seconds,
+  };
+}
+
+/** wrk's Lua: one POST body, and the figures as one JSON line when done. */
+function wrkScript(dir: string, body: string): string {
+  const file = join(dir, 'predict.lua');
+  writeFileSync(
+    file,
+    [
+      'wrk.method = "POST"',
+      `wrk.body = ${JSON.stringify(body)}`,
+      'wrk.headers["Content-Type"] = "application/json"',
+      'done = function(summary, latency, requests)',
+      '  local e = summary.errors',
+      '  io.write(string.format(\'WRK {"p50_us":%d,"p99_us":%d,"requests":%d,"duration_us":%d,"non2xx":%d,"errors":%d}\\n\',',
+      '    latency:percentile(50), latency:percentile(99), summary.requests, summary.duration,',
+      '    e.status, e.connect + e.read + e.write + e.timeout))',
+      'end',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+async function wrk(
+  url: string,
+  script: string,
+  connections: number,
+  seconds: number,
+): Promise<Point> {
+  const { stdout } = await promisify(execFile)(WRK, [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '-s',
+    script,
+    url,
+  ]);
+  const line = stdout.split('\n').find((l) => l.startsWith('WRK '));
+  if (!line) throw new Error(`wrk printed no figures:\n${stdout}`);
+  const r = JSON.parse(line.slice(4)) as {
+    p50_us: number;
+    p99_us: number;
+    requests: number;
+    duration_us: number;
+    non2xx: number;
+    errors: number;
+  };
+  return {
+    connections,
+    p50_us: r.p50_us,
+    p99_us: r.p99_us,
+    rps: r.requests / (r.duration_us / 1e6),
+    non2xx: r.non2xx,
+    errors: r.errors,
+  };
+}
+
+/** A first request (a miss for Portfolio), a short warm-up at 32 connections, then each point. */
+async function measure(
+  path: PathName,
+  label: string,
+  url: string,
+  script: string,
+  seconds: number,
+): Promise<PathResult> {
+  const first = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ inputs: [ROW] }),
+  });
+  if (first.status !== 200)
+    throw new Error(`${label}: ${first.status} ${await first.text()}`);
+  await wrk(url, script, 32, 2);
+  const points: Point[] = [];
+  for (const c of CONNECTIONS) {
+    const point = await wrk(url, script, c, seconds);
+    if (point.non2xx > 0 || point.errors > 0)
+      throw new Error(
+        `${label} at ${c} connections: ${point.non2xx} non-2xx answers, ${point.errors} socket errors`,
+      );
+    points.push(point);
+  }
+  return { path, label, points };
+}
+
+async function plainServer(
+  modelPath: string,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '-r',
+      '@swc-node/register',
+      resolve(__dirname, 'plain-server.ts'),
+      modelPath,
+      String(port),
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
+  );
+  await new Promise<void>((ready, fail) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('plain server ready')) ready();
+    });
+    child.once('exit', (code) =>
+      fail(new Error(`plain server exited with ${code}`)),
+    );
+  });
+  return {
+    url: `http://127.0.0.1:${port}/predict`,
+    stop: async () => {
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** `--profile DIR`: every Portfolio process writes a CPU profile there when it stops. */
+function profileEnv(dir: string | null): Record<string, string> {
+  if (dir === null) return {};
+  mkdirSync(dir, { recursive: true });
+  return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(dir)}` };
+}
+
+async function standalone(
+  modelBytes: Uint8Array,
+  script: string,
+  seconds: number,
+  profile: string | null,
+): Promise<PathResult> {
+  const port = await freePort();
+  const app = new AppProcess({
+    name: 'portfolio',
+    app: 'portfolio',
+    env: {
+      PORTFOLIO_DATA_DIR: makeTempDir('bench-overhead'),
+      PORTFOLIO_GATEWAY_PORT: String(port),
+      PORTFOLIO_ADMIN_KEY: ADMIN_KEY,
+      PORTFOLIO_LOG_LEVEL: 'warn',
+      MALLOC_MMAP_THRESHOLD_: '131072',
+      ...profileEnv(profile),
+    },
+    readyLine: 'Portfolio is running',
+  });
+  await app.start();
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await registerOnnxModel(url, ADMIN_KEY, 'bench', modelBytes);
+    return await measure(
+      'standalone',
+      'Portfolio standalone',
+      `${url}/v1/models/bench/predict`,
+      script,
+      seconds,
+    );
+  } finally {
+    await app.stop();
+  }
+}
+
+async function distributed(
+  modelBytes: Uint8Array,
+  script: string,
+  seconds: number,
+  profile: string | null,
+): Promise<PathResult> {
+  const services = await provisionServices();
+  process.env[TestEnv.testPgUrl] = services.pgUrl;
+  process.env[TestEnv.testNatsUrl] = services.natsUrl;
+  const cluster = new PortfolioCluster({
+    adminKey: ADMIN_KEY,
+    runtimes: ['bench-runtime'],
+    env: { PORTFOLIO_LOG_LEVEL: 'warn', ...profileEnv(profile) },
+  });
+  try {
+    await cluster.start();
+    await cluster.waitUntilHealthy(1);
+    await registerOnnxModel(cluster.url, ADMIN_KEY, 'bench', modelBytes);
+    return await measure(
+      'distributed',
+      'Portfolio distributed',
+      `${cluster.url}/v1/models/bench/predict`,
+      script,
+      seconds,
+    );
+  } finally {
+    await cluster.stop();
+    await services.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const options = benchOptions();
+  const seconds = Number(options.values.get('seconds') ?? 6);
+  const only = options.values.get('only') ?? null;
+  const profile = options.values.get('profile') ?? null;
+  const loadBefore = loadavg()[0];
+  const dir = makeTempDir('bench-overhead');
+  const modelBytes = buildMlpModel(MODEL);
+  const modelPath = writeModel(dir, 'mlp.onnx', modelBytes);
+  const script = wrkScript(dir, JSON.stringify({ inputs: [ROW] }));
+
+  const floor = await raw(modelPath);
+  const results: PathResult[] = [];
+  if (only === null || only === 'plain') {
+    const plain = await plainServer(modelPath);
+    try {
+      results.push(
+        await measure(
+          'plain',
+          'plain Fastify + onnxruntime-node',
+          plain.url,
+          script,
+          seconds,
+        ),
+      );
+    } finally {
+      await plain.stop();
+    }
+  }
+  if (only === null || only === 'standalone')
+    results.push(await standalone(modelBytes, script, seconds, profile));
+  if (only === null || only === 'distributed')
+    results.push(await distributed(modelBytes, script, seconds, profile));
+  const loadAfter = loadavg()[0];
+
+  const plain = results.find((r) => r.path === 'plain');
+  const at = (r: PathResult | undefined, c: number) =>
+    r?.points.find((p) => p.connections === c);
+  const verdicts = results
+    .filter((r) => r.path !== 'plain')
+    .map((r) => {
+      const target = TARGETS[r.path as 'standalone' | 'distributed'];
+      const overheadUs = (at(r, 1)?.p50_us ?? NaN) - floor.p50_us;
+      const plainRps = at(plain, 32)?.rps;
+      const ratio =
+        plainRps === undefined ? null : (at(r, 32)?.rps ?? NaN) / plainRps;
+      return {
+        path: r.path,
+        overhead_us: overheadUs,
+        overhead_target_us: target.overheadUs,
+        overhead_met: overheadUs <= target.overheadUs,
+        throughput_ratio: ratio,
+        throughput_target: target.throughput,
+        throughput_met: ratio === null ? null : ratio >= target.throughput,
+      };
+    });
+
+  const rows: string[][] = [
+    [
+      'session.run in process (raw)',
+      '-',
+      floor.p50_us.toFixed(0),
+      floor.p99_us.toFixed(0),
+      floor.calls_per_s.toFixed(0),
+      '1.00',
+      '',
+      '',
+    ],
+  ];
+  for (const r of results)
+    for (const p of r.points) {
+      const plainPoint = at(plain, p.connections);
+      rows.push([
+        r.label,
+        String(p.connections),
+        p.p50_us.toFixed(0),
+        p.p99_us.toFixed(0),
+        p.rps.toFixed(0),
+        (p.p50_us / floor.p50_us).toFixed(1),
+        `+${(p.p50_us - floor.p50_us).toFixed(0)}`,
+        plainPoint ? (p.rps / plainPoint.rps).toFixed(2) : '',
+      ]);
+    }
+  const yes = (met: boolean | null) =>
+    met === null ? 'not measured' : met ? 'met' : 'NOT met';
+  const body = [
+    `MLP ${MODEL.inputSize}-${MODEL.hidden.join('-')}-${MODEL.outputSize} (ONNX, FP32), one row per request ` +
+      `(\`{"inputs": [[${ROW.join(', ')}]]}\`). wrk (1 thread, ${seconds} s per point after a 2 s warm-up) at 1 and ` +
+      `32 connections; the raw row is ${RAW_CALLS} session.run calls in a loop in the benchmark's process. ` +
+      `Portfolio: one runtime worker thread in the distributed mode, the standalone app's defaults. ` +
+      `Load generator and servers share the cores. ${machineLine()} Load average (1 min): ` +
+      `${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.`,
+    '',
+    markdownTable(
+      [
+        'path',
+        'connections',
+        'p50 (us)',
+        'p99 (us)',
+        'req/s',
+        'p50 x raw',
+        'p50 - raw (us)',
+        'req/s x plain',
+      ],
+      rows,
+    ),
+    '',
+    ...verdicts.map(
+      (v) =>
+        `- ${v.path}: p50 at 1 connection raw + ${v.overhead_us.toFixed(0)} us (target <= + ${v.overhead_target_us} us: ` +
+        `${yes(v.overhead_met)}); req/s at 32 connections ${v.throughput_ratio === null ? '-' : v.throughput_ratio.toFixed(2)} x ` +
+        `the plain server (target >= ${v.throughput_target}: ${yes(v.throughput_met)}).`,
+    ),
+  ].join('\n');
+  process.stdout.write(`\n${body}\n`);
+  report(options, 'overhead', 'npm run bench:overhead -- --write', body, {
+    load_average: { before: loadBefore, after: loadAfter },
+    raw: floor,
+    paths: results,
+    targets: verdicts,
+  });
+}
+
+runMain(main);
