@@ -6,3 +6,4 @@ export * from './lib/messages/registry.messages';
 export * from './lib/messages/storage.messages';
 export * from './lib/messages/runtime.messages';
 export * from './lib/messages/cache.messages';
+export * from './lib/messages/keys.messages';

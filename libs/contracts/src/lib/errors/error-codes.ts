@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'MODEL_NOT_FOUND',
   'VERSION_NOT_FOUND',
   'ARTIFACT_NOT_FOUND',
+  'KEY_NOT_FOUND',
   // 409
   'MODEL_EXISTS',
   // 413

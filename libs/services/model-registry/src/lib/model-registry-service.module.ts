@@ -1,6 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
+import { ApiKeysHandlers } from './api-keys.handlers';
+import { ApiKeysService } from './api-keys.service';
 import { DbGate } from './database/db-gate';
 import {
   RegistryDatabase,
@@ -36,6 +38,8 @@ export class ModelRegistryServiceModule {
         ModelRegistryService,
         RegistryMigrator,
         ModelRegistryHandlers,
+        ApiKeysService,
+        ApiKeysHandlers,
       ],
       exports: [ModelRegistryService],
     };

@@ -2,7 +2,13 @@ import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 
-import { PortfolioError, Registry, Signature } from '@portfolio/contracts';
+import {
+  ApiKeyChangedEvent,
+  ApiKeys,
+  PortfolioError,
+  Registry,
+  Signature,
+} from '@portfolio/contracts';
 import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
 import { createTestDatabase, makeTempDir } from '@portfolio/testing';
 
@@ -10,6 +16,7 @@ import {
   RegistryDatabase,
   registryDataSourceOptions,
 } from './database/registry-database';
+import { REGISTRY_MIGRATIONS } from './migrations';
 import { InitialSchema1764201600000 } from './migrations/1764201600000-initial-schema';
 import { ModelRegistryServiceModule } from './model-registry-service.module';
 import { ModelRegistryService } from './model-registry.service';
@@ -470,6 +477,105 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
     ]);
   });
 
+  describe('API keys', () => {
+    const hash = (n: number) => (0xa000 + n).toString(16).padStart(64, '0');
+
+    it('creates a key from its hash, finds it by the hash, and lists it', async () => {
+      const events: ApiKeyChangedEvent[] = [];
+      const sub = m.on(ApiKeys.changed, (e) => {
+        events.push(e);
+      });
+      const { key } = await m.call(ApiKeys.create, {
+        name: 'ci',
+        prefix: 'pf_abcd',
+        key_sha256: hash(1),
+        scopes: ['predict', 'read', 'predict'],
+        rate_limit: { requests_per_second: 5, burst: 10 },
+        created_by: 'bootstrap',
+      });
+
+      expect(key).toMatchObject({
+        name: 'ci',
+        prefix: 'pf_abcd',
+        scopes: ['predict', 'read'],
+        rate_limit: { requests_per_second: 5, burst: 10 },
+        created_by: 'bootstrap',
+        revoked_at: null,
+      });
+      expect(JSON.stringify(key)).not.toContain(hash(1));
+      expect(
+        (await m.call(ApiKeys.lookup, { key_sha256: hash(1) })).key,
+      ).toEqual(key);
+      expect(
+        (await m.call(ApiKeys.lookup, { key_sha256: hash(2) })).key,
+      ).toBeNull();
+      expect((await m.call(ApiKeys.list, {})).keys).toContainEqual(key);
+      await until('the created event', async () =>
+        events.length ? true : null,
+      );
+      expect(events).toEqual([
+        { id: key.id, key_sha256: hash(1), change: 'created' },
+      ]);
+      sub.unsubscribe();
+    });
+
+    it('revokes a key: lookups stop finding it, the listing keeps it with revoked_at', async () => {
+      const { key } = await m.call(ApiKeys.create, {
+        name: 'temp',
+        prefix: 'pf_temp',
+        key_sha256: hash(3),
+        scopes: ['admin'],
+      });
+
+      const revoked = await m.call(ApiKeys.revoke, { id: key.id });
+      const again = await m.call(ApiKeys.revoke, { id: key.id });
+
+      expect(revoked.key.revoked_at).not.toBeNull();
+      expect(again.key.revoked_at).toBe(revoked.key.revoked_at);
+      expect(
+        (await m.call(ApiKeys.lookup, { key_sha256: hash(3) })).key,
+      ).toBeNull();
+      expect(
+        (await m.call(ApiKeys.list, {})).keys.find((k) => k.id === key.id)
+          ?.revoked_at,
+      ).toBe(revoked.key.revoked_at);
+    });
+
+    it('answers KEY_NOT_FOUND for an unknown id and refuses a hash already used, changing nothing', async () => {
+      const before = (await m.call(ApiKeys.list, {})).keys;
+
+      const unknown = await m
+        .call(ApiKeys.revoke, { id: '00000000-0000-4000-8000-000000000000' })
+        .catch((e: unknown) => e);
+      const duplicate = await m
+        .call(ApiKeys.create, {
+          name: 'dup',
+          prefix: 'pf_dup',
+          key_sha256: hash(1),
+          scopes: ['read'],
+        })
+        .catch((e: unknown) => e);
+
+      expect(unknown).toBeInstanceOf(PortfolioError);
+      expect((unknown as PortfolioError).code).toBe('KEY_NOT_FOUND');
+      expect((duplicate as PortfolioError).code).toBe('INVALID_REQUEST');
+      expect((await m.call(ApiKeys.list, {})).keys).toEqual(before);
+    });
+
+    it('refuses a scope it does not know at the bus, before the database', async () => {
+      const e = await m
+        .call(ApiKeys.create, {
+          name: 'bad',
+          prefix: 'pf_bad',
+          key_sha256: hash(4),
+          scopes: ['root' as 'admin'],
+        })
+        .catch((err: unknown) => err);
+
+      expect((e as PortfolioError).code).toBe('INVALID_REQUEST');
+    });
+  });
+
   it('keeps everything across a restart and migrates nothing twice', async () => {
     await app.close();
     ({ app, m } = await start(database));
@@ -481,7 +587,12 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
     expect(migrations).toEqual([
       { name: 'InitialSchema1764201600000' },
       { name: 'MemoryMeasurements1796169600000' },
+      { name: 'ApiKeys1796256000000' },
     ]);
+    expect(
+      (await m.call(ApiKeys.lookup, { key_sha256: 'a001'.padStart(64, '0') }))
+        .key?.name,
+    ).toBe('ci');
     // Measurements outlive whatever reported them, and the registry itself.
     const dedupe = await m.call(Registry.resolveVersion, {
       model_id: 'dedupe',
@@ -602,10 +713,9 @@ describe('migrating an empty PostgreSQL database from several instances at once'
     const migrations = await started[0].app
       .get(DataSource)
       .query('SELECT name FROM migrations ORDER BY id');
-    expect(migrations).toEqual([
-      { name: 'InitialSchema1764201600000' },
-      { name: 'MemoryMeasurements1796169600000' },
-    ]);
+    expect(migrations).toEqual(
+      REGISTRY_MIGRATIONS.map((M) => ({ name: new M().name })),
+    );
     for (const [i, { m }] of started.entries()) {
       await expect(
         m.call(Registry.createModel, {

@@ -16,6 +16,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'MODEL_NOT_FOUND':
     case 'VERSION_NOT_FOUND':
     case 'ARTIFACT_NOT_FOUND':
+    case 'KEY_NOT_FOUND':
       return 404;
     case 'MODEL_EXISTS':
       return 409;

@@ -4,6 +4,7 @@ import { PGliteDriver } from 'typeorm-pglite';
 import { ModelVersionEntity } from '../entities/model-version.entity';
 import { ModelEntity } from '../entities/model.entity';
 import { VersionMeasurementEntity } from '../entities/version-measurement.entity';
+import { ApiKeyEntity } from '../entities/api-key.entity';
 import { REGISTRY_MIGRATIONS } from '../migrations';
 
 /** A PostgreSQL server (distributed mode), or PGlite embedded in a data folder (standalone). */
@@ -15,6 +16,7 @@ export const REGISTRY_ENTITIES = [
   ModelEntity,
   ModelVersionEntity,
   VersionMeasurementEntity,
+  ApiKeyEntity,
 ];
 
 export function registryDataSourceOptions(
