@@ -16,6 +16,8 @@ import { RoutingTableService } from './routing/routing-table.service';
 import { ClusterInfoService } from './v1/cluster-info.service';
 import { PredictService } from './v1/predict.service';
 import { V1Controller } from './v1/v1.controller';
+import { InferBodyReader } from './v2/infer-body.reader';
+import { V2ModelsController, V2ServerController } from './v2/v2.controller';
 
 /** Needs MessagingModule in the app, and the Fastify adapter from createGatewayAdapter. */
 @Module({})
@@ -23,7 +25,13 @@ export class GatewayServiceModule {
   static forRoot(settings: GatewaySettings): DynamicModule {
     return {
       module: GatewayServiceModule,
-      controllers: [V1Controller, AdminController, MetricsController],
+      controllers: [
+        V1Controller,
+        V2ServerController,
+        V2ModelsController,
+        AdminController,
+        MetricsController,
+      ],
       providers: [
         { provide: GATEWAY_SETTINGS, useValue: settings },
         { provide: APP_FILTER, useClass: GatewayErrorFilter },
@@ -33,6 +41,7 @@ export class GatewayServiceModule {
         ClusterInfoService,
         ConfiguredModelsSync,
         GatewayMetrics,
+        InferBodyReader,
         ModelAdminService,
         ModelCatalogService,
         PredictService,

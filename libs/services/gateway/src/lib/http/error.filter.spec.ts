@@ -8,19 +8,23 @@ import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
 import { GatewayErrorFilter } from './error.filter';
 import { createGatewayAdapter } from './gateway-http';
 
-@Controller('fail')
-class FailingController {
-  @Get('portfolio/:code')
-  portfolio(@Param('code') code: string): never {
-    throw new PortfolioError(code as ErrorCode, `failed with ${code}`, {
-      asked: code,
-    });
-  }
+/** Throws what it is asked to; mounted at `/fail`, and at `/v2/fail` for the protocol's shape. */
+function failingController(path: string) {
+  @Controller(path)
+  class FailingController {
+    @Get('portfolio/:code')
+    portfolio(@Param('code') code: string): never {
+      throw new PortfolioError(code as ErrorCode, `failed with ${code}`, {
+        asked: code,
+      });
+    }
 
-  @Get('unexpected')
-  unexpected(): never {
-    throw new Error('secret internals at /srv/app/main.js:12');
+    @Get('unexpected')
+    unexpected(): never {
+      throw new Error('secret internals at /srv/app/main.js:12');
+    }
   }
+  return FailingController;
 }
 
 const settings: GatewaySettings = {
@@ -32,7 +36,7 @@ const settings: GatewaySettings = {
 };
 
 @Module({
-  controllers: [FailingController],
+  controllers: [failingController('fail'), failingController('v2/fail')],
   providers: [
     { provide: GATEWAY_SETTINGS, useValue: settings },
     { provide: APP_FILTER, useClass: GatewayErrorFilter },
@@ -112,6 +116,46 @@ describe(GatewayErrorFilter.name, () => {
         message: 'no route for GET /nowhere',
         request_id: 'req-0001',
       },
+    });
+  });
+
+  describe('on /v2 (Open Inference Protocol)', () => {
+    it.each([
+      ['INVALID_INPUT', 400],
+      ['INVALID_REQUEST', 400],
+      ['MODEL_NOT_FOUND', 404],
+      ['VERSION_NOT_FOUND', 404],
+      ['PAYLOAD_TOO_LARGE', 413],
+      ['MODEL_LOAD_FAILED', 422],
+      ['NO_RUNTIME', 503],
+      ['SERVICE_UNAVAILABLE', 503],
+      ['TIMEOUT', 504],
+      ['INSUFFICIENT_MEMORY', 507],
+    ])('answers %s with %i and { "error": message }', async (code, status) => {
+      const res = await get(`/v2/fail/portfolio/${code}`);
+
+      expect(res.statusCode).toBe(status);
+      expect(res.headers['content-type']).toBe(
+        'application/json; charset=utf-8',
+      );
+      expect(res.headers['x-request-id']).toBe('req-0001');
+      expect(res.headers['retry-after']).toBe(status === 503 ? '1' : undefined);
+      expect(res.json()).toEqual({ error: `failed with ${code}` });
+    });
+
+    it('answers an unexpected error with 500 "internal error", hiding the cause', async () => {
+      const res = await get('/v2/fail/unexpected');
+
+      expect(res.statusCode).toBe(500);
+      expect(res.json()).toEqual({ error: 'internal error' });
+      expect(res.body).not.toContain('/srv/app');
+    });
+
+    it('answers an unknown /v2 route with 404 in the same shape', async () => {
+      const res = await get('/v2/nowhere');
+
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toEqual({ error: 'no route for GET /v2/nowhere' });
     });
   });
 });

@@ -19,7 +19,8 @@ export const INTERNAL_ERROR_MESSAGE = 'internal error';
 
 /**
  * Every error leaves the gateway as
- * `{ "error": { "code", "message", "details"?, "request_id" } }`. Internal errors (a
+ * `{ "error": { "code", "message", "details"?, "request_id" } }`, except on `/v2`,
+ * whose protocol answers `{ "error": "message" }` (same statuses and messages). Internal errors (a
  * service's INTERNAL reply, or anything unexpected here) are logged with the request id
  * and what happened, and answered with a generic 500 that says nothing more: their
  * messages are written for operators and may name paths, hosts or source files.
@@ -56,14 +57,20 @@ export class GatewayErrorFilter implements ExceptionFilter {
     void reply
       .status(status)
       .header('Content-Type', 'application/json; charset=utf-8')
-      .send({
-        error: {
-          code,
-          message,
-          ...(details ? { details } : {}),
-          request_id: request.id,
-        },
-      });
+      .send(
+        isOpenInferencePath(request.url)
+          ? // The Open Inference Protocol's error shape: clients (tritonclient,
+            // kserve) read `error` as the message. The request id is in X-Request-Id.
+            { error: message }
+          : {
+              error: {
+                code,
+                message,
+                ...(details ? { details } : {}),
+                request_id: request.id,
+              },
+            },
+      );
   }
 
   private describe(
@@ -163,6 +170,11 @@ export class GatewayErrorFilter implements ExceptionFilter {
     }
     return { status: 500, code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE };
   }
+}
+
+/** `/v2` and below: the Open Inference Protocol's routes, with its own error shape. */
+export function isOpenInferencePath(url: string): boolean {
+  return url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?');
 }
 
 /**
