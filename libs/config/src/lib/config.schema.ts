@@ -167,6 +167,9 @@ export const configFileSchema = section({
       root: optional(path),
     }).optional(),
   }).optional(),
+  auth: section({
+    enabled: optional(parseBooleanValue),
+  }).optional(),
   gateway: section({
     host: optional((value) =>
       parseStringValue(value, 'a host name or address'),

@@ -59,6 +59,14 @@ export interface StorageConfig {
   readonly local: { readonly root: string };
 }
 
+export interface AuthConfig {
+  /**
+   * True (the default): every route but health needs an API key with its scope. False:
+   * everyone is admin, for local demos only (the gateway says so loudly at start).
+   */
+  readonly enabled: boolean;
+}
+
 export interface GatewayConfig {
   readonly host: string;
   /** 0 asks the OS for a free port. */
@@ -98,6 +106,7 @@ export interface PortfolioConfig {
   readonly nats: NatsConfig;
   readonly database: DatabaseConfig;
   readonly storage: StorageConfig;
+  readonly auth: AuthConfig;
   readonly gateway: GatewayConfig;
   readonly runtime: RuntimeConfig;
   readonly log: LogConfig;

@@ -51,6 +51,7 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_STORAGE_LOCAL_ROOT',
       'PORTFOLIO_GATEWAY_HOST',
       'PORTFOLIO_GATEWAY_PORT',
+      'PORTFOLIO_AUTH_ENABLED',
       'PORTFOLIO_ADMIN_KEY',
       'PORTFOLIO_GATEWAY_BODY_LIMIT',
       'PORTFOLIO_GATEWAY_REQUEST_TIMEOUT',
@@ -127,6 +128,7 @@ describe('environment overrides', () => {
     ],
     ['PORTFOLIO_GATEWAY_HOST', '127.0.0.1', (c) => c.gateway.host, '127.0.0.1'],
     ['PORTFOLIO_GATEWAY_PORT', '8181', (c) => c.gateway.port, 8181],
+    ['PORTFOLIO_AUTH_ENABLED', 'False', (c) => c.auth.enabled, false],
     [
       'PORTFOLIO_ADMIN_KEY',
       '1234567890123456',
@@ -300,6 +302,16 @@ describe('environment overrides', () => {
       cwd: tempDir(),
     });
     expect(config.gateway.adminKey).toBe('00001234567890123');
+  });
+
+  it('refuses an auth switch that is not true or false, naming the variable', () => {
+    expect(() =>
+      loadConfig({
+        file: null,
+        env: { PORTFOLIO_AUTH_ENABLED: 'no' },
+        cwd: tempDir(),
+      }),
+    ).toThrow(/PORTFOLIO_AUTH_ENABLED.*expected true or false, got "no"/);
   });
 
   it('reports a bad integer with the variable and the value', () => {

@@ -12,9 +12,10 @@ export const CONFIG_FILE_ENV = 'PORTFOLIO_CONFIG';
  * How a variable's text becomes the value the schema sees. Sizes, durations and
  * strings are handed over as text, as a quoted YAML scalar would be; integers
  * are converted when the text is an integer and otherwise left as text so the
- * schema reports them the same way it would report `port: 80x` in the file.
+ * schema reports them the same way it would report `port: 80x` in the file;
+ * booleans likewise (`true`/`false`, any case).
  */
-type EnvValueKind = 'text' | 'integer';
+type EnvValueKind = 'text' | 'integer' | 'boolean';
 
 interface EnvVarSpec extends EnvVarInfo {
   readonly kind: EnvValueKind;
@@ -81,6 +82,12 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'gateway.port',
     'Port the HTTP gateway listens on (0: any free port)',
     'integer',
+  ),
+  spec(
+    'PORTFOLIO_AUTH_ENABLED',
+    'auth.enabled',
+    'Whether requests need API keys (false: everyone is admin; local demos only)',
+    'boolean',
   ),
   spec(
     'PORTFOLIO_ADMIN_KEY',
@@ -181,8 +188,12 @@ export const ENV_VARS: readonly EnvVarInfo[] = Object.freeze(
 
 const INTEGER_TEXT = /^[+-]?\d+$/;
 
-export function envValue(kind: EnvValueKind, text: string): string | number {
-  return kind === 'integer' && INTEGER_TEXT.test(text.trim())
-    ? Number(text)
-    : text;
+export function envValue(
+  kind: EnvValueKind,
+  text: string,
+): string | number | boolean {
+  const trimmed = text.trim();
+  if (kind === 'boolean' && /^(true|false)$/i.test(trimmed))
+    return trimmed.toLowerCase() === 'true';
+  return kind === 'integer' && INTEGER_TEXT.test(trimmed) ? Number(text) : text;
 }

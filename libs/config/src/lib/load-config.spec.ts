@@ -57,6 +57,7 @@ describe('loadConfig without a file', () => {
         driver: 'local',
         local: { root: path.join(cwd, 'data', 'artifacts') },
       },
+      auth: { enabled: true },
       gateway: {
         host: '0.0.0.0',
         port: 8080,
@@ -157,6 +158,8 @@ storage:
   driver: local
   local:
     root: /srv/artifacts
+auth:
+  enabled: false
 gateway:
   host: 127.0.0.1
   port: 9000
@@ -222,6 +225,7 @@ log:
       },
       database: { url: 'postgres://user@db:5432/portfolio' },
       storage: { driver: 'local', local: { root: '/srv/artifacts' } },
+      auth: { enabled: false },
       gateway: {
         host: '127.0.0.1',
         port: 9000,

@@ -170,7 +170,8 @@ export function resolveConfig(
   host: HostFacts,
 ): PortfolioConfig {
   const problems: ConfigProblem[] = [];
-  const { cache, nats, database, storage, gateway, runtime, log } = settings;
+  const { cache, nats, database, storage, auth, gateway, runtime, log } =
+    settings;
 
   const dataDir = origins.resolvePath(
     'data_dir',
@@ -231,6 +232,7 @@ export function resolveConfig(
       driver: storage?.driver ?? 'local',
       local: { root: storageRoot },
     },
+    auth: { enabled: auth?.enabled ?? true },
     gateway: {
       host: gateway?.host ?? DEFAULTS.gatewayHost,
       port: gateway?.port ?? DEFAULTS.gatewayPort,
