@@ -38,6 +38,14 @@ export const SERVER_METADATA = {
   extensions: ['binary_tensor_data'],
 } as const;
 
+/** The health components an inference needs, and what their being down means. */
+const NOT_READY_WHEN_DOWN: Readonly<Record<string, string>> = {
+  bus: 'the message bus is disconnected',
+  registry: 'the registry does not answer',
+  cache_manager: 'the cache-manager does not answer',
+  runtimes: 'no runtime is alive',
+};
+
 /** Triton's platform names, which KServe clients read too; other formats keep their own. */
 const PLATFORM: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx' };
 
@@ -69,16 +77,15 @@ export class V2ServerController {
   @Get('health/ready')
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     const { components } = await this.info.health();
-    const missing = ['bus', 'registry', 'cache_manager', 'runtimes'].filter(
-      (c) =>
-        (components[c] as { status?: string } | undefined)?.status === 'down',
-    );
+    const missing = Object.entries(NOT_READY_WHEN_DOWN)
+      .filter(
+        ([c]) =>
+          (components[c] as { status?: string } | undefined)?.status === 'down',
+      )
+      .map(([, why]) => why);
     if (missing.length === 0) return { ready: true };
     void reply.status(503).header('Retry-After', '1');
-    return {
-      ready: false,
-      error: `not ready: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} down`,
-    };
+    return { ready: false, error: `not ready: ${missing.join('; ')}` };
   }
 }
 

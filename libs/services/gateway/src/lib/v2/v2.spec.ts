@@ -51,7 +51,7 @@ describe('Open Inference Protocol routes (/v2)', () => {
     expect(before.headers['retry-after']).toBe('1');
     expect(before.json()).toEqual({
       ready: false,
-      error: 'not ready: registry, runtimes are down',
+      error: 'not ready: the registry does not answer; no runtime is alive',
     });
 
     const ping = g.peers.serve(Registry.ping, () => ({
