@@ -9,7 +9,7 @@ import {
 } from '@portfolio/testing';
 
 import { eventually } from './eventually.testing';
-import { http } from './http.testing';
+import { http, useKey } from './http.testing';
 import { expectClose, runDirectly } from './prediction-flow.testing';
 
 const ADMIN_KEY = 'e2e-admin-key-0123456789';
@@ -133,6 +133,7 @@ describe('the model cache', () => {
 
     beforeAll(async () => {
       await cluster.start();
+      useKey(cluster.url, ADMIN_KEY);
       await cluster.waitUntilHealthy(1);
       for (let i = 1; i <= 8; i++) models.push(await build(dir, `m${i}`, 8, i));
       pinned = await build(dir, 'pinned', 4, 42);
@@ -228,6 +229,7 @@ describe('the model cache', () => {
 
     beforeAll(async () => {
       await cluster.start();
+      useKey(cluster.url, ADMIN_KEY);
       await cluster.waitUntilHealthy(2);
       for (let i = 0; i < sizes.length; i++)
         models.push(await build(dir, `z${i}`, sizes[i], 100 + i));

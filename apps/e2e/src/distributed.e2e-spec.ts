@@ -1,7 +1,7 @@
 import { PortfolioCluster } from '@portfolio/testing';
 
 import { eventually } from './eventually.testing';
-import { http } from './http.testing';
+import { http, useKey } from './http.testing';
 import { predictionFlow } from './prediction-flow.testing';
 
 const ADMIN_KEY = 'e2e-admin-key-0123456789';
@@ -30,6 +30,7 @@ describe('distributed Portfolio', () => {
 
   beforeAll(async () => {
     await cluster.start();
+    useKey(cluster.url, ADMIN_KEY);
     await cluster.waitUntilHealthy(2);
   }, 120_000);
 

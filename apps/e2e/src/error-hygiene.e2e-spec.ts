@@ -15,7 +15,7 @@ import {
 } from '@portfolio/testing';
 
 import { eventually } from './eventually.testing';
-import { ErrorBody, http, HttpResult } from './http.testing';
+import { ErrorBody, http, HttpResult, useKey } from './http.testing';
 
 const ADMIN_KEY = 'hygiene-admin-key-0123456789';
 const RUNTIME = 'runtime-h';
@@ -105,6 +105,7 @@ describe('error hygiene', () => {
       },
     });
     await cluster.start();
+    useKey(cluster.url, ADMIN_KEY);
     await cluster.waitUntilHealthy(1);
     artifactsRoot = cluster.service('storage').options.env[
       'PORTFOLIO_STORAGE_LOCAL_ROOT'

@@ -8,7 +8,7 @@ import {
 } from '@portfolio/testing';
 
 import { eventually } from './eventually.testing';
-import { ErrorBody, http } from './http.testing';
+import { ErrorBody, http, useKey } from './http.testing';
 
 const ADMIN_KEY = 'faults-admin-key-0123456789';
 const ROW = { inputs: { x: [[0.1, 0.2, 0.3]] } };
@@ -45,6 +45,7 @@ describe('recovery from infrastructure faults', () => {
       },
     });
     await cluster.start();
+    useKey(cluster.url, ADMIN_KEY);
     await cluster.waitUntilHealthy(1);
     expect(
       (

@@ -5,6 +5,22 @@ export interface HttpResult<T = unknown> {
   headers: Headers;
 }
 
+const keys = new Map<string, string>();
+
+/**
+ * Requests to this server send this API key unless they name another (`key`) or none
+ * (`key: null`). Every cluster the e2e tests start has auth on, as a deployment has.
+ */
+export function useKey(baseUrl: string, key: string): void {
+  keys.set(new URL(baseUrl).origin, key);
+}
+
+/** The header that sends the key registered for this server (see useKey). */
+export function keyHeader(url: string): Record<string, string> {
+  const key = keys.get(new URL(url).origin);
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
 export async function http<T = Record<string, unknown>>(
   url: string,
   init: {
@@ -12,11 +28,12 @@ export async function http<T = Record<string, unknown>>(
     json?: unknown;
     body?: Uint8Array;
     contentType?: string;
-    key?: string;
+    key?: string | null;
   } = {},
 ): Promise<HttpResult<T>> {
   const headers: Record<string, string> = {};
-  if (init.key) headers['Authorization'] = `Bearer ${init.key}`;
+  const key = init.key === undefined ? keys.get(new URL(url).origin) : init.key;
+  if (key) headers['Authorization'] = `Bearer ${key}`;
   let body: string | Uint8Array | undefined;
   if (init.json !== undefined) {
     headers['Content-Type'] = 'application/json';

@@ -9,7 +9,9 @@ import {
   makeTempDir,
 } from '@portfolio/testing';
 
-import { ErrorBody, http } from './http.testing';
+import { ErrorBody, http, keyHeader, useKey } from './http.testing';
+
+const ADMIN_KEY = 'limits-admin-key-0123456789';
 
 const LIMIT = 4096;
 
@@ -28,12 +30,14 @@ describe('request body limits', () => {
         PORTFOLIO_DATA_DIR: dataDir,
         PORTFOLIO_GATEWAY_PORT: String(port),
         PORTFOLIO_GATEWAY_BODY_LIMIT: String(LIMIT),
+        PORTFOLIO_ADMIN_KEY: ADMIN_KEY,
         MALLOC_MMAP_THRESHOLD_: '131072',
       },
       readyLine: 'portfolio ready',
     });
     await app.start();
     url = `http://127.0.0.1:${port}`;
+    useKey(url, ADMIN_KEY);
     expect(
       (
         await http(`${url}/admin/models`, {
@@ -72,6 +76,7 @@ describe('request body limits', () => {
         headers: {
           'Content-Type': 'application/octet-stream',
           'Transfer-Encoding': 'chunked',
+          ...keyHeader(url),
         },
       });
       req.on('response', (res) => {
@@ -110,7 +115,7 @@ describe('request body limits', () => {
   it('answers 415 for a body that is neither JSON nor an artifact', async () => {
     const res = await fetch(`${url}/v1/models/small/predict`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/xml' },
+      headers: { 'Content-Type': 'application/xml', ...keyHeader(url) },
       body: '<x/>',
     });
     expect(res.status).toBe(415);

@@ -16,7 +16,9 @@ import {
 } from '@portfolio/testing';
 
 import { eventually } from './eventually.testing';
-import { http } from './http.testing';
+import { http, useKey } from './http.testing';
+
+const ADMIN_KEY = 'memory-admin-key-0123456789';
 
 const MiB = 1024 * 1024;
 
@@ -89,6 +91,7 @@ describe('memory estimates and measurements', () => {
       PORTFOLIO_GATEWAY_HOST: '127.0.0.1',
       PORTFOLIO_GATEWAY_PORT: String(port),
       PORTFOLIO_LOG_LEVEL: 'info',
+      PORTFOLIO_ADMIN_KEY: ADMIN_KEY,
     };
     writeConfig(true);
     gateway = new AppProcess({
@@ -115,6 +118,7 @@ describe('memory estimates and measurements', () => {
     );
     await Promise.all(services.map((s) => s.start()));
     url = `http://127.0.0.1:${port}`;
+    useKey(url, ADMIN_KEY);
     bus = await NatsBus.connect({ url: testNatsUrl(), name: 'e2e-memory' });
     messaging = new Messaging(bus, prefix, 10_000);
   }, 120_000);

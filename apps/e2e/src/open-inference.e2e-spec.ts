@@ -17,6 +17,10 @@ import {
 import { eventually } from './eventually.testing';
 import { expectClose, runDirectly } from './prediction-flow.testing';
 
+import { keyHeader, useKey } from './http.testing';
+
+const ADMIN_KEY = 'oip-admin-key-0123456789';
+
 /** Every datatype of the protocol, each input `i_<dt>` [-1, 2] returned as `o_<dt>` by Identity. */
 const TYPES = [
   ['BOOL', ElemType.BOOL],
@@ -72,6 +76,8 @@ function send(
     const req = request(url, {
       method,
       headers: {
+        // The client's own headers, plus the key a deployment asks of it.
+        ...keyHeader(url),
         ...headers,
         ...(body ? { 'Content-Length': String(body.length) } : {}),
       },
@@ -179,12 +185,14 @@ describe('Open Inference Protocol (standalone app)', () => {
         PORTFOLIO_DATA_DIR: dataDir,
         PORTFOLIO_GATEWAY_HOST: '127.0.0.1',
         PORTFOLIO_GATEWAY_PORT: String(port),
+        PORTFOLIO_ADMIN_KEY: ADMIN_KEY,
         MALLOC_MMAP_THRESHOLD_: '131072',
       },
       readyLine: 'portfolio ready',
     });
     await app.start();
     url = `http://127.0.0.1:${port}`;
+    useKey(url, ADMIN_KEY);
   }, 120_000);
 
   afterAll(async () => {

@@ -9,7 +9,7 @@ import {
   writeModel,
 } from '@portfolio/testing';
 
-import { ErrorBody, http } from './http.testing';
+import { ErrorBody, http, keyHeader } from './http.testing';
 
 export const MLP: MlpOptions = {
   inputSize: 4,
@@ -71,6 +71,7 @@ export function predictionFlow(
     const { url } = ctx();
     const none = await http<ErrorBody>(`${url}/admin/models`, {
       json: { id: modelId, format: 'onnx' },
+      key: null,
     });
     expect(none.status).toBe(401);
     expect(none.body.error.code).toBe('UNAUTHORIZED');
@@ -215,7 +216,7 @@ export function predictionFlow(
     const { url } = ctx();
     const res = await fetch(`${url}/v1/models/${modelId}/predict`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', ...keyHeader(url) },
       body: '{"inputs": [',
     });
     expect(res.status).toBe(400);

@@ -12,7 +12,7 @@ import {
 } from '@portfolio/testing';
 
 import { eventually } from './eventually.testing';
-import { http } from './http.testing';
+import { ErrorBody, http, useKey } from './http.testing';
 import {
   expectClose,
   predictionFlow,
@@ -61,6 +61,7 @@ describe('standalone Portfolio', () => {
     });
     await app.start();
     url = `http://127.0.0.1:${port}`;
+    useKey(url, ADMIN_KEY);
   }, 120_000);
 
   afterAll(async () => {
@@ -70,7 +71,7 @@ describe('standalone Portfolio', () => {
   it('prints the URL and a curl line that works as printed', async () => {
     expect(app.logs()).toContain(`Portfolio is running (standalone) at ${url}`);
     expect(app.logs()).toContain(
-      `curl -s ${url}/v1/models/configured/metadata`,
+      `curl -s -H "Authorization: Bearer $PORTFOLIO_API_KEY" ${url}/v1/models/configured/metadata`,
     );
     const health = await http<{ status: string }>(`${url}/v1/health`);
     expect(health.status).toBe(200);
@@ -95,6 +96,35 @@ describe('standalone Portfolio', () => {
   });
 
   predictionFlow(() => ({ url, adminKey: ADMIN_KEY }), 'solo');
+
+  it('serves a scoped API key for its scope only, until it is revoked', async () => {
+    const created = await http<{ id: string; key: string; scopes: string[] }>(
+      `${url}/admin/keys`,
+      { json: { name: 'predict-only', scopes: ['predict'] } },
+    );
+    expect(created.status).toBe(201);
+    const key = created.body.key;
+    const predict = () =>
+      http(`${url}/v1/models/configured/predict`, {
+        json: { inputs: { x: [[1, 2]] } },
+        key,
+      });
+
+    expect((await predict()).status).toBe(200);
+    const status = await http<ErrorBody>(`${url}/v1/models/status`, { key });
+    expect(status.status).toBe(403);
+    expect(status.body.error.code).toBe('FORBIDDEN');
+    const listed = await http(`${url}/admin/keys`);
+    expect(JSON.stringify(listed.body)).toContain(created.body.id);
+    expect(JSON.stringify(listed.body)).not.toContain(key);
+
+    const revoked = await http(`${url}/admin/keys/${created.body.id}`, {
+      method: 'DELETE',
+    });
+    expect(revoked.status).toBe(200);
+    const after = await predict();
+    expect(after.status).toBe(401);
+  });
 
   it('keeps what was registered across a restart, registering nothing new', async () => {
     expect(await app.stop()).toBe(0);
@@ -175,11 +205,13 @@ describe('standalone Portfolio on a data folder that does not exist yet', () => 
         PORTFOLIO_DATA_DIR: dataDir,
         PORTFOLIO_STORAGE_LOCAL_ROOT: artifacts,
         PORTFOLIO_GATEWAY_PORT: String(port),
+        PORTFOLIO_ADMIN_KEY: ADMIN_KEY,
         MALLOC_MMAP_THRESHOLD_: '131072',
       },
       readyLine: 'portfolio ready',
     });
     await app.start();
+    useKey(`http://127.0.0.1:${port}`, ADMIN_KEY);
 
     const created = await http(`http://127.0.0.1:${port}/admin/models`, {
       json: { id: 'fresh', format: 'onnx' },

@@ -11,6 +11,7 @@ import {
   messagingModule,
 } from '@portfolio/bootstrap';
 import {
+  authWarnings,
   createGatewayAdapter,
   GatewayServiceModule,
   gatewaySettings,
@@ -32,11 +33,8 @@ async function main(): Promise<void> {
     { logger: logLevels(config) },
   );
   closeOnSignals(app, bus, 'gateway');
-  if (!config.gateway.adminKey) {
-    new Logger('gateway').warn(
-      'no admin key configured (PORTFOLIO_ADMIN_KEY): /admin is open to anyone who can reach this port',
-    );
-  }
+  for (const warning of authWarnings(gatewaySettings(config), 'this port'))
+    new Logger('gateway').warn(warning);
   await listenGateway(app, config.gateway.host, config.gateway.port);
   announceReady('gateway');
 }

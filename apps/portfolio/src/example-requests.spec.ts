@@ -57,4 +57,12 @@ describe(exampleRequests.name, () => {
       '  model:   curl -s http://h:1/v1/models/b/metadata',
     ]);
   });
+
+  it('sends $PORTFOLIO_API_KEY on every line when auth is on', () => {
+    const bare = join(dir, 'keyed');
+    mkdirSync(bare);
+    expect(exampleRequests('http://h:1', [model('k', bare)], true)).toEqual([
+      '  model:   curl -s -H "Authorization: Bearer $PORTFOLIO_API_KEY" http://h:1/v1/models/k/metadata',
+    ]);
+  });
 });

@@ -15,6 +15,7 @@ import {
 import { CacheManagerServiceModule } from '@portfolio/cache-manager-service';
 import {
   ConfiguredModelsSync,
+  authWarnings,
   createGatewayAdapter,
   GatewayServiceModule,
   gatewaySettings,
@@ -29,7 +30,7 @@ import {
 import { createStorageDriver } from '@portfolio/storage';
 import { StorageServiceModule } from '@portfolio/storage-service';
 
-import { exampleRequests } from './example-requests';
+import { exampleRequests, KEY_HEADER } from './example-requests';
 
 /**
  * Portfolio in one process: every service of the distributed mode, composed over an
@@ -95,11 +96,11 @@ async function main(): Promise<void> {
     { logger: logLevels(config) },
   );
   closeOnSignals(app, bus, 'portfolio');
-  if (!config.gateway.adminKey) {
-    logger.warn(
-      `no admin key configured (PORTFOLIO_ADMIN_KEY): /admin is open to anyone who can reach ${config.gateway.host}:${config.gateway.port}`,
-    );
-  }
+  for (const warning of authWarnings(
+    gatewaySettings(config),
+    `${config.gateway.host}:${config.gateway.port}`,
+  ))
+    logger.warn(warning);
   const url = await listenGateway(
     app,
     config.gateway.host,
@@ -112,8 +113,13 @@ async function main(): Promise<void> {
     `Portfolio is running (standalone) at ${url}`,
     `  data:   ${config.dataDir}${config.database.url ? ' (registry in the configured PostgreSQL)' : ''}`,
     `  health: curl -s ${url}/v1/health`,
-    `  status: curl -s ${url}/v1/models/status`,
-    ...exampleRequests(url, config.models),
+    ...(config.auth.enabled
+      ? [
+          '  (auth is on: export PORTFOLIO_API_KEY=<an API key; the admin key will do> for these)',
+        ]
+      : []),
+    `  status: curl -s ${config.auth.enabled ? KEY_HEADER : ''}${url}/v1/models/status`,
+    ...exampleRequests(url, config.models, config.auth.enabled),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

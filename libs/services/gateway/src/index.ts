@@ -3,3 +3,4 @@ export type { GatewaySettings } from './lib/gateway.settings';
 export { ConfiguredModelsSync } from './lib/config-sync/configured-models.sync';
 export { createGatewayAdapter, listenGateway } from './lib/http/gateway-http';
 export { gatewaySettings } from './lib/gateway-settings.factory';
+export { authWarnings } from './lib/auth/scopes';

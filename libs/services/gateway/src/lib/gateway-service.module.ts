@@ -1,14 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 
 import { AdminController } from './admin/admin.controller';
 import { ArtifactUploader } from './admin/artifact-uploader';
 import { CacheAdminService } from './admin/cache-admin.service';
+import { AuthGuard } from './auth/auth.guard';
+import { KeyDirectory } from './auth/key-directory.service';
+import { KeysController } from './auth/keys.controller';
 import { ModelAdminService } from './admin/model-admin.service';
 import { ModelCatalogService } from './catalog/model-catalog.service';
 import { ConfiguredModelsSync } from './config-sync/configured-models.sync';
 import { GATEWAY_SETTINGS, GatewaySettings } from './gateway.settings';
-import { AdminKeyGuard } from './http/admin-key.guard';
 import { GatewayErrorFilter } from './http/error.filter';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
@@ -30,12 +32,14 @@ export class GatewayServiceModule {
         V2ServerController,
         V2ModelsController,
         AdminController,
+        KeysController,
         MetricsController,
       ],
       providers: [
         { provide: GATEWAY_SETTINGS, useValue: settings },
         { provide: APP_FILTER, useClass: GatewayErrorFilter },
-        AdminKeyGuard,
+        { provide: APP_GUARD, useClass: AuthGuard },
+        KeyDirectory,
         ArtifactUploader,
         CacheAdminService,
         ClusterInfoService,

@@ -7,6 +7,7 @@ const LOAD_MARGIN_MS = 5000;
 
 export function gatewaySettings(config: PortfolioConfig): GatewaySettings {
   return {
+    authEnabled: config.auth.enabled,
     adminKey: config.gateway.adminKey,
     bodyLimitBytes: config.gateway.bodyLimitBytes,
     requestTimeoutMs: config.gateway.requestTimeoutMs,

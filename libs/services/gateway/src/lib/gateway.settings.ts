@@ -3,7 +3,9 @@ import type { ConfiguredModel } from '@portfolio/config';
 export const GATEWAY_SETTINGS = Symbol('GATEWAY_SETTINGS');
 
 export interface GatewaySettings {
-  /** When set, `/admin` requires it as a Bearer token (or X-API-Key). */
+  /** False: everyone is admin (local demos only). True: routes need keys (see AuthGuard). */
+  readonly authEnabled: boolean;
+  /** The bootstrap admin key (configuration or PORTFOLIO_ADMIN_KEY); null: none. */
   readonly adminKey: string | null;
   readonly bodyLimitBytes: number;
   /** Deadline of one inference, from the gateway to the runtime and back. */

@@ -20,6 +20,8 @@ import { GatewaySettings } from './gateway.settings';
 import { createGatewayAdapter } from './http/gateway-http';
 
 export const TEST_SETTINGS: GatewaySettings = {
+  // The auth specs turn it on; the others test what lies behind it.
+  authEnabled: false,
   adminKey: null,
   bodyLimitBytes: 1024 * 1024,
   requestTimeoutMs: 10_000,

@@ -8,7 +8,6 @@ import {
   Param,
   Post,
   Req,
-  UseGuards,
 } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
@@ -18,14 +17,14 @@ import { Messaging } from '@portfolio/messaging';
 
 import { assertModelId } from '../catalog/model-catalog.service';
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
-import { AdminKeyGuard } from '../http/admin-key.guard';
+import { Access } from '../auth/scopes';
 import { parseVersion } from '../v1/v1.controller';
 import { parseCreateModel, parseLoadBody, parseUnloadBody } from './admin.dto';
 import { CacheAdminService } from './cache-admin.service';
 import { ModelAdminService } from './model-admin.service';
 
 @Controller('admin')
-@UseGuards(AdminKeyGuard)
+@Access('admin')
 export class AdminController {
   constructor(
     private readonly admin: ModelAdminService,

@@ -226,32 +226,3 @@ describe('admin load and unload', () => {
     );
   });
 });
-
-describe('admin load and unload with an admin key', () => {
-  it('needs the key like the rest of /admin', async () => {
-    const g = await startInProcess({
-      models: { iris: 1 },
-      nodes: [],
-      settings: { adminKey: 'pf_admin_0123456789abcdef' },
-    });
-    try {
-      for (const verb of ['load', 'unload']) {
-        const refused = await g.app.inject({
-          method: 'POST',
-          url: `/admin/models/iris/${verb}`,
-        });
-        expect(refused.statusCode).toBe(401);
-        const allowed = await g.app.inject({
-          method: 'POST',
-          url: `/admin/models/iris/${verb}`,
-          headers: { authorization: 'Bearer pf_admin_0123456789abcdef' },
-        });
-        expect(allowed.statusCode).toBe(200);
-      }
-      expect(g.cacheManager.loads).toHaveLength(1);
-      expect(g.cacheManager.unloads).toHaveLength(1);
-    } finally {
-      await g.close();
-    }
-  });
-});

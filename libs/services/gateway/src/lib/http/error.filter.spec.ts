@@ -28,6 +28,7 @@ function failingController(path: string) {
 }
 
 const settings: GatewaySettings = {
+  authEnabled: false,
   adminKey: null,
   bodyLimitBytes: 1024,
   requestTimeoutMs: 1000,

@@ -21,6 +21,7 @@ class EchoController {
 }
 
 const settings: GatewaySettings = {
+  authEnabled: false,
   adminKey: null,
   bodyLimitBytes: 1024,
   requestTimeoutMs: 1000,

@@ -6,6 +6,7 @@ import { Messaging } from '@portfolio/messaging';
 
 import { RoutingTableService } from '../routing/routing-table.service';
 import { GatewayMetrics } from './gateway-metrics';
+import { Access } from '../auth/scopes';
 
 /** A scrape must not wait long on the cache-manager: without it, its gauges are left out. */
 const STATUS_TIMEOUT_MS = 2000;
@@ -15,6 +16,7 @@ const STATUS_TIMEOUT_MS = 2000;
  * and runtimes, nothing more; keep the port private if that is too much.
  */
 @Controller()
+@Access('read')
 export class MetricsController {
   constructor(
     private readonly metrics: GatewayMetrics,

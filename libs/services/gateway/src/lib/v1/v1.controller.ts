@@ -13,11 +13,13 @@ import type { FastifyReply } from 'fastify';
 import { PortfolioError } from '@portfolio/contracts';
 import { tensorToNested } from '@portfolio/tensor';
 
+import { Access } from '../auth/scopes';
 import { ModelCatalogService } from '../catalog/model-catalog.service';
 import { ClusterInfoService } from './cluster-info.service';
 import { PredictService } from './predict.service';
 
 @Controller('v1')
+@Access('read')
 export class V1Controller {
   constructor(
     private readonly catalog: ModelCatalogService,
@@ -26,6 +28,7 @@ export class V1Controller {
   ) {}
 
   @Get('health')
+  @Access('public')
   async health(@Res({ passthrough: true }) reply: FastifyReply) {
     const health = await this.info.health();
     if (health.status === 'down')
@@ -44,6 +47,7 @@ export class V1Controller {
   }
 
   @Post('models/:modelId/predict')
+  @Access('predict')
   @HttpCode(200)
   async predict(
     @Param('modelId') modelId: string,

@@ -27,6 +27,7 @@ import {
   encodeInferResponse,
   INFERENCE_HEADER_CONTENT_LENGTH,
 } from './oip.codec';
+import { Access } from '../auth/scopes';
 
 /**
  * What `GET /v2` reports. `version` is the workspace's version (package.json), which no
@@ -50,11 +51,11 @@ const NOT_READY_WHEN_DOWN: Readonly<Record<string, string>> = {
 const PLATFORM: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx' };
 
 /**
- * The Open Inference Protocol's server endpoints (KServe v2 / Triton): metadata and
- * health. They stay open when keys come (as `/v1/health` does); the model endpoints
- * are a controller of their own so that a scope guard can be put on it alone.
+ * The Open Inference Protocol's server endpoints (KServe v2 / Triton): metadata (scope
+ * `read`) and health (open, as `/v1/health` is).
  */
 @Controller('v2')
+@Access('read')
 export class V2ServerController {
   constructor(private readonly info: ClusterInfoService) {}
 
@@ -65,6 +66,7 @@ export class V2ServerController {
 
   /** The process answers: it is live. */
   @Get('health/live')
+  @Access('public')
   live() {
     return { live: true };
   }
@@ -75,6 +77,7 @@ export class V2ServerController {
    * Otherwise 503, with what is missing.
    */
   @Get('health/ready')
+  @Access('public')
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     const { components } = await this.info.health();
     const missing = Object.entries(NOT_READY_WHEN_DOWN)
@@ -93,9 +96,10 @@ export class V2ServerController {
  * The Open Inference Protocol's model endpoints: metadata, readiness and inference of a
  * model, at its default version (the highest ready one) or a given one. Inference goes
  * through PredictService, as `/v1` predict does: same routing, loading and retries.
- * Open today, like `/v1`; scoped keys will guard this controller.
+ * Metadata and readiness need the `read` scope, inference `predict`.
  */
 @Controller('v2/models')
+@Access('read')
 export class V2ModelsController {
   constructor(
     private readonly catalog: ModelCatalogService,
@@ -127,6 +131,7 @@ export class V2ModelsController {
   }
 
   @Post(':name/infer')
+  @Access('predict')
   @HttpCode(200)
   infer(
     @Param('name') name: string,
@@ -138,6 +143,7 @@ export class V2ModelsController {
   }
 
   @Post(':name/versions/:version/infer')
+  @Access('predict')
   @HttpCode(200)
   versionInfer(
     @Param('name') name: string,

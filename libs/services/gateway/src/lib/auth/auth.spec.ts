@@ -1,0 +1,299 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomUUID } from 'node:crypto';
+
+import {
+  ApiKeyRecord,
+  ApiKeys,
+  ApiKeyScope,
+  PortfolioError,
+} from '@portfolio/contracts';
+import { Messaging } from '@portfolio/messaging';
+
+import { GatewayWithPeers, startInProcess } from '../gateway.testing';
+import { keyDigest } from './key-directory.service';
+import { RouteAccess } from './scopes';
+
+const ADMIN_KEY = 'bootstrap-admin-key-0123456789';
+
+/** The registry's key store, in memory, on the peers' side of the bus. */
+class FakeKeys {
+  readonly records = new Map<string, ApiKeyRecord & { hash: string }>();
+
+  constructor(private readonly m: Messaging) {
+    m.serve(ApiKeys.create, (req) => {
+      const key: ApiKeyRecord = {
+        id: randomUUID(),
+        name: req.name,
+        prefix: req.prefix,
+        scopes: req.scopes,
+        rate_limit: req.rate_limit ?? null,
+        created_at: new Date().toISOString(),
+        created_by: req.created_by ?? null,
+        revoked_at: null,
+      };
+      this.records.set(key.id, { ...key, hash: req.key_sha256 });
+      return { key };
+    });
+    m.serve(ApiKeys.list, () => ({
+      keys: [...this.records.values()].map(({ hash: _, ...k }) => k),
+    }));
+    m.serve(ApiKeys.revoke, (req) => {
+      const r = this.records.get(req.id);
+      if (!r)
+        throw new PortfolioError(
+          'KEY_NOT_FOUND',
+          `no API key has id ${req.id}`,
+        );
+      r.revoked_at ??= new Date().toISOString();
+      m.emit(ApiKeys.changed, {
+        id: r.id,
+        key_sha256: r.hash,
+        change: 'revoked',
+      });
+      const { hash: _, ...key } = r;
+      return { key };
+    });
+    m.serve(ApiKeys.lookup, (req) => {
+      const r = [...this.records.values()].find(
+        (k) => k.hash === req.key_sha256 && k.revoked_at === null,
+      );
+      if (!r) return { key: null };
+      const { hash: _, ...key } = r;
+      return { key };
+    });
+  }
+
+  /** Stores a key with these scopes, as /admin/keys would, and returns the key. */
+  add(scopes: ApiKeyScope[]): string {
+    const key = `pf_test_${randomUUID()}`;
+    const id = randomUUID();
+    this.records.set(id, {
+      id,
+      name: `key-${scopes.join('-')}`,
+      prefix: key.slice(0, 8),
+      scopes,
+      rate_limit: null,
+      created_at: new Date().toISOString(),
+      created_by: null,
+      revoked_at: null,
+      hash: keyDigest(key),
+    });
+    return key;
+  }
+}
+
+/** `METHOD path` of every route Fastify serves (HEAD, added for each GET, left out). */
+function servedRoutes(app: NestFastifyApplication): string[] {
+  const tree: string = app
+    .getHttpAdapter()
+    .getInstance()
+    .printRoutes({ commonPrefix: false });
+  const stack: string[] = [];
+  const routes: string[] = [];
+  for (const line of tree.split('\n')) {
+    const m = /^([│ ]*)[├└]── (\S+)(?: \(([^)]+)\))?/.exec(line);
+    if (!m) continue;
+    const depth = m[1].length / 4;
+    stack.length = depth;
+    stack.push(m[2]);
+    const path = stack.join('');
+    for (const method of (m[3] ?? '').split(', ').filter(Boolean))
+      if (method !== 'HEAD') routes.push(`${method} ${path}`);
+  }
+  return routes.sort();
+}
+
+/**
+ * Every route and who may call it. A route added without a line here fails the
+ * inventory test below: a new route's access is decided on purpose.
+ */
+const INVENTORY: Record<string, RouteAccess> = {
+  'GET /v1/health': 'public',
+  'GET /v1/models/status': 'read',
+  'GET /v1/models/:modelId/metadata': 'read',
+  'POST /v1/models/:modelId/predict': 'predict',
+  'GET /v2': 'read',
+  'GET /v2/health/live': 'public',
+  'GET /v2/health/ready': 'public',
+  'GET /v2/models/:name': 'read',
+  'GET /v2/models/:name/ready': 'read',
+  'GET /v2/models/:name/versions/:version': 'read',
+  'GET /v2/models/:name/versions/:version/ready': 'read',
+  'POST /v2/models/:name/infer': 'predict',
+  'POST /v2/models/:name/versions/:version/infer': 'predict',
+  'GET /admin/models': 'admin',
+  'POST /admin/models': 'admin',
+  'GET /admin/models/:modelId': 'admin',
+  'GET /admin/models/:modelId/versions': 'admin',
+  'POST /admin/models/:modelId/versions': 'admin',
+  'GET /admin/models/:modelId/versions/:version': 'admin',
+  'POST /admin/models/:modelId/load': 'admin',
+  'POST /admin/models/:modelId/unload': 'admin',
+  'GET /admin/keys': 'admin',
+  'POST /admin/keys': 'admin',
+  'DELETE /admin/keys/:id': 'admin',
+  'GET /metrics': 'read',
+};
+
+/** A scope that does not grant `needed` (admin grants everything). */
+const WRONG_SCOPE: Record<ApiKeyScope, ApiKeyScope> = {
+  predict: 'read',
+  read: 'predict',
+  admin: 'read',
+};
+
+describe('API keys and scopes (auth.enabled)', () => {
+  let g: GatewayWithPeers;
+  let keys: FakeKeys;
+
+  beforeEach(async () => {
+    g = await startInProcess({
+      models: { m: 1 },
+      nodes: ['r1'],
+      settings: { authEnabled: true, adminKey: ADMIN_KEY },
+    });
+    keys = new FakeKeys(g.peers);
+  });
+  afterEach(() => g.close());
+
+  const send = (
+    route: string,
+    headers: Record<string, string> = {},
+    payload?: unknown,
+  ) => {
+    const [method, path] = route.split(' ');
+    return g.app.inject({
+      method: method as 'GET',
+      url: path
+        .replace(':modelId', 'm')
+        .replace(':name', 'm')
+        .replace(':version', '1')
+        .replace(':id', randomUUID()),
+      headers,
+      ...(payload !== undefined ? { payload: payload as object } : {}),
+    });
+  };
+  const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  it('serves exactly the routes of the inventory', () => {
+    expect(servedRoutes(g.app)).toEqual(Object.keys(INVENTORY).sort());
+  });
+
+  it.each(Object.entries(INVENTORY))(
+    '%s (%s): refuses no key, an unknown key and a key without the scope; lets the scope in',
+    async (route, access) => {
+      if (access === 'public') {
+        const open = await send(route);
+        expect([401, 403]).not.toContain(open.statusCode);
+        return;
+      }
+      const none = await send(route);
+      const unknown = await send(route, bearer('pf_not_a_key_of_ours'));
+      const wrong = await send(route, bearer(keys.add([WRONG_SCOPE[access]])));
+      const right = await send(route, bearer(keys.add([access])));
+      const admin = await send(route, { 'x-api-key': ADMIN_KEY });
+
+      expect([none.statusCode, unknown.statusCode, wrong.statusCode]).toEqual([
+        401, 401, 403,
+      ]);
+      expect([401, 403]).not.toContain(right.statusCode);
+      expect([401, 403]).not.toContain(admin.statusCode);
+      if (route.includes(' /v2')) {
+        expect(typeof none.json().error).toBe('string');
+      } else {
+        expect(none.json().error.code).toBe('UNAUTHORIZED');
+        expect(wrong.json().error).toMatchObject({
+          code: 'FORBIDDEN',
+          details: { needed_scope: access },
+        });
+      }
+    },
+  );
+
+  it('creates a key shown once, which then works for its scope until revoked', async () => {
+    const created = await send('POST /admin/keys', bearer(ADMIN_KEY), {
+      name: 'ci',
+      scopes: ['read'],
+      rate_limit: { requests_per_second: 10, burst: 20 },
+    });
+    expect(created.statusCode).toBe(201);
+    const body = created.json();
+    expect(body).toMatchObject({
+      name: 'ci',
+      scopes: ['read'],
+      rate_limit: { requests_per_second: 10, burst: 20 },
+      created_by: 'bootstrap',
+      revoked_at: null,
+    });
+    expect(body.key).toMatch(/^pf_[A-Za-z0-9_-]{32}$/);
+    expect(body.prefix).toBe(body.key.slice(0, 8));
+    // The registry got the key's hash only.
+    expect(JSON.stringify([...keys.records.values()])).not.toContain(body.key);
+    const listed = await send('GET /admin/keys', bearer(ADMIN_KEY));
+    expect(JSON.stringify(listed.json())).not.toContain(body.key);
+
+    expect(
+      (await send('GET /v1/models/status', bearer(body.key))).statusCode,
+    ).toBe(200);
+    const revoked = await g.app.inject({
+      method: 'DELETE',
+      url: `/admin/keys/${body.id}`,
+      headers: bearer(ADMIN_KEY),
+    });
+    expect(revoked.statusCode).toBe(200);
+    expect(revoked.json().revoked_at).not.toBeNull();
+    const after = await send('GET /v1/models/status', bearer(body.key));
+    expect(after.statusCode).toBe(401);
+    expect(after.json().error.message).toBe('the API key is not valid');
+  });
+
+  it.each([
+    ['no name', { scopes: ['read'] }],
+    ['an unknown scope', { name: 'x', scopes: ['root'] }],
+    ['no scope', { name: 'x', scopes: [] }],
+    ['an unknown field', { name: 'x', scopes: ['read'], owner: 'me' }],
+    [
+      'a negative rate',
+      {
+        name: 'x',
+        scopes: ['read'],
+        rate_limit: { requests_per_second: -1, burst: 1 },
+      },
+    ],
+  ])('refuses a key with %s (400), creating nothing', async (_what, body) => {
+    const res = await send('POST /admin/keys', bearer(ADMIN_KEY), body);
+
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('INVALID_REQUEST');
+    expect(keys.records.size).toBe(0);
+  });
+
+  it('answers 400 for a key id that is not a UUID and 404 for an unknown one', async () => {
+    const bad = await g.app.inject({
+      method: 'DELETE',
+      url: '/admin/keys/not-an-id',
+      headers: bearer(ADMIN_KEY),
+    });
+    const unknown = await send('DELETE /admin/keys/:id', bearer(ADMIN_KEY));
+
+    expect(bad.statusCode).toBe(400);
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error.code).toBe('KEY_NOT_FOUND');
+  });
+});
+
+describe('auth.enabled: false', () => {
+  it('lets every request in as admin', async () => {
+    const g = await startInProcess({
+      models: { m: 1 },
+      nodes: ['r1'],
+      settings: { authEnabled: false, adminKey: ADMIN_KEY },
+    });
+    try {
+      const res = await g.app.inject({ method: 'GET', url: '/admin/models' });
+      expect(res.statusCode).toBe(200);
+    } finally {
+      await g.close();
+    }
+  });
+});
