@@ -16,17 +16,42 @@ import {
   GatewayServiceModule,
   gatewaySettings,
   listenGateway,
+  MemoryRateLimitStore,
+  NatsKvRateLimitStore,
+  RateLimitStore,
 } from '@portfolio/gateway-service';
+
+/**
+ * Rate limits shared with the other gateways through NATS JetStream KV; where the server
+ * has no JetStream, each gateway keeps its own (said at start: N gateways then allow N
+ * times a key's limit).
+ */
+async function sharedRateLimits(nats: {
+  url: string;
+  subjectPrefix: string;
+}): Promise<RateLimitStore> {
+  try {
+    return await NatsKvRateLimitStore.connect(nats.url, nats.subjectPrefix);
+  } catch (e) {
+    new Logger('gateway').warn(
+      `rate limits are this gateway's own, not shared: NATS JetStream key-value is not available (${e instanceof Error ? e.message : String(e)}); start nats-server with -js`,
+    );
+    return new MemoryRateLimitStore();
+  }
+}
 
 async function main(): Promise<void> {
   const config = configFromArgv();
   const bus = await connectNats(config, 'gateway');
+  const rateLimitStore = await sharedRateLimits(config.nats);
   const app = await NestFactory.create<NestFastifyApplication>(
     {
       module: class GatewayRoot {},
       imports: [
         messagingModule(config, bus),
-        GatewayServiceModule.forRoot(gatewaySettings(config)),
+        GatewayServiceModule.forRoot(gatewaySettings(config), {
+          rateLimitStore,
+        }),
       ],
     },
     createGatewayAdapter(config.gateway.bodyLimitBytes),

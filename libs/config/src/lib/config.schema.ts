@@ -13,6 +13,7 @@ import { describeValue } from './describe-value.util';
 import {
   nullable,
   parseBooleanValue,
+  parsePositiveNumberValue,
   parseChoiceValue,
   parseDurationValue,
   parseIntegerValue,
@@ -180,6 +181,25 @@ export const configFileSchema = section({
     ),
     body_limit: optional(positiveSize),
     request_timeout: optional(duration),
+    rate_limit: section(
+      {
+        requests_per_second: leaf(
+          required(
+            (value) => parsePositiveNumberValue(value, 1_000_000),
+            'tokens added a second, e.g. 50',
+          ),
+        ),
+        burst: leaf(
+          required(
+            (value) => parseIntegerValue(value, 1, 1_000_000),
+            'most requests at once, e.g. 100',
+          ),
+        ),
+      },
+      'a mapping with requests_per_second and burst',
+    )
+      .nullable()
+      .optional(),
   }).optional(),
   runtime: section({
     node_id: optional((value) =>

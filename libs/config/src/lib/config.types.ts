@@ -74,6 +74,11 @@ export interface GatewayConfig {
   readonly adminKey: string | null;
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
+  /** For keys without a limit of their own; null: none. */
+  readonly rateLimit: {
+    readonly requests_per_second: number;
+    readonly burst: number;
+  } | null;
 }
 
 export interface RuntimeConfig {

@@ -255,6 +255,16 @@ describe('wrong types and values', () => {
       'expected a host name or address, got ""',
     ],
     [
+      'gateway:\n  rate_limit:\n    requests_per_second: 0\n    burst: 5\n',
+      'gateway.rate_limit.requests_per_second',
+      'expected a number above 0 and at most 1000000, got 0',
+    ],
+    [
+      'gateway:\n  rate_limit:\n    requests_per_second: 5\n    burst: 1.5\n',
+      'gateway.rate_limit.burst',
+      'expected an integer from 1 to 1000000, got 1.5',
+    ],
+    [
       'runtime:\n  workers: 0\n',
       'runtime.workers',
       'expected an integer from 1 to 64, got 0',

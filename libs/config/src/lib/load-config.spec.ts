@@ -64,6 +64,7 @@ describe('loadConfig without a file', () => {
         adminKey: null,
         bodyLimitBytes: 64 * MiB,
         requestTimeoutMs: 30_000,
+        rateLimit: null,
       },
       runtime: {
         nodeId: defaultNodeId(currentHost()),
@@ -166,6 +167,9 @@ gateway:
   admin_key: "0123456789abcdef-secret"
   body_limit: 8MiB
   request_timeout: 1m
+  rate_limit:
+    requests_per_second: 2.5
+    burst: 10
 runtime:
   node_id: runtime-7
   max_memory: 8GiB
@@ -232,6 +236,7 @@ log:
         adminKey: '0123456789abcdef-secret',
         bodyLimitBytes: 8 * MiB,
         requestTimeoutMs: 60_000,
+        rateLimit: { requests_per_second: 2.5, burst: 10 },
       },
       runtime: {
         nodeId: 'runtime-7',

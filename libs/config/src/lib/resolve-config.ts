@@ -242,6 +242,7 @@ export function resolveConfig(
       requestTimeoutMs:
         gateway?.request_timeout ??
         parseDuration(DEFAULTS.gatewayRequestTimeout),
+      rateLimit: gateway?.rate_limit ?? null,
     },
     runtime: {
       nodeId: runtime?.node_id ?? defaultNodeId(host),

@@ -87,6 +87,14 @@ export function parseIntegerValue(
   return value;
 }
 
+export function parsePositiveNumberValue(value: unknown, max: number): number {
+  if (typeof value !== 'number' || !(value > 0) || value > max)
+    fail(
+      `expected a number above 0 and at most ${max}, got ${describeValue(value)}`,
+    );
+  return value;
+}
+
 export function parseBooleanValue(value: unknown): boolean {
   if (typeof value !== 'boolean')
     fail(`expected true or false, got ${describeValue(value)}`);

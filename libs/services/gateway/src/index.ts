@@ -4,3 +4,8 @@ export { ConfiguredModelsSync } from './lib/config-sync/configured-models.sync';
 export { createGatewayAdapter, listenGateway } from './lib/http/gateway-http';
 export { gatewaySettings } from './lib/gateway-settings.factory';
 export { authWarnings } from './lib/auth/scopes';
+export {
+  MemoryRateLimitStore,
+  NatsKvRateLimitStore,
+} from './lib/limits/rate-limit-store';
+export type { RateLimitStore } from './lib/limits/rate-limit-store';

@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'MODEL_EXISTS',
   // 413
   'PAYLOAD_TOO_LARGE',
+  // 429: over the key's rate limit (Retry-After says when to come back)
+  'RATE_LIMITED',
   // 422: the artifact is invalid for its format, or the model failed to load
   'INVALID_ARTIFACT',
   'MODEL_LOAD_FAILED',

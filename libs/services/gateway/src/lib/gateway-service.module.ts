@@ -7,6 +7,11 @@ import { CacheAdminService } from './admin/cache-admin.service';
 import { AuthGuard } from './auth/auth.guard';
 import { KeyDirectory } from './auth/key-directory.service';
 import { KeysController } from './auth/keys.controller';
+import {
+  MemoryRateLimitStore,
+  RateLimitStore,
+} from './limits/rate-limit-store';
+import { RATE_LIMIT_STORE, RateLimiter } from './limits/rate-limiter.service';
 import { ModelAdminService } from './admin/model-admin.service';
 import { ModelCatalogService } from './catalog/model-catalog.service';
 import { ConfiguredModelsSync } from './config-sync/configured-models.sync';
@@ -24,7 +29,14 @@ import { V2ModelsController, V2ServerController } from './v2/v2.controller';
 /** Needs MessagingModule in the app, and the Fastify adapter from createGatewayAdapter. */
 @Module({})
 export class GatewayServiceModule {
-  static forRoot(settings: GatewaySettings): DynamicModule {
+  /**
+   * `rateLimitStore`: where the rate limits' buckets live; gateways that share one
+   * share their limits (NatsKvRateLimitStore). Default: this process's memory.
+   */
+  static forRoot(
+    settings: GatewaySettings,
+    options: { rateLimitStore?: RateLimitStore } = {},
+  ): DynamicModule {
     return {
       module: GatewayServiceModule,
       controllers: [
@@ -40,6 +52,11 @@ export class GatewayServiceModule {
         { provide: APP_FILTER, useClass: GatewayErrorFilter },
         { provide: APP_GUARD, useClass: AuthGuard },
         KeyDirectory,
+        RateLimiter,
+        {
+          provide: RATE_LIMIT_STORE,
+          useValue: options.rateLimitStore ?? new MemoryRateLimitStore(),
+        },
         ArtifactUploader,
         CacheAdminService,
         ClusterInfoService,

@@ -9,6 +9,7 @@ export function gatewaySettings(config: PortfolioConfig): GatewaySettings {
   return {
     authEnabled: config.auth.enabled,
     adminKey: config.gateway.adminKey,
+    defaultRateLimit: config.gateway.rateLimit,
     bodyLimitBytes: config.gateway.bodyLimitBytes,
     requestTimeoutMs: config.gateway.requestTimeoutMs,
     loadTimeoutMs: config.runtime.loadTimeoutMs + LOAD_MARGIN_MS,

@@ -1,3 +1,4 @@
+import type { RateLimit } from '@portfolio/contracts';
 import type { ConfiguredModel } from '@portfolio/config';
 
 export const GATEWAY_SETTINGS = Symbol('GATEWAY_SETTINGS');
@@ -7,6 +8,8 @@ export interface GatewaySettings {
   readonly authEnabled: boolean;
   /** The bootstrap admin key (configuration or PORTFOLIO_ADMIN_KEY); null: none. */
   readonly adminKey: string | null;
+  /** Keys without a rate_limit of their own get this one; null: no limit. */
+  readonly defaultRateLimit?: RateLimit | null;
   readonly bodyLimitBytes: number;
   /** Deadline of one inference, from the gateway to the runtime and back. */
   readonly requestTimeoutMs: number;

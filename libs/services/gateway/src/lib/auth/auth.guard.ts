@@ -11,6 +11,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { API_KEY_SCOPES, PortfolioError } from '@portfolio/contracts';
 
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
+import { RateLimiter } from '../limits/rate-limiter.service';
 import { KeyDirectory, keyDigest } from './key-directory.service';
 import { grants, Principal, RouteAccess, SCOPE_METADATA } from './scopes';
 
@@ -30,7 +31,8 @@ export function principalOf(request: FastifyRequest): Principal | undefined {
  * Every route needs a key with its scope (see Access), health excepted: the bootstrap
  * admin key from the configuration, or a key registered through /admin/keys (looked up
  * by its SHA-256). 401 without a key or with one that is not valid, 403 with a key that
- * lacks the scope. With `auth.enabled: false` everyone is admin (local demos only).
+ * lacks the scope, 429 over the key's rate limit (see RateLimiter). With
+ * `auth.enabled: false` everyone is admin (local demos only).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -41,6 +43,7 @@ export class AuthGuard implements CanActivate {
     @Inject(GATEWAY_SETTINGS) settings: GatewaySettings,
     private readonly reflector: Reflector,
     private readonly keys: KeyDirectory,
+    private readonly limiter: RateLimiter,
   ) {
     this.enabled = settings.authEnabled;
     this.bootstrap = settings.adminKey
@@ -68,6 +71,7 @@ export class AuthGuard implements CanActivate {
         `the API key "${principal.name}" does not have the "${access}" scope this endpoint needs`,
         { needed_scope: access },
       );
+    await this.limiter.admit(principal);
     (request as FastifyRequest & { principal?: Principal }).principal =
       principal;
     return true;

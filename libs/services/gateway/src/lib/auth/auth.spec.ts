@@ -64,7 +64,10 @@ class FakeKeys {
   }
 
   /** Stores a key with these scopes, as /admin/keys would, and returns the key. */
-  add(scopes: ApiKeyScope[]): string {
+  add(
+    scopes: ApiKeyScope[],
+    rateLimit: ApiKeyRecord['rate_limit'] = null,
+  ): string {
     const key = `pf_test_${randomUUID()}`;
     const id = randomUUID();
     this.records.set(id, {
@@ -72,7 +75,7 @@ class FakeKeys {
       name: `key-${scopes.join('-')}`,
       prefix: key.slice(0, 8),
       scopes,
-      rate_limit: null,
+      rate_limit: rateLimit,
       created_at: new Date().toISOString(),
       created_by: null,
       revoked_at: null,
@@ -279,6 +282,77 @@ describe('API keys and scopes (auth.enabled)', () => {
     expect(bad.statusCode).toBe(400);
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().error.code).toBe('KEY_NOT_FOUND');
+  });
+});
+
+describe('rate limits', () => {
+  let g: GatewayWithPeers;
+  let keys: FakeKeys;
+  const status = (key: string) =>
+    g.app.inject({
+      method: 'GET',
+      url: '/v1/models/status',
+      headers: { authorization: `Bearer ${key}` },
+    });
+
+  beforeEach(async () => {
+    g = await startInProcess({
+      models: { m: 1 },
+      nodes: ['r1'],
+      settings: {
+        authEnabled: true,
+        adminKey: ADMIN_KEY,
+        // Slow enough that no token comes back while a test runs.
+        defaultRateLimit: { requests_per_second: 0.01, burst: 2 },
+      },
+    });
+    keys = new FakeKeys(g.peers);
+  });
+  afterEach(() => g.close());
+
+  it("answers 429 RATE_LIMITED with Retry-After once a key's burst is spent", async () => {
+    const key = keys.add(['read'], { requests_per_second: 0.5, burst: 3 });
+
+    const codes = [];
+    for (let i = 0; i < 3; i++) codes.push((await status(key)).statusCode);
+    const limited = await status(key);
+
+    expect(codes).toEqual([200, 200, 200]);
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(limited.json().error).toMatchObject({
+      code: 'RATE_LIMITED',
+      details: { requests_per_second: 0.5, burst: 3 },
+    });
+  });
+
+  it('gives keys without a limit of their own the default, and none to the bootstrap key', async () => {
+    const key = keys.add(['read']);
+
+    const keyed = [];
+    for (let i = 0; i < 3; i++) keyed.push((await status(key)).statusCode);
+    const bootstrap = [];
+    for (let i = 0; i < 5; i++)
+      bootstrap.push((await status(ADMIN_KEY)).statusCode);
+
+    expect(keyed).toEqual([200, 200, 429]);
+    expect(bootstrap).toEqual([200, 200, 200, 200, 200]);
+  });
+
+  it('answers 429 in the protocol shape under /v2', async () => {
+    const key = keys.add(['read'], { requests_per_second: 0.01, burst: 1 });
+    const get = () =>
+      g.app.inject({
+        method: 'GET',
+        url: '/v2',
+        headers: { authorization: `Bearer ${key}` },
+      });
+
+    expect((await get()).statusCode).toBe(200);
+    const limited = await get();
+
+    expect(limited.statusCode).toBe(429);
+    expect(typeof limited.json().error).toBe('string');
   });
 });
 

@@ -51,7 +51,11 @@ export class GatewayErrorFilter implements ExceptionFilter {
         `${request.method} ${request.url} [${request.id}]: ${message}`,
       );
     }
-    const retryAfter = RETRY_AFTER_SECONDS[status];
+    // A limiter that knows when the client may come back says so; else the status's default.
+    const retryAfter =
+      typeof details?.['retry_after_seconds'] === 'number'
+        ? details['retry_after_seconds']
+        : RETRY_AFTER_SECONDS[status];
     if (retryAfter !== undefined)
       void reply.header('Retry-After', String(retryAfter));
     void reply

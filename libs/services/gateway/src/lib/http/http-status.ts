@@ -22,6 +22,8 @@ export function httpStatusFor(code: ErrorCode): number {
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
+    case 'RATE_LIMITED':
+      return 429;
     case 'INVALID_ARTIFACT':
     case 'MODEL_LOAD_FAILED':
       return 422;
