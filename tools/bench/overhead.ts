@@ -242,10 +242,10 @@ async function plainServer(
 }
 
 /** `--profile DIR`: every Portfolio process writes a CPU profile there when it stops. */
-function profileEnv(dir: string | null): Record<string, string> {
-  if (dir === null) return {};
+function profileArgs(dir: string | null): string[] {
+  if (dir === null) return [];
   mkdirSync(dir, { recursive: true });
-  return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(dir)}` };
+  return ['--cpu-prof', `--cpu-prof-dir=${resolve(dir)}`];
 }
 
 async function standalone(
@@ -264,8 +264,8 @@ async function standalone(
       PORTFOLIO_ADMIN_KEY: ADMIN_KEY,
       PORTFOLIO_LOG_LEVEL: 'warn',
       MALLOC_MMAP_THRESHOLD_: '131072',
-      ...profileEnv(profile),
     },
+    nodeArgs: profileArgs(profile),
     readyLine: 'Portfolio is running',
   });
   await app.start();
@@ -296,7 +296,8 @@ async function distributed(
   const cluster = new PortfolioCluster({
     adminKey: ADMIN_KEY,
     runtimes: ['bench-runtime'],
-    env: { PORTFOLIO_LOG_LEVEL: 'warn', ...profileEnv(profile) },
+    env: { PORTFOLIO_LOG_LEVEL: 'warn' },
+    nodeArgs: profileArgs(profile),
   });
   try {
     await cluster.start();

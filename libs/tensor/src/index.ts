@@ -19,7 +19,12 @@ export { checkTensor } from './lib/tensor.check';
 export { fromOnnxElemType, fromOrtType, toOrtType } from './lib/ort-type.util';
 export type { OrtTensorType } from './lib/ort-type.util';
 export { float16BitsToFloat32, float32ToFloat16Bits } from './lib/float16.util';
-export { decodeFrame, encodeFrame } from './lib/frame.codec';
+export {
+  attachedFrame,
+  decodeFrame,
+  encodeFrame,
+  frameDataBytes,
+} from './lib/frame.codec';
 export { tensorFromRaw, tensorToRaw } from './lib/raw-tensor.codec';
 export type { DecodedFrame } from './lib/frame.codec';
 export { concatBatch, splitBatch } from './lib/batch.util';

@@ -15,16 +15,25 @@
  *   disconnects.
  * Payloads are raw bytes; receivers must treat them as read-only (the in-process bus
  * hands the same buffer to the receiver, without copying).
+ *
+ * `attachment` (requests and their replies only): an object the in-process bus hands
+ * to the receiver by reference along with `data`, so that two services in one process
+ * can skip encoding what they exchange (the standalone prediction path hands tensors
+ * over as they are). NATS never carries it: the receiver sees `undefined`. A sender
+ * may therefore leave `data` empty only when its bus is `in-process`, and a receiver
+ * must read `data` when no attachment came. Attachments are read-only for receivers.
  */
 export interface BusMessage {
   readonly subject: string;
   readonly data: Uint8Array;
   readonly headers: Readonly<Record<string, string>>;
+  readonly attachment?: unknown;
 }
 
 export interface BusReply {
   readonly data: Uint8Array;
   readonly headers?: Readonly<Record<string, string>>;
+  readonly attachment?: unknown;
 }
 
 export type BusHandler = (
@@ -38,6 +47,8 @@ export interface BusSubscription {
 export interface RequestOptions {
   readonly timeoutMs: number;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Handed over by the in-process bus only (see BusMessage). */
+  readonly attachment?: unknown;
 }
 
 export interface MessageBus {

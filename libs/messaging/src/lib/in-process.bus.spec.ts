@@ -29,6 +29,41 @@ describe(InProcessBus.name, () => {
     await bus.request('a.b', payload, { timeoutMs: 100 });
     expect(received).toBe(payload);
   });
+
+  it("hands a request's attachment to the handler, and the reply's back, by reference", async () => {
+    const bus = new InProcessBus();
+    const sent = { tensors: [1] };
+    const answered = { tensors: [2] };
+    let received: unknown = null;
+    bus.subscribe('a.b', (m) => {
+      received = m.attachment;
+      return { data: new Uint8Array(0), attachment: answered };
+    });
+
+    const reply = await bus.request('a.b', new Uint8Array(0), {
+      timeoutMs: 100,
+      attachment: sent,
+    });
+
+    expect(received).toBe(sent);
+    expect(reply.attachment).toBe(answered);
+  });
+
+  it('routes to subscribers added or removed after a subject was last used', async () => {
+    const bus = new InProcessBus();
+    const request = () =>
+      bus.request('a.b', new Uint8Array(0), { timeoutMs: 100 });
+    const first = bus.subscribe('a.b', () => ({ data: Uint8Array.of(1) }));
+    expect((await request()).data).toEqual(Uint8Array.of(1));
+
+    first.unsubscribe();
+    await expect(request()).rejects.toMatchObject({ code: 'NO_RESPONDERS' });
+    bus.subscribe('a.*', () => ({ data: Uint8Array.of(2) }), { queue: 'q' });
+    bus.subscribe('a.>', () => ({ data: Uint8Array.of(3) }), { queue: 'q' });
+
+    const answers = [(await request()).data[0], (await request()).data[0]];
+    expect(answers.sort()).toEqual([2, 3]);
+  });
 });
 
 describe('subject matching', () => {

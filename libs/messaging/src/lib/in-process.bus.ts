@@ -9,6 +9,8 @@ import {
 } from './bus';
 import { subjectMatches, subjectTokens } from './subject.util';
 
+const MAX_CACHED_SUBJECTS = 1024;
+
 interface Subscription {
   readonly pattern: string[];
   readonly queue: string | null;
@@ -24,6 +26,15 @@ export class InProcessBus implements MessageBus {
   readonly kind = 'in-process' as const;
   private readonly subscriptions = new Set<Subscription>();
   private readonly queueCursors = new Map<string, number>();
+  /**
+   * Who listens on each subject asked before: its plain subscribers and its queue
+   * groups' members. Matching every subscription's pattern for every message was a
+   * measurable share of a standalone prediction; any subscribe or unsubscribe clears it.
+   */
+  private readonly matches = new Map<
+    string,
+    { plain: Subscription[]; groups: [string, Subscription[]][] }
+  >();
   private closed = false;
 
   constructor(private readonly maxPayload = 64 * 1024 * 1024) {}
@@ -40,7 +51,13 @@ export class InProcessBus implements MessageBus {
       handler,
     };
     this.subscriptions.add(sub);
-    return { unsubscribe: () => void this.subscriptions.delete(sub) };
+    this.matches.clear();
+    return {
+      unsubscribe: () => {
+        this.subscriptions.delete(sub);
+        this.matches.clear();
+      },
+    };
   }
 
   publish(
@@ -78,6 +95,9 @@ export class InProcessBus implements MessageBus {
       subject,
       data,
       headers: options.headers ?? {},
+      ...(options.attachment !== undefined
+        ? { attachment: options.attachment }
+        : {}),
     };
     return new Promise<BusMessage>((resolve, reject) => {
       let settled = false;
@@ -101,6 +121,9 @@ export class InProcessBus implements MessageBus {
                 subject,
                 data: reply.data,
                 headers: reply.headers ?? {},
+                ...(reply.attachment !== undefined
+                  ? { attachment: reply.attachment }
+                  : {}),
               });
             },
             // A handler that throws sends no reply, as a crashed NATS responder would not.
@@ -122,6 +145,7 @@ export class InProcessBus implements MessageBus {
   async close(): Promise<void> {
     this.closed = true;
     this.subscriptions.clear();
+    this.matches.clear();
   }
 
   private async invoke(
@@ -134,6 +158,22 @@ export class InProcessBus implements MessageBus {
 
   /** Every plain subscriber, plus one member (round robin) of each queue group. */
   private route(subject: string): Subscription[] {
+    const { plain, groups } = this.match(subject);
+    const targets = [...plain];
+    for (const [queue, members] of groups) {
+      const cursor = this.queueCursors.get(queue) ?? 0;
+      this.queueCursors.set(queue, cursor + 1);
+      targets.push(members[cursor % members.length]);
+    }
+    return targets;
+  }
+
+  private match(subject: string): {
+    plain: Subscription[];
+    groups: [string, Subscription[]][];
+  } {
+    const known = this.matches.get(subject);
+    if (known) return known;
     const tokens = subjectTokens(subject, false);
     const plain: Subscription[] = [];
     const groups = new Map<string, Subscription[]>();
@@ -142,12 +182,11 @@ export class InProcessBus implements MessageBus {
       if (sub.queue === null) plain.push(sub);
       else groups.set(sub.queue, [...(groups.get(sub.queue) ?? []), sub]);
     }
-    for (const [queue, members] of groups) {
-      const cursor = this.queueCursors.get(queue) ?? 0;
-      this.queueCursors.set(queue, cursor + 1);
-      plain.push(members[cursor % members.length]);
-    }
-    return plain;
+    const found = { plain, groups: [...groups] };
+    // Subjects name services, nodes and instances: few. A bound all the same.
+    if (this.matches.size >= MAX_CACHED_SUBJECTS) this.matches.clear();
+    this.matches.set(subject, found);
+    return found;
   }
 
   private assertOpen(): void {

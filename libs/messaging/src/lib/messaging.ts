@@ -25,6 +25,8 @@ export interface CallOptions {
   readonly target?: string;
   readonly timeoutMs?: number;
   readonly headers?: Readonly<Record<string, string>>;
+  /** requestRaw only: handed over by the in-process bus, never by NATS (see BusMessage). */
+  readonly attachment?: unknown;
 }
 
 /**
@@ -77,6 +79,7 @@ export class Messaging {
       reply = await this.bus.request(subject, data, {
         timeoutMs,
         headers: options.headers,
+        attachment: options.attachment,
       });
     } catch (e) {
       throw fromBusError(e, subject);

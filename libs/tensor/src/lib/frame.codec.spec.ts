@@ -1,5 +1,10 @@
 import { DATATYPES, type Datatype } from './datatype';
-import { decodeFrame, encodeFrame } from './frame.codec';
+import {
+  attachedFrame,
+  decodeFrame,
+  encodeFrame,
+  frameDataBytes,
+} from './frame.codec';
 import { tensorToNested } from './json-output';
 import { tensorFromJson } from './json-tensor';
 import { TensorError } from './tensor.error';
@@ -623,5 +628,30 @@ describe('decodeFrame corruption', () => {
         if (!(err instanceof TensorError)) throw err;
       }
     }
+  });
+});
+
+describe('frames handed over as objects', () => {
+  const tensors: NamedTensor[] = [
+    { name: 'a', datatype: 'FP32', shape: [2], data: new Float32Array(2) },
+    { name: 'b', datatype: 'BYTES', shape: [2], data: ['hé', ''] },
+  ];
+
+  it('counts the tensor bytes a frame would carry, BYTES as length-prefixed UTF-8', () => {
+    const frame = encodeFrame({}, tensors);
+
+    expect(frameDataBytes(tensors)).toBe(8 + (4 + 3) + 4);
+    expect(frameDataBytes(tensors)).toBeLessThan(frame.byteLength);
+  });
+
+  it('recognizes a header and tensors, and nothing else', () => {
+    const header = { model_id: 'm' };
+
+    expect(attachedFrame({ header, tensors })).toEqual({ header, tensors });
+    expect(attachedFrame({ header, tensors })?.tensors).toBe(tensors);
+    expect(attachedFrame(undefined)).toBeNull();
+    expect(attachedFrame({ header })).toBeNull();
+    expect(attachedFrame({ header: null, tensors })).toBeNull();
+    expect(attachedFrame(new Uint8Array(4))).toBeNull();
   });
 });

@@ -52,6 +52,34 @@ interface TableEntry {
 }
 
 /**
+ * The bytes `tensors` would take in a frame, without its header and padding: what a
+ * caller that hands tensors over as objects (no frame) checks against a size limit.
+ */
+export function frameDataBytes(tensors: ReadonlyArray<NamedTensor>): number {
+  let total = 0;
+  for (const t of tensors)
+    total += Array.isArray(t.data)
+      ? bytesEncodedLength(t.data, (message, details) =>
+          tensorFrameError(t.name, message, details),
+        )
+      : t.data.byteLength;
+  return total;
+}
+
+/**
+ * A frame handed over as objects by a bus that carries them (the in-process bus's
+ * attachment): the same header and tensors `decodeFrame` would return, or null when
+ * `value` is not one. Its tensors are the sender's own objects, read-only.
+ */
+export function attachedFrame(value: unknown): DecodedFrame | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { header, tensors } = value as Partial<DecodedFrame>;
+  return typeof header === 'object' && header !== null && Array.isArray(tensors)
+    ? { header, tensors }
+    : null;
+}
+
+/**
  * Serializes `tensors` with `header` into one newly allocated frame. The
  * size is computed first, so the output is allocated once and each tensor's
  * bytes are copied once. `header` must be JSON-serializable and must not

@@ -20,7 +20,7 @@ import {
   BusSubscription,
   Messaging,
 } from '@portfolio/messaging';
-import { decodeFrame, encodeFrame } from '@portfolio/tensor';
+import { attachedFrame, decodeFrame, encodeFrame } from '@portfolio/tensor';
 
 /**
  * The gateway's peers on a real bus (in-process or NATS): a registry, a cache-manager
@@ -185,6 +185,8 @@ export class FakeCacheManager {
 export class FakeRuntime {
   /** Inference requests received. */
   received = 0;
+  /** Of those, the ones whose tensors came as objects (the in-process bus's attachment), not a frame. */
+  receivedAttached = 0;
   pings = 0;
   private held: (() => void)[] = [];
   private holding = false;
@@ -254,7 +256,10 @@ export class FakeRuntime {
 
   private async infer(m: BusMessage): Promise<BusReply> {
     this.received++;
-    const frame = decodeFrame(m.data);
+    // As the real runtime: tensors as objects on the in-process bus, else a frame.
+    const attached = attachedFrame(m.attachment);
+    if (attached) this.receivedAttached++;
+    const frame = attached ?? decodeFrame(m.data);
     const header = InferHeader.parse(frame.header);
     if (this.holding)
       await new Promise<void>((resolve) => this.held.push(resolve));
@@ -263,17 +268,21 @@ export class FakeRuntime {
     const y = new Float32Array(rows);
     for (let r = 0; r < rows; r++)
       for (let c = 0; c < 4; c++) y[r] += Number(x.data[r * 4 + c]);
-    return {
-      data: encodeFrame(
-        {
-          model_id: header.model_id,
-          version: header.version,
-          node_id: this.nodeId,
-          compute_ms: 0,
-        },
-        [{ name: 'y', datatype: 'FP32', shape: [rows, 1], data: y }],
-      ),
+    const replyHeader = {
+      model_id: header.model_id,
+      version: header.version,
+      node_id: this.nodeId,
+      compute_ms: 0,
     };
+    const tensors = [
+      { name: 'y', datatype: 'FP32' as const, shape: [rows, 1], data: y },
+    ];
+    return attached
+      ? {
+          data: new Uint8Array(0),
+          attachment: { header: replyHeader, tensors },
+        }
+      : { data: encodeFrame(replyHeader, tensors) };
   }
 }
 

@@ -23,10 +23,41 @@ import {
   Messaging,
 } from '@portfolio/messaging';
 import { StartupError } from '@portfolio/bootstrap';
-import { decodeFrame, encodeFrame, Tensor } from '@portfolio/tensor';
+import {
+  attachedFrame,
+  DecodedFrame,
+  decodeFrame,
+  encodeFrame,
+  frameDataBytes,
+  NamedTensor,
+  Tensor,
+} from '@portfolio/tensor';
 
 import { ModelHostService } from './model-host.service';
 import { RUNTIME_SETTINGS, RuntimeSettings } from './runtime.settings';
+
+const NO_BYTES = new Uint8Array(0);
+
+function requestFrame(data: Uint8Array): DecodedFrame {
+  try {
+    return decodeFrame(data);
+  } catch (e) {
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `malformed tensor frame: ${(e as Error).message}`,
+    );
+  }
+}
+
+function requestHeader(frame: DecodedFrame): InferHeader {
+  const header = InferHeader.safeParse(frame.header);
+  if (!header.success)
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `infer header: ${describeIssues(header.error)}`,
+    );
+  return header.data;
+}
 
 /** How long an answer to the node id check is waited for; "nobody listens" comes at once. */
 const NODE_ID_CHECK_TIMEOUT_MS = 2000;
@@ -133,26 +164,21 @@ export class RuntimeHandlers
     this.messaging.emit(Runtime.stopping, { node_id: this.settings.nodeId });
   }
 
+  /**
+   * One inference. From a gateway in this process (the in-process bus), the header and
+   * tensors come as the message's attachment, built by the gateway from its checked
+   * request, and the reply goes back the same way: no frame either way. Over NATS, a
+   * frame each way, its header checked here.
+   */
   private async infer(msg: BusMessage): Promise<BusReply> {
-    let frame: ReturnType<typeof decodeFrame>;
-    try {
-      frame = decodeFrame(msg.data);
-    } catch (e) {
-      throw new PortfolioError(
-        'INVALID_REQUEST',
-        `malformed tensor frame: ${(e as Error).message}`,
-      );
-    }
-    const header = InferHeader.safeParse(frame.header);
-    if (!header.success)
-      throw new PortfolioError(
-        'INVALID_REQUEST',
-        `infer header: ${describeIssues(header.error)}`,
-      );
+    const attached = attachedFrame(msg.attachment);
+    const frame = attached ?? requestFrame(msg.data);
+    const { model_id, version, outputs } = attached
+      ? (attached.header as InferHeader)
+      : requestHeader(frame);
     const inputs: Record<string, Tensor> = {};
     for (const t of frame.tensors) inputs[t.name] = t;
 
-    const { model_id, version, outputs } = header.data;
     // Input problems come back from the host as PortfolioError INVALID_INPUT.
     const result = await this.host.infer(model_id, version, inputs, outputs);
     const replyHeader: InferReplyHeader = {
@@ -161,18 +187,21 @@ export class RuntimeHandlers
       node_id: this.settings.nodeId,
       compute_ms: result.computeMs,
     };
-    const data = encodeFrame(
-      replyHeader,
-      Object.entries(result.outputs).map(([name, t]) => ({ name, ...t })),
+    const tensors: NamedTensor[] = Object.entries(result.outputs).map(
+      ([name, t]) => ({ name, ...t }),
     );
+    const data = attached ? NO_BYTES : encodeFrame(replyHeader, tensors);
+    const bytes = attached ? frameDataBytes(tensors) : data.byteLength;
     const max = this.messaging.bus.maxPayloadBytes();
-    if (data.byteLength > max) {
+    if (bytes > max) {
       throw new PortfolioError(
         'PAYLOAD_TOO_LARGE',
-        `the outputs of ${model_id}@${version} take ${data.byteLength} bytes, more than the message bus carries (${max}); ask for fewer outputs or a smaller batch, or raise NATS max_payload`,
+        `the outputs of ${model_id}@${version} take ${bytes} bytes, more than the message bus carries (${max}); ask for fewer outputs or a smaller batch, or raise NATS max_payload`,
       );
     }
-    return { data };
+    return attached
+      ? { data, attachment: { header: replyHeader, tensors } }
+      : { data };
   }
 
   private beatSoon(): void {

@@ -22,6 +22,8 @@ export interface AppProcessOptions {
   readonly app: string;
   readonly env: Readonly<Record<string, string>>;
   readonly args?: readonly string[];
+  /** Node's own options, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  readonly nodeArgs?: readonly string[];
   /** Printed by the app once it serves (e.g. "gateway ready"). */
   readonly readyLine: string;
   readonly startTimeoutMs?: number;
@@ -62,22 +64,27 @@ export class AppProcess {
       app,
       env,
       args = [],
+      nodeArgs = [],
       readyLine,
       startTimeoutMs = 60_000,
     } = this.options;
     this.output = [];
-    const child = spawn(process.execPath, [builtApp(app), ...args], {
-      cwd: REPO_ROOT,
-      // Only the variables given, plus what node needs: the test run's own PORTFOLIO_*
-      // variables (naming its servers) must not leak into the service.
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: process.env['HOME'] ?? '/tmp',
-        NO_COLOR: '1',
-        ...env,
+    const child = spawn(
+      process.execPath,
+      [...nodeArgs, builtApp(app), ...args],
+      {
+        cwd: REPO_ROOT,
+        // Only the variables given, plus what node needs: the test run's own PORTFOLIO_*
+        // variables (naming its servers) must not leak into the service.
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: process.env['HOME'] ?? '/tmp',
+          NO_COLOR: '1',
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     this.child = child;
     this.exited = new Promise((resolveExit) =>
       child.once('exit', (code) => resolveExit(code)),

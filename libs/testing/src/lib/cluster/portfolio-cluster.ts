@@ -12,6 +12,8 @@ export interface ClusterOptions {
   readonly runtimeMaxMemory?: string;
   /** Extra PORTFOLIO_* variables for every service. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Node's own options for every service (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
   /** Servers of the cluster's own (fault tests restart them); default: the test run's. */
   readonly natsUrl?: string;
   readonly pgServerUrl?: string;
@@ -65,7 +67,13 @@ export class PortfolioCluster {
     ) =>
       this.services.set(
         name,
-        new AppProcess({ name, app, env: { ...common, ...env }, readyLine }),
+        new AppProcess({
+          name,
+          app,
+          env: { ...common, ...env },
+          nodeArgs: this.options.nodeArgs,
+          readyLine,
+        }),
       );
 
     define('model-registry', 'model-registry', {}, 'model-registry ready');

@@ -14,8 +14,11 @@ import {
 } from '@portfolio/contracts';
 import { BusMessage, Messaging } from '@portfolio/messaging';
 import {
+  attachedFrame,
+  DecodedFrame,
   decodeFrame,
   encodeFrame,
+  frameDataBytes,
   NamedTensor,
   Tensor,
   tensorFromJson,
@@ -53,6 +56,14 @@ class RuntimeLostError extends PortfolioError {
     );
   }
 }
+
+/** An infer request as it goes on the bus (see PredictService.inferMessage). */
+interface InferMessage {
+  readonly data: Uint8Array;
+  readonly attachment?: DecodedFrame;
+}
+
+const NO_BYTES = new Uint8Array(0);
 
 export interface InferenceResult {
   readonly resolved: ResolveVersionResponse;
@@ -181,14 +192,7 @@ export class PredictService {
       version,
       ...(outputs ? { outputs } : {}),
     };
-    const frame = encodeFrame(header, inputs);
-    const max = this.messaging.bus.maxPayloadBytes();
-    if (frame.byteLength > max) {
-      throw new PortfolioError(
-        'PAYLOAD_TOO_LARGE',
-        `the inputs take ${frame.byteLength} bytes, more than the message bus carries to a runtime (${max}); send a smaller batch`,
-      );
-    }
+    const message = this.inferMessage(header, inputs);
 
     let nodeId = this.routing.pick(modelId, version);
     if (nodeId === null) {
@@ -199,7 +203,7 @@ export class PredictService {
       this.metrics.countLookup(modelId, version, false);
     }
     try {
-      return { resolved, nodeId, outputs: await this.send(nodeId, frame) };
+      return { resolved, nodeId, outputs: await this.send(nodeId, message) };
     } catch (e) {
       if (!(e instanceof PortfolioError)) throw e;
       const gone =
@@ -224,8 +228,34 @@ export class PredictService {
           gone ? { exclude_nodes: [nodeId] } : { stale_nodes: [nodeId] },
         )
       ).node_id;
-      return { resolved, nodeId, outputs: await this.send(nodeId, frame) };
+      return { resolved, nodeId, outputs: await this.send(nodeId, message) };
     }
+  }
+
+  /**
+   * On the in-process bus (standalone), the header and the input tensors themselves
+   * travel as the request's attachment: no frame is encoded here or decoded by the
+   * runtime, which answers the same way. Over NATS, one binary frame (PTF1). Either
+   * way the inputs must fit in what the bus carries (in process: the tensors' bytes).
+   * The inputs are never modified on the way, so a retry sends them again as they are.
+   */
+  private inferMessage(
+    header: InferHeader,
+    inputs: NamedTensor[],
+  ): InferMessage {
+    const inProcess = this.messaging.bus.kind === 'in-process';
+    const data = inProcess ? NO_BYTES : encodeFrame(header, inputs);
+    const bytes = inProcess ? frameDataBytes(inputs) : data.byteLength;
+    const max = this.messaging.bus.maxPayloadBytes();
+    if (bytes > max) {
+      throw new PortfolioError(
+        'PAYLOAD_TOO_LARGE',
+        `the inputs take ${bytes} bytes, more than the message bus carries to a runtime (${max}); send a smaller batch`,
+      );
+    }
+    return inProcess
+      ? { data, attachment: { header, tensors: inputs } }
+      : { data };
   }
 
   private async ensure(
@@ -259,7 +289,7 @@ export class PredictService {
 
   private async send(
     nodeId: string,
-    frame: Uint8Array,
+    message: InferMessage,
   ): Promise<Record<string, Tensor>> {
     const done = this.routing.track(nodeId);
     let reply: BusMessage;
@@ -268,20 +298,19 @@ export class PredictService {
         nodeId,
         this.messaging.requestRaw(
           inferSubject(this.messaging.prefix, nodeId),
-          frame,
-          { timeoutMs: this.settings.requestTimeoutMs },
+          message.data,
+          {
+            timeoutMs: this.settings.requestTimeoutMs,
+            attachment: message.attachment,
+          },
         ),
       );
     } finally {
       done();
     }
-    const decoded = decodeFrame(reply.data);
-    const header = InferReplyHeader.safeParse(decoded.header);
-    if (!header.success)
-      throw new PortfolioError(
-        'INTERNAL',
-        `malformed reply from runtime ${nodeId}`,
-      );
+    // The runtime's own objects when it answered in process (no frame, nothing to check).
+    const decoded =
+      attachedFrame(reply.attachment) ?? replyFrame(reply.data, nodeId);
     const out: Record<string, Tensor> = {};
     for (const t of decoded.tensors)
       out[t.name] = { datatype: t.datatype, shape: t.shape, data: t.data };
@@ -356,6 +385,17 @@ export class PredictService {
     this.livenessChecks.set(nodeId, { at: now, alive });
     return alive;
   }
+}
+
+/** A runtime's reply frame, its header checked. */
+function replyFrame(data: Uint8Array, nodeId: string): DecodedFrame {
+  const decoded = decodeFrame(data);
+  if (!InferReplyHeader.safeParse(decoded.header).success)
+    throw new PortfolioError(
+      'INTERNAL',
+      `malformed reply from runtime ${nodeId}`,
+    );
+  return decoded;
 }
 
 function names(specs: readonly { name: string }[]): string {

@@ -31,6 +31,8 @@ describe('predict routing', () => {
       model_version: 1,
       outputs: { y: [[10], [1]] },
     });
+    // In process, the tensors travel as objects: no frame is encoded either way.
+    expect(g.runtimes['r2'].receivedAttached).toBe(g.runtimes['r2'].received);
   });
 
   it('sends each request to the copy with the fewest requests in flight', async () => {
