@@ -47,6 +47,7 @@ export const DEFAULTS = {
   natsRequestTimeout: '30s',
   gatewayHost: '0.0.0.0',
   gatewayPort: 8080,
+  gatewayGrpcPort: 8081,
   gatewayBodyLimit: '64MiB',
   gatewayRequestTimeout: '30s',
   runtimeMaxWorkers: 2,

@@ -75,6 +75,12 @@ function section<Shape extends z.ZodRawShape>(
   return z.preprocess((value) => (value === null ? {} : value), strict);
 }
 
+/**
+ * A port (0: any free one), or `off` / null: not served at all. `off` is there for the
+ * environment, which cannot say null.
+ */
+const parsePortOrOff = (value: unknown): number | null =>
+  value === null || value === 'off' ? null : parseIntegerValue(value, 0, 65535);
 const positiveSize = (value: unknown) => parseSizeValue(value, { min: 1 });
 const duration = (value: unknown) => parseDurationValue(value);
 const anyText = (value: unknown) => {
@@ -176,6 +182,7 @@ export const configFileSchema = section({
       parseStringValue(value, 'a host name or address'),
     ),
     port: optional((value) => parseIntegerValue(value, 0, 65535)),
+    grpc_port: optional(parsePortOrOff),
     admin_key: optional(
       nullable((value) => parseSecretValue(value, ADMIN_KEY_MIN_LENGTH)),
     ),

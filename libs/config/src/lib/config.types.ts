@@ -71,6 +71,11 @@ export interface GatewayConfig {
   readonly host: string;
   /** 0 asks the OS for a free port. */
   readonly port: number;
+  /**
+   * The Open Inference Protocol over gRPC: its own port (0 asks the OS for a free one);
+   * null: gRPC is not served.
+   */
+  readonly grpcPort: number | null;
   readonly adminKey: string | null;
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;

@@ -51,6 +51,7 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_STORAGE_LOCAL_ROOT',
       'PORTFOLIO_GATEWAY_HOST',
       'PORTFOLIO_GATEWAY_PORT',
+      'PORTFOLIO_GATEWAY_GRPC_PORT',
       'PORTFOLIO_AUTH_ENABLED',
       'PORTFOLIO_ADMIN_KEY',
       'PORTFOLIO_GATEWAY_BODY_LIMIT',
@@ -128,6 +129,7 @@ describe('environment overrides', () => {
     ],
     ['PORTFOLIO_GATEWAY_HOST', '127.0.0.1', (c) => c.gateway.host, '127.0.0.1'],
     ['PORTFOLIO_GATEWAY_PORT', '8181', (c) => c.gateway.port, 8181],
+    ['PORTFOLIO_GATEWAY_GRPC_PORT', '8182', (c) => c.gateway.grpcPort, 8182],
     ['PORTFOLIO_AUTH_ENABLED', 'False', (c) => c.auth.enabled, false],
     [
       'PORTFOLIO_ADMIN_KEY',
@@ -250,6 +252,17 @@ describe('environment overrides', () => {
     expect(error.message).toMatch(
       new RegExp(`^Invalid configuration in environment variable ${name}: `),
     );
+  });
+
+  it('turns gRPC off with PORTFOLIO_GATEWAY_GRPC_PORT=off, whatever the file says', () => {
+    const dir = tempDir();
+    const file = write(dir, 'p.yaml', 'gateway:\n  grpc_port: 9001\n');
+    const config = loadConfig({
+      file,
+      env: { PORTFOLIO_GATEWAY_GRPC_PORT: 'off' },
+      cwd: dir,
+    });
+    expect(config.gateway.grpcPort).toBeNull();
   });
 
   it('wins over the file', () => {
@@ -400,7 +413,8 @@ describe('unknown PORTFOLIO_* variables', () => {
 
   it('suggests the full name for a shortened one', () => {
     expect(refusal('PORTFOLIO_PORT').message).toContain(
-      'did you mean PORTFOLIO_GATEWAY_PORT?',
+      // Both ports are equally close to the shortened name.
+      'did you mean PORTFOLIO_GATEWAY_PORT or PORTFOLIO_GATEWAY_GRPC_PORT?',
     );
     expect(refusal('PORTFOLIO_NATS_TIMEOUT').message).toContain(
       'did you mean PORTFOLIO_NATS_REQUEST_TIMEOUT?',

@@ -84,6 +84,12 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'integer',
   ),
   spec(
+    'PORTFOLIO_GATEWAY_GRPC_PORT',
+    'gateway.grpc_port',
+    "Port of the gateway's gRPC Open Inference Protocol (0: any free port; off: not served)",
+    'integer',
+  ),
+  spec(
     'PORTFOLIO_AUTH_ENABLED',
     'auth.enabled',
     'Whether requests need API keys (false: everyone is admin; local demos only)',

@@ -250,6 +250,16 @@ describe('wrong types and values', () => {
       'expected an integer from 0 to 65535, got an empty value',
     ],
     [
+      'gateway:\n  grpc_port: 70000\n',
+      'gateway.grpc_port',
+      'expected an integer from 0 to 65535, got 70000',
+    ],
+    [
+      'gateway:\n  grpc_port: "no"\n',
+      'gateway.grpc_port',
+      'expected an integer from 0 to 65535, got "no"',
+    ],
+    [
       'gateway:\n  host: ""\n',
       'gateway.host',
       'expected a host name or address, got ""',

@@ -61,6 +61,7 @@ describe('loadConfig without a file', () => {
       gateway: {
         host: '0.0.0.0',
         port: 8080,
+        grpcPort: 8081,
         adminKey: null,
         bodyLimitBytes: 64 * MiB,
         requestTimeoutMs: 30_000,
@@ -164,6 +165,7 @@ auth:
 gateway:
   host: 127.0.0.1
   port: 9000
+  grpc_port: 9001
   admin_key: "0123456789abcdef-secret"
   body_limit: 8MiB
   request_timeout: 1m
@@ -233,6 +235,7 @@ log:
       gateway: {
         host: '127.0.0.1',
         port: 9000,
+        grpcPort: 9001,
         adminKey: '0123456789abcdef-secret',
         bodyLimitBytes: 8 * MiB,
         requestTimeoutMs: 60_000,
@@ -362,6 +365,22 @@ log:
     expect(config.gateway.port).toBe(0);
     expect(config.database.url).toBe('postgresql://u:p@localhost/db');
   });
+
+  it.each([
+    ['0', 0],
+    ['null', null],
+    ['', null],
+    ['off', null],
+  ])(
+    'reads gateway.grpc_port: %s (0: any free port; null or off: no gRPC)',
+    (text, expected) => {
+      const dir = tempDir();
+      const file = write(dir, 'p.yaml', `gateway:\n  grpc_port: ${text}\n`);
+      expect(loadConfig({ file, env: {}, cwd: dir }).gateway.grpcPort).toBe(
+        expected,
+      );
+    },
+  );
 });
 
 describe('path resolution', () => {

@@ -236,6 +236,11 @@ export function resolveConfig(
     gateway: {
       host: gateway?.host ?? DEFAULTS.gatewayHost,
       port: gateway?.port ?? DEFAULTS.gatewayPort,
+      // undefined: the default; null (or `off`): no gRPC.
+      grpcPort:
+        gateway?.grpc_port === undefined
+          ? DEFAULTS.gatewayGrpcPort
+          : gateway.grpc_port,
       adminKey: gateway?.admin_key ?? null,
       bodyLimitBytes:
         gateway?.body_limit ?? parseSize(DEFAULTS.gatewayBodyLimit),
