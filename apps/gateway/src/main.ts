@@ -19,6 +19,7 @@ import {
   MemoryRateLimitStore,
   NatsKvRateLimitStore,
   RateLimitStore,
+  setUpOpenApi,
 } from '@portfolio/gateway-service';
 
 /**
@@ -57,6 +58,8 @@ async function main(): Promise<void> {
     createGatewayAdapter(config.gateway.bodyLimitBytes),
     { logger: logLevels(config) },
   );
+  // GET /docs (Swagger UI) and /docs/json (OpenAPI 3), before listen adds no more routes.
+  setUpOpenApi(app);
   closeOnSignals(app, bus, 'gateway');
   for (const warning of authWarnings(gatewaySettings(config), 'this port'))
     new Logger('gateway').warn(warning);

@@ -20,6 +20,7 @@ import {
   GatewayServiceModule,
   gatewaySettings,
   listenGateway,
+  setUpOpenApi,
 } from '@portfolio/gateway-service';
 import { InProcessBus } from '@portfolio/messaging';
 import { ModelRegistryServiceModule } from '@portfolio/model-registry-service';
@@ -95,6 +96,8 @@ async function main(): Promise<void> {
     createGatewayAdapter(config.gateway.bodyLimitBytes),
     { logger: logLevels(config) },
   );
+  // GET /docs (Swagger UI) and /docs/json (OpenAPI 3), before listen adds no more routes.
+  setUpOpenApi(app);
   closeOnSignals(app, bus, 'portfolio');
   for (const warning of authWarnings(
     gatewaySettings(config),

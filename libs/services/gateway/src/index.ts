@@ -9,3 +9,9 @@ export {
   NatsKvRateLimitStore,
 } from './lib/limits/rate-limit-store';
 export type { RateLimitStore } from './lib/limits/rate-limit-store';
+export {
+  buildOpenApiDocument,
+  DOCS_JSON_PATH,
+  DOCS_PATH,
+  setUpOpenApi,
+} from './lib/openapi/openapi-setup';

@@ -18,6 +18,7 @@ import {
 import { GatewayServiceModule } from './gateway-service.module';
 import { GatewaySettings } from './gateway.settings';
 import { createGatewayAdapter } from './http/gateway-http';
+import { setUpOpenApi } from './openapi/openapi-setup';
 
 export const TEST_SETTINGS: GatewaySettings = {
   // The auth specs turn it on; the others test what lies behind it.
@@ -51,6 +52,8 @@ export async function startGateway(
     createGatewayAdapter(all.bodyLimitBytes),
     { logger: false },
   );
+  // As the apps do, so that the tests see every route they serve.
+  setUpOpenApi(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;

@@ -9,6 +9,7 @@ import {
   Post,
   Req,
 } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 
@@ -20,11 +21,22 @@ import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
 import { Access } from '../auth/scopes';
 import { parseVersion } from '../v1/v1.controller';
 import { parseCreateModel, parseLoadBody, parseUnloadBody } from './admin.dto';
+import {
+  CreateModelDocs,
+  GetModelDocs,
+  GetVersionDocs,
+  ListModelsDocs,
+  ListVersionsDocs,
+  LoadDocs,
+  UnloadDocs,
+  UploadVersionDocs,
+} from './admin.openapi';
 import { CacheAdminService } from './cache-admin.service';
 import { ModelAdminService } from './model-admin.service';
 
 @Controller('admin')
 @Access('admin')
+@ApiTags('admin')
 export class AdminController {
   constructor(
     private readonly admin: ModelAdminService,
@@ -34,23 +46,27 @@ export class AdminController {
   ) {}
 
   @Post('models')
+  @CreateModelDocs()
   @HttpCode(201)
   async createModel(@Body() body: unknown) {
     return (await this.admin.createModel(parseCreateModel(body))).model;
   }
 
   @Get('models')
+  @ListModelsDocs()
   listModels() {
     return this.messaging.call(Registry.listModels, {});
   }
 
   @Get('models/:modelId')
+  @GetModelDocs()
   getModel(@Param('modelId') modelId: string) {
     assertModelId(modelId);
     return this.messaging.call(Registry.getModel, { id: modelId });
   }
 
   @Get('models/:modelId/versions')
+  @ListVersionsDocs()
   async listVersions(@Param('modelId') modelId: string) {
     assertModelId(modelId);
     const { versions } = await this.messaging.call(Registry.getModel, {
@@ -60,6 +76,7 @@ export class AdminController {
   }
 
   @Get('models/:modelId/versions/:version')
+  @GetVersionDocs()
   async getVersion(
     @Param('modelId') modelId: string,
     @Param('version') version: string,
@@ -76,6 +93,7 @@ export class AdminController {
 
   /** The artifact as the raw request body (`application/octet-stream`), streamed to storage. */
   @Post('models/:modelId/versions')
+  @UploadVersionDocs()
   @HttpCode(201)
   async uploadVersion(
     @Param('modelId') modelId: string,
@@ -125,6 +143,7 @@ export class AdminController {
 
   /** `{ "version"?, "copies"? }` (or no body): loaded on that many runtimes when it answers. */
   @Post('models/:modelId/load')
+  @LoadDocs()
   @HttpCode(200)
   load(@Param('modelId') modelId: string, @Body() body: unknown) {
     assertModelId(modelId);
@@ -133,6 +152,7 @@ export class AdminController {
 
   /** `{ "version"? }` (or no body): every copy unloaded, once its requests are done. */
   @Post('models/:modelId/unload')
+  @UnloadDocs()
   @HttpCode(200)
   unload(@Param('modelId') modelId: string, @Body() body: unknown) {
     assertModelId(modelId);

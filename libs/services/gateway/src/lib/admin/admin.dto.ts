@@ -10,8 +10,11 @@ import {
 import { parseDuration, parseSize } from '@portfolio/config';
 import { describeIssues } from '@portfolio/messaging';
 
-/** `POST /admin/models` as clients send it: sizes like "2GB", durations like "1h" or seconds. */
-const CreateModelBody = z.strictObject({
+/**
+ * `POST /admin/models` as clients send it: sizes like "2GB", durations like "1h" or seconds.
+ * The OpenAPI document describes the body from this schema (admin.openapi.ts).
+ */
+export const CreateModelBody = z.strictObject({
   id: z.string(),
   format: z.enum(MODEL_FORMATS, {
     error: () => `format must be one of ${MODEL_FORMATS.join(', ')}`,
@@ -70,14 +73,14 @@ function field<T>(name: string, parse: () => T): T {
 }
 
 /** `POST /admin/models/{id}/load`: both optional; no body at all means `{}`. */
-const LoadBody = z.strictObject({
+export const LoadBody = z.strictObject({
   version: AdminLoadRequest.shape.version.optional(),
   copies: AdminLoadRequest.shape.copies,
 });
 export type LoadBody = z.infer<typeof LoadBody>;
 
 /** `POST /admin/models/{id}/unload`: every version unless `version` names one. */
-const UnloadBody = z.strictObject({
+export const UnloadBody = z.strictObject({
   version: AdminUnloadRequest.shape.version,
 });
 export type UnloadBody = z.infer<typeof UnloadBody>;

@@ -1,4 +1,3 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 
 import {
@@ -10,8 +9,9 @@ import {
 import { Messaging } from '@portfolio/messaging';
 
 import { GatewayWithPeers, startInProcess } from '../gateway.testing';
+import { servedRoutes } from '../served-routes.testing';
 import { keyDigest } from './key-directory.service';
-import { RouteAccess } from './scopes';
+import { INVENTORY } from './route-inventory.testing';
 
 const ADMIN_KEY = 'bootstrap-admin-key-0123456789';
 
@@ -84,59 +84,6 @@ class FakeKeys {
     return key;
   }
 }
-
-/** `METHOD path` of every route Fastify serves (HEAD, added for each GET, left out). */
-function servedRoutes(app: NestFastifyApplication): string[] {
-  const tree: string = app
-    .getHttpAdapter()
-    .getInstance()
-    .printRoutes({ commonPrefix: false });
-  const stack: string[] = [];
-  const routes: string[] = [];
-  for (const line of tree.split('\n')) {
-    const m = /^([│ ]*)[├└]── (\S+)(?: \(([^)]+)\))?/.exec(line);
-    if (!m) continue;
-    const depth = m[1].length / 4;
-    stack.length = depth;
-    stack.push(m[2]);
-    const path = stack.join('');
-    for (const method of (m[3] ?? '').split(', ').filter(Boolean))
-      if (method !== 'HEAD') routes.push(`${method} ${path}`);
-  }
-  return routes.sort();
-}
-
-/**
- * Every route and who may call it. A route added without a line here fails the
- * inventory test below: a new route's access is decided on purpose.
- */
-const INVENTORY: Record<string, RouteAccess> = {
-  'GET /v1/health': 'public',
-  'GET /v1/models/status': 'read',
-  'GET /v1/models/:modelId/metadata': 'read',
-  'POST /v1/models/:modelId/predict': 'predict',
-  'GET /v2': 'read',
-  'GET /v2/health/live': 'public',
-  'GET /v2/health/ready': 'public',
-  'GET /v2/models/:name': 'read',
-  'GET /v2/models/:name/ready': 'read',
-  'GET /v2/models/:name/versions/:version': 'read',
-  'GET /v2/models/:name/versions/:version/ready': 'read',
-  'POST /v2/models/:name/infer': 'predict',
-  'POST /v2/models/:name/versions/:version/infer': 'predict',
-  'GET /admin/models': 'admin',
-  'POST /admin/models': 'admin',
-  'GET /admin/models/:modelId': 'admin',
-  'GET /admin/models/:modelId/versions': 'admin',
-  'POST /admin/models/:modelId/versions': 'admin',
-  'GET /admin/models/:modelId/versions/:version': 'admin',
-  'POST /admin/models/:modelId/load': 'admin',
-  'POST /admin/models/:modelId/unload': 'admin',
-  'GET /admin/keys': 'admin',
-  'POST /admin/keys': 'admin',
-  'DELETE /admin/keys/:id': 'admin',
-  'GET /metrics': 'read',
-};
 
 /** A scope that does not grant `needed` (admin grants everything). */
 const WRONG_SCOPE: Record<ApiKeyScope, ApiKeyScope> = {

@@ -8,6 +8,7 @@ import {
   Post,
   Req,
 } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -24,10 +25,11 @@ import { describeIssues, Messaging } from '@portfolio/messaging';
 
 import { principalOf } from './auth.guard';
 import { KeyDirectory, keyDigest } from './key-directory.service';
+import { CreateKeyDocs, ListKeysDocs, RevokeKeyDocs } from './keys.openapi';
 import { Access } from './scopes';
 
-/** `POST /admin/keys` as clients send it. */
-const CreateKeyBody = z.strictObject({
+/** `POST /admin/keys` as clients send it (and as the OpenAPI document describes it). */
+export const CreateKeyBody = z.strictObject({
   name: z.string().min(1).max(100),
   scopes: z.array(ApiKeyScope).min(1),
   rate_limit: RateLimitSchema.nullable().optional(),
@@ -48,6 +50,7 @@ const PREFIX_LENGTH = 8;
  */
 @Controller('admin/keys')
 @Access('admin')
+@ApiTags('keys')
 export class KeysController {
   constructor(
     private readonly messaging: Messaging,
@@ -55,6 +58,7 @@ export class KeysController {
   ) {}
 
   @Post()
+  @CreateKeyDocs()
   @HttpCode(201)
   async create(
     @Body() body: unknown,
@@ -76,11 +80,13 @@ export class KeysController {
   }
 
   @Get()
+  @ListKeysDocs()
   list() {
     return this.messaging.call(ApiKeys.list, {});
   }
 
   @Delete(':id')
+  @RevokeKeyDocs()
   @HttpCode(200)
   async revoke(@Param('id') id: string): Promise<ApiKeyRecord> {
     if (!ApiKeyId.safeParse(id).success)

@@ -1,18 +1,27 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
 
 import type { ApiKeyRecord, ApiKeyScope } from '@portfolio/contracts';
 
 export const SCOPE_METADATA = 'portfolio:scope';
+
+/** The OpenAPI extension that carries a route's access into the document (see setUpOpenApi). */
+export const SCOPE_EXTENSION = 'x-required-scope';
 
 /** What a route asks of the key: a scope, or nothing at all (`public`: health only). */
 export type RouteAccess = ApiKeyScope | 'public';
 
 /**
  * The scope a controller's routes (or one route) need. Every route must say: the guard
- * refuses a route that names none, so a new route cannot be open by omission.
+ * refuses a route that names none, so a new route cannot be open by omission. The same
+ * value goes into the OpenAPI document as `x-required-scope` (a route's own wins over
+ * its controller's, as in the guard), from which the document's security is derived.
  */
 export const Access = (access: RouteAccess) =>
-  SetMetadata(SCOPE_METADATA, access);
+  applyDecorators(
+    SetMetadata(SCOPE_METADATA, access),
+    ApiExtension(SCOPE_EXTENSION, access),
+  );
 
 /** Who sent a request: the bootstrap admin key, a registered key, or nobody (auth off). */
 export interface Principal {

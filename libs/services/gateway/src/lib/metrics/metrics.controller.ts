@@ -1,4 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 
 import { CacheManager } from '@portfolio/contracts';
@@ -17,6 +18,7 @@ const STATUS_TIMEOUT_MS = 2000;
  */
 @Controller()
 @Access('read')
+@ApiTags('metrics')
 export class MetricsController {
   constructor(
     private readonly metrics: GatewayMetrics,
@@ -25,6 +27,22 @@ export class MetricsController {
   ) {}
 
   @Get('metrics')
+  @ApiOperation({
+    summary: 'Prometheus metrics',
+    description:
+      'HTTP requests and latency by route template, cache hits and misses, loads, evictions by reason, memory per runtime, copies and quotas (docs/metrics.md). 200 even when the cache-manager does not answer: `portfolio_cache_manager_up` is then 0.',
+  })
+  @ApiResponse({
+    status: 200,
+    description: 'Prometheus text exposition format',
+    content: {
+      'text/plain; version=0.0.4; charset=utf-8': {
+        schema: { type: 'string' },
+        example:
+          '# HELP portfolio_cache_manager_up Whether the cache-manager answered this scrape\n# TYPE portfolio_cache_manager_up gauge\nportfolio_cache_manager_up 1\n',
+      },
+    },
+  })
   async scrape(@Res({ passthrough: true }) reply: FastifyReply) {
     const cluster = await this.messaging
       .call(CacheManager.status, {}, { timeoutMs: STATUS_TIMEOUT_MS })

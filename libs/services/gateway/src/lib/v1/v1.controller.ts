@@ -8,6 +8,7 @@ import {
   Query,
   Res,
 } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 
 import { PortfolioError } from '@portfolio/contracts';
@@ -17,9 +18,16 @@ import { Access } from '../auth/scopes';
 import { ModelCatalogService } from '../catalog/model-catalog.service';
 import { ClusterInfoService } from './cluster-info.service';
 import { PredictService } from './predict.service';
+import {
+  HealthDocs,
+  MetadataDocs,
+  PredictDocs,
+  StatusDocs,
+} from './v1.openapi';
 
 @Controller('v1')
 @Access('read')
+@ApiTags('v1')
 export class V1Controller {
   constructor(
     private readonly catalog: ModelCatalogService,
@@ -29,6 +37,7 @@ export class V1Controller {
 
   @Get('health')
   @Access('public')
+  @HealthDocs()
   async health(@Res({ passthrough: true }) reply: FastifyReply) {
     const health = await this.info.health();
     if (health.status === 'down')
@@ -37,17 +46,20 @@ export class V1Controller {
   }
 
   @Get('models/status')
+  @StatusDocs()
   status() {
     return this.info.status();
   }
 
   @Get('models/:modelId/metadata')
+  @MetadataDocs()
   metadata(@Param('modelId') modelId: string) {
     return this.info.metadata(modelId);
   }
 
   @Post('models/:modelId/predict')
   @Access('predict')
+  @PredictDocs()
   @HttpCode(200)
   async predict(
     @Param('modelId') modelId: string,

@@ -8,6 +8,7 @@ import {
   Post,
   Res,
 } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 
 import {
@@ -28,6 +29,14 @@ import {
   INFERENCE_HEADER_CONTENT_LENGTH,
 } from './oip.codec';
 import { Access } from '../auth/scopes';
+import {
+  InferDocs,
+  LiveDocs,
+  ModelMetadataDocs,
+  ModelReadyDocs,
+  ReadyDocs,
+  ServerMetadataDocs,
+} from './oip.openapi';
 
 /**
  * What `GET /v2` reports. `version` is the workspace's version (package.json), which no
@@ -56,10 +65,12 @@ const PLATFORM: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx' };
  */
 @Controller('v2')
 @Access('read')
+@ApiTags('v2')
 export class V2ServerController {
   constructor(private readonly info: ClusterInfoService) {}
 
   @Get()
+  @ServerMetadataDocs()
   metadata() {
     return SERVER_METADATA;
   }
@@ -67,6 +78,7 @@ export class V2ServerController {
   /** The process answers: it is live. */
   @Get('health/live')
   @Access('public')
+  @LiveDocs()
   live() {
     return { live: true };
   }
@@ -78,6 +90,7 @@ export class V2ServerController {
    */
   @Get('health/ready')
   @Access('public')
+  @ReadyDocs()
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     const { components } = await this.info.health();
     const missing = Object.entries(NOT_READY_WHEN_DOWN)
@@ -100,6 +113,7 @@ export class V2ServerController {
  */
 @Controller('v2/models')
 @Access('read')
+@ApiTags('v2')
 export class V2ModelsController {
   constructor(
     private readonly catalog: ModelCatalogService,
@@ -108,11 +122,13 @@ export class V2ModelsController {
   ) {}
 
   @Get(':name')
+  @ModelMetadataDocs(false)
   metadata(@Param('name') name: string) {
     return this.modelMetadata(name, undefined);
   }
 
   @Get(':name/versions/:version')
+  @ModelMetadataDocs(true)
   versionMetadata(
     @Param('name') name: string,
     @Param('version') version: string,
@@ -121,17 +137,20 @@ export class V2ModelsController {
   }
 
   @Get(':name/ready')
+  @ModelReadyDocs(false)
   ready(@Param('name') name: string) {
     return this.modelReady(name, undefined);
   }
 
   @Get(':name/versions/:version/ready')
+  @ModelReadyDocs(true)
   versionReady(@Param('name') name: string, @Param('version') version: string) {
     return this.modelReady(name, parseVersion(version));
   }
 
   @Post(':name/infer')
   @Access('predict')
+  @InferDocs(false)
   @HttpCode(200)
   infer(
     @Param('name') name: string,
@@ -144,6 +163,7 @@ export class V2ModelsController {
 
   @Post(':name/versions/:version/infer')
   @Access('predict')
+  @InferDocs(true)
   @HttpCode(200)
   versionInfer(
     @Param('name') name: string,

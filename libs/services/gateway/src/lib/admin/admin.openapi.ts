@@ -1,0 +1,310 @@
+import { applyDecorators } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiConsumes,
+  ApiOperation,
+  ApiParam,
+  SchemaObject,
+} from '@nestjs/swagger';
+import { z } from 'zod';
+
+import {
+  AdminLoadResponse,
+  AdminUnloadResponse,
+  ModelRecordSchema,
+  VersionRecordSchema,
+} from '@portfolio/contracts';
+
+import {
+  ApiErrors,
+  ApiJson,
+  ErrorCase,
+  openApiSchema,
+} from '../openapi/openapi';
+import { INFERENCE_ERRORS, MODEL_ID_PARAM } from '../v1/v1.openapi';
+import { CreateModelBody, LoadBody, UnloadBody } from './admin.dto';
+
+/*
+ * The OpenAPI description of /admin/models (docs/api.md, "Admin API"). Bodies and
+ * answers are described from the zod schemas that validate them (admin.dto.ts) and the
+ * registry's records, so the document says what the code accepts.
+ */
+
+const MODEL_RECORD = openApiSchema(ModelRecordSchema);
+const VERSION_RECORD = openApiSchema(VersionRecordSchema);
+
+const CREATED = '2026-01-05T10:00:00.000Z';
+const SHA = '3b99c2f5e0f4a1d8b7c6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4';
+const SIGNATURE = {
+  inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }],
+  outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1] }],
+};
+
+export const CREATE_MODEL_EXAMPLE = {
+  id: 'fraud',
+  format: 'onnx',
+  description: 'card fraud scores',
+  memory_estimate: '512MiB',
+  memory_estimate_authoritative: false,
+  preload: false,
+  pinned: false,
+  ttl: '1h',
+  labels: { team: 'red' },
+};
+
+const MODEL_EXAMPLE = {
+  id: 'fraud',
+  format: 'onnx',
+  description: 'card fraud scores',
+  memory_estimate_bytes: 536870912,
+  memory_estimate_authoritative: false,
+  preload: false,
+  pinned: false,
+  ttl_ms: 3600000,
+  labels: { team: 'red' },
+  created_at: CREATED,
+  updated_at: CREATED,
+};
+
+const VERSION_EXAMPLE = {
+  model_id: 'fraud',
+  version: 1,
+  format: 'onnx',
+  artifact_uri: `local:fraud/${SHA}/model.onnx`,
+  sha256: SHA,
+  size_bytes: 1413,
+  signature: SIGNATURE,
+  status: 'ready',
+  created_at: CREATED,
+  measured: { memory_bytes: 786432, load_ms: 3.9, measured_at: CREATED },
+};
+
+const VERSION_PARAM = ApiParam({
+  name: 'version',
+  description: 'A version number (a positive integer).',
+  example: '1',
+});
+
+const BAD_MODEL_ID: ErrorCase = {
+  status: 400,
+  codes: ['INVALID_MODEL_ID'],
+  when: 'the model id is not valid',
+};
+const NO_MODEL: ErrorCase = {
+  status: 404,
+  codes: ['MODEL_NOT_FOUND'],
+  when: 'the model is not registered',
+};
+const NO_VERSION: ErrorCase = {
+  status: 404,
+  codes: ['MODEL_NOT_FOUND', 'VERSION_NOT_FOUND'],
+  when: 'the model is not registered, or the version does not exist',
+};
+const BAD_BODY: ErrorCase = {
+  status: 400,
+  codes: ['INVALID_REQUEST', 'INVALID_MODEL_ID'],
+  when: 'a bad body (other keys, a field of the wrong type; the message names the field)',
+};
+const CACHE_MANAGER_DOWN: ErrorCase = {
+  status: 503,
+  codes: ['SERVICE_UNAVAILABLE', 'NO_RUNTIME'],
+  when: 'the cache-manager does not answer, or fewer runtimes can take a copy than asked for',
+};
+
+export const CreateModelDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Register a model',
+      description:
+        'Only `id` and `format` are required; other keys are refused. Only `onnx` is accepted today (else 400 `UNSUPPORTED_FORMAT`). `memory_estimate` is bytes or a size (`512MiB`), `ttl` seconds or a duration (`1h`).',
+    }),
+    ApiBody({
+      schema: openApiSchema(CreateModelBody, 'input'),
+      examples: { fraud: { summary: 'A model', value: CREATE_MODEL_EXAMPLE } },
+    }),
+    ApiJson(201, 'The model record', MODEL_RECORD, MODEL_EXAMPLE),
+    ApiErrors(
+      {
+        status: 400,
+        codes: ['INVALID_REQUEST', 'INVALID_MODEL_ID', 'UNSUPPORTED_FORMAT'],
+        when: 'a bad body, a bad id, or a format not supported yet',
+      },
+      { status: 409, codes: ['MODEL_EXISTS'], when: 'the id is taken' },
+    ),
+  );
+
+export const ListModelsDocs = () =>
+  applyDecorators(
+    ApiOperation({ summary: 'Every registered model' }),
+    ApiJson(
+      200,
+      'The models',
+      openApiSchema(z.object({ models: z.array(ModelRecordSchema) })),
+      { models: [MODEL_EXAMPLE] },
+    ),
+  );
+
+export const GetModelDocs = () =>
+  applyDecorators(
+    ApiOperation({ summary: 'A model and its versions' }),
+    MODEL_ID_PARAM,
+    ApiJson(
+      200,
+      'The model',
+      openApiSchema(
+        z.object({
+          model: ModelRecordSchema,
+          versions: z.array(VersionRecordSchema),
+        }),
+      ),
+      { model: MODEL_EXAMPLE, versions: [VERSION_EXAMPLE] },
+    ),
+    ApiErrors(BAD_MODEL_ID, NO_MODEL),
+  );
+
+export const ListVersionsDocs = () =>
+  applyDecorators(
+    ApiOperation({ summary: 'The versions of a model' }),
+    MODEL_ID_PARAM,
+    ApiJson(
+      200,
+      'The versions',
+      openApiSchema(z.object({ versions: z.array(VersionRecordSchema) })),
+      { versions: [VERSION_EXAMPLE] },
+    ),
+    ApiErrors(BAD_MODEL_ID, NO_MODEL),
+  );
+
+export const GetVersionDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'A version',
+      description:
+        "`measured` is the registry's latest memory measurement of the version, `null` before its first load.",
+    }),
+    MODEL_ID_PARAM,
+    VERSION_PARAM,
+    ApiJson(200, 'The version record', VERSION_RECORD, VERSION_EXAMPLE),
+    ApiErrors(
+      {
+        status: 400,
+        codes: ['INVALID_MODEL_ID', 'INVALID_REQUEST'],
+        when: 'the model id is not valid, or the version is not a positive integer',
+      },
+      NO_VERSION,
+    ),
+  );
+
+/** What the upload answers: the version record without its storage key and measurement. */
+const UploadedVersion = VersionRecordSchema.omit({
+  artifact_uri: true,
+  measured: true,
+});
+
+export const UploadVersionDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Upload an artifact: the next version',
+      description:
+        "The artifact is the raw request body, streamed to storage, hashed and validated for the model's format (ONNX: tensor inputs and outputs, no external weights); its signature is read from it. The same bytes uploaded again make a new version. Nothing is left behind when an upload fails.",
+    }),
+    MODEL_ID_PARAM,
+    ApiConsumes('application/octet-stream'),
+    ApiBody({
+      required: true,
+      schema: {
+        type: 'string',
+        format: 'binary',
+        description:
+          'The model file (`Content-Type: application/octet-stream`; anything else: 400).',
+      } satisfies SchemaObject,
+    }),
+    ApiJson(201, 'The new version', openApiSchema(UploadedVersion), {
+      model_id: 'fraud',
+      version: 1,
+      format: 'onnx',
+      sha256: SHA,
+      size_bytes: 1413,
+      signature: SIGNATURE,
+      status: 'ready',
+      created_at: CREATED,
+    }),
+    ApiErrors(
+      {
+        status: 400,
+        codes: ['INVALID_REQUEST', 'INVALID_MODEL_ID'],
+        when: 'the Content-Type is not application/octet-stream, or the model id is not valid',
+      },
+      { ...NO_MODEL, when: 'the model is not registered (register it first)' },
+      {
+        status: 413,
+        codes: ['PAYLOAD_TOO_LARGE'],
+        when: 'the artifact is over gateway.body_limit',
+      },
+      {
+        status: 422,
+        codes: ['INVALID_ARTIFACT'],
+        when: "the file is not a valid artifact of the model's format (the message says what is wrong)",
+      },
+    ),
+  );
+
+const byStatus = (status: number) =>
+  INFERENCE_ERRORS.filter((e) => e.status === status);
+
+export const LoadDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Load a version now, on one or more runtimes',
+      description:
+        '`version` defaults to the one predict would use; `copies` (1 to 64, default 1) is how many runtimes hold it when the answer comes. The body is optional.',
+    }),
+    MODEL_ID_PARAM,
+    ApiBody({
+      required: false,
+      schema: openApiSchema(LoadBody, 'input'),
+      examples: {
+        two: {
+          summary: 'Two copies of version 2',
+          value: { version: 2, copies: 2 },
+        },
+      },
+    }),
+    ApiJson(200, 'Where it is loaded', openApiSchema(AdminLoadResponse), {
+      model_id: 'fraud',
+      version: 2,
+      nodes: ['runtime-1', 'runtime-2'],
+    }),
+    ApiErrors(
+      BAD_BODY,
+      NO_VERSION,
+      ...byStatus(422),
+      CACHE_MANAGER_DOWN,
+      ...byStatus(504),
+      ...byStatus(507),
+    ),
+  );
+
+export const UnloadDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Unload every copy of a model (or of one version)',
+      description:
+        'Each copy once its requests in flight are done; the next request loads it again. No body, or `{}`: every version.',
+    }),
+    MODEL_ID_PARAM,
+    ApiBody({
+      required: false,
+      schema: openApiSchema(UnloadBody, 'input'),
+      examples: { one: { summary: 'Version 1 only', value: { version: 1 } } },
+    }),
+    ApiJson(200, 'What was unloaded', openApiSchema(AdminUnloadResponse), {
+      model_id: 'fraud',
+      unloaded: [{ node_id: 'runtime-1', version: 1, freed_bytes: 18542592 }],
+    }),
+    ApiErrors(BAD_BODY, NO_VERSION, {
+      status: 503,
+      codes: ['SERVICE_UNAVAILABLE'],
+      when: 'the cache-manager does not answer',
+    }),
+  );

@@ -1,0 +1,44 @@
+import { RouteAccess } from './scopes';
+
+/**
+ * Every route the gateway serves and who may call it. A route added without a line here
+ * fails auth.spec.ts's inventory test: a new route's access is decided on purpose. The
+ * auth tests check the guard against it, openapi.spec.ts the document.
+ */
+export const INVENTORY: Record<string, RouteAccess> = {
+  'GET /v1/health': 'public',
+  'GET /v1/models/status': 'read',
+  'GET /v1/models/:modelId/metadata': 'read',
+  'POST /v1/models/:modelId/predict': 'predict',
+  'GET /v2': 'read',
+  'GET /v2/health/live': 'public',
+  'GET /v2/health/ready': 'public',
+  'GET /v2/models/:name': 'read',
+  'GET /v2/models/:name/ready': 'read',
+  'GET /v2/models/:name/versions/:version': 'read',
+  'GET /v2/models/:name/versions/:version/ready': 'read',
+  'POST /v2/models/:name/infer': 'predict',
+  'POST /v2/models/:name/versions/:version/infer': 'predict',
+  'GET /admin/models': 'admin',
+  'POST /admin/models': 'admin',
+  'GET /admin/models/:modelId': 'admin',
+  'GET /admin/models/:modelId/versions': 'admin',
+  'POST /admin/models/:modelId/versions': 'admin',
+  'GET /admin/models/:modelId/versions/:version': 'admin',
+  'POST /admin/models/:modelId/load': 'admin',
+  'POST /admin/models/:modelId/unload': 'admin',
+  'GET /admin/keys': 'admin',
+  'POST /admin/keys': 'admin',
+  'DELETE /admin/keys/:id': 'admin',
+  'GET /metrics': 'read',
+  // The OpenAPI document and Swagger UI (setUpOpenApi): Fastify's own routes, outside
+  // Nest's router and so outside the guard; they show the code's contract, no data.
+  'GET /docs': 'public',
+  'GET /docs/': 'public',
+  'GET /docs/json': 'public',
+  'GET /docs/index.html': 'public',
+  'GET /docs/swagger-ui-init.js': 'public',
+  'GET /docs/docs/swagger-ui-init.js': 'public',
+  'GET /docs/LICENSE': 'public',
+  'GET /docs/*': 'public',
+};
