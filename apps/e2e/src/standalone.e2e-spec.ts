@@ -68,6 +68,29 @@ describe('standalone Portfolio', () => {
     await app?.stop();
   });
 
+  it('serves Swagger UI at /docs and the OpenAPI document at /docs/json, without a key', async () => {
+    // Plain fetch: no key, as a browser opening the page would.
+    const page = await fetch(`${url}/docs`);
+    const json = await fetch(`${url}/docs/json`);
+    const css = await fetch(`${url}/docs/swagger-ui.css`);
+    const doc = (await json.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
+
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('swagger-ui');
+    // The page's assets come from the built app's node_modules (swagger-ui-dist).
+    expect(css.status).toBe(200);
+    expect(json.status).toBe(200);
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths['/v1/models/{modelId}/predict'])).toEqual([
+      'post',
+    ]);
+    expect(doc.paths['/v2/models/{name}/infer']['post']).toBeDefined();
+  });
+
   it('prints the URL and a curl line that works as printed', async () => {
     expect(app.logs()).toContain(`Portfolio is running (standalone) at ${url}`);
     expect(app.logs()).toContain(
