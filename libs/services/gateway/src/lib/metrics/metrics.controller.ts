@@ -13,8 +13,9 @@ import { Access } from '../auth/scopes';
 const STATUS_TIMEOUT_MS = 2000;
 
 /**
- * `GET /metrics`: Prometheus text. Open like health (no key): it names models, versions
- * and runtimes, nothing more; keep the port private if that is too much.
+ * `GET /metrics`: Prometheus text, for a key with the `read` scope (Prometheus sends it
+ * with `authorization: { credentials: <key> }` in its scrape config): it names models,
+ * versions and runtimes.
  */
 @Controller()
 @Access('read')
