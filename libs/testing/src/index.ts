@@ -46,3 +46,22 @@ export { AppProcess, builtApp, REPO_ROOT } from './lib/cluster/app-process';
 export type { AppProcessOptions } from './lib/cluster/app-process';
 export { PortfolioCluster } from './lib/cluster/portfolio-cluster';
 export type { ClusterOptions } from './lib/cluster/portfolio-cluster';
+
+// Property-based fuzzing of the gateway's HTTP surface: requests, and the contract's oracle.
+export {
+  contractViolations,
+  describeRequest,
+  familyOf,
+  FuzzTally,
+  fuzzParameters,
+  fuzzRequest,
+  isOpenInferencePath,
+  jsonText,
+} from './lib/http-fuzz/http-fuzz';
+export type {
+  FuzzAccess,
+  FuzzOptions,
+  FuzzRequest,
+  FuzzResponse,
+  RouteFamily,
+} from './lib/http-fuzz/http-fuzz';

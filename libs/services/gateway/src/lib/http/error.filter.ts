@@ -60,6 +60,9 @@ export class GatewayErrorFilter implements ExceptionFilter {
       void reply.header('Retry-After', String(retryAfter));
     void reply
       .status(status)
+      // Set here too, not only by the adapter's onRequest hook: Fastify's 404 for a
+      // method no route has, on a URL it cannot decode, skips that hook.
+      .header('X-Request-Id', request.id)
       .header('Content-Type', 'application/json; charset=utf-8')
       .send(
         isOpenInferencePath(request.url)

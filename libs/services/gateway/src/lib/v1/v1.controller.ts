@@ -63,17 +63,17 @@ export class V1Controller {
   @HttpCode(200)
   async predict(
     @Param('modelId') modelId: string,
-    @Query('version') versionParam: string | undefined,
-    @Query('outputs') outputsParam: string | undefined,
+    @Query('version') versionParam: unknown,
+    @Query('outputs') outputsParam: unknown,
     @Body() body: unknown,
   ) {
     const resolved = await this.catalog.resolve(
       modelId,
-      parseVersion(versionParam),
+      parseVersion(singleQueryValue('version', versionParam)),
     );
     const inputs = this.predictor.parseV1Inputs(body, resolved);
     const outputs = this.predictor.parseOutputs(
-      outputsParam,
+      singleQueryValue('outputs', outputsParam),
       resolved.version.signature,
       modelId,
     );
@@ -87,6 +87,21 @@ export class V1Controller {
       outputs: out,
     };
   }
+}
+
+/**
+ * A query parameter given at most once. The query parser makes a repeated one
+ * (`?outputs=a&outputs=b`) an array: refused with 400, not read as one string.
+ */
+export function singleQueryValue(
+  name: string,
+  raw: unknown,
+): string | undefined {
+  if (raw === undefined || typeof raw === 'string') return raw;
+  throw new PortfolioError(
+    'INVALID_REQUEST',
+    `${name} must be given once (list outputs separated by commas: outputs=a,b)`,
+  );
 }
 
 export function parseVersion(raw: string | undefined): number | undefined {
