@@ -5,6 +5,7 @@ import { AdminController } from './admin/admin.controller';
 import { ArtifactUploader } from './admin/artifact-uploader';
 import { CacheAdminService } from './admin/cache-admin.service';
 import { AuthGuard } from './auth/auth.guard';
+import { Authenticator } from './auth/authenticator.service';
 import { KeyDirectory } from './auth/key-directory.service';
 import { KeysController } from './auth/keys.controller';
 import {
@@ -16,6 +17,7 @@ import { ModelAdminService } from './admin/model-admin.service';
 import { ModelCatalogService } from './catalog/model-catalog.service';
 import { ConfiguredModelsSync } from './config-sync/configured-models.sync';
 import { GATEWAY_SETTINGS, GatewaySettings } from './gateway.settings';
+import { OipGrpcServer } from './grpc/oip-grpc.server';
 import { GatewayErrorFilter } from './http/error.filter';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
@@ -24,6 +26,7 @@ import { ClusterInfoService } from './v1/cluster-info.service';
 import { PredictService } from './v1/predict.service';
 import { V1Controller } from './v1/v1.controller';
 import { InferBodyReader } from './v2/infer-body.reader';
+import { OpenInferenceService } from './v2/open-inference.service';
 import { V2ModelsController, V2ServerController } from './v2/v2.controller';
 
 /** Needs MessagingModule in the app, and the Fastify adapter from createGatewayAdapter. */
@@ -51,6 +54,7 @@ export class GatewayServiceModule {
         { provide: GATEWAY_SETTINGS, useValue: settings },
         { provide: APP_FILTER, useClass: GatewayErrorFilter },
         { provide: APP_GUARD, useClass: AuthGuard },
+        Authenticator,
         KeyDirectory,
         RateLimiter,
         {
@@ -65,6 +69,8 @@ export class GatewayServiceModule {
         InferBodyReader,
         ModelAdminService,
         ModelCatalogService,
+        OipGrpcServer,
+        OpenInferenceService,
         PredictService,
         RoutingTableService,
       ],

@@ -11,7 +11,8 @@ import {
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A request id a client may choose (else the gateway makes one). */
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Path parameters as long as a request line can be (Node's header limit, 16 KiB) reach
@@ -118,8 +119,12 @@ export async function listenGateway(
   const address = app.getHttpServer().address();
   const actualPort =
     typeof address === 'object' && address ? address.port : port;
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const url = `http://${shown}:${actualPort}`;
+  const url = `http://${shownHost(host)}:${actualPort}`;
   new Logger('Gateway').log(`listening on ${url}`);
   return url;
+}
+
+/** The host to print for a listening address: a local one for the wildcard addresses. */
+export function shownHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }

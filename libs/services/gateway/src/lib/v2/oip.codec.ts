@@ -1,12 +1,14 @@
 import { PortfolioError, Signature } from '@portfolio/contracts';
 import {
   checkTensor,
+  Datatype,
   isDatatype,
   NamedTensor,
   tensorFromJson,
   tensorFromRaw,
   tensorToFlat,
   tensorToRaw,
+  Tensor,
   TensorSpec,
 } from '@portfolio/tensor';
 
@@ -70,15 +72,7 @@ export function decodeInferRequest(
     const name = input['name'];
     if (typeof name !== 'string')
       throw invalidRequest(`inputs[${i}] has no string "name"`);
-    if (given.has(name)) throw invalidInput(name, 'is given more than once');
-    const spec = signature.inputs.find((s) => s.name === name);
-    if (!spec) {
-      throw new PortfolioError(
-        'INVALID_INPUT',
-        `model "${modelId}" has no input "${name}" (inputs: ${names(signature.inputs)})`,
-        { input: name, expected: signature.inputs.map((s) => s.name) },
-      );
-    }
+    const spec = inputSpec(name, given, signature, modelId);
     const params = optionalObject(
       input['parameters'],
       `input "${name}": "parameters"`,
@@ -120,7 +114,8 @@ export function decodeInferRequest(
       }
       tensor = rawTensor(
         name,
-        input,
+        input['datatype'],
+        input['shape'],
         spec,
         binary.subarray(offset, offset + size),
       );
@@ -133,16 +128,7 @@ export function decodeInferRequest(
       `the body has ${binary.byteLength - offset} bytes after the JSON header that no input's binary_data_size accounts for`,
     );
   }
-  const inputs = signature.inputs.map((spec) => {
-    const t = given.get(spec.name);
-    if (!t) {
-      throw invalidInput(
-        spec.name,
-        `is missing (expected ${spec.datatype} ${JSON.stringify(spec.shape)})`,
-      );
-    }
-    return t;
-  });
+  const inputs = inSignatureOrder(given, signature);
 
   const binaryAll = optionalBoolean(
     parameters?.['binary_data_output'],
@@ -238,14 +224,55 @@ function parseJsonHeader(bytes: Uint8Array): Record<string, unknown> {
   return requireObject(parsed, 'the inference request');
 }
 
-/** A binary input: its declared datatype and shape, checked, then its bytes read. */
-function rawTensor(
+/**
+ * The spec of the input `name`, which must be one of the signature's and not in `given`
+ * yet (the inputs read so far). Shared by the REST and gRPC codecs.
+ */
+export function inputSpec(
   name: string,
-  input: Record<string, unknown>,
+  given: ReadonlyMap<string, unknown>,
+  signature: Signature,
+  modelId: string,
+): TensorSpec {
+  if (given.has(name)) throw invalidInput(name, 'is given more than once');
+  const spec = signature.inputs.find((s) => s.name === name);
+  if (!spec) {
+    throw new PortfolioError(
+      'INVALID_INPUT',
+      `model "${modelId}" has no input "${name}" (inputs: ${names(signature.inputs)})`,
+      { input: name, expected: signature.inputs.map((s) => s.name) },
+    );
+  }
+  return spec;
+}
+
+/** Every input of the signature, in its order; one that was not given is refused. */
+export function inSignatureOrder(
+  given: ReadonlyMap<string, NamedTensor>,
+  signature: Signature,
+): NamedTensor[] {
+  return signature.inputs.map((spec) => {
+    const t = given.get(spec.name);
+    if (!t) {
+      throw invalidInput(
+        spec.name,
+        `is missing (expected ${spec.datatype} ${JSON.stringify(spec.shape)})`,
+      );
+    }
+    return t;
+  });
+}
+
+/**
+ * An input's declared datatype and shape, checked against its spec: the datatype first,
+ * since with the wrong one any later size error would only be a symptom.
+ */
+export function declaredTensor(
+  name: string,
+  datatype: unknown,
+  shape: unknown,
   spec: TensorSpec,
-  bytes: Uint8Array,
-) {
-  const { datatype, shape } = input;
+): { datatype: Datatype; shape: number[] } {
   if (!isDatatype(datatype))
     throw invalidInput(name, `unknown datatype ${describe(datatype)}`);
   if (
@@ -256,7 +283,6 @@ function rawTensor(
   ) {
     throw invalidInput(name, 'shape must be an array of non-negative integers');
   }
-  // Before reading bytes: with the wrong datatype, a size error would only be a symptom.
   if (datatype !== spec.datatype) {
     throw new PortfolioError(
       'INVALID_INPUT',
@@ -268,7 +294,19 @@ function rawTensor(
       },
     );
   }
-  const tensor = tensorFromRaw(name, datatype, shape as number[], bytes);
+  return { datatype, shape: shape as number[] };
+}
+
+/** A raw input (little-endian, row-major): its declaration checked, then its bytes read. */
+export function rawTensor(
+  name: string,
+  datatype: unknown,
+  shape: unknown,
+  spec: TensorSpec,
+  bytes: Uint8Array,
+): Tensor {
+  const declared = declaredTensor(name, datatype, shape, spec);
+  const tensor = tensorFromRaw(name, declared.datatype, declared.shape, bytes);
   checkTensor(name, tensor, spec);
   return tensor;
 }
@@ -290,25 +328,11 @@ function parseRequestedOutputs(
     const name = output['name'];
     if (typeof name !== 'string')
       throw invalidRequest(`outputs[${i}] has no string "name"`);
-    if (!signature.outputs.some((o) => o.name === name)) {
-      throw new PortfolioError(
-        'INVALID_INPUT',
-        `model "${modelId}" has no output "${name}" (outputs: ${names(signature.outputs)})`,
-        { output: name },
-      );
-    }
-    if (seen.has(name))
-      throw invalidRequest(`output "${name}" is requested more than once`);
-    seen.add(name);
     const params = optionalObject(
       output['parameters'],
       `output "${name}": "parameters"`,
     );
-    if (params?.['classification'] !== undefined) {
-      throw invalidRequest(
-        `output "${name}": the classification extension is not supported`,
-      );
-    }
+    requestedOutput(name, params ?? {}, signature, modelId, seen);
     // `binary_data` is the protocol's name; `binary_data_output` is taken here too.
     const binary =
       optionalBoolean(
@@ -323,6 +347,35 @@ function parseRequestedOutputs(
     return name;
   });
   return { outputs, binaryByOutput };
+}
+
+/**
+ * Checks one requested output: one of the signature's, asked for once (`seen` holds the
+ * names before it, and gets this one), without the classification extension (its
+ * `parameters` are the request's, in either envelope's form). Shared with gRPC.
+ */
+export function requestedOutput(
+  name: string,
+  parameters: Readonly<Record<string, unknown>>,
+  signature: Signature,
+  modelId: string,
+  seen: Set<string>,
+): void {
+  if (!signature.outputs.some((o) => o.name === name)) {
+    throw new PortfolioError(
+      'INVALID_INPUT',
+      `model "${modelId}" has no output "${name}" (outputs: ${names(signature.outputs)})`,
+      { output: name },
+    );
+  }
+  if (seen.has(name))
+    throw invalidRequest(`output "${name}" is requested more than once`);
+  seen.add(name);
+  if (parameters['classification'] !== undefined) {
+    throw invalidRequest(
+      `output "${name}": the classification extension is not supported`,
+    );
+  }
 }
 
 function requireObject(value: unknown, what: string): Record<string, unknown> {
@@ -355,7 +408,7 @@ function invalidRequest(message: string): PortfolioError {
   return new PortfolioError('INVALID_REQUEST', message);
 }
 
-function invalidInput(name: string, message: string): PortfolioError {
+export function invalidInput(name: string, message: string): PortfolioError {
   return new PortfolioError('INVALID_INPUT', `input "${name}" ${message}`, {
     input: name,
   });

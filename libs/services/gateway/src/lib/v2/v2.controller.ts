@@ -11,23 +11,16 @@ import {
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 
-import {
-  Registry,
-  ResolveVersionResponse,
-  Signature,
-} from '@portfolio/contracts';
-import { Messaging } from '@portfolio/messaging';
-import { NamedTensor } from '@portfolio/tensor';
-
-import { ModelCatalogService } from '../catalog/model-catalog.service';
-import { ClusterInfoService } from '../v1/cluster-info.service';
-import { PredictService } from '../v1/predict.service';
 import { parseVersion } from '../v1/v1.controller';
 import {
   decodeInferRequest,
   encodeInferResponse,
   INFERENCE_HEADER_CONTENT_LENGTH,
 } from './oip.codec';
+import {
+  OpenInferenceService,
+  SERVER_METADATA,
+} from './open-inference.service';
 import { Access } from '../auth/scopes';
 import {
   InferDocs,
@@ -38,26 +31,8 @@ import {
   ServerMetadataDocs,
 } from './oip.openapi';
 
-/**
- * What `GET /v2` reports. `version` is the workspace's version (package.json), which no
- * release process sets yet; `binary_tensor_data` is the one protocol extension served.
- */
-export const SERVER_METADATA = {
-  name: 'portfolio',
-  version: '0.0.0',
-  extensions: ['binary_tensor_data'],
-} as const;
-
-/** The health components an inference needs, and what their being down means. */
-const NOT_READY_WHEN_DOWN: Readonly<Record<string, string>> = {
-  bus: 'the message bus is disconnected',
-  registry: 'the registry does not answer',
-  cache_manager: 'the cache-manager does not answer',
-  runtimes: 'no runtime is alive',
-};
-
-/** Triton's platform names, which KServe clients read too; other formats keep their own. */
-const PLATFORM: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx' };
+/** What `GET /v2` reports (shared with gRPC's ServerMetadata). */
+export { SERVER_METADATA };
 
 /**
  * The Open Inference Protocol's server endpoints (KServe v2 / Triton): metadata (scope
@@ -67,7 +42,7 @@ const PLATFORM: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx' };
 @Access('read')
 @ApiTags('v2')
 export class V2ServerController {
-  constructor(private readonly info: ClusterInfoService) {}
+  constructor(private readonly oip: OpenInferenceService) {}
 
   @Get()
   @ServerMetadataDocs()
@@ -92,16 +67,13 @@ export class V2ServerController {
   @Access('public')
   @ReadyDocs()
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
-    const { components } = await this.info.health();
-    const missing = Object.entries(NOT_READY_WHEN_DOWN)
-      .filter(
-        ([c]) =>
-          (components[c] as { status?: string } | undefined)?.status === 'down',
-      )
-      .map(([, why]) => why);
-    if (missing.length === 0) return { ready: true };
+    const readiness = await this.oip.serverReadiness();
+    if (readiness.ready) return { ready: true };
     void reply.status(503).header('Retry-After', '1');
-    return { ready: false, error: `not ready: ${missing.join('; ')}` };
+    return {
+      ready: false,
+      error: `not ready: ${readiness.missing.join('; ')}`,
+    };
   }
 }
 
@@ -115,16 +87,12 @@ export class V2ServerController {
 @Access('read')
 @ApiTags('v2')
 export class V2ModelsController {
-  constructor(
-    private readonly catalog: ModelCatalogService,
-    private readonly predictor: PredictService,
-    private readonly messaging: Messaging,
-  ) {}
+  constructor(private readonly oip: OpenInferenceService) {}
 
   @Get(':name')
   @ModelMetadataDocs(false)
   metadata(@Param('name') name: string) {
-    return this.modelMetadata(name, undefined);
+    return this.oip.modelMetadata(name, undefined);
   }
 
   @Get(':name/versions/:version')
@@ -133,7 +101,7 @@ export class V2ModelsController {
     @Param('name') name: string,
     @Param('version') version: string,
   ) {
-    return this.modelMetadata(name, parseVersion(version));
+    return this.oip.modelMetadata(name, parseVersion(version));
   }
 
   @Get(':name/ready')
@@ -181,26 +149,8 @@ export class V2ModelsController {
     );
   }
 
-  private async modelMetadata(name: string, version: number | undefined) {
-    const resolved = await this.catalog.resolve(name, version);
-    const { versions } = await this.messaging.call(Registry.getModel, {
-      id: name,
-    });
-    const signature = resolved.version.signature;
-    return {
-      name,
-      versions: versions
-        .filter((v) => v.status === 'ready')
-        .map((v) => String(v.version)),
-      platform: PLATFORM[resolved.model.format] ?? resolved.model.format,
-      inputs: signature.inputs.map(describeTensor),
-      outputs: signature.outputs.map(describeTensor),
-    };
-  }
-
-  /** Ready when the version resolves: a request for it is served (loaded on demand). */
   private async modelReady(name: string, version: number | undefined) {
-    await this.catalog.resolve(name, version);
+    await this.oip.modelReady(name, version);
     return { name, ready: true };
   }
 
@@ -211,23 +161,18 @@ export class V2ModelsController {
     headerLength: string | undefined,
     reply: FastifyReply,
   ): Promise<Buffer> {
-    const resolved = await this.catalog.resolve(name, version);
-    const request = decodeInferRequest(
-      body,
-      headerLength,
-      resolved.version.signature,
-      name,
-    );
-    const result = await this.predictor.infer(
-      resolved,
-      request.inputs,
-      request.outputs,
+    const {
+      request,
+      version: served,
+      outputs,
+    } = await this.oip.infer(name, version, (signature) =>
+      decodeInferRequest(body, headerLength, signature, name),
     );
     const encoded = encodeInferResponse({
       modelId: name,
-      version: resolved.version.version,
+      version: served,
       ...(request.id !== undefined ? { id: request.id } : {}),
-      outputs: orderedOutputs(resolved, result.outputs, request.outputs),
+      outputs,
       binary: request.binary,
     });
     if (encoded.headerLength === null) {
@@ -242,21 +187,4 @@ export class V2ModelsController {
     }
     return encoded.body;
   }
-}
-
-function describeTensor(spec: Signature['inputs'][number]) {
-  return { name: spec.name, datatype: spec.datatype, shape: spec.shape };
-}
-
-/** The outputs in the order asked for, or else in the signature's order. */
-function orderedOutputs(
-  resolved: ResolveVersionResponse,
-  outputs: Record<string, NamedTensor | Omit<NamedTensor, 'name'>>,
-  requested: readonly string[] | undefined,
-): NamedTensor[] {
-  const order =
-    requested ?? resolved.version.signature.outputs.map((o) => o.name);
-  return order
-    .filter((n) => outputs[n] !== undefined)
-    .map((n) => ({ ...outputs[n], name: n }));
 }

@@ -1,0 +1,113 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
+
+import {
+  API_KEY_SCOPES,
+  ApiKeyScope,
+  PortfolioError,
+} from '@portfolio/contracts';
+
+import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
+import { RateLimiter } from '../limits/rate-limiter.service';
+import { KeyDirectory, keyDigest } from './key-directory.service';
+import { grants, Principal } from './scopes';
+
+const ANYONE: Principal = {
+  name: 'anonymous (auth disabled)',
+  keyId: null,
+  scopes: API_KEY_SCOPES,
+  rateLimit: null,
+};
+
+/**
+ * The key a request presents, from its `Authorization` and `X-API-Key` headers (HTTP)
+ * or metadata (gRPC): a Bearer token, else X-API-Key. Another Authorization scheme (a
+ * proxy's Basic auth, say) does not hide X-API-Key.
+ */
+export function presentedKey(
+  authorization: string | undefined,
+  apiKey: string | undefined,
+): string | null {
+  const bearer = /^Bearer\s+(.+)$/i.exec(authorization?.trim() ?? '');
+  if (bearer) return bearer[1].trim();
+  return apiKey?.length ? apiKey : null;
+}
+
+/**
+ * Who may call what, for every protocol the gateway speaks (the HTTP routes through
+ * AuthGuard, gRPC through its own server): the bootstrap admin key from the
+ * configuration, or a key registered through /admin/keys (looked up by its SHA-256),
+ * with the scope asked for, within its rate limit. With `auth.enabled: false` everyone
+ * is admin (local demos only).
+ */
+@Injectable()
+export class Authenticator {
+  private readonly bootstrap: Buffer | null;
+  private readonly enabled: boolean;
+
+  constructor(
+    @Inject(GATEWAY_SETTINGS) settings: GatewaySettings,
+    private readonly keys: KeyDirectory,
+    private readonly limiter: RateLimiter,
+  ) {
+    this.enabled = settings.authEnabled;
+    this.bootstrap = settings.adminKey
+      ? Buffer.from(keyDigest(settings.adminKey), 'hex')
+      : null;
+  }
+
+  /**
+   * The principal behind `key`, once it is known to hold `scope` and is within its rate
+   * limit. UNAUTHORIZED without a key (`howToSend` tells the client how to send one) or
+   * with one that is not valid, FORBIDDEN without the scope, RATE_LIMITED over the limit.
+   */
+  async admit(
+    key: string | null,
+    scope: ApiKeyScope,
+    howToSend: string,
+  ): Promise<Principal> {
+    const principal = this.enabled
+      ? await this.identify(key, howToSend)
+      : ANYONE;
+    if (!grants(principal.scopes, scope))
+      throw new PortfolioError(
+        'FORBIDDEN',
+        `the API key "${principal.name}" does not have the "${scope}" scope this endpoint needs`,
+        { needed_scope: scope },
+      );
+    await this.limiter.admit(principal);
+    return principal;
+  }
+
+  private async identify(
+    key: string | null,
+    howToSend: string,
+  ): Promise<Principal> {
+    if (!key)
+      throw new PortfolioError(
+        'UNAUTHORIZED',
+        `this endpoint needs an API key: ${howToSend}`,
+      );
+    const digest = keyDigest(key);
+    // Digests compared, so the time taken says nothing about the key's length.
+    if (
+      this.bootstrap &&
+      timingSafeEqual(Buffer.from(digest, 'hex'), this.bootstrap)
+    )
+      return {
+        name: 'bootstrap',
+        keyId: null,
+        scopes: ['admin'],
+        rateLimit: null,
+      };
+    const record = await this.keys.find(digest);
+    if (!record)
+      throw new PortfolioError('UNAUTHORIZED', 'the API key is not valid');
+    return {
+      name: record.name,
+      keyId: record.id,
+      scopes: record.scopes,
+      rateLimit: record.rate_limit,
+    };
+  }
+}
