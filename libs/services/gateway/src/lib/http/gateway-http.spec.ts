@@ -160,6 +160,29 @@ describe(createGatewayAdapter.name, () => {
     expect(typeof body.error.request_id).toBe('string');
   });
 
+  it('sends X-Request-Id with the answer to a request Node cannot parse, the id of its body', async () => {
+    const res = await raw(
+      port,
+      'GET /v1/models/a b HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+
+    expect(res.status).toBe(400);
+    expect(res.headers['x-request-id']).toBe(
+      JSON.parse(res.body).error.request_id,
+    );
+  });
+
+  it('answers a request Node cannot parse under /v2 in the protocol shape', async () => {
+    const res = await raw(
+      port,
+      'GET /v2/models/a b HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+
+    expect(res.status).toBe(400);
+    expect(res.headers['x-request-id']).toBeDefined();
+    expect(JSON.parse(res.body)).toEqual({ error: 'malformed HTTP request' });
+  });
+
   it('answers a malformed request line with 400 in the contract shape and closes the connection', async () => {
     const res = await raw(port, 'NOT HTTP AT ALL\r\n\r\n');
 

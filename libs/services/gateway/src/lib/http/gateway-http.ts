@@ -37,7 +37,7 @@ function errorBody(url: string, message: string, requestId: string): string {
  * send their next request on it).
  */
 function clientErrorHandler(
-  error: Error & { code?: string },
+  error: Error & { code?: string; rawPacket?: unknown },
   socket: Duplex,
 ): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
@@ -49,10 +49,17 @@ function clientErrorHandler(
     : timeout
       ? 'the request was not received in time'
       : 'malformed HTTP request';
-  const body = errorBody('', message, randomUUID());
+  // Every response carries X-Request-Id, this one too; /v2 answers in its own shape
+  // when the request line (at the start of the bytes Node could not parse) says /v2.
+  const requestId = randomUUID();
+  const packet = Buffer.isBuffer(error.rawPacket) ? error.rawPacket : null;
+  const target = /^[A-Z]+ (\S+)/.exec(
+    packet?.subarray(0, 2048).toString('latin1') ?? '',
+  );
+  const body = errorBody(target?.[1] ?? '', message, requestId);
   if (socket.writable)
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   socket.destroy();
 }
