@@ -131,6 +131,9 @@ describe('HTTP fuzzing (in process)', () => {
       );
   };
 
+  // Generous for 2 slow cores; a long session (PORTFOLIO_TEST_FUZZ_RUNS) has no limit.
+  const timeout = fuzzParameters(0).long ? 2 ** 31 - 1 : 60_000;
+
   const options = {
     adminKey: ADMIN_KEY,
     model: MODEL,
@@ -138,17 +141,25 @@ describe('HTTP fuzzing (in process)', () => {
     routes: INVENTORY,
   };
 
-  it('answers every fuzzed request to every route within the contract', async () => {
-    await fc.assert(
-      fc.asyncProperty(fuzzRequest(options), check),
-      fuzzParameters(1500),
-    );
-  });
+  it(
+    'answers every fuzzed request to every route within the contract',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fuzzRequest(options), check),
+        fuzzParameters(1500),
+      );
+    },
+    timeout,
+  );
 
-  it('refuses keys that are not valid with 401 in the contract shape, on every keyed route', async () => {
-    await fc.assert(
-      fc.asyncProperty(fuzzRequest(options, 'authOnly'), check),
-      fuzzParameters(300),
-    );
-  });
+  it(
+    'refuses keys that are not valid with 401 in the contract shape, on every keyed route',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fuzzRequest(options, 'authOnly'), check),
+        fuzzParameters(300),
+      );
+    },
+    timeout,
+  );
 });
