@@ -1,3 +1,6 @@
 const { appWebpackConfig } = require('../../tools/webpack/app.config');
 
-module.exports = appWebpackConfig(__dirname, { inferenceWorker: true });
+module.exports = appWebpackConfig(__dirname, {
+  inferenceWorker: true,
+  gateway: true,
+});

@@ -5,15 +5,21 @@ const { join } = require('path');
  * The webpack configuration every app shares: a Node bundle of the app and the
  * libraries it uses, third-party packages left in node_modules (and listed in the
  * generated dist package.json). `inferenceWorker` adds the runtime's worker-thread
- * script beside main.js, for the apps that host runtimes.
+ * script beside main.js, for the apps that host runtimes; `gateway` the gRPC
+ * protocol's .proto, which the gateway loads from beside main.js when it starts.
  */
-function appWebpackConfig(appDir, { inferenceWorker = false } = {}) {
+function appWebpackConfig(
+  appDir,
+  { inferenceWorker = false, gateway = false } = {},
+) {
   const name = require('path').basename(appDir);
   return {
     output: {
       path: join(__dirname, '../../dist/apps', name),
       clean: true,
-      ...(process.env.NODE_ENV !== 'production' && { devtoolModuleFilenameTemplate: '[absolute-resource-path]' }),
+      ...(process.env.NODE_ENV !== 'production' && {
+        devtoolModuleFilenameTemplate: '[absolute-resource-path]',
+      }),
     },
     plugins: [
       new NxAppWebpackPlugin({
@@ -21,13 +27,27 @@ function appWebpackConfig(appDir, { inferenceWorker = false } = {}) {
         compiler: 'tsc',
         main: './src/main.ts',
         tsConfig: './tsconfig.app.json',
-        assets: [],
+        assets: gateway
+          ? [
+              {
+                input: 'libs/services/gateway/src/lib/grpc',
+                glob: '*.proto',
+                output: '.',
+              },
+            ]
+          : [],
         optimization: false,
         outputHashing: 'none',
         generatePackageJson: true,
         sourceMap: true,
         additionalEntryPoints: inferenceWorker
-          ? [{ entryName: 'inference-worker', entryPath: '../../libs/services/runtime/src/lib/worker/inference.worker.ts' }]
+          ? [
+              {
+                entryName: 'inference-worker',
+                entryPath:
+                  '../../libs/services/runtime/src/lib/worker/inference.worker.ts',
+              },
+            ]
           : [],
       }),
     ],

@@ -16,6 +16,7 @@ import {
   GatewayServiceModule,
   gatewaySettings,
   listenGateway,
+  listenGrpc,
   MemoryRateLimitStore,
   NatsKvRateLimitStore,
   RateLimitStore,
@@ -64,6 +65,8 @@ async function main(): Promise<void> {
   for (const warning of authWarnings(gatewaySettings(config), 'this port'))
     new Logger('gateway').warn(warning);
   await listenGateway(app, config.gateway.host, config.gateway.port);
+  if (config.gateway.grpcPort !== null)
+    await listenGrpc(app, config.gateway.host, config.gateway.grpcPort);
   announceReady('gateway');
 }
 

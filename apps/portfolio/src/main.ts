@@ -20,6 +20,7 @@ import {
   GatewayServiceModule,
   gatewaySettings,
   listenGateway,
+  listenGrpc,
   setUpOpenApi,
 } from '@portfolio/gateway-service';
 import { InProcessBus } from '@portfolio/messaging';
@@ -109,11 +110,20 @@ async function main(): Promise<void> {
     config.gateway.host,
     config.gateway.port,
   );
+  const grpc =
+    config.gateway.grpcPort === null
+      ? null
+      : await listenGrpc(app, config.gateway.host, config.gateway.grpcPort);
   await app.get(ConfiguredModelsSync).synced;
 
   const lines = [
     '',
     `Portfolio is running (standalone) at ${url}`,
+    ...(grpc
+      ? [
+          `  gRPC:   ${grpc} (Open Inference Protocol, inference.GRPCInferenceService)`,
+        ]
+      : []),
     `  data:   ${config.dataDir}${config.database.url ? ' (registry in the configured PostgreSQL)' : ''}`,
     `  health: curl -s ${url}/v1/health`,
     ...(config.auth.enabled

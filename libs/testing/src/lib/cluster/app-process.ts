@@ -80,6 +80,9 @@ export class AppProcess {
           PATH: process.env['PATH'] ?? '',
           HOME: process.env['HOME'] ?? '/tmp',
           NO_COLOR: '1',
+          // The gateway's gRPC port on any free one, unless a test names it: two apps
+          // (or a developer's own server) must not fight over the default 8081.
+          PORTFOLIO_GATEWAY_GRPC_PORT: '0',
           ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
