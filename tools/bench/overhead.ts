@@ -123,7 +123,11 @@ async function raw(modelPath: string): Promise<Raw> {
   };
 }
 
-/** wrk's Lua: one POST body, and the figures as one JSON line when done. */
+/**
+ * wrk's Lua: one POST body, and the figures as one JSON line when done. Predictions
+ * carry the bootstrap admin key (the gateway wants a key on /v1 once one is configured;
+ * the bootstrap key has no rate limit); the plain server ignores it.
+ */
 function wrkScript(dir: string, body: string): string {
   const file = join(dir, 'predict.lua');
   writeFileSync(
@@ -132,6 +136,7 @@ function wrkScript(dir: string, body: string): string {
       'wrk.method = "POST"',
       `wrk.body = ${JSON.stringify(body)}`,
       'wrk.headers["Content-Type"] = "application/json"',
+      `wrk.headers["Authorization"] = "Bearer ${ADMIN_KEY}"`,
       'done = function(summary, latency, requests)',
       '  local e = summary.errors',
       '  io.write(string.format(\'WRK {"p50_us":%d,"p99_us":%d,"requests":%d,"duration_us":%d,"non2xx":%d,"errors":%d}\\n\',',
@@ -188,7 +193,10 @@ async function measure(
 ): Promise<PathResult> {
   const first = await fetch(url, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: {
+      'Content-Type': 'application/json',
+      Authorization: `Bearer ${ADMIN_KEY}`,
+    },
     body: JSON.stringify({ inputs: [ROW] }),
   });
   if (first.status !== 200)
