@@ -40,7 +40,17 @@ export class MemoryRateLimitStore implements RateLimitStore {
 }
 
 /** Conflicting writers retry this often before the take fails (and the request is let in). */
-const MAX_CAS_ATTEMPTS = 8;
+const MAX_CAS_ATTEMPTS = 16;
+
+/**
+ * A random pause before retrying a write that lost a race: two gateways taking from one
+ * bucket at once otherwise keep reading and writing in step, each losing every other
+ * time (without it, 8 attempts were now and then all lost in the two-gateway test).
+ */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(20, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /**
  * Buckets in a NATS JetStream key-value bucket, shared by every gateway on the same
@@ -96,6 +106,7 @@ export class NatsKvRateLimitStore implements RateLimitStore {
         return taken;
       } catch (e) {
         if (!isRevisionConflict(e)) throw e;
+        await backoff(attempt);
       }
     }
     throw new Error(
@@ -105,6 +116,11 @@ export class NatsKvRateLimitStore implements RateLimitStore {
 
   async close(): Promise<void> {
     await this.nc.drain().catch(() => undefined);
+  }
+
+  /** Deletes the bucket and everything in it (tests: a run's bucket must not outlive it). */
+  async destroy(): Promise<void> {
+    await this.kv.destroy();
   }
 }
 

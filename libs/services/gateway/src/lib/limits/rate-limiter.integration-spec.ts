@@ -22,6 +22,7 @@ describe('rate limits shared by two gateways through NATS KV', () => {
     gateways = stores.map((s) => new RateLimiter(TEST_SETTINGS, s));
   });
   afterAll(async () => {
+    await stores[0]?.destroy();
     for (const s of stores) await s.close();
   });
 
