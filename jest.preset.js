@@ -35,10 +35,6 @@ module.exports = {
   testEnvironmentOptions: {},
   testMatch: ['**/*.spec.ts'],
   transform: { '^.+\\.[tj]s$': ['@swc/jest', swc] },
-  // ESM-only packages that CommonJS code requires (Node 20.19+ loads them natively, jest
-  // does not): swc turns them into CommonJS. content-disposition 3 comes with
-  // @fastify/static, which serves the gateway's Swagger UI at /docs.
-  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 30000,
 };

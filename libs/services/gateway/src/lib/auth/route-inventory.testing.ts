@@ -34,11 +34,10 @@ export const INVENTORY: Record<string, RouteAccess> = {
   // The OpenAPI document and Swagger UI (setUpOpenApi): Fastify's own routes, outside
   // Nest's router and so outside the guard; they show the code's contract, no data.
   'GET /docs': 'public',
-  'GET /docs/': 'public',
   'GET /docs/json': 'public',
-  'GET /docs/index.html': 'public',
   'GET /docs/swagger-ui-init.js': 'public',
-  'GET /docs/docs/swagger-ui-init.js': 'public',
-  'GET /docs/LICENSE': 'public',
-  'GET /docs/*': 'public',
+  'GET /docs/swagger-ui.css': 'public',
+  'GET /docs/swagger-ui-bundle.js': 'public',
+  'GET /docs/swagger-ui-standalone-preset.js': 'public',
+  'GET /docs/favicon-32x32.png': 'public',
 };

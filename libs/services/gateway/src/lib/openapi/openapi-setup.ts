@@ -1,4 +1,6 @@
 import { INestApplication } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   OpenAPIObject,
   OperationObject,
@@ -158,20 +160,94 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   return document;
 }
 
+/** Swagger UI's files served under DOCS_PATH, and their content types. */
+const UI_ASSETS: Readonly<Record<string, string>> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
+  'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+};
+
+function uiPage(): string {
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<title>Portfolio API</title>',
+    `<link rel="stylesheet" href="${DOCS_PATH}/swagger-ui.css">`,
+    `<link rel="icon" type="image/png" href="${DOCS_PATH}/favicon-32x32.png">`,
+    '</head>',
+    '<body>',
+    '<div id="swagger-ui"></div>',
+    `<script src="${DOCS_PATH}/swagger-ui-bundle.js"></script>`,
+    `<script src="${DOCS_PATH}/swagger-ui-standalone-preset.js"></script>`,
+    `<script src="${DOCS_PATH}/swagger-ui-init.js"></script>`,
+    '</body>',
+    '</html>',
+  ].join('\n');
+}
+
+function uiInit(document: OpenAPIObject): string {
+  return `window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    spec: ${JSON.stringify(document)},
+    dom_id: '#swagger-ui',
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    layout: 'StandaloneLayout',
+  });
+};
+`;
+}
+
 /**
- * Serves the document at `/docs/json` and Swagger UI at `/docs` (its assets under
+ * Serves the document at `/docs/json` and Swagger UI at `/docs` (its files under
  * `/docs/`), built once from the controllers. Call it after NestFactory.create and
  * before init/listen (Fastify takes no routes once it is ready). These routes are
  * Fastify's own, outside Nest's router, so AuthGuard never sees them: public, like
  * health, by construction (they show the code's contract, no data). Both apps and the
  * test gateway call it, so what the tests list is what the apps serve.
+ *
+ * The page and its few files are served here from swagger-ui-dist rather than through
+ * SwaggerModule's UI, which needs @fastify/static: that package brings an ES-module-only
+ * dependency the test runner cannot load while PGlite's dynamic imports need its VM
+ * modules mode, and serving four known files needs no static-file server.
  */
 export function setUpOpenApi(app: INestApplication): OpenAPIObject {
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup(DOCS_PATH, app, document, {
     jsonDocumentUrl: DOCS_JSON_PATH,
     raw: ['json'],
-    customSiteTitle: 'Portfolio API',
+    swaggerUiEnabled: false,
   });
+  const fastify = app
+    .getHttpAdapter()
+    .getInstance() as import('fastify').FastifyInstance;
+  // The package's own way to find its files (its index loads the whole UI bundle).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const uiDist = require('swagger-ui-dist/absolute-path.js') as () => string;
+  const dist = uiDist();
+  const files = new Map<string, Buffer>();
+  const page = uiPage();
+  const init = uiInit(document);
+  fastify.get(DOCS_PATH, (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(page),
+  );
+  fastify.get(`${DOCS_PATH}/swagger-ui-init.js`, (_request, reply) =>
+    reply.type('application/javascript; charset=utf-8').send(init),
+  );
+  for (const [name, type] of Object.entries(UI_ASSETS))
+    fastify.get(`${DOCS_PATH}/${name}`, (_request, reply) => {
+      let body = files.get(name);
+      if (!body) {
+        body = readFileSync(join(dist, name));
+        files.set(name, body);
+      }
+      return reply
+        .type(type)
+        .header('Cache-Control', 'public, max-age=86400')
+        .send(body);
+    });
   return document;
 }
