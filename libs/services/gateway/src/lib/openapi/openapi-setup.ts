@@ -225,7 +225,6 @@ export function setUpOpenApi(app: INestApplication): OpenAPIObject {
     .getHttpAdapter()
     .getInstance() as import('fastify').FastifyInstance;
   // The package's own way to find its files (its index loads the whole UI bundle).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const uiDist = require('swagger-ui-dist/absolute-path.js') as () => string;
   const dist = uiDist();
   const files = new Map<string, Buffer>();
