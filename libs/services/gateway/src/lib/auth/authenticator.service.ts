@@ -40,6 +40,9 @@ export function presentedKey(
  * with the scope asked for, within its rate limit. With `auth.enabled: false` everyone
  * is admin (local demos only).
  */
+/** Keys whose digests the gateway keeps (see Authenticator.digests). */
+const MAX_REMEMBERED_DIGESTS = 1024;
+
 @Injectable()
 export class Authenticator {
   private readonly bootstrap: Buffer | null;
@@ -79,6 +82,20 @@ export class Authenticator {
     return principal;
   }
 
+  /**
+   * The digests of keys that proved valid, so that a client's every request does not
+   * hash its key again (a SHA-256 was half of the guard's time on the hot path,
+   * profiled). Validity is still checked each time (KeyDirectory): a revoked key fails.
+   * Unknown keys are hashed each time and never kept, so random keys cannot fill it.
+   */
+  private readonly digests = new Map<string, string>();
+
+  private remember(key: string, digest: string): void {
+    if (this.digests.has(key)) return;
+    if (this.digests.size >= MAX_REMEMBERED_DIGESTS) this.digests.clear();
+    this.digests.set(key, digest);
+  }
+
   private async identify(
     key: string | null,
     howToSend: string,
@@ -88,21 +105,24 @@ export class Authenticator {
         'UNAUTHORIZED',
         `this endpoint needs an API key: ${howToSend}`,
       );
-    const digest = keyDigest(key);
+    const digest = this.digests.get(key) ?? keyDigest(key);
     // Digests compared, so the time taken says nothing about the key's length.
     if (
       this.bootstrap &&
       timingSafeEqual(Buffer.from(digest, 'hex'), this.bootstrap)
-    )
+    ) {
+      this.remember(key, digest);
       return {
         name: 'bootstrap',
         keyId: null,
         scopes: ['admin'],
         rateLimit: null,
       };
+    }
     const record = await this.keys.find(digest);
     if (!record)
       throw new PortfolioError('UNAUTHORIZED', 'the API key is not valid');
+    this.remember(key, digest);
     return {
       name: record.name,
       keyId: record.id,
