@@ -79,6 +79,8 @@ export interface GatewayConfig {
   readonly adminKey: string | null;
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
+  /** Requests in flight per (model, version) through one gateway; more get 503. */
+  readonly maxInFlightPerModel: number;
   /** For keys without a limit of their own; null: none. */
   readonly rateLimit: {
     readonly requests_per_second: number;

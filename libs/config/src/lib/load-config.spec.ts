@@ -65,6 +65,7 @@ describe('loadConfig without a file', () => {
         adminKey: null,
         bodyLimitBytes: 64 * MiB,
         requestTimeoutMs: 30_000,
+        maxInFlightPerModel: 1024,
         rateLimit: null,
       },
       runtime: {
@@ -169,6 +170,7 @@ gateway:
   admin_key: "0123456789abcdef-secret"
   body_limit: 8MiB
   request_timeout: 1m
+  max_in_flight_per_model: 64
   rate_limit:
     requests_per_second: 2.5
     burst: 10
@@ -239,6 +241,7 @@ log:
         adminKey: '0123456789abcdef-secret',
         bodyLimitBytes: 8 * MiB,
         requestTimeoutMs: 60_000,
+        maxInFlightPerModel: 64,
         rateLimit: { requests_per_second: 2.5, burst: 10 },
       },
       runtime: {

@@ -247,6 +247,7 @@ export function resolveConfig(
       requestTimeoutMs:
         gateway?.request_timeout ??
         parseDuration(DEFAULTS.gatewayRequestTimeout),
+      maxInFlightPerModel: gateway?.max_in_flight_per_model ?? 1024,
       rateLimit: gateway?.rate_limit ?? null,
     },
     runtime: {

@@ -10,6 +10,7 @@ export function gatewaySettings(config: PortfolioConfig): GatewaySettings {
     authEnabled: config.auth.enabled,
     adminKey: config.gateway.adminKey,
     defaultRateLimit: config.gateway.rateLimit,
+    maxInFlightPerModel: config.gateway.maxInFlightPerModel,
     bodyLimitBytes: config.gateway.bodyLimitBytes,
     requestTimeoutMs: config.gateway.requestTimeoutMs,
     loadTimeoutMs: config.runtime.loadTimeoutMs + LOAD_MARGIN_MS,

@@ -79,8 +79,12 @@ export interface InferenceResult {
  * waits) or lost the model gets the request retried once elsewhere (inference is
  * idempotent).
  */
+/** Requests in flight per (model, version) through one gateway, unless configured. */
+export const DEFAULT_MAX_IN_FLIGHT = 1024;
+
 @Injectable()
 export class PredictService {
+  private readonly inFlightByModel = new Map<string, number>();
   private readonly livenessChecks = new Map<
     string,
     { at: number; alive: Promise<Liveness> }
@@ -180,7 +184,37 @@ export class PredictService {
     return wanted;
   }
 
+  /**
+   * Runs one inference. At most `maxInFlightPerModel` requests per (model, version) are
+   * in flight through this gateway; one more gets 503 with Retry-After at once rather
+   * than joining an unbounded queue (a client that floods one model cannot hold the
+   * gateway's memory, and the others learn quickly that it is saturated).
+   */
   async infer(
+    resolved: ResolveVersionResponse,
+    inputs: NamedTensor[],
+    outputs?: string[],
+  ): Promise<InferenceResult> {
+    const k = `${resolved.model.id}@${resolved.version.version}`;
+    const inFlight = this.inFlightByModel.get(k) ?? 0;
+    const max = this.settings.maxInFlightPerModel ?? DEFAULT_MAX_IN_FLIGHT;
+    if (inFlight >= max)
+      throw new PortfolioError(
+        'SERVICE_UNAVAILABLE',
+        `${k} already has ${inFlight} requests in flight through this gateway, the most it takes (gateway.max_in_flight_per_model); retry shortly`,
+        { model_id: resolved.model.id, in_flight: inFlight, limit: max },
+      );
+    this.inFlightByModel.set(k, inFlight + 1);
+    try {
+      return await this.inferNow(resolved, inputs, outputs);
+    } finally {
+      const left = (this.inFlightByModel.get(k) ?? 1) - 1;
+      if (left > 0) this.inFlightByModel.set(k, left);
+      else this.inFlightByModel.delete(k);
+    }
+  }
+
+  private async inferNow(
     resolved: ResolveVersionResponse,
     inputs: NamedTensor[],
     outputs?: string[],

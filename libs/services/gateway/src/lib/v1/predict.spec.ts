@@ -85,4 +85,46 @@ describe('predict routing', () => {
       exclude_nodes: ['r1'],
     });
   });
+
+  describe('with at most two requests in flight per model', () => {
+    let small: GatewayWithPeers;
+
+    beforeEach(async () => {
+      small = await startInProcess({
+        models: { m: 1 },
+        nodes: ['r1'],
+        settings: { maxInFlightPerModel: 2 },
+      });
+      small.cacheManager.place('m', 1, ['r1']);
+    });
+    afterEach(() => small.close());
+
+    it('answers a third request at once with 503 and Retry-After, and takes requests again once they finish', async () => {
+      const r1 = small.runtimes['r1'];
+      r1.hold();
+      const waiting = [
+        predict(small.app, 'm', [[1, 1, 1, 1]]),
+        predict(small.app, 'm', [[1, 1, 1, 1]]),
+      ];
+      await eventually('both requests reaching the runtime', () =>
+        r1.received === 2 ? true : null,
+      );
+
+      const third = await predict(small.app, 'm', [[1, 1, 1, 1]]);
+
+      expect(third.statusCode).toBe(503);
+      expect(third.headers['retry-after']).toBe('1');
+      expect(third.json().error).toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        details: { in_flight: 2, limit: 2 },
+      });
+      expect(r1.received).toBe(2);
+      r1.release();
+      for (const res of await Promise.all(waiting))
+        expect(res.statusCode).toBe(200);
+      expect((await predict(small.app, 'm', [[1, 2, 3, 4]])).statusCode).toBe(
+        200,
+      );
+    });
+  });
 });
