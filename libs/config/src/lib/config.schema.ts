@@ -188,6 +188,9 @@ export const configFileSchema = section({
     ),
     body_limit: optional(positiveSize),
     request_timeout: optional(duration),
+    max_json_elements: optional((value) =>
+      parseIntegerValue(value, 1, 1_000_000_000),
+    ),
     max_in_flight_per_model: optional((value) =>
       parseIntegerValue(value, 1, 1_000_000),
     ),

@@ -79,6 +79,8 @@ export interface GatewayConfig {
   readonly adminKey: string | null;
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
+  /** Tensor elements one request may send as JSON numbers; more get 413. */
+  readonly maxJsonElements: number;
   /** Requests in flight per (model, version) through one gateway; more get 503. */
   readonly maxInFlightPerModel: number;
   /** For keys without a limit of their own; null: none. */

@@ -65,6 +65,7 @@ describe('loadConfig without a file', () => {
         adminKey: null,
         bodyLimitBytes: 64 * MiB,
         requestTimeoutMs: 30_000,
+        maxJsonElements: 1_048_576,
         maxInFlightPerModel: 1024,
         rateLimit: null,
       },
@@ -170,6 +171,7 @@ gateway:
   admin_key: "0123456789abcdef-secret"
   body_limit: 8MiB
   request_timeout: 1m
+  max_json_elements: 5000
   max_in_flight_per_model: 64
   rate_limit:
     requests_per_second: 2.5
@@ -241,6 +243,7 @@ log:
         adminKey: '0123456789abcdef-secret',
         bodyLimitBytes: 8 * MiB,
         requestTimeoutMs: 60_000,
+        maxJsonElements: 5000,
         maxInFlightPerModel: 64,
         rateLimit: { requests_per_second: 2.5, burst: 10 },
       },

@@ -247,6 +247,7 @@ export function resolveConfig(
       requestTimeoutMs:
         gateway?.request_timeout ??
         parseDuration(DEFAULTS.gatewayRequestTimeout),
+      maxJsonElements: gateway?.max_json_elements ?? 1_048_576,
       maxInFlightPerModel: gateway?.max_in_flight_per_model ?? 1024,
       rateLimit: gateway?.rate_limit ?? null,
     },

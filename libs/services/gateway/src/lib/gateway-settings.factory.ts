@@ -11,6 +11,7 @@ export function gatewaySettings(config: PortfolioConfig): GatewaySettings {
     adminKey: config.gateway.adminKey,
     defaultRateLimit: config.gateway.rateLimit,
     maxInFlightPerModel: config.gateway.maxInFlightPerModel,
+    maxJsonElements: config.gateway.maxJsonElements,
     bodyLimitBytes: config.gateway.bodyLimitBytes,
     requestTimeoutMs: config.gateway.requestTimeoutMs,
     loadTimeoutMs: config.runtime.loadTimeoutMs + LOAD_MARGIN_MS,

@@ -28,6 +28,10 @@ import { ModelCatalogService } from '../catalog/model-catalog.service';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RoutingTableService } from '../routing/routing-table.service';
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
+import {
+  DEFAULT_MAX_JSON_ELEMENTS,
+  JsonElementBudget,
+} from '../limits/json-elements';
 
 /**
  * A request to a runtime that has not answered after this long makes the gateway ask
@@ -124,6 +128,7 @@ export class PredictService {
         );
       }
       const spec = signature.inputs[0];
+      this.jsonBudget().take(spec.name, inputs);
       return [{ name: spec.name, ...tensorFromJson(spec.name, inputs, spec) }];
     }
     if (typeof inputs !== 'object' || inputs === null) {
@@ -142,6 +147,9 @@ export class PredictService {
         );
       }
     }
+    const budget = this.jsonBudget();
+    for (const spec of signature.inputs)
+      if (spec.name in given) budget.take(spec.name, given[spec.name]);
     return signature.inputs.map((spec) => {
       if (!(spec.name in given)) {
         throw new PortfolioError(
@@ -157,6 +165,13 @@ export class PredictService {
         ...tensorFromJson(spec.name, given[spec.name], spec),
       };
     });
+  }
+
+  /** What one request may send as JSON numbers (see JsonElementBudget). */
+  jsonBudget(): JsonElementBudget {
+    return new JsonElementBudget(
+      this.settings.maxJsonElements ?? DEFAULT_MAX_JSON_ELEMENTS,
+    );
   }
 
   /** `?outputs=a,b`: checked against the signature; all outputs when absent. */

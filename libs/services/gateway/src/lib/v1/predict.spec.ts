@@ -127,4 +127,51 @@ describe('predict routing', () => {
       );
     });
   });
+
+  it('refuses more tensor elements as JSON than gateway.max_json_elements with 413, before converting them', async () => {
+    const small = await startInProcess({
+      models: { m: 1 },
+      nodes: ['r1'],
+      settings: { maxJsonElements: 8 },
+    });
+    try {
+      small.cacheManager.place('m', 1, ['r1']);
+      const ok = await predict(small.app, 'm', [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+      ]);
+      const tooMany = await predict(small.app, 'm', [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+        [9, 10, 11, 12],
+      ]);
+
+      expect(ok.statusCode).toBe(200);
+      expect(tooMany.statusCode).toBe(413);
+      expect(tooMany.json().error).toMatchObject({
+        code: 'PAYLOAD_TOO_LARGE',
+        details: { input: 'x', elements: 12, limit: 8 },
+      });
+      expect(small.runtimes['r1'].received).toBe(1);
+      // The same limit on the Open Inference Protocol's JSON data, in its error shape.
+      const oip = await small.app.inject({
+        method: 'POST',
+        url: '/v2/models/m/infer',
+        payload: {
+          inputs: [
+            {
+              name: 'x',
+              shape: [3, 4],
+              datatype: 'FP32',
+              data: Array.from({ length: 12 }, (_, i) => i),
+            },
+          ],
+        },
+      });
+      expect(oip.statusCode).toBe(413);
+      expect(oip.json().error).toMatch(/gateway\.max_json_elements/);
+    } finally {
+      await small.close();
+    }
+  });
 });

@@ -11,6 +11,7 @@ import {
   Tensor,
   TensorSpec,
 } from '@portfolio/tensor';
+import type { JsonElementBudget } from '../limits/json-elements';
 
 /*
  * The Open Inference Protocol (KServe v2 / Triton) inference request and response over
@@ -51,6 +52,7 @@ export function decodeInferRequest(
   headerLength: string | string[] | undefined,
   signature: Signature,
   modelId: string,
+  jsonBudget?: JsonElementBudget,
 ): DecodedInferRequest {
   const bytes = body ?? new Uint8Array(0);
   const jsonLength = parseHeaderLength(headerLength, bytes.byteLength);
@@ -86,6 +88,7 @@ export function decodeInferRequest(
           'has neither "data" nor parameters.binary_data_size',
         );
       }
+      jsonBudget?.take(name, input);
       tensor = tensorFromJson(name, input, spec);
     } else {
       if (input['data'] !== undefined) {

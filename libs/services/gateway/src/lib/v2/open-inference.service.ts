@@ -10,6 +10,7 @@ import { NamedTensor } from '@portfolio/tensor';
 
 import { ModelCatalogService } from '../catalog/model-catalog.service';
 import { ClusterInfoService } from '../v1/cluster-info.service';
+import type { JsonElementBudget } from '../limits/json-elements';
 import { PredictService } from '../v1/predict.service';
 
 /**
@@ -71,6 +72,11 @@ export class OpenInferenceService {
     private readonly messaging: Messaging,
     private readonly info: ClusterInfoService,
   ) {}
+
+  /** What one request may send as JSON numbers (gateway.max_json_elements). */
+  jsonBudget(): JsonElementBudget {
+    return this.predictor.jsonBudget();
+  }
 
   /**
    * Ready when an inference can be served: the bus, the registry and the cache-manager

@@ -166,7 +166,13 @@ export class V2ModelsController {
       version: served,
       outputs,
     } = await this.oip.infer(name, version, (signature) =>
-      decodeInferRequest(body, headerLength, signature, name),
+      decodeInferRequest(
+        body,
+        headerLength,
+        signature,
+        name,
+        this.oip.jsonBudget(),
+      ),
     );
     const encoded = encodeInferResponse({
       modelId: name,
