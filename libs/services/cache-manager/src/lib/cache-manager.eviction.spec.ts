@@ -406,6 +406,39 @@ describe('CacheManagerService: eviction', () => {
     });
   });
 
+  it('evicts more when a refusing runtime is still short after the first victims are gone', async () => {
+    h = await CacheManagerHarness.start(QUIET, MODELS);
+    const rt = await h.join('rt-1', { capacityBytes: 2_000 });
+    await h.ensure({ model_id: 'a', version: 1 });
+    await h.ensure({ model_id: 'b', version: 1 });
+    let refusals = 0;
+    rt.onLoad = (req) => {
+      // Its RSS falls by less than an unload frees (heap kept after a burst): it refuses
+      // c twice, each time 300 bytes short (past the first victim, a second must go).
+      if (req.model_id === 'c' && refusals < 2) {
+        refusals++;
+        throw new PortfolioError(
+          'INSUFFICIENT_MEMORY',
+          'rt-1 cannot load c@1: its RSS is too high',
+          {
+            node_id: 'rt-1',
+            needed_bytes: 400,
+            peak_bytes: 800,
+            rss_bytes: 10_500,
+            limit_bytes: 11_000,
+          },
+        );
+      }
+      return rt.succeed(req);
+    };
+
+    const res = await h.ensure({ model_id: 'c', version: 1 });
+
+    expect(res).toEqual({ node_id: 'rt-1', loaded_now: true });
+    expect(refusals).toBe(2);
+    expect(rt.unloads.map((u) => u.model_id).sort()).toEqual(['a', 'b']);
+  });
+
   it('plans again for what a model measured once loaded, when the runtime found it too large', async () => {
     h = await CacheManagerHarness.start(QUIET, MODELS);
     const rt = await h.join('rt-1', { capacityBytes: 2_900 });

@@ -64,7 +64,13 @@ const ROOM_WAIT_MAX_MS = 15_000;
 /** While a load runs, the runtime is pinged this often (see whileAlive). */
 const LOAD_LIVENESS_INTERVAL_MS = 500;
 /** Attempts on different runtimes before a load is given up. */
-const MAX_PLACEMENT_ATTEMPTS = 3;
+const MAX_PLACEMENT_ATTEMPTS = 5;
+/**
+ * Refusals for lack of memory one runtime may answer a placement with before it is
+ * excluded: each raises the memory planned as used there, so more victims follow (its
+ * RSS may fall by less than what an unload frees, e.g. heap it keeps after a burst).
+ */
+const MAX_RAISES_PER_RUNTIME = 3;
 /** A runtime's eviction ranking is reused this long at most (values move over minutes). */
 const RANKING_MAX_AGE_MS = 1000;
 /** A runtime lost without a word is reported (health: degraded) this long unless it returns. */
@@ -456,7 +462,7 @@ export class CacheManagerService
     let bytes = this.expectedBytes(k, model, version);
     // Room for the load's peak, not only its steady size: the runtime counts it so.
     let room = this.usage.loadPeak(k, bytes);
-    const raisedOn = new Set<string>();
+    const raisedOn = new Map<string, number>();
     // Memory a runtime said it lacks although our view counted it free (its RSS holds
     // more than its books): planned for as used, on that runtime, for this placement.
     const hidden = new Map<string, number>();
@@ -525,12 +531,16 @@ export class CacheManagerService
           e.details?.['bus'] === 'no_responders'
         ) {
           this.runtimeLost(nodeId, 'does not answer');
-        } else if (e.code === 'INSUFFICIENT_MEMORY' && !raisedOn.has(nodeId)) {
-          // The runtime counts more than our view did; once per runtime, plan for what
-          // it says. It loaded the model and measured more than planned: plan for that.
+        } else if (
+          e.code === 'INSUFFICIENT_MEMORY' &&
+          (raisedOn.get(nodeId) ?? 0) < MAX_RAISES_PER_RUNTIME
+        ) {
+          // The runtime counts more than our view did; a few times per runtime, plan for
+          // what it says. It loaded the model and measured more than planned: plan for that.
+          const raised = (raisedOn.get(nodeId) ?? 0) + 1;
           const measured = e.details?.['measured_bytes'];
           if (typeof measured === 'number' && measured > bytes) {
-            raisedOn.add(nodeId);
+            raisedOn.set(nodeId, raised);
             this.usage.recordMeasured(k, measured, null);
             bytes = measured;
             room = this.usage.loadPeak(k, bytes);
@@ -539,12 +549,15 @@ export class CacheManagerService
           }
           // Its RSS or its books hold more than our view: that much less room there
           // (plus a margin for what moves meanwhile), so victims or another runtime follow.
+          // After victims were unloaded, what it still lacks comes on top of what was planned.
           const short = shortfall(e);
           if (short > 0) {
-            raisedOn.add(nodeId);
+            raisedOn.set(nodeId, raised);
             hidden.set(
               nodeId,
-              short + Math.min(HIDDEN_MARGIN_BYTES, Math.ceil(room / 4)),
+              (hidden.get(nodeId) ?? 0) +
+                short +
+                Math.min(HIDDEN_MARGIN_BYTES, Math.ceil(room / 4)),
             );
             lastError = e;
             continue;
