@@ -174,4 +174,32 @@ describe('predict routing', () => {
       await small.close();
     }
   });
+
+  it('answers ?alias= with 404 naming it (no model has aliases yet), and refuses it with ?version= or malformed', async () => {
+    const url = (q: string) => `/v1/models/m/predict?${q}`;
+    const send = (q: string) =>
+      g.app.inject({
+        method: 'POST',
+        url: url(q),
+        payload: { inputs: { x: [[1, 2, 3, 4]] } },
+      });
+
+    const unknown = await send('alias=production');
+    const both = await send('alias=production&version=1');
+    const bad = await send('alias=Prod%20uction');
+    const noModel = await g.app.inject({
+      method: 'POST',
+      url: '/v1/models/nope/predict?alias=production',
+      payload: { inputs: { x: [[1, 2, 3, 4]] } },
+    });
+
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error).toMatchObject({
+      code: 'VERSION_NOT_FOUND',
+      message: 'model "m" has no alias "production"',
+    });
+    expect([both.statusCode, bad.statusCode]).toEqual([400, 400]);
+    expect(noModel.json().error.code).toBe('MODEL_NOT_FOUND');
+    expect(g.runtimes['r1'].received + g.runtimes['r2'].received).toBe(0);
+  });
 });

@@ -64,13 +64,20 @@ export class V1Controller {
   async predict(
     @Param('modelId') modelId: string,
     @Query('version') versionParam: unknown,
+    @Query('alias') aliasParam: unknown,
     @Query('outputs') outputsParam: unknown,
     @Body() body: unknown,
   ) {
-    const resolved = await this.catalog.resolve(
-      modelId,
-      parseVersion(singleQueryValue('version', versionParam)),
-    );
+    const version = parseVersion(singleQueryValue('version', versionParam));
+    const alias = parseAlias(singleQueryValue('alias', aliasParam), version);
+    const resolved = await this.catalog.resolve(modelId, version);
+    if (alias !== undefined)
+      // The model exists (resolve said so); aliases are not kept yet, so none is set.
+      throw new PortfolioError(
+        'VERSION_NOT_FOUND',
+        `model "${modelId}" has no alias "${alias}"`,
+        { model_id: modelId, alias },
+      );
     const inputs = this.predictor.parseV1Inputs(body, resolved);
     const outputs = this.predictor.parseOutputs(
       singleQueryValue('outputs', outputsParam),
@@ -102,6 +109,25 @@ export function singleQueryValue(
     'INVALID_REQUEST',
     `${name} must be given once (list outputs separated by commas: outputs=a,b)`,
   );
+}
+
+/** `?alias=NAME`: a name, and never together with `?version=`. */
+export function parseAlias(
+  raw: string | undefined,
+  version: number | undefined,
+): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(raw))
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `alias must be 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit; got "${raw.slice(0, 80)}"`,
+    );
+  if (version !== undefined)
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      'give version or alias, not both',
+    );
+  return raw;
 }
 
 export function parseVersion(raw: string | undefined): number | undefined {

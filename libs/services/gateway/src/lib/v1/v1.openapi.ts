@@ -171,6 +171,13 @@ export const PredictDocs = () =>
       example: '1',
     }),
     ApiQuery({
+      name: 'alias',
+      required: false,
+      description:
+        'A version by its alias (not with version). No model has aliases yet: any alias is a 404 naming it.',
+      schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' },
+    }),
+    ApiQuery({
       name: 'outputs',
       required: false,
       description: 'Comma-separated output names to return; default: all.',
