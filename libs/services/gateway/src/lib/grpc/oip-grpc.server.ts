@@ -4,6 +4,7 @@ import {
   ServerCredentials,
   ServerUnaryCall,
   sendUnaryData,
+  status,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import {
@@ -14,11 +15,13 @@ import {
   OnModuleDestroy,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 
 import { Authenticator, presentedKey } from '../auth/authenticator.service';
 import { RouteAccess } from '../auth/scopes';
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
 import { REQUEST_ID, shownHost } from '../http/gateway-http';
+import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { parseVersion } from '../v1/v1.controller';
 import {
   OpenInferenceService,
@@ -71,6 +74,7 @@ export class OipGrpcServer implements OnModuleDestroy {
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
     private readonly oip: OpenInferenceService,
     private readonly authenticator: Authenticator,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   /** Starts serving on `host:port` (0: any free port); resolves to the port bound. */
@@ -174,6 +178,13 @@ export class OipGrpcServer implements OnModuleDestroy {
       call: ServerUnaryCall<unknown, unknown>,
       callback: sendUnaryData<unknown>,
     ): void => {
+      const started = performance.now();
+      const observe = (code: number) =>
+        this.metrics.observeGrpc(
+          method,
+          status[code] ?? String(code),
+          (performance.now() - started) / 1000,
+        );
       const given = first(call.metadata, 'x-request-id');
       const requestId =
         given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
@@ -190,9 +201,13 @@ export class OipGrpcServer implements OnModuleDestroy {
         return handle(call.request as never);
       };
       run().then(
-        (response) => callback(null, response, trailers(requestId)),
+        (response) => {
+          observe(status.OK);
+          callback(null, response, trailers(requestId));
+        },
         (e: unknown) => {
           const failure = grpcFailure(e);
+          observe(failure.code);
           if (failure.internal)
             this.logger.error(
               `gRPC ${method} [${requestId}]: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,

@@ -7,6 +7,10 @@ import { sampleStatus } from '../fake-peers.testing';
 import { GatewayWithPeers, startInProcess } from '../gateway.testing';
 import { OpenInferenceService } from '../v2/open-inference.service';
 import { failure, grpcOf, OipClient } from './grpc.testing';
+import {
+  parsePrometheusText,
+  sampleValue,
+} from '../metrics/prometheus-text.testing';
 import { oipServiceDefinition } from './oip-grpc.proto';
 import { GRPC_ACCESS, GrpcMethod } from './oip-grpc.server';
 
@@ -330,6 +334,38 @@ describe('Open Inference Protocol over gRPC', () => {
 
     expect(model.code).toBe(status.NOT_FOUND);
     expect(version.code).toBe(status.NOT_FOUND);
+  });
+
+  it('counts each call in /metrics by method and status code', async () => {
+    await client.call('ServerLive', {});
+    await failure(
+      client.call(
+        'ModelInfer',
+        typedInfer([[1, 2, 3, 4]], { model_name: 'nope' }),
+      ),
+    );
+    const { samples } = parsePrometheusText(
+      (await g.app.inject({ method: 'GET', url: '/metrics' })).body,
+    );
+
+    expect(
+      sampleValue(samples, 'portfolio_grpc_requests_total', {
+        method: 'ServerLive',
+        code: 'OK',
+      }),
+    ).toBe(1);
+    expect(
+      sampleValue(samples, 'portfolio_grpc_requests_total', {
+        method: 'ModelInfer',
+        code: 'NOT_FOUND',
+      }),
+    ).toBe(1);
+    expect(
+      sampleValue(samples, 'portfolio_grpc_request_duration_seconds_count', {
+        method: 'ModelInfer',
+        code: 'NOT_FOUND',
+      }),
+    ).toBe(1);
   });
 
   it('refuses a message over gateway.body_limit with RESOURCE_EXHAUSTED, as REST answers 413', async () => {

@@ -55,6 +55,19 @@ export class GatewayMetrics
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  private readonly grpcRequests = new Counter({
+    name: 'portfolio_grpc_requests_total',
+    help: 'gRPC calls answered by this gateway, by method and status code',
+    labelNames: ['method', 'code'],
+    registers: [this.registry],
+  });
+  private readonly grpcDuration = new Histogram({
+    name: 'portfolio_grpc_request_duration_seconds',
+    help: 'Time from receiving a gRPC call to its answer',
+    labelNames: ['method', 'code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
   private readonly hits = new Counter({
     name: 'portfolio_cache_hits_total',
     help: 'Predictions through this gateway that found their model loaded',
@@ -187,6 +200,13 @@ export class GatewayMetrics
       model: modelId,
       version: String(version),
     });
+  }
+
+  /** A gRPC call answered: its method, its status code's name (`OK`, `NOT_FOUND`, ...). */
+  observeGrpc(method: string, code: string, seconds: number): void {
+    const labels = { method, code };
+    this.grpcRequests.inc(labels);
+    this.grpcDuration.observe(labels, seconds);
   }
 
   countRetry(reason: RetryReason): void {
