@@ -406,6 +406,27 @@ describe('CacheManagerService: eviction', () => {
     });
   });
 
+  it('does not wait out the load timeout for a victim whose runtime died with the unload in hand', async () => {
+    // Far beyond this test's own timeout: only noticing the death can finish it.
+    h = await CacheManagerHarness.start(
+      { ...QUIET, loadTimeoutMs: 120_000 },
+      MODELS,
+    );
+    const rt = await h.join('rt-1', { capacityBytes: 1_000 });
+    await h.ensure({ model_id: 'a', version: 1 });
+    await h.ensure({ model_id: 'b', version: 1 });
+    rt.onUnload = () => {
+      rt.close();
+      return new Promise<never>(() => undefined);
+    };
+
+    const e = await h.ensure({ model_id: 'c', version: 1 }).catch((x) => x);
+
+    expect(rt.unloads.length).toBeGreaterThanOrEqual(1);
+    expect(e).toBeInstanceOf(PortfolioError);
+    expect((h.sut.status().runtimes[0] ?? { alive: false }).alive).toBe(false);
+  });
+
   it('evicts more when a refusing runtime is still short after the first victims are gone', async () => {
     h = await CacheManagerHarness.start(QUIET, MODELS);
     const rt = await h.join('rt-1', { capacityBytes: 2_000 });

@@ -741,10 +741,16 @@ export class CacheManagerService
     this.publishRouting(false);
     const { modelId, version } = splitKey(k);
     try {
-      const res = await this.messaging.call(
-        Runtime.unload,
-        { model_id: modelId, version, reason },
-        { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
+      // Watched like a load: a runtime killed with the unload in hand would otherwise
+      // hold the placement waiting for it (victims go before the load) for the whole
+      // load timeout.
+      const res = await this.whileAlive(
+        nodeId,
+        this.messaging.call(
+          Runtime.unload,
+          { model_id: modelId, version, reason },
+          { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
+        ),
       );
       this.view.recordUnloaded(nodeId, k, res);
       if (res.was_loaded) {

@@ -46,6 +46,8 @@ export class FakeRuntime {
   pings = 0;
   /** How the next loads are answered; by default they succeed, measuring the estimate. */
   onLoad: LoadHandler = (req) => this.succeed(req);
+  /** When set, how the next unloads are answered instead (after being recorded). */
+  onUnload: ((req: UnloadModelRequest) => Promise<never>) | null = null;
 
   constructor(
     private readonly messaging: Messaging,
@@ -69,6 +71,7 @@ export class FakeRuntime {
           Runtime.unload,
           (req) => {
             this.unloads.push(req);
+            if (this.onUnload) return this.onUnload(req);
             const k = `${req.model_id}@${req.version}`;
             const held = this.models.get(k);
             if (held) {
