@@ -44,8 +44,14 @@ function appWebpackConfig(
           ? [
               {
                 entryName: 'inference-worker',
-                entryPath:
+                // Absolute: Nx resolves a path that does not start with './'
+                // against the workspace root, and webpack only found
+                // '../../libs/…' by accident where the checkout sat two
+                // directories below '/'.
+                entryPath: join(
+                  __dirname,
                   '../../libs/services/runtime/src/lib/worker/inference.worker.ts',
+                ),
               },
             ]
           : [],
