@@ -15,7 +15,7 @@
  *   npm run bench:overhead -- --write            # also records them in docs/benchmarks.md
  *   npm run bench:overhead -- --seconds 10       # wrk's duration per point (default 6)
  *   npm run bench:overhead -- --only standalone  # one path (plain, standalone, distributed)
- *   npm run bench:overhead -- --profile DIR      # Portfolio's processes write --cpu-prof files to DIR
+ *   npm run bench:overhead -- --profile DIR      # the servers write --cpu-prof files to DIR
  *
  * Targets (issue 7): standalone p50 at 1 connection <= raw + 150 us and throughput at
  * 32 connections >= 0.9 x the plain server's; distributed p50 <= raw + 600 us and
@@ -216,11 +216,13 @@ async function measure(
 
 async function plainServer(
   modelPath: string,
+  profile: string | null,
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...profileArgs(profile),
       '-r',
       '@swc-node/register',
       resolve(__dirname, 'plain-server.ts'),
@@ -249,7 +251,10 @@ async function plainServer(
   };
 }
 
-/** `--profile DIR`: every Portfolio process writes a CPU profile there when it stops. */
+/**
+ * `--profile DIR`: every server process (the plain one and Portfolio's) writes a CPU
+ * profile there when it stops.
+ */
 function profileArgs(dir: string | null): string[] {
   if (dir === null) return [];
   mkdirSync(dir, { recursive: true });
@@ -338,7 +343,7 @@ async function main(): Promise<void> {
   const floor = await raw(modelPath);
   const results: PathResult[] = [];
   if (only === null || only === 'plain') {
-    const plain = await plainServer(modelPath);
+    const plain = await plainServer(modelPath, profile);
     try {
       results.push(
         await measure(

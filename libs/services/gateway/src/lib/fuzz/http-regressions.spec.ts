@@ -25,13 +25,14 @@ describe('HTTP fuzzing findings', () => {
       ...(payload !== undefined ? { payload: payload as object } : {}),
     });
 
-  it('answers a method no route has, on a URL it cannot decode, with 404 and X-Request-Id', async () => {
+  it('answers a method no route has, on a URL it cannot decode, with 400 naming the URL and X-Request-Id', async () => {
     const res = await send('PUT', '/admin/models/%/load');
 
-    expect(res.statusCode).toBe(404);
+    expect(res.statusCode).toBe(400);
     expect(res.headers['x-request-id']).toBe('r-1');
-    expect(res.json().error).toMatchObject({
-      code: 'NOT_FOUND',
+    expect(res.json().error).toEqual({
+      code: 'INVALID_REQUEST',
+      message: 'the URL is not valid (bad percent-encoding)',
       request_id: 'r-1',
     });
   });
