@@ -54,5 +54,6 @@ export const DEFAULTS = {
   runtimeIntraOpThreads: 1,
   runtimeHeartbeatInterval: '2s',
   runtimeLoadTimeout: '120s',
+  runtimeInlineMaxSize: '4MiB',
   logLevel: 'info',
 } as const;

@@ -229,6 +229,7 @@ export const configFileSchema = section({
     heartbeat_interval: optional(duration),
     load_timeout: optional(duration),
     request_log: optional(nullable(path)),
+    inline_max_size: optional((value) => parseSizeValue(value)),
   }).optional(),
   log: section({
     level: optional((value) =>

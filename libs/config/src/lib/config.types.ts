@@ -102,6 +102,8 @@ export interface RuntimeConfig {
   readonly loadTimeoutMs: number;
   /** Absolute path of the request trace this runtime appends to (JSON lines); null: none. */
   readonly requestLogPath: string | null;
+  /** Models expected to take at most this may also run on the main thread; 0: none. */
+  readonly inlineMaxBytes: number;
 }
 
 export interface LogConfig {

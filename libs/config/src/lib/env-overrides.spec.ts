@@ -69,6 +69,7 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_RUNTIME_HEARTBEAT_INTERVAL',
       'PORTFOLIO_RUNTIME_LOAD_TIMEOUT',
       'PORTFOLIO_RUNTIME_REQUEST_LOG',
+      'PORTFOLIO_RUNTIME_INLINE_MAX_SIZE',
       'PORTFOLIO_LOG_LEVEL',
     ]);
   });
@@ -206,6 +207,12 @@ describe('environment overrides', () => {
       '/var/log/portfolio/requests.jsonl',
       (c) => c.runtime.requestLogPath,
       '/var/log/portfolio/requests.jsonl',
+    ],
+    [
+      'PORTFOLIO_RUNTIME_INLINE_MAX_SIZE',
+      '0',
+      (c) => c.runtime.inlineMaxBytes,
+      0,
     ],
     ['PORTFOLIO_LOG_LEVEL', 'verbose', (c) => c.log.level, 'verbose'],
   ];

@@ -179,6 +179,11 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'File the runtime appends its request trace to (JSON lines)',
   ),
   spec(
+    'PORTFOLIO_RUNTIME_INLINE_MAX_SIZE',
+    'runtime.inline_max_size',
+    'Models up to this size whose run takes at most 0.2 ms also run on the main thread (size; 0: never)',
+  ),
+  spec(
     'PORTFOLIO_LOG_LEVEL',
     'log.level',
     'One of error, warn, info, debug, verbose',

@@ -78,6 +78,7 @@ describe('loadConfig without a file', () => {
         heartbeatIntervalMs: 2_000,
         loadTimeoutMs: 120_000,
         requestLogPath: null,
+        inlineMaxBytes: 4 * MiB,
       },
       log: { level: 'info' },
     };
@@ -185,6 +186,7 @@ runtime:
   heartbeat_interval: 500ms
   load_timeout: 2m 30s
   request_log: ./requests.jsonl
+  inline_max_size: 0
 log:
   level: debug
 `,
@@ -256,6 +258,7 @@ log:
         heartbeatIntervalMs: 500,
         loadTimeoutMs: 150_000,
         requestLogPath: path.join(path.dirname(file), 'requests.jsonl'),
+        inlineMaxBytes: 0,
       },
       log: { level: 'debug' },
     };

@@ -270,6 +270,8 @@ export function resolveConfig(
               runtime.request_log,
               true,
             ),
+      inlineMaxBytes:
+        runtime?.inline_max_size ?? parseSize(DEFAULTS.runtimeInlineMaxSize),
     },
     log: { level: log?.level ?? DEFAULTS.logLevel },
   };

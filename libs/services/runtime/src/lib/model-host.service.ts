@@ -33,6 +33,8 @@ import {
   DEFAULT_RSS_GUARD_INTERVAL_MS,
   DEFAULT_SHARED_MODEL_BYTES,
   DEFAULT_SHARED_THREAD_BYTES,
+  DEFAULT_INLINE_MAX_BYTES,
+  INLINE_MAX_RUN_MS,
   DEFAULT_WARMUP_BATCH,
   RUNTIME_SETTINGS,
   RUNTIME_STORAGE,
@@ -191,6 +193,10 @@ export class ModelHostService implements OnApplicationShutdown {
       sharedThreadBytes:
         settings.sharedThreadBytes ?? DEFAULT_SHARED_THREAD_BYTES,
       onCopyLost: (loss) => this.copyLost(loss),
+      inline: {
+        maxBytes: settings.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES,
+        maxRunMs: INLINE_MAX_RUN_MS,
+      },
     });
     this.pool.ready().then(
       () => this.takeBaseline(),

@@ -176,11 +176,13 @@ describe(`${ModelHostService.name} workers`, () => {
     const before = sut.baseBytes();
 
     // The service's own memory: a burst of requests held in buffers, say.
-    const held = Buffer.alloc(32 * MiB, 1);
+    const held = Buffer.alloc(64 * MiB, 1);
 
-    expect(sut.baseBytes() - before).toBeGreaterThanOrEqual(30 * MiB);
+    // Less a few MiB: `before` may count a high-water mark of the heap above where it
+    // stands now (garbage of earlier tests in this process, not yet collected).
+    expect(sut.baseBytes() - before).toBeGreaterThanOrEqual(48 * MiB);
     expect(sut.usedBytes()).toBe(0);
-    expect(held.length).toBe(32 * MiB);
+    expect(held.length).toBe(64 * MiB);
   });
 
   it('loses only the model of a worker that dies, reports it, and loads it again on demand', async () => {

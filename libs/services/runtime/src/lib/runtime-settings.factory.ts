@@ -17,5 +17,6 @@ export function runtimeSettings(
     workerScript,
     requestLogPath: config.runtime.requestLogPath,
     loadTimeoutMs: config.runtime.loadTimeoutMs,
+    inlineMaxBytes: config.runtime.inlineMaxBytes,
   };
 }

@@ -25,6 +25,19 @@ export const DEFAULT_RSS_GUARD_INTERVAL_MS = 250;
 export const DEFAULT_SHARED_MODEL_BYTES = 32 * 1024 * 1024;
 /** What the small models sharing one thread may take together. */
 export const DEFAULT_SHARED_THREAD_BYTES = 128 * 1024 * 1024;
+/**
+ * Models expected to take at most this (runtime.inline_max_size) may also run on the
+ * main thread (see WorkerPool's inline twins), when a run at their warm-up's batch takes
+ * at most INLINE_MAX_RUN_MS there once warm.
+ */
+export const DEFAULT_INLINE_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * The longest run of a model that runs on the main thread: what one of its runs may
+ * hold up the event loop for. The hop to a worker and back costs about 0.1 ms
+ * of latency and tens of us of the main thread's CPU; a model that runs in a fifth of a
+ * millisecond or less is served faster without it.
+ */
+export const INLINE_MAX_RUN_MS = 0.2;
 
 export interface RuntimeSettings {
   readonly nodeId: string;
@@ -59,4 +72,6 @@ export interface RuntimeSettings {
   readonly sharedThreadModelBytes?: number;
   /** Default DEFAULT_SHARED_THREAD_BYTES. */
   readonly sharedThreadBytes?: number;
+  /** Default DEFAULT_INLINE_MAX_BYTES; 0: every run goes to a worker thread. */
+  readonly inlineMaxBytes?: number;
 }

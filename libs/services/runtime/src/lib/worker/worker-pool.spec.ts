@@ -17,7 +17,7 @@ import {
 } from '@portfolio/testing';
 
 import { expectClose, sampleInput, testWorkerScript } from '../runtime.testing';
-import { CopyLoss, WorkerPool } from './worker-pool';
+import { CopyLoss, WorkerPool, WorkerPoolOptions } from './worker-pool';
 
 const MiB = 1024 * 1024;
 const MLP = { inputSize: 4, hidden: [16], outputSize: 3 };
@@ -46,6 +46,11 @@ const workerOf = (pool: WorkerPool, copy: number): Worker => {
   return c.host.thread.worker;
 };
 const spareWorker = (pool: WorkerPool) => internals(pool).spare?.thread.worker;
+/** The id of the (only) copy of `key`. */
+const internalsCopy = (pool: WorkerPool, key: string): number => {
+  for (const [id, c] of internals(pool).byId) if (c.key === key) return id;
+  throw new Error(`no copy of ${key} in the pool`);
+};
 /** A thread of its own, as a large model gets. */
 const OWN = { shared: false, bytes: 0 };
 /** A small model's placement: it may share a thread. */
@@ -76,7 +81,7 @@ const mixedInput = (a: number[], b: bigint[]): Record<string, Tensor> => ({
 const now = () => performance.timeOrigin + performance.now();
 
 /** A pool that records `onCopyLost`; `firstLoss` resolves at the first report. */
-function makePool(computeSlots: number) {
+function makePool(computeSlots: number, inline?: WorkerPoolOptions['inline']) {
   const lost: CopyLoss[] = [];
   let signal!: () => void;
   const firstLoss = new Promise<void>((resolve) => (signal = resolve));
@@ -87,6 +92,7 @@ function makePool(computeSlots: number) {
       lost.push(loss);
       signal();
     },
+    ...(inline ? { inline } : {}),
   });
   return { pool, lost, firstLoss };
 }
@@ -628,6 +634,132 @@ describe(WorkerPool.name, () => {
       await expect(
         sut.run('mlp@1', mlpInput(), undefined, 1),
       ).resolves.toMatchObject(SERVED_ONE_ROW);
+    });
+  });
+
+  describe('inline twins', () => {
+    /** Generous for a 4-16-3 MLP (a few us a run), far too little for SLOW_MLP. */
+    const INLINE = { maxBytes: 2 * MiB, maxRunMs: 5 };
+    let sut: WorkerPool;
+    let firstLoss: Promise<void>;
+
+    beforeAll(() => ({ pool: sut, firstLoss } = makePool(2, INLINE)));
+    afterAll(() => closePool(sut));
+
+    it('run a small fast model on the main thread, to the same numbers as its worker copy', async () => {
+      await loadCopy(sut, 'tiny@1', mlpPath, 1, SMALL);
+      const x = sampleInput(4);
+
+      const inline = await sut.run('tiny@1', mlpInput(1, x), undefined, 1);
+      // Above the warm-up's batch: what the twin may hold the event loop for is unknown.
+      const x3 = sampleInput(3 * 4);
+      const larger = await sut.run('tiny@1', mlpInput(3, x3), undefined, 3);
+
+      expect(inline.inline).toBe(true);
+      expectClose(
+        inline.outputs['y'].data as Float32Array,
+        mlpReference(MLP, x, 1),
+      );
+      expect(larger.inline).toBeUndefined();
+      expectClose(
+        larger.outputs['y'].data as Float32Array,
+        mlpReference(MLP, x3, 3),
+      );
+      expect(sut.statsOf('tiny@1').busyMs).toBeGreaterThan(0);
+    });
+
+    it('send the runs that find the twin busy to the worker copy', async () => {
+      const inputs = [1, 2, 3, 4].map(() => sampleInput(4));
+
+      const runs = await Promise.all(
+        inputs.map((x) => sut.run('tiny@1', mlpInput(1, x), undefined, 1)),
+      );
+
+      expect(runs[0].inline).toBe(true);
+      expect(runs.filter((r) => r.inline === undefined).length).toBeGreaterThan(
+        0,
+      );
+      runs.forEach((r, i) =>
+        expectClose(
+          r.outputs['y'].data as Float32Array,
+          mlpReference(MLP, inputs[i], 1),
+        ),
+      );
+    });
+
+    it('answer an input the engine refuses as the worker does, with INVALID_INPUT', async () => {
+      // The host checks shapes against the signature first; the pool passes what it gets.
+      const wrong = {
+        x: { datatype: 'FP32', shape: [1, 5], data: new Float32Array(5) },
+      } as Record<string, Tensor>;
+
+      await expect(
+        sut.run('tiny@1', wrong, undefined, 1),
+      ).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        message: expect.stringContaining('tiny@1 refused the input'),
+      });
+      await expect(
+        sut.run('tiny@1', wrong, undefined, 2),
+      ).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
+    });
+
+    it('are not made for models above the size or slower than the run time allowed', async () => {
+      await loadCopy(sut, 'large@1', mlpPath, 1, {
+        shared: true,
+        bytes: 3 * MiB,
+      });
+      await loadCopy(sut, 'slow@1', slowPath, 512, OWN);
+
+      const large = await sut.run('large@1', mlpInput(), undefined, 1);
+      const slow = await sut.run(
+        'slow@1',
+        slowInput(sampleInput(SLOW_MLP.inputSize)),
+        undefined,
+        1,
+      );
+
+      expect(large.inline).toBeUndefined();
+      expect(slow.inline).toBeUndefined();
+      await sut.release(internalsCopy(sut, 'large@1'));
+      await sut.release(internalsCopy(sut, 'slow@1'));
+    });
+
+    it('go with their copy: released, the model is not served on the main thread either', async () => {
+      await loadCopy(sut, 'brief@1', mlpPath, 1, SMALL);
+      expect((await sut.run('brief@1', mlpInput(), undefined, 1)).inline).toBe(
+        true,
+      );
+
+      await sut.release(internalsCopy(sut, 'brief@1'));
+
+      await expect(
+        sut.run('brief@1', mlpInput(), undefined, 1),
+      ).rejects.toMatchObject({
+        code: 'MODEL_NOT_LOADED',
+      });
+    });
+
+    it('go with their copy when its worker dies', async () => {
+      const { copy } = await loadCopy(sut, 'doomed@1', mlpPath, 1, OWN);
+      expect((await sut.run('doomed@1', mlpInput(), undefined, 1)).inline).toBe(
+        true,
+      );
+
+      await workerOf(sut, copy).terminate();
+      await firstLoss;
+
+      await expect(
+        sut.run('doomed@1', mlpInput(), undefined, 1),
+      ).rejects.toMatchObject({
+        code: 'MODEL_NOT_LOADED',
+      });
+      // The other models' twins are untouched.
+      expect((await sut.run('tiny@1', mlpInput(), undefined, 1)).inline).toBe(
+        true,
+      );
     });
   });
 

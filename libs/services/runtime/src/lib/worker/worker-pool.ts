@@ -3,8 +3,10 @@ import { Logger } from '@nestjs/common';
 import { ModelFormat, PortfolioError, Signature } from '@portfolio/contracts';
 import { Tensor } from '@portfolio/tensor';
 
+import { InferenceEngine } from './inference-engine';
+import { warmupInputs } from './warmup.util';
 import { packForTransfer } from './transfer.util';
-import { WorkerScript, WorkerThread } from './worker-thread';
+import { replyError, WorkerScript, WorkerThread } from './worker-thread';
 
 export type { WorkerScript } from './worker-thread';
 
@@ -22,6 +24,8 @@ export interface RunResult {
   startedAt: number;
   /** The copy that ran it. */
   copy: number;
+  /** Set when its inline twin ran it, on the main thread (see InlineTwin). */
+  inline?: true;
   /**
    * Set when this run was the copy's largest batch yet and nothing else changed the
    * process's memory meanwhile: how much the RSS grew across it (the arena growing).
@@ -56,6 +60,46 @@ export interface WorkerPoolOptions {
   readonly sharedThreadBytes: number;
   /** A serving copy's thread ended without being asked to. */
   readonly onCopyLost: (loss: CopyLoss) => void;
+  /**
+   * Which models also run on the main thread (see InlineTwin); absent: none. A model
+   * qualifies when it is expected to take at most `maxBytes` and a run at its warm-up's
+   * batch, once warm, takes at most `maxRunMs` there.
+   */
+  readonly inline?: { readonly maxBytes: number; readonly maxRunMs: number };
+}
+
+/**
+ * A model whose first run on its worker took more than this many times the inline run
+ * time allowed is not tried on the main thread (a first run allocates and is slower
+ * than the next, but not by this much): the twin's own first run would hold up the
+ * event loop.
+ */
+const FIRST_RUN_FACTOR = 20;
+/** Runs timed to measure a twin once warm (see hotRunMs). */
+const HOT_RUNS = 3;
+
+/**
+ * A model small and fast enough that a run costs less than the hop to a worker thread
+ * and back (two wake-ups and a message each way: the standalone app's p50 at one
+ * connection fell from about 340 to about 200 us without it, on a 2-core VM, for a
+ * model that runs in 8 us) also gets an engine session on the main
+ * thread, loaded right after its first copy and released with it. A run goes there
+ * when its batch is at most the warm-up's (at which its time was measured, so what it
+ * holds up the event loop for is about `maxRunMs` at most), no run of the model waits in
+ * the queue, and the twin is idle; otherwise to a worker copy as usual. (Runs that find
+ * the twin busy do not wait for it: when the main thread is what saturates, a worker
+ * runs the model on another core for less of the main thread's time than the run
+ * itself takes there: measured on a 4-16-3 MLP, about 25 us a run on the main thread
+ * of a busy server against about 16 us for posting it to a worker.) Inline runs take no
+ * compute slot: they run on the thread that would otherwise only wait for them.
+ */
+interface InlineTwin {
+  /** The copy it was loaded with, whose memory measurement includes it. */
+  readonly copy: number;
+  /** The largest batch it runs: its warm-up's. */
+  readonly batch: number;
+  /** The run in progress (a release waits for it); null when it is idle. */
+  running: Promise<unknown> | null;
 }
 
 /** Per model, cumulative; the host reads differences. */
@@ -156,6 +200,9 @@ export class WorkerPool {
   private memoryEpoch = 0;
   private probing = false;
   private closing = false;
+  /** The main thread's engine, once a model qualified for an inline twin. */
+  private inlineEngine: Promise<InferenceEngine> | null = null;
+  private readonly twins = new Map<string, InlineTwin>();
 
   constructor(
     private readonly script: WorkerScript,
@@ -165,9 +212,15 @@ export class WorkerPool {
     this.spare = this.spawn();
   }
 
-  /** Resolves once the spare thread has warmed up (rejects if it could not). */
+  /**
+   * Resolves once the spare thread has warmed up (rejects if it could not), and the
+   * main thread's engine too where models may run there: its fixed costs belong in the
+   * process's base, not in the first inline model's measurement.
+   */
   async ready(): Promise<void> {
     await this.spare?.thread.ready;
+    if (this.options.inline && this.options.inline.maxBytes > 0)
+      await this.mainEngine().catch(() => undefined);
   }
 
   /** Threads alive: holding copies (loaded, loading or abandoned), and the spare. */
@@ -279,9 +332,19 @@ export class WorkerPool {
       }),
     )
       .then(
-        (reply): LoadResult => {
+        async (reply): Promise<LoadResult> => {
           if (reply.op !== 'load') throw new Error('unexpected worker reply');
           copy.maxBatch = reply.warmupBatch ?? 1;
+          const inline = this.options.inline;
+          if (
+            inline &&
+            placement.bytes <= inline.maxBytes &&
+            reply.warmupMs !== null &&
+            reply.warmupBatch !== null &&
+            reply.warmupMs <= FIRST_RUN_FACTOR * inline.maxRunMs &&
+            !this.twins.has(key)
+          )
+            await this.loadTwin(copy, format, path, reply.warmupBatch);
           return {
             signature: reply.signature,
             warmupMs: reply.warmupMs,
@@ -323,6 +386,7 @@ export class WorkerPool {
     c.state = 'releasing';
     this.beginMemoryOp();
     try {
+      await this.releaseTwin(c);
       await this.occupy(c.host, async () => {
         if (!c.host.thread.gone)
           await c.host.thread
@@ -365,6 +429,15 @@ export class WorkerPool {
     batch: number,
   ): Promise<RunResult> {
     if (!this.hasServingCopy(key)) return Promise.reject(this.notLoaded(key));
+    const twin = this.twins.get(key);
+    if (
+      twin &&
+      batch <= twin.batch &&
+      !this.queues.has(key) &&
+      this.byId.get(twin.copy)?.state === 'serving' &&
+      twin.running === null
+    )
+      return this.runInline(key, twin, inputs, outputs);
     return new Promise<RunResult>((resolve, reject) => {
       const job: Job = {
         seq: this.nextJob++,
@@ -390,6 +463,7 @@ export class WorkerPool {
     while (this.queues.size > 0 && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 20));
     this.closing = true;
+    for (const key of [...this.twins.keys()]) await this.dropTwin(key);
     const left = Math.max(0, deadline - Date.now());
     await Promise.all([...this.hosts].map((h) => h.thread.stop(left)));
     this.hosts.clear();
@@ -550,6 +624,145 @@ export class WorkerPool {
     return (this.copies.get(key) ?? []).some((c) => c.state === 'serving');
   }
 
+  /**
+   * Loads the inline twin of a copy just loaded (see InlineTwin), on the main thread,
+   * within the copy's load (so its memory is measured with it). A twin that fails to
+   * load, or whose own warm-up is slower than allowed, is not kept: the model is
+   * served by its worker copies as any other.
+   */
+  private async loadTwin(
+    copy: Copy,
+    format: ModelFormat,
+    path: string,
+    batch: number,
+  ): Promise<void> {
+    const inline = this.options.inline;
+    if (!inline) return;
+    let engine: InferenceEngine;
+    try {
+      engine = await this.mainEngine();
+    } catch (e) {
+      this.logger.warn(
+        `no inline copies: the main thread's model backends could not start: ${e instanceof Error ? e.message : String(e)}`,
+      );
+      return;
+    }
+    const reply = await engine.reply({
+      id: 0,
+      op: 'load',
+      key: copy.key,
+      format,
+      path,
+      intraOpThreads: 1,
+      warmupBatch: batch,
+    });
+    if (!reply.ok || reply.op !== 'load') {
+      this.logger.warn(
+        `${copy.key} runs on worker threads only: its inline copy failed to load (${reply.ok ? 'unexpected reply' : reply.error.message})`,
+      );
+      return;
+    }
+    const hotMs =
+      reply.warmupBatch === batch
+        ? await this.hotRunMs(engine, copy.key, reply.signature, batch)
+        : null;
+    if (hotMs === null || hotMs > inline.maxRunMs) {
+      if (hotMs !== null)
+        this.logger.log(
+          `${copy.key} runs on worker threads only: a run takes ${hotMs.toFixed(3)} ms, more than the ${inline.maxRunMs} ms a run on the main thread may take`,
+        );
+      await engine.reply({ id: 0, op: 'unload', key: copy.key });
+      return;
+    }
+    this.logger.log(
+      `${copy.key} also runs on the main thread, up to batch ${batch} (a run takes ${hotMs.toFixed(3)} ms there)`,
+    );
+    this.twins.set(copy.key, { copy: copy.id, batch, running: null });
+  }
+
+  /**
+   * What a run of the twin takes once warm: the fastest of a few at its batch (the
+   * first run of a session allocates; a busy machine delays some runs).
+   */
+  private async hotRunMs(
+    engine: InferenceEngine,
+    key: string,
+    signature: Signature,
+    batch: number,
+  ): Promise<number | null> {
+    const inputs = warmupInputs(signature, batch);
+    if (!inputs) return null;
+    let best = Infinity;
+    for (let i = 0; i < HOT_RUNS; i++) {
+      const reply = await engine.reply({ id: 0, op: 'run', key, inputs });
+      if (!reply.ok || reply.op !== 'run') return null;
+      best = Math.min(best, reply.computeMs);
+    }
+    return best;
+  }
+
+  /** The main thread's engine, its backends warmed up once. */
+  private mainEngine(): Promise<InferenceEngine> {
+    if (!this.inlineEngine) {
+      const engine = new InferenceEngine();
+      this.inlineEngine = engine.warmUp().then(() => engine);
+      this.inlineEngine.catch(() => (this.inlineEngine = null));
+    }
+    return this.inlineEngine;
+  }
+
+  private runInline(
+    key: string,
+    twin: InlineTwin,
+    inputs: Record<string, Tensor>,
+    outputs: readonly string[] | undefined,
+  ): Promise<RunResult> {
+    const run = (async (): Promise<RunResult> => {
+      const began = performance.now();
+      try {
+        const engine = await this.mainEngine();
+        const reply = await engine.reply({
+          id: 0,
+          op: 'run',
+          key,
+          inputs,
+          outputs,
+        });
+        if (!reply.ok) throw replyError(reply);
+        if (reply.op !== 'run') throw new Error('unexpected inline reply');
+        return {
+          outputs: reply.outputs,
+          computeMs: reply.computeMs,
+          startedAt: reply.startedAt,
+          copy: twin.copy,
+          inline: true,
+        };
+      } finally {
+        if (this.copies.has(key))
+          this.statsFor(key).busyMs += performance.now() - began;
+      }
+    })();
+    twin.running = run;
+    const done = () => (twin.running = null);
+    run.then(done, done);
+    return run;
+  }
+
+  /** A copy going away takes its twin along, once the twin's run in flight is over. */
+  private async releaseTwin(copy: Copy): Promise<void> {
+    if (this.twins.get(copy.key)?.copy !== copy.id) return;
+    await this.dropTwin(copy.key);
+  }
+
+  private async dropTwin(key: string): Promise<void> {
+    const twin = this.twins.get(key);
+    if (!twin) return;
+    this.twins.delete(key);
+    await twin.running?.catch(() => undefined);
+    const engine = await this.inlineEngine?.catch(() => null);
+    await engine?.reply({ id: 0, op: 'unload', key });
+  }
+
   private statsFor(key: string): CopyStats {
     let stats = this.stats.get(key);
     if (!stats) {
@@ -562,6 +775,8 @@ export class WorkerPool {
   /** Drops a copy from the books; false when it was not there any more. */
   private forget(copy: Copy): boolean {
     if (!this.byId.delete(copy.id)) return false;
+    if (this.twins.get(copy.key)?.copy === copy.id)
+      void this.dropTwin(copy.key);
     copy.host.copies.delete(copy);
     const rest = (this.copies.get(copy.key) ?? []).filter((c) => c !== copy);
     if (rest.length > 0) this.copies.set(copy.key, rest);

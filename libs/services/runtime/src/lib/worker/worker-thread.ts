@@ -19,6 +19,17 @@ export type WorkerCall = WorkerRequest extends infer R
 
 export type OkReply = WorkerReply & { ok: true };
 
+/** A failed reply as the error its caller gets. */
+export function replyError(reply: WorkerReply & { ok: false }): PortfolioError {
+  const error = new PortfolioError(
+    reply.error.code as ErrorCode,
+    reply.error.message,
+  );
+  // What the framework said, for the host's logs; never sent on.
+  if (reply.error.detail !== undefined) error.cause = reply.error.detail;
+  return error;
+}
+
 interface Pending {
   resolve(reply: OkReply): void;
   reject(error: Error): void;
@@ -74,15 +85,7 @@ export class WorkerThread {
       if (!pending) return;
       this.pending.delete(reply.id);
       if (reply.ok) pending.resolve(reply);
-      else {
-        const error = new PortfolioError(
-          reply.error.code as ErrorCode,
-          reply.error.message,
-        );
-        // What the framework said, for the host's logs; never sent on.
-        if (reply.error.detail !== undefined) error.cause = reply.error.detail;
-        pending.reject(error);
-      }
+      else pending.reject(replyError(reply));
     });
     // The reason reaches clients (status, retries); what the worker threw, only the log.
     this.worker.on('error', (e) =>
