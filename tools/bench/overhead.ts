@@ -32,11 +32,9 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 
 import {
-  AppProcess,
   buildMlpModel,
   freePort,
   makeTempDir,
-  MlpOptions,
   PortfolioCluster,
   provisionServices,
   REPO_ROOT,
@@ -51,15 +49,11 @@ import {
   report,
   runMain,
 } from './bench-report';
-import { registerOnnxModel } from './portfolio-admin';
-
-const MODEL: MlpOptions = {
-  inputSize: 4,
-  hidden: [16],
-  outputSize: 3,
-  seed: 1,
-  softmax: true,
-};
+import {
+  BENCH_MLP as MODEL,
+  registerOnnxModel,
+  startStandalone,
+} from './portfolio-admin';
 const ROW = [5.1, 3.5, 1.4, 0.2];
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const WRK = '/usr/bin/wrk';
@@ -267,23 +261,12 @@ async function standalone(
   seconds: number,
   profile: string | null,
 ): Promise<PathResult> {
-  const port = await freePort();
-  const app = new AppProcess({
-    name: 'portfolio',
-    app: 'portfolio',
-    env: {
-      PORTFOLIO_DATA_DIR: makeTempDir('bench-overhead'),
-      PORTFOLIO_GATEWAY_PORT: String(port),
-      PORTFOLIO_ADMIN_KEY: ADMIN_KEY,
-      PORTFOLIO_LOG_LEVEL: 'warn',
-      MALLOC_MMAP_THRESHOLD_: '131072',
-    },
-    nodeArgs: profileArgs(profile),
-    readyLine: 'Portfolio is running',
-  });
-  await app.start();
+  const { url, app } = await startStandalone(
+    ADMIN_KEY,
+    {},
+    profileArgs(profile),
+  );
   try {
-    const url = `http://127.0.0.1:${port}`;
     await registerOnnxModel(url, ADMIN_KEY, 'bench', modelBytes);
     return await measure(
       'standalone',

@@ -14,6 +14,7 @@ export type {
 export { TensorError } from './lib/tensor.error';
 export { elementCount } from './lib/shape.util';
 export { tensorFromJson } from './lib/json-tensor';
+export { PackedNumbers } from './lib/packed-numbers';
 export { tensorToFlat, tensorToNested } from './lib/json-output';
 export { checkTensor } from './lib/tensor.check';
 export { fromOnnxElemType, fromOrtType, toOrtType } from './lib/ort-type.util';

@@ -194,6 +194,7 @@ export const configFileSchema = section({
     max_in_flight_per_model: optional((value) =>
       parseIntegerValue(value, 1, 1_000_000),
     ),
+    json_offload: optional(parseBooleanValue),
     rate_limit: section(
       {
         requests_per_second: leaf(

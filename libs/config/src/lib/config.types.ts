@@ -83,6 +83,8 @@ export interface GatewayConfig {
   readonly maxJsonElements: number;
   /** Requests in flight per (model, version) through one gateway; more get 503. */
   readonly maxInFlightPerModel: number;
+  /** Large JSON tensors parsed and written off the event loop (a thread of their own). */
+  readonly jsonOffload: boolean;
   /** For keys without a limit of their own; null: none. */
   readonly rateLimit: {
     readonly requests_per_second: number;

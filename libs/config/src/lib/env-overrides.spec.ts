@@ -56,6 +56,7 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_ADMIN_KEY',
       'PORTFOLIO_GATEWAY_BODY_LIMIT',
       'PORTFOLIO_GATEWAY_REQUEST_TIMEOUT',
+      'PORTFOLIO_GATEWAY_JSON_OFFLOAD',
       'PORTFOLIO_CACHE_MAX_MEMORY',
       'PORTFOLIO_CACHE_SOFT_LIMIT',
       'PORTFOLIO_CACHE_TTL',
@@ -149,6 +150,12 @@ describe('environment overrides', () => {
       '1m',
       (c) => c.gateway.requestTimeoutMs,
       60_000,
+    ],
+    [
+      'PORTFOLIO_GATEWAY_JSON_OFFLOAD',
+      'false',
+      (c) => c.gateway.jsonOffload,
+      false,
     ],
     [
       'PORTFOLIO_CACHE_MAX_MEMORY',

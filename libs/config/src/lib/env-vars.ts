@@ -111,6 +111,12 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'Timeout of one HTTP request (duration)',
   ),
   spec(
+    'PORTFOLIO_GATEWAY_JSON_OFFLOAD',
+    'gateway.json_offload',
+    'Parse and write large JSON tensors off the event loop (true or false)',
+    'boolean',
+  ),
+  spec(
     'PORTFOLIO_CACHE_MAX_MEMORY',
     'cache.max_memory',
     'Memory each runtime may use for loaded models (size)',

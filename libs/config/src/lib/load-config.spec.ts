@@ -67,6 +67,7 @@ describe('loadConfig without a file', () => {
         requestTimeoutMs: 30_000,
         maxJsonElements: 1_048_576,
         maxInFlightPerModel: 1024,
+        jsonOffload: true,
         rateLimit: null,
       },
       runtime: {
@@ -174,6 +175,7 @@ gateway:
   request_timeout: 1m
   max_json_elements: 5000
   max_in_flight_per_model: 64
+  json_offload: false
   rate_limit:
     requests_per_second: 2.5
     burst: 10
@@ -247,6 +249,7 @@ log:
         requestTimeoutMs: 60_000,
         maxJsonElements: 5000,
         maxInFlightPerModel: 64,
+        jsonOffload: false,
         rateLimit: { requests_per_second: 2.5, burst: 10 },
       },
       runtime: {

@@ -249,6 +249,7 @@ export function resolveConfig(
         parseDuration(DEFAULTS.gatewayRequestTimeout),
       maxJsonElements: gateway?.max_json_elements ?? 1_048_576,
       maxInFlightPerModel: gateway?.max_in_flight_per_model ?? 1024,
+      jsonOffload: gateway?.json_offload ?? true,
       rateLimit: gateway?.rate_limit ?? null,
     },
     runtime: {

@@ -1,4 +1,5 @@
 import { tensorFromJson } from './json-tensor';
+import { PackedNumbers } from './packed-numbers';
 import { TensorError } from './tensor.error';
 import type { TensorSpec } from './tensor.types';
 
@@ -569,5 +570,75 @@ describe('tensorFromJson: spec checks', () => {
     expect(
       tensorFromJson('x', [[1, 2, 3, 4]], spec('FP32', [-1, 4])).shape,
     ).toEqual([1, 4]);
+  });
+});
+
+describe('tensorFromJson: packed numbers (parsed off the event loop)', () => {
+  /** What the gateway's JSON offload makes of a rectangular array of numbers. */
+  const pack = (nested: number[][]): PackedNumbers =>
+    new PackedNumbers(
+      [nested.length, nested[0].length],
+      Float64Array.from(nested.flat()),
+    );
+  const rows = [
+    [1.5, -2, 3],
+    [4, 5.25, -6],
+  ];
+
+  it.each([
+    ['FP32', [2, 3]],
+    ['FP64', [-1, 3]],
+    ['INT32', [-1, -1]],
+  ] as const)(
+    'makes the same %s tensor as the nested array it came from',
+    (datatype, shape) => {
+      const spec = { name: 'x', datatype, shape: [...shape] };
+      const values = datatype === 'INT32' ? [[1, -2, 3]] : rows;
+
+      expect(tensorFromJson('x', pack(values), spec)).toEqual(
+        tensorFromJson('x', values, spec),
+      );
+    },
+  );
+
+  it('is FP32 without a spec, like a nested array of numbers', () => {
+    expect(tensorFromJson('x', pack(rows), null)).toEqual(
+      tensorFromJson('x', rows, null),
+    );
+  });
+
+  it('refuses an element the datatype cannot hold with the nested array error, position included', () => {
+    const values = [
+      [1, 2],
+      [3, 300],
+    ];
+    const spec = { name: 'x', datatype: 'INT8' as const, shape: [-1, 2] };
+
+    const nestedError = errorOf(() => tensorFromJson('x', values, spec));
+    const packedError = errorOf(() => tensorFromJson('x', pack(values), spec));
+
+    expect(packedError.message).toBe(nestedError.message);
+    expect(packedError.message).toContain('element 3 (at [1][1])');
+  });
+
+  it('takes packed data in a tensor object and checks its element count against the shape', () => {
+    const t = tensorFromJson(
+      'x',
+      { shape: [3, 2], datatype: 'FP32', data: pack(rows) },
+      null,
+    );
+
+    expect(t).toEqual({
+      datatype: 'FP32',
+      shape: [3, 2],
+      data: Float32Array.from([1.5, -2, 3, 4, 5.25, -6]),
+    });
+    expect(() =>
+      tensorFromJson(
+        'x',
+        { shape: [4, 2], datatype: 'FP32', data: pack(rows) },
+        null,
+      ),
+    ).toThrow('shape [4, 2] needs 8 elements, got 6');
   });
 });

@@ -1,5 +1,6 @@
 import { DATATYPES, isDatatype, type Datatype } from './datatype';
 import { describeValue, elementProblem, rowWriter } from './json-element.util';
+import { PackedNumbers } from './packed-numbers';
 import { formatShape, isConcreteShape, MAX_ELEMENTS } from './shape.util';
 import { checkTensor, datatypeMismatch } from './tensor.check';
 import { inputError, type TensorError } from './tensor.error';
@@ -36,7 +37,10 @@ export function tensorFromJson(
   spec: TensorSpec | null,
 ): Tensor {
   const tensor =
-    typeof value === 'object' && value !== null && !Array.isArray(value)
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof PackedNumbers)
       ? fromTensorObject(name, value as Record<string, unknown>, spec)
       : fromNested(name, value, spec);
   if (spec !== null) checkTensor(name, tensor, spec);
@@ -48,6 +52,15 @@ function fromNested(
   value: unknown,
   spec: TensorSpec | null,
 ): Tensor {
+  if (value instanceof PackedNumbers) {
+    const shape = [...value.shape];
+    const datatype = spec?.datatype ?? 'FP32';
+    return {
+      datatype,
+      shape,
+      data: fillPacked(name, datatype, value, checkedCount(name, shape)),
+    };
+  }
   if (
     value === null ||
     value === undefined ||
@@ -109,8 +122,9 @@ function fromTensorObject(
   if (spec !== null && datatype !== spec.datatype)
     throw datatypeMismatch(name, datatype, shape, spec);
   const count = checkedCount(name, shape);
-  const dataShape = measure(name, data);
-  verifyRows(name, data, dataShape);
+  const packed = data instanceof PackedNumbers ? data : null;
+  const dataShape = packed ? [...packed.shape] : measure(name, data);
+  if (!packed) verifyRows(name, data, dataShape);
   const got = product(dataShape);
   if (got !== count) {
     throw inputError(
@@ -125,7 +139,9 @@ function fromTensorObject(
   return {
     datatype,
     shape: [...shape],
-    data: fill(name, datatype, data, dataShape, count),
+    data: packed
+      ? fillPacked(name, datatype, packed, count)
+      : fill(name, datatype, data, dataShape, count),
   };
 }
 
@@ -208,6 +224,21 @@ function fill(
       walk(node[i] as readonly unknown[], depth + 1);
   };
   walk(root as readonly unknown[], 0);
+  return writer.data;
+}
+
+/** fill's conversion for an array that arrived flattened (see PackedNumbers). */
+function fillPacked(
+  name: string,
+  datatype: Datatype,
+  packed: PackedNumbers,
+  count: number,
+): TensorData {
+  const writer = rowWriter(datatype, count);
+  if (count === 0) return writer.data;
+  const bad = writer.write(packed.data as unknown as readonly unknown[], 0);
+  if (bad >= 0)
+    throw elementError(name, datatype, packed.data[bad], bad, packed.shape);
   return writer.data;
 }
 

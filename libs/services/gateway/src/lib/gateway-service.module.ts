@@ -26,6 +26,8 @@ import { ClusterInfoService } from './v1/cluster-info.service';
 import { PredictService } from './v1/predict.service';
 import { V1Controller } from './v1/v1.controller';
 import { InferBodyReader } from './v2/infer-body.reader';
+import { JsonBodyReader } from './http/json-body.reader';
+import { JsonOffload } from './http/json-offload';
 import { OpenInferenceService } from './v2/open-inference.service';
 import { V2ModelsController, V2ServerController } from './v2/v2.controller';
 
@@ -67,6 +69,8 @@ export class GatewayServiceModule {
         ConfiguredModelsSync,
         GatewayMetrics,
         InferBodyReader,
+        JsonOffload,
+        JsonBodyReader,
         ModelAdminService,
         ModelCatalogService,
         OipGrpcServer,

@@ -12,6 +12,7 @@ export function gatewaySettings(config: PortfolioConfig): GatewaySettings {
     defaultRateLimit: config.gateway.rateLimit,
     maxInFlightPerModel: config.gateway.maxInFlightPerModel,
     maxJsonElements: config.gateway.maxJsonElements,
+    jsonOffload: config.gateway.jsonOffload,
     bodyLimitBytes: config.gateway.bodyLimitBytes,
     requestTimeoutMs: config.gateway.requestTimeoutMs,
     loadTimeoutMs: config.runtime.loadTimeoutMs + LOAD_MARGIN_MS,

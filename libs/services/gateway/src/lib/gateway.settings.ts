@@ -15,6 +15,8 @@ export interface GatewaySettings {
   readonly maxJsonElements?: number;
   /** Requests in flight per (model, version) through this gateway; more get 503. */
   readonly maxInFlightPerModel?: number;
+  /** False: large JSON tensors are parsed and written on the event loop (default true). */
+  readonly jsonOffload?: boolean;
   /** Deadline of one inference, from the gateway to the runtime and back. */
   readonly requestTimeoutMs: number;
   /** Deadline of a load on a miss (the runtime's own load timeout plus a margin). */

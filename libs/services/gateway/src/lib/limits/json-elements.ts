@@ -1,4 +1,5 @@
 import { PortfolioError } from '@portfolio/contracts';
+import { PackedNumbers } from '@portfolio/tensor';
 
 /**
  * Tensor elements a request may carry as JSON numbers, unless configured. Turning JSON
@@ -14,6 +15,8 @@ export const DEFAULT_MAX_JSON_ELEMENTS = 1 << 20;
  * (or its data's, if larger). Ragged arrays are refused later, by the conversion.
  */
 export function jsonElementCount(value: unknown): number {
+  if (value instanceof PackedNumbers)
+    return value.shape.reduce((n, d) => n * d, 1);
   if (Array.isArray(value)) {
     let count = 1;
     for (let v: unknown = value; Array.isArray(v); v = v[0]) {

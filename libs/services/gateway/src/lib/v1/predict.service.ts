@@ -20,6 +20,7 @@ import {
   encodeFrame,
   frameDataBytes,
   NamedTensor,
+  PackedNumbers,
   Tensor,
   tensorFromJson,
 } from '@portfolio/tensor';
@@ -120,7 +121,7 @@ export class PredictService {
     }
     const signature = resolved.version.signature;
     const inputs = (body as { inputs: unknown }).inputs;
-    if (Array.isArray(inputs)) {
+    if (Array.isArray(inputs) || inputs instanceof PackedNumbers) {
       if (signature.inputs.length !== 1) {
         throw new PortfolioError(
           'INVALID_INPUT',

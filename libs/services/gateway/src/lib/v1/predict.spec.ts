@@ -1,6 +1,7 @@
 import { eventually } from '@portfolio/testing';
 
 import { GatewayWithPeers, predict, startInProcess } from '../gateway.testing';
+import { JsonOffload } from '../http/json-offload';
 
 /** The prediction path through the real gateway, to fake runtimes on an in-process bus. */
 describe('predict routing', () => {
@@ -172,6 +173,54 @@ describe('predict routing', () => {
       expect(oip.json().error).toMatch(/gateway\.max_json_elements/);
     } finally {
       await small.close();
+    }
+  });
+
+  it('parses a large JSON body and writes a large answer off the event loop, with the same results and errors as inline', async () => {
+    const big = await startInProcess({
+      models: { m: 1 },
+      nodes: ['r1'],
+      settings: { bodyLimitBytes: 8 * 1024 * 1024 },
+    });
+    try {
+      big.cacheManager.place('m', 1, ['r1']);
+      const offload = big.app.get(JsonOffload);
+      const parsed = jest.spyOn(offload, 'parse');
+      const written = jest.spyOn(offload, 'stringify');
+      // 200,000 rows: 2.3 MB of JSON in, 200,000 numbers out (over both thresholds).
+      const rows = Array.from({ length: 200_000 }, (_, i) => [i, 0.5, -1, 2]);
+
+      const res = await predict(big.app, 'm', rows);
+      const malformed = await big.app.inject({
+        method: 'POST',
+        url: '/v1/models/m/predict',
+        headers: { 'content-type': 'application/json' },
+        payload: `${JSON.stringify({ inputs: { x: rows } }).slice(0, -2)}]`,
+      });
+      const ragged = await predict(big.app, 'm', [...rows, [1, 2, 3]]);
+
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe(
+        'application/json; charset=utf-8',
+      );
+      const body = res.json();
+      expect(body.model_id).toBe('m');
+      expect(body.outputs.y).toHaveLength(200_000);
+      expect(body.outputs.y[0]).toEqual([1.5]);
+      expect(body.outputs.y[199_999]).toEqual([199_999 + 1.5]);
+      expect(malformed.statusCode).toBe(400);
+      expect(malformed.json().error).toMatchObject({
+        code: 'INVALID_REQUEST',
+        message: expect.stringMatching(/^malformed request body: /),
+      });
+      expect(parsed).toHaveBeenCalledTimes(3);
+      expect(written).toHaveBeenCalledTimes(1);
+      expect(ragged.statusCode).toBe(400);
+      expect(ragged.json().error.message).toMatch(
+        /ragged array: row 200000 at dimension 1 has 3 elements, expected 4/,
+      );
+    } finally {
+      await big.close();
     }
   });
 

@@ -16,6 +16,12 @@ import { tensorToNested } from '@portfolio/tensor';
 
 import { Access } from '../auth/scopes';
 import { ModelCatalogService } from '../catalog/model-catalog.service';
+import {
+  jsonPack,
+  JsonOffload,
+  OFFLOAD_ELEMENTS,
+  Pack,
+} from '../http/json-offload';
 import { ClusterInfoService } from './cluster-info.service';
 import { PredictService } from './predict.service';
 import {
@@ -33,6 +39,7 @@ export class V1Controller {
     private readonly catalog: ModelCatalogService,
     private readonly predictor: PredictService,
     private readonly info: ClusterInfoService,
+    private readonly offload: JsonOffload,
   ) {}
 
   @Get('health')
@@ -62,6 +69,7 @@ export class V1Controller {
   @PredictDocs()
   @HttpCode(200)
   async predict(
+    @Res({ passthrough: true }) reply: FastifyReply,
     @Param('modelId') modelId: string,
     @Query('version') versionParam: unknown,
     @Query('alias') aliasParam: unknown,
@@ -86,13 +94,28 @@ export class V1Controller {
     );
     const result = await this.predictor.infer(resolved, inputs, outputs);
     const out: Record<string, unknown> = {};
-    for (const [name, t] of Object.entries(result.outputs))
-      out[name] = tensorToNested(t);
-    return {
+    const answer = {
       model_id: modelId,
       model_version: resolved.version.version,
       outputs: out,
     };
+    const tensors = Object.entries(result.outputs);
+    let elements = 0;
+    for (const [, t] of tensors) elements += t.data.length;
+    if (elements < OFFLOAD_ELEMENTS || !this.offload.enabled) {
+      for (const [name, t] of tensors) out[name] = tensorToNested(t);
+      return answer;
+    }
+    // A large answer is serialized off the event loop (see JsonOffload).
+    const packs: Pack[] = [];
+    for (const [name, t] of tensors) {
+      const pack = jsonPack(['outputs', name], t);
+      if (pack) packs.push(pack);
+      out[name] = pack ? null : tensorToNested(t);
+    }
+    const bytes = await this.offload.stringify(answer, packs);
+    void reply.header('Content-Type', 'application/json; charset=utf-8');
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 }
 

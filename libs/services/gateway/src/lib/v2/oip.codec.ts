@@ -11,6 +11,7 @@ import {
   Tensor,
   TensorSpec,
 } from '@portfolio/tensor';
+import { jsonPack, type JsonOffload, type Pack } from '../http/json-offload';
 import type { JsonElementBudget } from '../limits/json-elements';
 
 /*
@@ -45,7 +46,8 @@ export interface DecodedInferRequest {
 
 /**
  * Splits and parses the body against the version's signature. `headerLength` is the
- * request's Inference-Header-Content-Length header, if any.
+ * request's Inference-Header-Content-Length header, if any; `parsedJson`, the JSON part
+ * already parsed (off the event loop: see jsonPartToOffload), if it was.
  */
 export function decodeInferRequest(
   body: Uint8Array | undefined,
@@ -53,10 +55,14 @@ export function decodeInferRequest(
   signature: Signature,
   modelId: string,
   jsonBudget?: JsonElementBudget,
+  parsedJson?: unknown,
 ): DecodedInferRequest {
   const bytes = body ?? new Uint8Array(0);
   const jsonLength = parseHeaderLength(headerLength, bytes.byteLength);
-  const request = parseJsonHeader(bytes.subarray(0, jsonLength));
+  const request =
+    parsedJson === undefined
+      ? parseJsonHeader(bytes.subarray(0, jsonLength))
+      : requireObject(parsedJson, 'the inference request');
   const binary = bytes.subarray(jsonLength);
 
   const id = request['id'];
@@ -157,36 +163,106 @@ export interface EncodedInferResponse {
   readonly headerLength: number | null;
 }
 
-/** The response body for `outputs` (in the order given). */
-export function encodeInferResponse(response: {
+export interface InferResponse {
   modelId: string;
   version: number;
   id?: string;
   outputs: readonly NamedTensor[];
   binary: (output: string) => boolean;
-}): EncodedInferResponse {
+}
+
+/** The response body for `outputs` (in the order given). */
+export function encodeInferResponse(
+  response: InferResponse,
+): EncodedInferResponse {
+  const { value, raws } = responseParts(response, () => null);
+  return withRaws(Buffer.from(JSON.stringify(value), 'utf8'), raws);
+}
+
+/**
+ * As encodeInferResponse, the JSON written on the JSON offload thread when it holds
+ * at least `offloadElements` numbers (the same bytes, off the event loop).
+ */
+export async function encodeInferResponseOffloaded(
+  response: InferResponse,
+  offload: JsonOffload,
+  offloadElements: number,
+): Promise<EncodedInferResponse> {
+  let elements = 0;
+  for (const t of response.outputs)
+    if (!response.binary(t.name)) elements += t.data.length;
+  if (elements < offloadElements) return encodeInferResponse(response);
+  const packs: Pack[] = [];
+  const { value, raws } = responseParts(response, (i, t) => {
+    const pack = jsonPack(['outputs', i, 'data'], t, { flat: true });
+    if (pack) packs.push(pack);
+    return pack;
+  });
+  const json = await offload.stringify(value, packs);
+  return withRaws(
+    Buffer.from(json.buffer, json.byteOffset, json.byteLength),
+    raws,
+  );
+}
+
+/**
+ * The response's JSON value and the binary outputs' bytes; an output that `packed`
+ * takes (a pack for the offload thread) gets `data: null` for now.
+ */
+function responseParts(
+  response: InferResponse,
+  packed: (index: number, t: NamedTensor) => Pack | null,
+): { value: object; raws: Uint8Array[] } {
   const raws: Uint8Array[] = [];
-  const outputs = response.outputs.map((t) => {
+  const outputs = response.outputs.map((t, i) => {
     const head = { name: t.name, datatype: t.datatype, shape: t.shape };
-    if (!response.binary(t.name)) return { ...head, data: tensorToFlat(t) };
+    if (!response.binary(t.name))
+      return { ...head, data: packed(i, t) ? null : tensorToFlat(t) };
     const raw = tensorToRaw(t);
     raws.push(raw);
     return { ...head, parameters: { binary_data_size: raw.byteLength } };
   });
-  const json = Buffer.from(
-    JSON.stringify({
+  return {
+    value: {
       model_name: response.modelId,
       model_version: String(response.version),
       ...(response.id !== undefined ? { id: response.id } : {}),
       outputs,
-    }),
-    'utf8',
-  );
+    },
+    raws,
+  };
+}
+
+function withRaws(json: Buffer, raws: Uint8Array[]): EncodedInferResponse {
   if (raws.length === 0) return { body: json, headerLength: null };
   return {
     body: Buffer.concat([json, ...raws]),
     headerLength: json.byteLength,
   };
+}
+
+/**
+ * The JSON part of a body large enough to be parsed on the JSON offload thread, or
+ * null (a small one, or a header the decoder will refuse).
+ */
+export function jsonPartToOffload(
+  body: Uint8Array | undefined,
+  headerLength: string | string[] | undefined,
+  offloadBytes: number,
+): Uint8Array | null {
+  if (!body) return null;
+  let length: number;
+  try {
+    length = parseHeaderLength(headerLength, body.byteLength);
+  } catch {
+    return null;
+  }
+  return length >= offloadBytes ? body.subarray(0, length) : null;
+}
+
+/** Offload's refusal of a JSON part, as parseJsonHeader words it. */
+export function notValidJson(message: string): PortfolioError {
+  return invalidRequest(`the inference request is not valid JSON: ${message}`);
 }
 
 function parseHeaderLength(
@@ -220,9 +296,7 @@ function parseJsonHeader(bytes: Uint8Array): Record<string, unknown> {
   try {
     parsed = JSON.parse(strictUtf8.decode(bytes));
   } catch (e) {
-    throw invalidRequest(
-      `the inference request is not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
-    );
+    throw notValidJson(e instanceof Error ? e.message : String(e));
   }
   return requireObject(parsed, 'the inference request');
 }

@@ -133,10 +133,10 @@ export class OpenInferenceService {
   async infer<R extends DecodedInputs>(
     name: string,
     version: number | undefined,
-    decode: (signature: Signature) => R,
+    decode: (signature: Signature) => R | Promise<R>,
   ): Promise<{ request: R; version: number; outputs: NamedTensor[] }> {
     const resolved = await this.catalog.resolve(name, version);
-    const request = decode(resolved.version.signature);
+    const request = await decode(resolved.version.signature);
     const result = await this.predictor.infer(
       resolved,
       request.inputs,

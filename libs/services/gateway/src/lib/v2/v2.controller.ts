@@ -13,9 +13,16 @@ import type { FastifyReply } from 'fastify';
 
 import { parseVersion } from '../v1/v1.controller';
 import {
+  JsonOffload,
+  OFFLOAD_BODY_BYTES,
+  OFFLOAD_ELEMENTS,
+} from '../http/json-offload';
+import {
   decodeInferRequest,
-  encodeInferResponse,
+  encodeInferResponseOffloaded,
   INFERENCE_HEADER_CONTENT_LENGTH,
+  jsonPartToOffload,
+  notValidJson,
 } from './oip.codec';
 import {
   OpenInferenceService,
@@ -87,7 +94,10 @@ export class V2ServerController {
 @Access('read')
 @ApiTags('v2')
 export class V2ModelsController {
-  constructor(private readonly oip: OpenInferenceService) {}
+  constructor(
+    private readonly oip: OpenInferenceService,
+    private readonly offload: JsonOffload,
+  ) {}
 
   @Get(':name')
   @ModelMetadataDocs(false)
@@ -149,6 +159,29 @@ export class V2ModelsController {
     );
   }
 
+  /**
+   * The JSON part of a large request parsed off the event loop (undefined: small, left
+   * to the decoder), with the decoder's own strictness and wording.
+   */
+  private async parseLargeJson(
+    body: Buffer | undefined,
+    headerLength: string | undefined,
+  ): Promise<unknown> {
+    const json = this.offload.enabled
+      ? jsonPartToOffload(body, headerLength, OFFLOAD_BODY_BYTES)
+      : null;
+    if (!json) return undefined;
+    try {
+      return await this.offload.parse(json, {
+        strictUtf8: true,
+        refusePoisoning: false,
+      });
+    } catch (e) {
+      if (e instanceof SyntaxError) throw notValidJson(e.message);
+      throw e;
+    }
+  }
+
   private async modelReady(name: string, version: number | undefined) {
     await this.oip.modelReady(name, version);
     return { name, ready: true };
@@ -165,22 +198,27 @@ export class V2ModelsController {
       request,
       version: served,
       outputs,
-    } = await this.oip.infer(name, version, (signature) =>
+    } = await this.oip.infer(name, version, async (signature) =>
       decodeInferRequest(
         body,
         headerLength,
         signature,
         name,
         this.oip.jsonBudget(),
+        await this.parseLargeJson(body, headerLength),
       ),
     );
-    const encoded = encodeInferResponse({
-      modelId: name,
-      version: served,
-      ...(request.id !== undefined ? { id: request.id } : {}),
-      outputs,
-      binary: request.binary,
-    });
+    const encoded = await encodeInferResponseOffloaded(
+      {
+        modelId: name,
+        version: served,
+        ...(request.id !== undefined ? { id: request.id } : {}),
+        outputs,
+        binary: request.binary,
+      },
+      this.offload,
+      this.offload.enabled ? OFFLOAD_ELEMENTS : Infinity,
+    );
     if (encoded.headerLength === null) {
       void reply.header('Content-Type', 'application/json; charset=utf-8');
     } else {

@@ -2,6 +2,7 @@ import { Registry } from '@portfolio/contracts';
 
 import { sampleStatus } from '../fake-peers.testing';
 import { GatewayWithPeers, startInProcess } from '../gateway.testing';
+import { JsonOffload } from '../http/json-offload';
 
 /** Four little-endian FP32 values per row, as numpy's tobytes() writes them. */
 function fp32Bytes(rows: number[][]): Buffer {
@@ -283,6 +284,65 @@ describe('Open Inference Protocol routes (/v2)', () => {
       expect(res.json().error).toMatch(message);
     },
   );
+
+  it('POST infer: a large JSON request parsed and its answer written off the event loop, as inline', async () => {
+    const big = await startInProcess({
+      models: { m: 2 },
+      nodes: ['r1'],
+      settings: { bodyLimitBytes: 8 * 1024 * 1024 },
+    });
+    try {
+      big.cacheManager.place('m', 2, ['r1']);
+      const offload = big.app.get(JsonOffload);
+      const parsed = jest.spyOn(offload, 'parse');
+      const written = jest.spyOn(offload, 'stringify');
+      // 200,000 rows: 2.4 MB of JSON in, 200,000 numbers out (over both thresholds).
+      const rows = 200_000;
+      const data = Array.from({ length: rows * 4 }, (_, i) => (i % 4) + 0.25);
+      const infer = (payload: string | Buffer) =>
+        big.app.inject({ method: 'POST', url: '/v2/models/m/infer', payload });
+      const request = JSON.stringify({
+        id: 'big',
+        inputs: [{ name: 'x', shape: [rows, 4], datatype: 'FP32', data }],
+      });
+
+      const res = await infer(request);
+      const malformed = await infer(request.slice(0, -3));
+      const notUtf8 = await infer(
+        Buffer.concat([
+          Buffer.from(request.slice(0, -3)),
+          Buffer.from([0xff]),
+          Buffer.from(']}]}'),
+        ]),
+      );
+
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe(
+        'application/json; charset=utf-8',
+      );
+      const body = res.json();
+      expect(body).toMatchObject({
+        model_name: 'm',
+        model_version: '2',
+        id: 'big',
+      });
+      expect(body.outputs[0]).toMatchObject({ name: 'y', shape: [rows, 1] });
+      expect(body.outputs[0].data).toHaveLength(rows);
+      expect(body.outputs[0].data[rows - 1]).toBe(7);
+      expect(parsed).toHaveBeenCalledTimes(3);
+      expect(written).toHaveBeenCalledTimes(1);
+      expect(malformed.statusCode).toBe(400);
+      expect(malformed.json().error).toMatch(
+        /^the inference request is not valid JSON: /,
+      );
+      expect(notUtf8.statusCode).toBe(400);
+      expect(notUtf8.json().error).toMatch(
+        /^the inference request is not valid JSON: /,
+      );
+    } finally {
+      await big.close();
+    }
+  });
 
   it('refuses a wrong shape with 400 naming the input, expected and got', async () => {
     const res = await g.app.inject({
