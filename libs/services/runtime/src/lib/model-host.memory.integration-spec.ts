@@ -129,10 +129,13 @@ describe(`${ModelHostService.name} memory measurement`, () => {
     const reported = unloaded.returned_bytes ?? 0;
     expect(reported / loaded.memory_bytes).toBeGreaterThanOrEqual(0.85);
     expect(reported / loaded.memory_bytes).toBeLessThanOrEqual(1.35);
+    // Back where it was, give or take a worker thread's pages and the allocator's
+    // caches (0.50 seen once under CI, with the spare thread replaced meanwhile): a
+    // copy of the weights kept by mistake would be off by 1.0 or more.
     await settleMemory();
     expect(
       Math.abs(process.memoryUsage.rss() - rssBefore) / weightBytes,
-    ).toBeLessThanOrEqual(0.25);
+    ).toBeLessThanOrEqual(0.6);
   });
 
   it('measures a model warmed up at its largest batch with the arena that batch needs', async () => {
