@@ -18,7 +18,7 @@ import {
   MessageBus,
   RequestOptions,
 } from './bus';
-import { subjectTokens } from './subject.util';
+import { assertPlainSubject, subjectTokens } from './subject.util';
 
 export interface NatsBusOptions {
   readonly url: string;
@@ -97,7 +97,7 @@ export class NatsBus implements MessageBus {
     data: Uint8Array,
     headers?: Readonly<Record<string, string>>,
   ): void {
-    subjectTokens(subject, false);
+    assertPlainSubject(subject);
     this.assertSize(data);
     this.nc.publish(
       subject,
@@ -112,7 +112,7 @@ export class NatsBus implements MessageBus {
     options: RequestOptions,
   ): Promise<BusMessage> {
     try {
-      subjectTokens(subject, false);
+      assertPlainSubject(subject);
       this.assertSize(data);
       if (this.nc.isClosed())
         throw new BusError('CLOSED', 'the NATS connection is closed');

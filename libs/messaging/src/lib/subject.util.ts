@@ -18,6 +18,17 @@ export function subjectTokens(
   return tokens;
 }
 
+const PLAIN_SUBJECT = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+
+/**
+ * Checks a subject to send on (no wildcards), as subjectTokens does but without
+ * splitting it: it is on every request's path.
+ */
+export function assertPlainSubject(subject: string): void {
+  if (!PLAIN_SUBJECT.test(subject))
+    throw new BusError('INVALID_SUBJECT', `invalid subject "${subject}"`);
+}
+
 export function subjectMatches(
   pattern: readonly string[],
   subject: readonly string[],

@@ -159,6 +159,15 @@ export class GatewayMetrics
     registers: [this.registry],
   });
 
+  /** The HTTP series' children by method, route and status (bounded by the routes). */
+  private readonly httpSeries = new Map<
+    string,
+    {
+      requests: { inc(): void };
+      duration: { observe(seconds: number): void };
+    }
+  >();
+
   constructor(
     private readonly messaging: Messaging,
     private readonly adapterHost: HttpAdapterHost,
@@ -170,15 +179,27 @@ export class GatewayMetrics
   onModuleInit(): void {
     const fastify =
       this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
-    fastify?.addHook('onResponse', async (request, reply) => {
+    // A callback hook, and each series' children kept: this runs for every request.
+    fastify?.addHook('onResponse', (request, reply, done) => {
       // The route's template, not its URL: ids in paths would make endless series.
-      const labels = {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: String(reply.statusCode),
-      };
-      this.httpRequests.inc(labels);
-      this.httpDuration.observe(labels, reply.elapsedTime / 1000);
+      const route = request.routeOptions.url ?? 'unmatched';
+      const key = `${request.method} ${route} ${reply.statusCode}`;
+      let series = this.httpSeries.get(key);
+      if (!series) {
+        const labels = {
+          method: request.method,
+          route,
+          status: String(reply.statusCode),
+        };
+        series = {
+          requests: this.httpRequests.labels(labels),
+          duration: this.httpDuration.labels(labels),
+        };
+        this.httpSeries.set(key, series);
+      }
+      series.requests.inc();
+      series.duration.observe(reply.elapsedTime / 1000);
+      done();
     });
   }
 
