@@ -25,6 +25,7 @@ import { RoutingTableService } from './routing/routing-table.service';
 import { ClusterInfoService } from './v1/cluster-info.service';
 import { PredictService } from './v1/predict.service';
 import { V1Controller } from './v1/v1.controller';
+import { PredictFastPath } from './v1/predict.fast-path';
 import { InferBodyReader } from './v2/infer-body.reader';
 import { JsonBodyReader } from './http/json-body.reader';
 import { JsonOffload } from './http/json-offload';
@@ -54,7 +55,8 @@ export class GatewayServiceModule {
       ],
       providers: [
         { provide: GATEWAY_SETTINGS, useValue: settings },
-        { provide: APP_FILTER, useClass: GatewayErrorFilter },
+        GatewayErrorFilter,
+        { provide: APP_FILTER, useExisting: GatewayErrorFilter },
         { provide: APP_GUARD, useClass: AuthGuard },
         Authenticator,
         KeyDirectory,
@@ -71,6 +73,7 @@ export class GatewayServiceModule {
         InferBodyReader,
         JsonOffload,
         JsonBodyReader,
+        PredictFastPath,
         ModelAdminService,
         ModelCatalogService,
         OipGrpcServer,

@@ -36,8 +36,19 @@ export class GatewayErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const request = http.getRequest<FastifyRequest>();
-    const reply = http.getResponse<FastifyReply>();
+    this.answer(
+      exception,
+      http.getRequest<FastifyRequest>(),
+      http.getResponse<FastifyReply>(),
+    );
+  }
+
+  /** Answers `request` with `exception` (for routes served outside Nest's pipeline too). */
+  answer(
+    exception: unknown,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
     const { status, code, message, details } = this.describe(
       exception,
       request,

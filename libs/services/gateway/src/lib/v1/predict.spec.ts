@@ -1,6 +1,7 @@
 import { eventually } from '@portfolio/testing';
 
 import { GatewayWithPeers, predict, startInProcess } from '../gateway.testing';
+import { AuthGuard } from '../auth/auth.guard';
 import { JsonOffload } from '../http/json-offload';
 
 /** The prediction path through the real gateway, to fake runtimes on an in-process bus. */
@@ -34,6 +35,22 @@ describe('predict routing', () => {
     });
     // In process, the tensors travel as objects: no frame is encoded either way.
     expect(g.runtimes['r2'].receivedAttached).toBe(g.runtimes['r2'].received);
+  });
+
+  it("is answered before Nest's pipeline runs (its guard is not called), other routes through it", async () => {
+    g.cacheManager.place('m', 1, ['r1']);
+    const guard = jest.spyOn(AuthGuard.prototype, 'canActivate');
+    try {
+      const res = await predict(g.app, 'm', [[1, 2, 3, 4]]);
+      expect(res.statusCode).toBe(200);
+      expect(res.json().outputs).toEqual({ y: [[10]] });
+      expect(guard).not.toHaveBeenCalled();
+
+      await g.app.inject({ method: 'GET', url: '/v1/models/m/metadata' });
+      expect(guard).toHaveBeenCalled();
+    } finally {
+      guard.mockRestore();
+    }
   });
 
   it('sends each request to the copy with the fewest requests in flight', async () => {
