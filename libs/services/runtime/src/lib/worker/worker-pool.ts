@@ -71,12 +71,16 @@ export interface WorkerPoolOptions {
 /**
  * A model whose first run on its worker took more than this many times the inline run
  * time allowed is not tried on the main thread (a first run allocates and is slower
- * than the next, but not by this much): the twin's own first run would hold up the
- * event loop.
+ * than the next, and a busy machine slows it more, but not by this much): the twin's
+ * own first run would hold up the event loop.
  */
-const FIRST_RUN_FACTOR = 20;
-/** Runs timed to measure a twin once warm (see hotRunMs). */
-const HOT_RUNS = 3;
+const FIRST_RUN_FACTOR = 50;
+/**
+ * Runs timed to measure a twin once warm (see hotRunMs): the fastest of them is what a
+ * run costs; on a busy machine most of three could be slowed down, and a model would
+ * miss its twin for good.
+ */
+const HOT_RUNS = 10;
 
 /**
  * A model small and fast enough that a run costs less than the hop to a worker thread
