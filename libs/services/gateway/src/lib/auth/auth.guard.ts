@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 
 import { PortfolioError } from '@portfolio/contracts';
 
-import { Authenticator, presentedKey } from './authenticator.service';
+import { Authenticator } from './authenticator.service';
 import { Principal, RouteAccess, SCOPE_METADATA } from './scopes';
 
 /** The principal the guard let in, for the handlers (audit, rate limits). */
@@ -36,17 +36,10 @@ export class AuthGuard implements CanActivate {
         `route ${context.getClass().name}.${context.getHandler().name} declares no scope`,
       );
     if (access === 'public') return true;
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const apiKey = request.headers['x-api-key'];
-    (request as FastifyRequest & { principal?: Principal }).principal =
-      await this.authenticator.admit(
-        presentedKey(
-          request.headers.authorization,
-          typeof apiKey === 'string' ? apiKey : undefined,
-        ),
-        access,
-        'send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
-      );
+    await this.authenticator.admitRequest(
+      context.switchToHttp().getRequest<FastifyRequest>(),
+      access,
+    );
     return true;
   }
 }

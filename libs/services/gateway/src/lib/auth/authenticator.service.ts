@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 
 import {
@@ -64,6 +65,28 @@ export class Authenticator {
    * limit. UNAUTHORIZED without a key (`howToSend` tells the client how to send one) or
    * with one that is not valid, FORBIDDEN without the scope, RATE_LIMITED over the limit.
    */
+  /**
+   * As admit, for an HTTP request: its key from `Authorization: Bearer` or `X-API-Key`,
+   * and the principal kept on the request for the handlers (see principalOf).
+   */
+  async admitRequest(
+    request: FastifyRequest,
+    scope: ApiKeyScope,
+  ): Promise<Principal> {
+    const apiKey = request.headers['x-api-key'];
+    const principal = await this.admit(
+      presentedKey(
+        request.headers.authorization,
+        typeof apiKey === 'string' ? apiKey : undefined,
+      ),
+      scope,
+      'send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
+    );
+    (request as FastifyRequest & { principal?: Principal }).principal =
+      principal;
+    return principal;
+  }
+
   async admit(
     key: string | null,
     scope: ApiKeyScope,

@@ -2,8 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-import { Authenticator, presentedKey } from '../auth/authenticator.service';
-import type { Principal } from '../auth/scopes';
+import { Authenticator } from '../auth/authenticator.service';
 import { GatewayErrorFilter } from '../http/error.filter';
 import { V1Controller } from './v1.controller';
 
@@ -49,16 +48,7 @@ export class PredictFastPath implements OnModuleInit {
     reply: FastifyReply,
   ): Promise<void> {
     try {
-      const apiKey = request.headers['x-api-key'];
-      (request as FastifyRequest & { principal?: Principal }).principal =
-        await this.authenticator.admit(
-          presentedKey(
-            request.headers.authorization,
-            typeof apiKey === 'string' ? apiKey : undefined,
-          ),
-          'predict',
-          'send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
-        );
+      await this.authenticator.admitRequest(request, 'predict');
       const { modelId } = request.params as { modelId: string };
       const query = (request.query ?? {}) as Record<string, unknown>;
       const answer = await this.controller.predict(
