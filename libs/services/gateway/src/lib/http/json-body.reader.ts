@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 
-import { JsonOffload, OFFLOAD_BODY_BYTES } from './json-offload';
+import { JsonOffload } from './json-offload';
 
 /** The routes whose large JSON bodies are parsed off the event loop (tensors). */
 const OFFLOADED_ROUTES = new Set(['/v1/models/:modelId/predict']);
@@ -31,8 +31,7 @@ export class JsonBodyReader implements OnModuleInit {
       (request, body, done) => {
         const bytes = body as Buffer;
         if (
-          !this.offload.enabled ||
-          bytes.length < OFFLOAD_BODY_BYTES ||
+          !this.offload.takesBody(bytes.length) ||
           !OFFLOADED_ROUTES.has(request.routeOptions.url ?? '')
         )
           return inline(request, bytes as unknown as string, done);

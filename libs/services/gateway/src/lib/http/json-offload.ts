@@ -16,9 +16,9 @@ import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
  * Request bodies at least this large are parsed on the offload thread (a JSON.parse
  * takes about 15 ms a MB on this kind of machine, and everything else waits for it).
  */
-export const OFFLOAD_BODY_BYTES = 1024 * 1024;
+const OFFLOAD_BODY_BYTES = 1024 * 1024;
 /** Responses holding at least this many numbers are serialized there. */
-export const OFFLOAD_ELEMENTS = 128 * 1024;
+const OFFLOAD_ELEMENTS = 128 * 1024;
 /** Smaller arrays are left as they are: packing them saves the main thread nothing. */
 const PACK_MIN_ELEMENTS = 1024;
 /** As tensorFromJson's MAX_RANK: deeper arrays are left for it to refuse. */
@@ -194,13 +194,23 @@ export class JsonOffload implements OnModuleDestroy {
   private worker: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  /** gateway.json_offload: when false, callers parse and write on the event loop. */
-  readonly enabled: boolean;
+  /** gateway.json_offload: when false, everything is parsed and written inline. */
+  private readonly enabled: boolean;
 
   constructor(
     @Optional() @Inject(GATEWAY_SETTINGS) settings?: GatewaySettings,
   ) {
     this.enabled = settings?.jsonOffload ?? true;
+  }
+
+  /** Whether a JSON body of `bytes` bytes is parsed here (else inline). */
+  takesBody(bytes: number): boolean {
+    return this.enabled && bytes >= OFFLOAD_BODY_BYTES;
+  }
+
+  /** Whether an answer holding `elements` tensor elements is written here (else inline). */
+  takesAnswer(elements: number): boolean {
+    return this.enabled && elements >= OFFLOAD_ELEMENTS;
   }
 
   /**

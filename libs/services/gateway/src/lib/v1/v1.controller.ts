@@ -16,12 +16,7 @@ import { tensorToNested } from '@portfolio/tensor';
 
 import { Access } from '../auth/scopes';
 import { ModelCatalogService } from '../catalog/model-catalog.service';
-import {
-  jsonPack,
-  JsonOffload,
-  OFFLOAD_ELEMENTS,
-  Pack,
-} from '../http/json-offload';
+import { jsonPack, JsonOffload, Pack } from '../http/json-offload';
 import { ClusterInfoService } from './cluster-info.service';
 import { PredictService } from './predict.service';
 import {
@@ -102,7 +97,7 @@ export class V1Controller {
     const tensors = Object.entries(result.outputs);
     let elements = 0;
     for (const [, t] of tensors) elements += t.data.length;
-    if (elements < OFFLOAD_ELEMENTS || !this.offload.enabled) {
+    if (!this.offload.takesAnswer(elements)) {
       for (const [name, t] of tensors) out[name] = tensorToNested(t);
       return answer;
     }

@@ -180,18 +180,17 @@ export function encodeInferResponse(
 }
 
 /**
- * As encodeInferResponse, the JSON written on the JSON offload thread when it holds
- * at least `offloadElements` numbers (the same bytes, off the event loop).
+ * As encodeInferResponse, the JSON written on the JSON offload thread when the
+ * offload takes it (the same bytes, off the event loop).
  */
 export async function encodeInferResponseOffloaded(
   response: InferResponse,
   offload: JsonOffload,
-  offloadElements: number,
 ): Promise<EncodedInferResponse> {
   let elements = 0;
   for (const t of response.outputs)
     if (!response.binary(t.name)) elements += t.data.length;
-  if (elements < offloadElements) return encodeInferResponse(response);
+  if (!offload.takesAnswer(elements)) return encodeInferResponse(response);
   const packs: Pack[] = [];
   const { value, raws } = responseParts(response, (i, t) => {
     const pack = jsonPack(['outputs', i, 'data'], t, { flat: true });
@@ -242,13 +241,13 @@ function withRaws(json: Buffer, raws: Uint8Array[]): EncodedInferResponse {
 }
 
 /**
- * The JSON part of a body large enough to be parsed on the JSON offload thread, or
- * null (a small one, or a header the decoder will refuse).
+ * The JSON part of a body the JSON offload thread takes, or null (a small one, or a
+ * header the decoder will refuse).
  */
 export function jsonPartToOffload(
   body: Uint8Array | undefined,
   headerLength: string | string[] | undefined,
-  offloadBytes: number,
+  offload: JsonOffload,
 ): Uint8Array | null {
   if (!body) return null;
   let length: number;
@@ -257,7 +256,7 @@ export function jsonPartToOffload(
   } catch {
     return null;
   }
-  return length >= offloadBytes ? body.subarray(0, length) : null;
+  return offload.takesBody(length) ? body.subarray(0, length) : null;
 }
 
 /** Offload's refusal of a JSON part, as parseJsonHeader words it. */

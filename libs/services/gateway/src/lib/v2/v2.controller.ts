@@ -12,11 +12,7 @@ import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 
 import { parseVersion } from '../v1/v1.controller';
-import {
-  JsonOffload,
-  OFFLOAD_BODY_BYTES,
-  OFFLOAD_ELEMENTS,
-} from '../http/json-offload';
+import { JsonOffload } from '../http/json-offload';
 import {
   decodeInferRequest,
   encodeInferResponseOffloaded,
@@ -167,9 +163,7 @@ export class V2ModelsController {
     body: Buffer | undefined,
     headerLength: string | undefined,
   ): Promise<unknown> {
-    const json = this.offload.enabled
-      ? jsonPartToOffload(body, headerLength, OFFLOAD_BODY_BYTES)
-      : null;
+    const json = jsonPartToOffload(body, headerLength, this.offload);
     if (!json) return undefined;
     try {
       return await this.offload.parse(json, {
@@ -217,7 +211,6 @@ export class V2ModelsController {
         binary: request.binary,
       },
       this.offload,
-      this.offload.enabled ? OFFLOAD_ELEMENTS : Infinity,
     );
     if (encoded.headerLength === null) {
       void reply.header('Content-Type', 'application/json; charset=utf-8');
