@@ -17,11 +17,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import {
-  AppProcess,
   buildMlpModel,
-  freePort,
   makeTempDir,
-  MlpOptions,
   PortfolioCluster,
   provisionServices,
   REPO_ROOT,
@@ -29,15 +26,11 @@ import {
   writeModel,
 } from '@portfolio/testing';
 
-import { registerOnnxModel } from './portfolio-admin';
-
-const MODEL: MlpOptions = {
-  inputSize: 4,
-  hidden: [16],
-  outputSize: 3,
-  seed: 1,
-  softmax: true,
-};
+import {
+  BENCH_MLP as MODEL,
+  registerOnnxModel,
+  startStandalone,
+} from './portfolio-admin';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const WARMUP = 300;
 const SEQUENTIAL = 3000;
@@ -151,22 +144,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [await direct(modelPath)];
   const misses: string[] = [];
 
-  const port = await freePort();
-  const standalone = new AppProcess({
-    name: 'portfolio',
-    app: 'portfolio',
-    env: {
-      PORTFOLIO_DATA_DIR: makeTempDir('bench-standalone'),
-      PORTFOLIO_GATEWAY_PORT: String(port),
-      PORTFOLIO_ADMIN_KEY: ADMIN_KEY,
-      PORTFOLIO_LOG_LEVEL: 'warn',
-      MALLOC_MMAP_THRESHOLD_: '131072',
-    },
-    readyLine: 'Portfolio is running',
-  });
-  await standalone.start();
+  const { url, app: standalone } = await startStandalone(ADMIN_KEY);
   try {
-    const url = `http://127.0.0.1:${port}`;
     misses.push(
       `standalone: ${(await register(url, modelBytes)).toFixed(1)} ms`,
     );
