@@ -55,5 +55,6 @@ export const DEFAULTS = {
   runtimeHeartbeatInterval: '2s',
   runtimeLoadTimeout: '120s',
   runtimeInlineMaxSize: '4MiB',
+  runtimeMaxBatchSize: 32,
   logLevel: 'info',
 } as const;

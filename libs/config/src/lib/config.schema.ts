@@ -231,6 +231,10 @@ export const configFileSchema = section({
     load_timeout: optional(duration),
     request_log: optional(nullable(path)),
     inline_max_size: optional((value) => parseSizeValue(value)),
+    max_batch_size: optional((value) => parseIntegerValue(value, 1, 65_536)),
+    max_queue_delay: optional((value) =>
+      parseDurationValue(value, { positive: false }),
+    ),
   }).optional(),
   log: section({
     level: optional((value) =>

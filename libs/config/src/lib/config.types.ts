@@ -106,6 +106,10 @@ export interface RuntimeConfig {
   readonly requestLogPath: string | null;
   /** Models expected to take at most this may also run on the main thread; 0: none. */
   readonly inlineMaxBytes: number;
+  /** The most rows one merged run of a model takes; 1: runs are never merged. */
+  readonly maxBatchSize: number;
+  /** How long a run may wait for others to be merged with it; 0: it never waits. */
+  readonly maxQueueDelayMs: number;
 }
 
 export interface LogConfig {

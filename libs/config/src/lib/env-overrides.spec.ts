@@ -71,6 +71,8 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_RUNTIME_LOAD_TIMEOUT',
       'PORTFOLIO_RUNTIME_REQUEST_LOG',
       'PORTFOLIO_RUNTIME_INLINE_MAX_SIZE',
+      'PORTFOLIO_RUNTIME_MAX_BATCH_SIZE',
+      'PORTFOLIO_RUNTIME_MAX_QUEUE_DELAY',
       'PORTFOLIO_LOG_LEVEL',
     ]);
   });
@@ -220,6 +222,13 @@ describe('environment overrides', () => {
       '0',
       (c) => c.runtime.inlineMaxBytes,
       0,
+    ],
+    ['PORTFOLIO_RUNTIME_MAX_BATCH_SIZE', '1', (c) => c.runtime.maxBatchSize, 1],
+    [
+      'PORTFOLIO_RUNTIME_MAX_QUEUE_DELAY',
+      '2ms',
+      (c) => c.runtime.maxQueueDelayMs,
+      2,
     ],
     ['PORTFOLIO_LOG_LEVEL', 'verbose', (c) => c.log.level, 'verbose'],
   ];

@@ -190,6 +190,17 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'Models up to this size whose run takes at most 0.2 ms also run on the main thread (size; 0: never)',
   ),
   spec(
+    'PORTFOLIO_RUNTIME_MAX_BATCH_SIZE',
+    'runtime.max_batch_size',
+    'Most rows one merged run of a model takes (1: runs are never merged)',
+    'integer',
+  ),
+  spec(
+    'PORTFOLIO_RUNTIME_MAX_QUEUE_DELAY',
+    'runtime.max_queue_delay',
+    'How long a run may wait for others to merge with (duration; 0: never waits)',
+  ),
+  spec(
     'PORTFOLIO_LOG_LEVEL',
     'log.level',
     'One of error, warn, info, debug, verbose',

@@ -80,6 +80,8 @@ describe('loadConfig without a file', () => {
         loadTimeoutMs: 120_000,
         requestLogPath: null,
         inlineMaxBytes: 4 * MiB,
+        maxBatchSize: 32,
+        maxQueueDelayMs: 0,
       },
       log: { level: 'info' },
     };
@@ -189,6 +191,8 @@ runtime:
   load_timeout: 2m 30s
   request_log: ./requests.jsonl
   inline_max_size: 0
+  max_batch_size: 8
+  max_queue_delay: 1ms
 log:
   level: debug
 `,
@@ -262,6 +266,8 @@ log:
         loadTimeoutMs: 150_000,
         requestLogPath: path.join(path.dirname(file), 'requests.jsonl'),
         inlineMaxBytes: 0,
+        maxBatchSize: 8,
+        maxQueueDelayMs: 1,
       },
       log: { level: 'debug' },
     };

@@ -273,6 +273,8 @@ export function resolveConfig(
             ),
       inlineMaxBytes:
         runtime?.inline_max_size ?? parseSize(DEFAULTS.runtimeInlineMaxSize),
+      maxBatchSize: runtime?.max_batch_size ?? DEFAULTS.runtimeMaxBatchSize,
+      maxQueueDelayMs: runtime?.max_queue_delay ?? 0,
     },
     log: { level: log?.level ?? DEFAULTS.logLevel },
   };

@@ -35,6 +35,7 @@ import {
   DEFAULT_SHARED_THREAD_BYTES,
   DEFAULT_INLINE_MAX_BYTES,
   INLINE_MAX_RUN_MS,
+  DEFAULT_MAX_BATCH_SIZE,
   DEFAULT_WARMUP_BATCH,
   RUNTIME_SETTINGS,
   RUNTIME_STORAGE,
@@ -196,6 +197,10 @@ export class ModelHostService implements OnApplicationShutdown {
       inline: {
         maxBytes: settings.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES,
         maxRunMs: INLINE_MAX_RUN_MS,
+      },
+      batching: {
+        maxBatch: settings.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
+        maxQueueDelayMs: settings.maxQueueDelayMs ?? 0,
       },
     });
     this.pool.ready().then(

@@ -18,5 +18,7 @@ export function runtimeSettings(
     requestLogPath: config.runtime.requestLogPath,
     loadTimeoutMs: config.runtime.loadTimeoutMs,
     inlineMaxBytes: config.runtime.inlineMaxBytes,
+    maxBatchSize: config.runtime.maxBatchSize,
+    maxQueueDelayMs: config.runtime.maxQueueDelayMs,
   };
 }

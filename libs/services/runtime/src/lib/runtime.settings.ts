@@ -38,6 +38,12 @@ export const DEFAULT_INLINE_MAX_BYTES = 4 * 1024 * 1024;
  * millisecond or less is served faster without it.
  */
 export const INLINE_MAX_RUN_MS = 0.2;
+/**
+ * The most rows one merged run of a model takes (runtime.max_batch_size; see
+ * WorkerPool's dynamic batching): runs of a model whose inputs and outputs all have a
+ * variable leading dimension, waiting for it at once, go to the engine as one batch.
+ */
+export const DEFAULT_MAX_BATCH_SIZE = 32;
 
 export interface RuntimeSettings {
   readonly nodeId: string;
@@ -74,4 +80,11 @@ export interface RuntimeSettings {
   readonly sharedThreadBytes?: number;
   /** Default DEFAULT_INLINE_MAX_BYTES; 0: every run goes to a worker thread. */
   readonly inlineMaxBytes?: number;
+  /** Default DEFAULT_MAX_BATCH_SIZE; 1: runs are never merged. */
+  readonly maxBatchSize?: number;
+  /**
+   * How long a run may wait for others to merge with (see BatchPolicy). Default 0:
+   * only runs already waiting are merged.
+   */
+  readonly maxQueueDelayMs?: number;
 }

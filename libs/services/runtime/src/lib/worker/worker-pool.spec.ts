@@ -81,7 +81,11 @@ const mixedInput = (a: number[], b: bigint[]): Record<string, Tensor> => ({
 const now = () => performance.timeOrigin + performance.now();
 
 /** A pool that records `onCopyLost`; `firstLoss` resolves at the first report. */
-function makePool(computeSlots: number, inline?: WorkerPoolOptions['inline']) {
+function makePool(
+  computeSlots: number,
+  inline?: WorkerPoolOptions['inline'],
+  batching?: WorkerPoolOptions['batching'],
+) {
   const lost: CopyLoss[] = [];
   let signal!: () => void;
   const firstLoss = new Promise<void>((resolve) => (signal = resolve));
@@ -93,6 +97,7 @@ function makePool(computeSlots: number, inline?: WorkerPoolOptions['inline']) {
       signal();
     },
     ...(inline ? { inline } : {}),
+    ...(batching ? { batching } : {}),
   });
   return { pool, lost, firstLoss };
 }
@@ -637,9 +642,118 @@ describe(WorkerPool.name, () => {
     });
   });
 
+  describe('merging runs', () => {
+    let sut: WorkerPool;
+
+    beforeAll(
+      () =>
+        ({ pool: sut } = makePool(1, undefined, {
+          maxBatch: 8,
+          maxQueueDelayMs: 0,
+        })),
+    );
+    afterAll(() => closePool(sut));
+
+    it('runs the runs waiting for a busy copy as one batch, each answered with its own rows', async () => {
+      await loadCopy(sut, 'mlp@1', mlpPath);
+      const rows = [1, 2, 1, 3, 1, 1, 2, 1, 1, 1];
+      const inputs = rows.map((n) => sampleInput(n * 4));
+
+      const runs = await Promise.all(
+        inputs.map((x, i) =>
+          sut.run('mlp@1', mlpInput(rows[i], x), undefined, rows[i]),
+        ),
+      );
+
+      runs.forEach((r, i) => {
+        expect(r.outputs['y'].shape).toEqual([rows[i], 3]);
+        expectClose(
+          r.outputs['y'].data as Float32Array,
+          mlpReference(MLP, inputs[i], rows[i]),
+        );
+      });
+      // The first found the copy free and ran alone; the rest waited and were merged,
+      // never past 8 rows.
+      expect(runs[0].merged).toBeUndefined();
+      const merged = runs.filter((r) => r.merged);
+      expect(merged.length).toBeGreaterThanOrEqual(2);
+      for (const r of merged) expect(r.merged?.rows).toBeLessThanOrEqual(8);
+      expect(new Set(merged.map((r) => r.merged?.runs)).has(1)).toBe(false);
+    });
+
+    it('does not merge runs that ask for different outputs or differ past the batch dimension', async () => {
+      await loadCopy(sut, 'mixed@1', mixedPath);
+      const runs = await Promise.all([
+        sut.run('mixed@1', mixedInput([1, 2, 3], [0n, 0n, 1n]), undefined, 1),
+        sut.run('mixed@1', mixedInput([3, 2, 1], [0n, 0n, 2n]), ['argmax'], 1),
+        sut.run('mixed@1', mixedInput([1, 3, 2], [0n, 0n, 3n]), ['argmax'], 1),
+        sut.run('mixed@1', mixedInput([2, 1, 3], [0n, 0n, 4n]), undefined, 1),
+      ]);
+
+      expect(Object.keys(runs[1].outputs)).toEqual(['argmax']);
+      expect(runs[1].merged).toEqual({ runs: 2, rows: 2 });
+      expect(runs[2].merged).toEqual({ runs: 2, rows: 2 });
+      // One at a time, nothing waits: what each answers on its own.
+      const alone = [
+        await sut.run(
+          'mixed@1',
+          mixedInput([3, 2, 1], [0n, 0n, 2n]),
+          ['argmax'],
+          1,
+        ),
+        await sut.run(
+          'mixed@1',
+          mixedInput([1, 3, 2], [0n, 0n, 3n]),
+          ['argmax'],
+          1,
+        ),
+      ];
+      expect(alone.map((r) => r.merged)).toEqual([undefined, undefined]);
+      for (const i of [0, 1])
+        expect(runs[i + 1].outputs['argmax'].data).toEqual(
+          alone[i].outputs['argmax'].data,
+        );
+      expect(runs[3].merged).toBeUndefined();
+      expect(Object.keys(runs[3].outputs).sort()).toEqual(
+        Object.keys(runs[0].outputs).sort(),
+      );
+    });
+
+    it('holds the oldest run back up to the queue delay for others to join it', async () => {
+      const { pool } = makePool(1, undefined, {
+        maxBatch: 4,
+        maxQueueDelayMs: 50,
+      });
+      try {
+        await loadCopy(pool, 'mlp@1', mlpPath);
+        const inputs = [0, 1, 2].map(() => sampleInput(4));
+        const first = pool.run('mlp@1', mlpInput(1, inputs[0]), undefined, 1);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        const rest = inputs
+          .slice(1)
+          .map((x) => pool.run('mlp@1', mlpInput(1, x), undefined, 1));
+
+        const runs = await Promise.all([first, ...rest]);
+
+        for (const r of runs) expect(r.merged).toEqual({ runs: 3, rows: 3 });
+        runs.forEach((r, i) =>
+          expectClose(
+            r.outputs['y'].data as Float32Array,
+            mlpReference(MLP, inputs[i], 1),
+          ),
+        );
+      } finally {
+        await closePool(pool);
+      }
+    });
+  });
+
   describe('inline twins', () => {
-    /** Generous for a 4-16-3 MLP (a few us a run), far too little for SLOW_MLP. */
-    const INLINE = { maxBytes: 2 * MiB, maxRunMs: 5 };
+    /**
+     * Generous for a 4-16-3 MLP (a few us a run), far too little for SLOW_MLP; however
+     * busy the test's own event loop was (one test below sets the bound).
+     */
+    const INLINE = { maxBytes: 2 * MiB, maxRunMs: 5, maxLoopUtilization: 1 };
     let sut: WorkerPool;
     let firstLoss: Promise<void>;
 
@@ -685,6 +799,23 @@ describe(WorkerPool.name, () => {
           mlpReference(MLP, inputs[i], 1),
         ),
       );
+    });
+
+    it('leave runs to the worker copies while the event loop has been busy', async () => {
+      const { pool } = makePool(2, { ...INLINE, maxLoopUtilization: 0.5 });
+      try {
+        await loadCopy(pool, 'tiny@1', mlpPath, 1, SMALL);
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        const idle = await pool.run('tiny@1', mlpInput(), undefined, 1);
+        const spinUntil = performance.now() + 60;
+        while (performance.now() < spinUntil);
+        const busy = await pool.run('tiny@1', mlpInput(), undefined, 1);
+
+        expect(idle.inline).toBe(true);
+        expect(busy.inline).toBeUndefined();
+      } finally {
+        await closePool(pool);
+      }
     });
 
     it('answer an input the engine refuses as the worker does, with INVALID_INPUT', async () => {

@@ -4,11 +4,21 @@ import { ModelFormat, PortfolioError, Signature } from '@portfolio/contracts';
 import { Tensor } from '@portfolio/tensor';
 
 import { InferenceEngine } from './inference-engine';
+import { MainThreadLoad } from './main-thread-load';
+import {
+  BatchPolicy,
+  mergeable,
+  mergeInputs,
+  mergeKey,
+  rowsOf,
+  splitOutputs,
+} from './run-merge';
 import { warmupInputs } from './warmup.util';
-import { packForTransfer } from './transfer.util';
+import { packForTransfer, transferList } from './transfer.util';
 import { replyError, WorkerScript, WorkerThread } from './worker-thread';
 
 export type { WorkerScript } from './worker-thread';
+export type { BatchPolicy } from './run-merge';
 
 export interface LoadResult {
   signature: Signature;
@@ -26,6 +36,12 @@ export interface RunResult {
   copy: number;
   /** Set when its inline twin ran it, on the main thread (see InlineTwin). */
   inline?: true;
+  /**
+   * Set when it ran merged with other runs of its model (see WorkerPool.dispatch): how
+   * many runs and rows the engine ran as one. `computeMs` is then this run's share of
+   * the merged run's, by rows.
+   */
+  merged?: { runs: number; rows: number };
   /**
    * Set when this run was the copy's largest batch yet and nothing else changed the
    * process's memory meanwhile: how much the RSS grew across it (the arena growing).
@@ -65,7 +81,20 @@ export interface WorkerPoolOptions {
    * qualifies when it is expected to take at most `maxBytes` and a run at its warm-up's
    * batch, once warm, takes at most `maxRunMs` there.
    */
-  readonly inline?: { readonly maxBytes: number; readonly maxRunMs: number };
+  readonly inline?: {
+    readonly maxBytes: number;
+    readonly maxRunMs: number;
+    /**
+     * Twins run only while the main thread's event loop was busy at most this share of
+     * its last LOOP_WINDOW_MS. Default INLINE_MAX_LOOP_UTILIZATION.
+     */
+    readonly maxLoopUtilization?: number;
+  };
+  /**
+   * How runs of a model whose load names no policy are merged (see run-merge.ts);
+   * absent: they are not.
+   */
+  readonly batching?: BatchPolicy;
 }
 
 /**
@@ -90,12 +119,14 @@ const HOT_RUNS = 10;
  * thread, loaded right after its first copy and released with it. A run goes there
  * when its batch is at most the warm-up's (at which its time was measured, so what it
  * holds up the event loop for is about `maxRunMs` at most), no run of the model waits in
- * the queue, and the twin is idle; otherwise to a worker copy as usual. (Runs that find
- * the twin busy do not wait for it: when the main thread is what saturates, a worker
- * runs the model on another core for less of the main thread's time than the run
- * itself takes there: measured on a 4-16-3 MLP, about 25 us a run on the main thread
- * of a busy server against about 16 us for posting it to a worker.) Inline runs take no
- * compute slot: they run on the thread that would otherwise only wait for them.
+ * the queue or runs on a worker, the twin is idle and the event loop has not been busy
+ * lately (see INLINE_MAX_LOOP_UTILIZATION); otherwise to a worker copy as usual. (Runs
+ * that find the twin busy do not wait for it: when the main thread is what saturates, a
+ * worker runs the model on another core for less of the main thread's time than the
+ * run itself takes there: measured on a 4-16-3 MLP, about 25 us a run on the main
+ * thread of a busy server against about 16 us for posting it to a worker, less when
+ * runs are merged.) Inline runs take no compute slot: they run on the thread that would
+ * otherwise only wait for them.
  */
 interface InlineTwin {
   /** The copy it was loaded with, whose memory measurement includes it. */
@@ -105,6 +136,18 @@ interface InlineTwin {
   /** The run in progress (a release waits for it); null when it is idle. */
   running: Promise<unknown> | null;
 }
+
+/**
+ * Twins run only while the main thread's event loop was busy at most this share of the
+ * last LOOP_WINDOW_MS (or more). A run inline saves the hop's latency; but when the main
+ * thread is what limits throughput (HTTP, JSON, the bus), a worker running the model,
+ * merged with the other runs waiting (see WorkerPool.dispatch), costs it less. Measured
+ * in the standalone app on a 4-16-3 MLP (2-core VM): its loop is 0.75-0.85 busy serving
+ * one connection at a time, 0.87-0.99 at 32; at 32 connections it answered 13-14k
+ * predictions a second with every run it could take inline, 16.5k with this bound.
+ */
+const INLINE_MAX_LOOP_UTILIZATION = 0.85;
+const LOOP_WINDOW_MS = 20;
 
 /** Per model, cumulative; the host reads differences. */
 export interface CopyStats {
@@ -154,9 +197,11 @@ const MAX_LOADS_PER_THREAD = 32;
 
 /** A model's runs waiting, oldest first. */
 interface Queue {
-  readonly jobs: Job[];
+  jobs: Job[];
   /** Since when its head has waited for a copy of it while a compute slot was free. */
   blockedSince: number | null;
+  /** Set while its head is held back for others to join it (BatchPolicy.maxQueueDelayMs). */
+  timer: NodeJS.Timeout | null;
 }
 
 interface Job {
@@ -165,10 +210,22 @@ interface Job {
   readonly inputs: Record<string, Tensor>;
   readonly outputs?: readonly string[];
   readonly batch: number;
+  /** performance.now() when it was queued. */
+  readonly queuedAt: number;
   retried: boolean;
+  /** Never merged: it was in a merged run that failed, and runs again on its own. */
+  alone: boolean;
+  /** What it must share with runs it is merged with (run-merge.ts's mergeKey), once asked. */
+  mergeKey?: string;
   resolve(result: RunResult): void;
   reject(error: Error): void;
 }
+
+/**
+ * How far down a model's queue runs are looked for to merge with its head: bounds what
+ * one dispatch costs when many runs that cannot be merged wait.
+ */
+const MERGE_SCAN = 256;
 
 /**
  * The runtime's worker threads. One warmed-up thread (the spare) waits for the next
@@ -207,6 +264,11 @@ export class WorkerPool {
   /** The main thread's engine, once a model qualified for an inline twin. */
   private inlineEngine: Promise<InferenceEngine> | null = null;
   private readonly twins = new Map<string, InlineTwin>();
+  private readonly mainLoad = new MainThreadLoad(LOOP_WINDOW_MS);
+  /** Runs in flight on worker threads, by model. */
+  private readonly running = new Map<string, number>();
+  /** Models whose runs are merged, and how (set by their first copy's load). */
+  private readonly policies = new Map<string, BatchPolicy>();
 
   constructor(
     private readonly script: WorkerScript,
@@ -298,6 +360,7 @@ export class WorkerPool {
     intraOpThreads: number,
     warmupBatch: number,
     placement: Placement,
+    batching: BatchPolicy | undefined = this.options.batching,
   ): { copy: number; done: Promise<LoadResult> } {
     let host = placement.shared ? this.sharedHostFor(key, placement) : null;
     if (!host) {
@@ -339,6 +402,13 @@ export class WorkerPool {
         async (reply): Promise<LoadResult> => {
           if (reply.op !== 'load') throw new Error('unexpected worker reply');
           copy.maxBatch = reply.warmupBatch ?? 1;
+          if (
+            batching &&
+            batching.maxBatch > 1 &&
+            !this.policies.has(key) &&
+            mergeable(reply.signature)
+          )
+            this.policies.set(key, batching);
           const inline = this.options.inline;
           if (
             inline &&
@@ -438,6 +508,11 @@ export class WorkerPool {
       twin &&
       batch <= twin.batch &&
       !this.queues.has(key) &&
+      !this.running.has(key) &&
+      !this.policies.get(key)?.maxQueueDelayMs &&
+      this.mainLoad.utilization() <=
+        (this.options.inline?.maxLoopUtilization ??
+          INLINE_MAX_LOOP_UTILIZATION) &&
       this.byId.get(twin.copy)?.state === 'serving' &&
       twin.running === null
     )
@@ -449,7 +524,9 @@ export class WorkerPool {
         inputs,
         outputs,
         batch,
+        queuedAt: performance.now(),
         retried: false,
+        alone: false,
         resolve,
         reject,
       };
@@ -518,97 +595,234 @@ export class WorkerPool {
   private enqueue(job: Job): void {
     const queue = this.queues.get(job.key);
     if (queue) queue.jobs.push(job);
-    else this.queues.set(job.key, { jobs: [job], blockedSince: null });
+    else
+      this.queues.set(job.key, {
+        jobs: [job],
+        blockedSince: null,
+        timer: null,
+      });
   }
 
-  /** Starts queued runs, oldest first, on free copies while compute slots are free. */
+  /** Runs back in their model's queue, in the order they first came (seq). */
+  private requeue(jobs: readonly Job[]): void {
+    const key = jobs[0].key;
+    const queue = this.queues.get(key);
+    if (!queue) {
+      this.queues.set(key, {
+        jobs: [...jobs],
+        blockedSince: null,
+        timer: null,
+      });
+      return;
+    }
+    queue.jobs = [...jobs, ...queue.jobs].sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * Starts queued runs, oldest first, on free copies while compute slots are free. A
+   * model with a batch policy has the runs waiting behind its oldest that can join it
+   * taken along, up to the policy's rows (see takeRuns); with a queue delay, its oldest
+   * waits (up to that delay) until that many rows wait.
+   */
   private dispatch(): void {
     while (this.slotsFree > 0) {
       let next: { queue: Queue; copy: Copy } | null = null;
       for (const [key, queue] of this.queues) {
         if (next && next.queue.jobs[0].seq < queue.jobs[0].seq) continue;
         const copy = this.freeCopy(key);
-        if (copy) next = { queue, copy };
-        else queue.blockedSince ??= performance.now();
+        if (!copy) {
+          queue.blockedSince ??= performance.now();
+          continue;
+        }
+        const holdMs = this.holdMs(key, queue);
+        if (holdMs > 0) {
+          queue.timer ??= setTimeout(() => {
+            queue.timer = null;
+            this.dispatch();
+          }, holdMs);
+          continue;
+        }
+        if (queue.timer !== null) {
+          clearTimeout(queue.timer);
+          queue.timer = null;
+        }
+        next = { queue, copy };
       }
       if (!next) return;
       const { queue, copy } = next;
-      const job = queue.jobs.shift() as Job;
+      const key = queue.jobs[0].key;
+      const jobs = this.takeRuns(queue);
       if (queue.blockedSince !== null) {
-        this.statsFor(job.key).copyWaitMs +=
-          performance.now() - queue.blockedSince;
+        this.statsFor(key).copyWaitMs += performance.now() - queue.blockedSince;
         queue.blockedSince = null;
       }
-      if (queue.jobs.length === 0) this.queues.delete(job.key);
-      this.start(job, copy);
+      if (queue.jobs.length === 0) this.queues.delete(key);
+      this.start(jobs, copy);
     }
   }
 
-  private start(job: Job, copy: Copy): void {
+  /**
+   * How much longer a model's oldest run is held back for others to join it: while
+   * fewer rows than its policy's maxBatch wait and it has waited less than the policy's
+   * delay. 0: it goes now.
+   */
+  private holdMs(key: string, queue: Queue): number {
+    const policy = this.policies.get(key);
+    if (!policy || policy.maxQueueDelayMs <= 0 || queue.jobs[0].alone) return 0;
+    const left =
+      policy.maxQueueDelayMs - (performance.now() - queue.jobs[0].queuedAt);
+    if (left <= 0) return 0;
+    let rows = 0;
+    for (const job of queue.jobs) {
+      rows += job.batch;
+      if (rows >= policy.maxBatch) return 0;
+    }
+    return left;
+  }
+
+  /**
+   * The oldest run of a queue and, when its model's runs are merged, the runs behind it
+   * that can join it (same merge key, all rows fitting in the policy's maxBatch), in
+   * order; they leave the queue.
+   */
+  private takeRuns(queue: Queue): Job[] {
+    const head = queue.jobs.shift() as Job;
+    const policy = this.policies.get(head.key);
+    if (!policy || head.alone || queue.jobs.length === 0) return [head];
+    const headRows = rowsOf(head.inputs);
+    if (headRows === null || headRows >= policy.maxBatch) return [head];
+    head.mergeKey ??= mergeKey(head.inputs, head.outputs);
+    const taken = [head];
+    const kept: Job[] = [];
+    let rows = headRows;
+    let i = 0;
+    for (; i < queue.jobs.length && i < MERGE_SCAN; i++) {
+      const job = queue.jobs[i];
+      if (rows >= policy.maxBatch) break;
+      const jobRows = job.alone ? null : rowsOf(job.inputs);
+      if (jobRows !== null && rows + jobRows <= policy.maxBatch) {
+        job.mergeKey ??= mergeKey(job.inputs, job.outputs);
+        if (job.mergeKey === head.mergeKey) {
+          taken.push(job);
+          rows += jobRows;
+          continue;
+        }
+      }
+      kept.push(job);
+    }
+    if (taken.length > 1)
+      queue.jobs =
+        i < queue.jobs.length ? kept.concat(queue.jobs.slice(i)) : kept;
+    return taken;
+  }
+
+  private start(jobs: Job[], copy: Copy): void {
     this.slotsFree--;
     const host = copy.host;
     host.busy = true;
-    const stats = this.statsFor(job.key);
+    const key = copy.key;
+    const stats = this.statsFor(key);
     const began = performance.now();
+    this.running.set(key, (this.running.get(key) ?? 0) + 1);
+    const rows = jobs.map((j) => rowsOf(j.inputs) ?? j.batch);
+    const batch =
+      jobs.length === 1 ? jobs[0].batch : rows.reduce((a, b) => a + b, 0);
     // A run at a batch larger than any this copy ran may grow its arena; measured when
     // nothing else changes the process's memory meanwhile (not even another such run).
-    const larger = job.batch > copy.maxBatch;
+    const larger = batch > copy.maxBatch;
     const probe =
       larger && this.memoryOps === 0 && !this.probing
         ? { epoch: this.memoryEpoch, rss: process.memoryUsage.rss() }
         : null;
     if (probe) this.probing = true;
     else if (larger) this.beginMemoryOp();
-    const packed = packForTransfer(job.inputs);
+    // Merged inputs are fresh buffers this thread owns: they are handed over as they
+    // are. A single run's may be views into the bus's buffers: copied into one.
+    const packed =
+      jobs.length === 1
+        ? packForTransfer(jobs[0].inputs)
+        : (() => {
+            const tensors = mergeInputs(jobs.map((j) => j.inputs));
+            return { tensors, buffers: transferList(tensors) };
+          })();
     host.thread
       .call(
-        {
-          op: 'run',
-          key: job.key,
-          inputs: packed.tensors,
-          outputs: job.outputs,
-        },
-        [packed.buffer],
+        { op: 'run', key, inputs: packed.tensors, outputs: jobs[0].outputs },
+        'buffer' in packed ? [packed.buffer] : packed.buffers,
       )
       .then((reply) => {
         if (reply.op !== 'run') throw new Error('unexpected worker reply');
-        const result: RunResult = {
-          outputs: reply.outputs,
+        let arena: RunResult['arena'];
+        if (probe && probe.epoch === this.memoryEpoch) {
+          arena = { batch, grewBytes: process.memoryUsage.rss() - probe.rss };
+          copy.maxBatch = batch;
+        }
+        const base = {
           computeMs: reply.computeMs,
           startedAt: reply.startedAt,
           copy: copy.id,
         };
-        if (probe && probe.epoch === this.memoryEpoch) {
-          result.arena = {
-            batch: job.batch,
-            grewBytes: process.memoryUsage.rss() - probe.rss,
-          };
-          copy.maxBatch = job.batch;
+        if (jobs.length === 1) {
+          jobs[0].resolve({
+            ...base,
+            outputs: reply.outputs,
+            ...(arena ? { arena } : {}),
+          });
+          return;
         }
-        return result;
+        const pieces = splitOutputs(reply.outputs, rows);
+        if (!pieces) {
+          // Its outputs do not keep the rows apart: never merged again.
+          this.policies.delete(key);
+          this.logger.warn(
+            `${key}: runs are no longer merged (an output's first dimension is not the batch of ${batch} rows its inputs had)`,
+          );
+          this.requeueAlone(jobs);
+          return;
+        }
+        jobs.forEach((job, i) =>
+          job.resolve({
+            ...base,
+            computeMs: (reply.computeMs * rows[i]) / batch,
+            outputs: pieces[i],
+            merged: { runs: jobs.length, rows: batch },
+            // The arena's growth is the model's once, not each run's.
+            ...(arena && i === 0 ? { arena } : {}),
+          }),
+        );
       })
-      .then(
-        (result) => job.resolve(result),
-        (e: unknown) => {
-          // The copy's thread died under the run: another copy may take it, once.
-          if (
-            host.thread.gone &&
-            !job.retried &&
-            this.hasServingCopy(job.key)
-          ) {
-            job.retried = true;
-            this.enqueue(job);
-          } else job.reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      )
+      .catch((e: unknown) => {
+        const error = e instanceof Error ? e : new Error(String(e));
+        const alive = this.hasServingCopy(key);
+        // The copy's thread died under the run: another copy may take it, once.
+        if (host.thread.gone) {
+          const again = jobs.filter((j) => !j.retried && alive);
+          for (const j of jobs)
+            if (!again.includes(j)) j.reject(error);
+            else j.retried = true;
+          if (again.length > 0) this.requeue(again);
+        } else if (jobs.length > 1 && alive) {
+          // One request's data may be what the engine refused: each runs on its own
+          // and gets its own answer.
+          this.requeueAlone(jobs);
+        } else for (const j of jobs) j.reject(error);
+      })
       .finally(() => {
         if (probe) this.probing = false;
         else if (larger) this.endMemoryOp();
         stats.busyMs += performance.now() - began;
         host.lastRunAt = performance.now();
+        const left = (this.running.get(key) ?? 1) - 1;
+        if (left > 0) this.running.set(key, left);
+        else this.running.delete(key);
         this.slotsFree++;
         this.free(host);
       });
+  }
+
+  private requeueAlone(jobs: readonly Job[]): void {
+    for (const j of jobs) j.alone = true;
+    this.requeue(jobs);
   }
 
   /** A serving copy of `key` whose thread is free, least recently used first. */
@@ -787,6 +1001,7 @@ export class WorkerPool {
     else {
       this.copies.delete(copy.key);
       this.stats.delete(copy.key);
+      this.policies.delete(copy.key);
     }
     if (!this.hasServingCopy(copy.key)) this.failQueued(copy.key);
     return true;
@@ -797,6 +1012,7 @@ export class WorkerPool {
     const queue = this.queues.get(key);
     if (!queue) return;
     this.queues.delete(key);
+    if (queue.timer !== null) clearTimeout(queue.timer);
     for (const job of queue.jobs) job.reject(this.notLoaded(key));
   }
 
