@@ -160,6 +160,8 @@ export class GatewayMetrics
   });
 
   /** The HTTP series' children by method, route and status (bounded by the routes). */
+  /** `model@version` -> its hits series' child. */
+  private readonly hitSeries = new Map<string, { inc(): void }>();
   private readonly httpSeries = new Map<
     string,
     {
@@ -217,10 +219,18 @@ export class GatewayMetrics
 
   /** A prediction found its model loaded (`loadedNow` false) or waited for a load. */
   countLookup(modelId: string, version: number, loadedNow: boolean): void {
-    (loadedNow ? this.misses : this.hits).inc({
-      model: modelId,
-      version: String(version),
-    });
+    if (loadedNow) {
+      this.misses.inc({ model: modelId, version: String(version) });
+      return;
+    }
+    // Every prediction counts one: the series' child is kept rather than found by its labels.
+    const key = `${modelId}@${version}`;
+    let hits = this.hitSeries.get(key);
+    if (!hits) {
+      hits = this.hits.labels({ model: modelId, version: String(version) });
+      this.hitSeries.set(key, hits);
+    }
+    hits.inc();
   }
 
   /** A gRPC call answered: its method, its status code's name (`OK`, `NOT_FOUND`, ...). */

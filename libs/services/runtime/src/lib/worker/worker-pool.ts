@@ -757,17 +757,15 @@ export class WorkerPool {
           arena = { batch, grewBytes: process.memoryUsage.rss() - probe.rss };
           copy.maxBatch = batch;
         }
-        const base = {
-          computeMs: reply.computeMs,
-          startedAt: reply.startedAt,
-          copy: copy.id,
-        };
         if (jobs.length === 1) {
-          jobs[0].resolve({
-            ...base,
+          const result: RunResult = {
             outputs: reply.outputs,
-            ...(arena ? { arena } : {}),
-          });
+            computeMs: reply.computeMs,
+            startedAt: reply.startedAt,
+            copy: copy.id,
+          };
+          if (arena) result.arena = arena;
+          jobs[0].resolve(result);
           return;
         }
         const pieces = splitOutputs(reply.outputs, rows);
@@ -780,16 +778,19 @@ export class WorkerPool {
           this.requeueAlone(jobs);
           return;
         }
-        jobs.forEach((job, i) =>
-          job.resolve({
-            ...base,
-            computeMs: (reply.computeMs * rows[i]) / batch,
+        const merged = { runs: jobs.length, rows: batch };
+        for (let i = 0; i < jobs.length; i++) {
+          const result: RunResult = {
             outputs: pieces[i],
-            merged: { runs: jobs.length, rows: batch },
-            // The arena's growth is the model's once, not each run's.
-            ...(arena && i === 0 ? { arena } : {}),
-          }),
-        );
+            computeMs: (reply.computeMs * rows[i]) / batch,
+            startedAt: reply.startedAt,
+            copy: copy.id,
+            merged,
+          };
+          // The arena's growth is the model's once, not each run's.
+          if (arena && i === 0) result.arena = arena;
+          jobs[i].resolve(result);
+        }
       })
       .catch((e: unknown) => {
         const error = e instanceof Error ? e : new Error(String(e));
