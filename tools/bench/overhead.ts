@@ -50,6 +50,13 @@ import {
   runMain,
 } from './bench-report';
 import {
+  CpuReport,
+  cpuReport,
+  cpuSnapshot,
+  CpuTarget,
+  pidsNamed,
+} from './cpu-usage';
+import {
   BENCH_MLP as MODEL,
   registerOnnxModel,
   startStandalone,
@@ -74,6 +81,8 @@ interface Point {
   rps: number;
   non2xx: number;
   errors: number;
+  /** At 32 connections: where the CPU went (see cpu-usage.ts). */
+  cpu?: CpuReport;
 }
 
 interface PathResult {
@@ -177,6 +186,23 @@ async function wrk(
   };
 }
 
+/** Processes (and main threads) whose CPU time the 32-connection point accounts for. */
+function serverTargets(
+  servers: readonly { label: string; pid: number | undefined }[],
+): CpuTarget[] {
+  const targets: CpuTarget[] = [];
+  for (const { label, pid } of servers) {
+    if (pid === undefined) continue;
+    targets.push({ label, pids: () => [pid] });
+    targets.push({
+      label: `${label}: main thread`,
+      pids: () => [pid],
+      mainThread: true,
+    });
+  }
+  return targets;
+}
+
 /** A first request (a miss for Portfolio), a short warm-up at 32 connections, then each point. */
 async function measure(
   path: PathName,
@@ -184,6 +210,7 @@ async function measure(
   url: string,
   script: string,
   seconds: number,
+  cpuTargets: readonly CpuTarget[],
 ): Promise<PathResult> {
   const first = await fetch(url, {
     method: 'POST',
@@ -198,7 +225,16 @@ async function measure(
   await wrk(url, script, 32, 2);
   const points: Point[] = [];
   for (const c of CONNECTIONS) {
+    const before = c === 32 ? cpuSnapshot(cpuTargets) : null;
     const point = await wrk(url, script, c, seconds);
+    if (before)
+      point.cpu = cpuReport(
+        cpuTargets,
+        before,
+        cpuSnapshot(cpuTargets),
+        point.rps * seconds,
+        seconds,
+      );
     if (point.non2xx > 0 || point.errors > 0)
       throw new Error(
         `${label} at ${c} connections: ${point.non2xx} non-2xx answers, ${point.errors} socket errors`,
@@ -211,7 +247,7 @@ async function measure(
 async function plainServer(
   modelPath: string,
   profile: string | null,
-): Promise<{ url: string; stop(): Promise<void> }> {
+): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
@@ -237,6 +273,7 @@ async function plainServer(
   });
   return {
     url: `http://127.0.0.1:${port}/predict`,
+    pid: child.pid,
     stop: async () => {
       const exited = new Promise((done) => child.once('exit', done));
       child.kill('SIGTERM');
@@ -274,6 +311,7 @@ async function standalone(
       `${url}/v1/models/bench/predict`,
       script,
       seconds,
+      serverTargets([{ label: 'standalone app', pid: app.pid }]),
     );
   } finally {
     await app.stop();
@@ -305,6 +343,21 @@ async function distributed(
       `${cluster.url}/v1/models/bench/predict`,
       script,
       seconds,
+      [
+        ...serverTargets([
+          { label: 'gateway', pid: cluster.service('gateway').pid },
+          { label: 'runtime', pid: cluster.service('bench-runtime').pid },
+        ]),
+        { label: 'nats-server', pids: () => pidsNamed('nats-server') },
+        {
+          label: 'model-registry, storage, cache-manager',
+          pids: () =>
+            ['model-registry', 'storage', 'cache-manager'].flatMap((name) => {
+              const pid = cluster.service(name).pid;
+              return pid === undefined ? [] : [pid];
+            }),
+        },
+      ],
     );
   } finally {
     await cluster.stop();
@@ -335,6 +388,7 @@ async function main(): Promise<void> {
           plain.url,
           script,
           seconds,
+          serverTargets([{ label: 'plain server', pid: plain.pid }]),
         ),
       );
     } finally {
@@ -395,6 +449,34 @@ async function main(): Promise<void> {
         plainPoint ? (p.rps / plainPoint.rps).toFixed(2) : '',
       ]);
     }
+  const cpuRows: string[][] = [];
+  for (const r of results) {
+    const cpu = at(r, 32)?.cpu;
+    if (!cpu) continue;
+    let listed = 0;
+    for (const share of cpu.shares) {
+      if (!share.label.endsWith(': main thread')) listed += share.cores;
+      cpuRows.push([
+        r.label,
+        share.label,
+        share.us_per_request.toFixed(0),
+        share.cores.toFixed(2),
+      ]);
+    }
+    const busyCores = cpu.machine_busy * cpu.machine_cores;
+    cpuRows.push([
+      r.label,
+      'everything else (wrk, kernel, other processes)',
+      '',
+      Math.max(0, busyCores - listed).toFixed(2),
+    ]);
+    cpuRows.push([
+      r.label,
+      `machine busy (of ${cpu.machine_cores} cores)`,
+      '',
+      `${busyCores.toFixed(2)} (${(cpu.machine_busy * 100).toFixed(0)}%)`,
+    ]);
+  }
   const yes = (met: boolean | null) =>
     met === null ? 'not measured' : met ? 'met' : 'NOT met';
   const body = [
@@ -417,6 +499,13 @@ async function main(): Promise<void> {
         'req/s x plain',
       ],
       rows,
+    ),
+    '',
+    'Where the CPU went at 32 connections (CPU time from /proc over the same interval; a main thread near 1.00 core is what bounds throughput):',
+    '',
+    markdownTable(
+      ['path', 'process', 'CPU per request (us)', 'cores busy'],
+      cpuRows,
     ),
     '',
     ...verdicts.map(

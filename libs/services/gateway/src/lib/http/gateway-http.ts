@@ -111,8 +111,10 @@ export function createGatewayAdapter(bodyLimitBytes: number): FastifyAdapter {
     'application/octet-stream',
     (_request, payload, done) => done(null, payload),
   );
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks: every request runs them, and an async one costs a promise each.
+  fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);
+    done();
   });
   return adapter;
 }

@@ -373,6 +373,8 @@ export class PredictService {
    * it comes, is dropped).
    */
   private whileAlive<T>(nodeId: string, request: Promise<T>): Promise<T> {
+    // In one process (standalone), the runtime cannot vanish while the gateway waits.
+    if (this.messaging.bus.kind === 'in-process') return request;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       let timer: NodeJS.Timeout | undefined;

@@ -30,11 +30,12 @@ export class InferBodyReader implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('onRequest', async (request) => {
-      if (request.method !== 'POST' || !INFER_PATH.test(request.url)) return;
+    fastify.addHook('onRequest', (request, _reply, done) => {
       // Fastify reads a missing Content-Type as "no body" only when no bytes are
       // announced either; setting it sends every body of this route to our parser.
-      request.headers['content-type'] = INFER_BODY_TYPE;
+      if (request.method === 'POST' && INFER_PATH.test(request.url))
+        request.headers['content-type'] = INFER_BODY_TYPE;
+      done();
     });
     fastify.addContentTypeParser(
       INFER_BODY_TYPE,
