@@ -1,6 +1,7 @@
 import {
   Metadata,
   Server,
+  ServiceDefinition,
   ServerCredentials,
   ServerUnaryCall,
   sendUnaryData,
@@ -15,6 +16,9 @@ import {
   OnModuleDestroy,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+
+import { PortfolioError } from '@portfolio/contracts';
+
 import { performance } from 'node:perf_hooks';
 
 import { Authenticator, presentedKey } from '../auth/authenticator.service';
@@ -53,6 +57,37 @@ export type GrpcMethod = keyof typeof GRPC_ACCESS;
 /** The most bytes a gRPC message may have (grpc-js counts in a signed 32-bit int). */
 const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
 
+/**
+ * A request message that could not be decoded: handed to the method instead of an
+ * error from the deserializer, which grpc-js would answer as INTERNAL (the server's
+ * fault) before any key is checked. The method refuses it, after the key, as a bad
+ * request: INVALID_ARGUMENT.
+ */
+class UndecodableMessage {
+  constructor(readonly reason: string) {}
+}
+
+/** The service with request deserializers that never throw (see UndecodableMessage). */
+function tolerantDefinition(definition: ServiceDefinition): ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(definition).map(([method, d]) => [
+      method,
+      {
+        ...d,
+        requestDeserialize: (bytes: Buffer) => {
+          try {
+            return d.requestDeserialize(bytes);
+          } catch (e) {
+            return new UndecodableMessage(
+              e instanceof Error ? e.message : String(e),
+            );
+          }
+        },
+      },
+    ]),
+  );
+}
+
 /** How long in-flight calls may take to finish when the gateway stops. */
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -85,7 +120,10 @@ export class OipGrpcServer implements OnModuleDestroy {
       'grpc.max_receive_message_length': limit,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
-    server.addService(oipServiceDefinition(), this.implementation());
+    server.addService(
+      tolerantDefinition(oipServiceDefinition()),
+      this.implementation(),
+    );
     const address = host.includes(':')
       ? `[${host}]:${port}`
       : `${host}:${port}`;
@@ -197,6 +235,11 @@ export class OipGrpcServer implements OnModuleDestroy {
             ),
             access,
             'send the metadata "authorization: Bearer <key>" or "x-api-key: <key>"',
+          );
+        if (call.request instanceof UndecodableMessage)
+          throw new PortfolioError(
+            'INVALID_REQUEST',
+            `the message is not a valid inference.${method}Request (${call.request.reason})`,
           );
         return handle(call.request as never);
       };
