@@ -37,6 +37,17 @@ export const ModelId = z
   .string()
   .regex(MODEL_ID_PATTERN, 'model ids match ^[a-z0-9][a-z0-9._-]{0,127}$');
 export const ModelFormatSchema = z.enum(MODEL_FORMATS);
+
+/** Alias names (`production`, `staging`, ...): as a model id, at most 64 characters. */
+export const ALIAS_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const AliasName = z
+  .string()
+  .regex(ALIAS_PATTERN, 'alias names match ^[a-z0-9][a-z0-9._-]{0,63}$');
+export function isAliasName(value: unknown): value is string {
+  return typeof value === 'string' && ALIAS_PATTERN.test(value);
+}
+/** The alias a model's default version follows when it is set. */
+export const DEFAULT_ALIAS = 'production';
 export const VersionNumber = z.number().int().positive();
 export const Bytes = z.number().int().nonnegative();
 export const NodeId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);

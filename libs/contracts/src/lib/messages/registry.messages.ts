@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { event, serviceRpc } from '../rpc';
 import {
+  AliasName,
   Bytes,
   Empty,
   ModelFormatSchema,
@@ -103,10 +104,16 @@ export const CreateModelResponse = z.object({
 });
 export type CreateModelResponse = z.infer<typeof CreateModelResponse>;
 
+/** A model's aliases: name -> the version it points at. */
+export const AliasMapSchema = z.record(AliasName, VersionNumber);
+export type AliasMap = z.infer<typeof AliasMapSchema>;
+
 export const GetModelRequest = z.object({ id: ModelId });
 export const GetModelResponse = z.object({
   model: ModelRecordSchema,
   versions: z.array(VersionRecordSchema),
+  /** The registry always sends it; absent (a sender that predates aliases): none. */
+  aliases: AliasMapSchema.optional(),
 });
 export type GetModelResponse = z.infer<typeof GetModelResponse>;
 
@@ -136,22 +143,74 @@ export const CreateVersionResponse = z.object({
 });
 export type CreateVersionResponse = z.infer<typeof CreateVersionResponse>;
 
-/** Without `version`, the default: the highest ready version (aliases come with their own issue). */
+/**
+ * A version by number, or by alias (never both: INVALID_REQUEST), or the default: the
+ * version alias `production` points at when it is set, else the highest ready version.
+ */
 export const ResolveVersionRequest = z.object({
   model_id: ModelId,
   version: VersionNumber.optional(),
+  alias: AliasName.optional(),
 });
 export type ResolveVersionRequest = z.infer<typeof ResolveVersionRequest>;
 export const ResolveVersionResponse = z.object({
   model: ModelRecordSchema,
   version: VersionRecordSchema,
+  /** The model's aliases (absent from senders that predate them: none). */
+  aliases: AliasMapSchema.optional(),
 });
 export type ResolveVersionResponse = z.infer<typeof ResolveVersionResponse>;
 
+/**
+ * Points `alias` of a model at `version`, which must exist and be ready; moves it when
+ * it points elsewhere. `actor` says who (an API key's name, or `config`), for the logs.
+ */
+export const SetAliasRequest = z.object({
+  model_id: ModelId,
+  alias: AliasName,
+  version: VersionNumber,
+  actor: z.string().max(200).optional(),
+});
+export type SetAliasRequest = z.infer<typeof SetAliasRequest>;
+export const AliasRecordSchema = z.object({
+  model_id: ModelId,
+  alias: AliasName,
+  version: VersionNumber,
+  /** Where it pointed before this change; null: it is new. */
+  previous_version: VersionNumber.nullable(),
+  updated_at: z.string(),
+  updated_by: z.string().nullable(),
+});
+export type AliasRecord = z.infer<typeof AliasRecordSchema>;
+export const SetAliasResponse = z.object({ alias: AliasRecordSchema });
+export type SetAliasResponse = z.infer<typeof SetAliasResponse>;
+
+/** ALIAS_NOT_FOUND when the model has no such alias. */
+export const DeleteAliasRequest = z.object({
+  model_id: ModelId,
+  alias: AliasName,
+});
+export type DeleteAliasRequest = z.infer<typeof DeleteAliasRequest>;
+export const DeleteAliasResponse = z.object({
+  model_id: ModelId,
+  alias: AliasName,
+  /** The version it pointed at. */
+  version: VersionNumber,
+});
+export type DeleteAliasResponse = z.infer<typeof DeleteAliasResponse>;
+
 export const ModelChangedEvent = z.object({
   model_id: ModelId,
-  change: z.enum(['created', 'updated', 'version_created', 'deleted']),
+  change: z.enum([
+    'created',
+    'updated',
+    'version_created',
+    'deleted',
+    'alias_set',
+    'alias_deleted',
+  ]),
   version: VersionNumber.optional(),
+  alias: AliasName.optional(),
 });
 export type ModelChangedEvent = z.infer<typeof ModelChangedEvent>;
 
@@ -209,6 +268,18 @@ export const Registry = {
     QUEUE,
     ResolveVersionRequest,
     ResolveVersionResponse,
+  ),
+  setAlias: serviceRpc(
+    'registry.alias.set.v1',
+    QUEUE,
+    SetAliasRequest,
+    SetAliasResponse,
+  ),
+  deleteAlias: serviceRpc(
+    'registry.alias.delete.v1',
+    QUEUE,
+    DeleteAliasRequest,
+    DeleteAliasResponse,
   ),
   ping: serviceRpc('registry.ping.v1', QUEUE, Empty, PingResponse),
   modelChanged: event('registry.model.changed.v1', ModelChangedEvent),

@@ -56,6 +56,26 @@ export class ModelRegistryHandlers
       m.serve(Registry.resolveVersion, (req) =>
         this.registry.resolveVersion(req),
       ),
+      m.serve(Registry.setAlias, async (req) => {
+        const res = await this.registry.setAlias(req);
+        this.changed({
+          model_id: req.model_id,
+          change: 'alias_set',
+          alias: req.alias,
+          version: req.version,
+        });
+        return res;
+      }),
+      m.serve(Registry.deleteAlias, async (req) => {
+        const res = await this.registry.deleteAlias(req);
+        this.changed({
+          model_id: req.model_id,
+          change: 'alias_deleted',
+          alias: req.alias,
+          version: res.version,
+        });
+        return res;
+      }),
       // No registry.model.changed.v1 for a measurement: nothing a gateway caches depends
       // on it, and the cache-manager that publishes it knows it already.
       m.on(Registry.versionMeasured, (e) => this.measured(e)),

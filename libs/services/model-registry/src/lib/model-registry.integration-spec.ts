@@ -477,6 +477,146 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
     ]);
   });
 
+  describe('aliases', () => {
+    const resolved = (req: { alias?: string; version?: number }) =>
+      m
+        .call(Registry.resolveVersion, { model_id: 'aliased', ...req })
+        .then((r) => r.version.version);
+
+    beforeAll(async () => {
+      await m.call(Registry.createModel, { id: 'aliased', format: 'onnx' });
+      for (const n of [1, 2, 3]) await version(m, 'aliased', 100 + n);
+    });
+
+    it('points an alias at a version, moves it, and says where it was, announcing each change', async () => {
+      const events: unknown[] = [];
+      const sub = m.on(Registry.modelChanged, (e) => events.push(e));
+      try {
+        const first = await m.call(Registry.setAlias, {
+          model_id: 'aliased',
+          alias: 'staging',
+          version: 2,
+          actor: 'ci-key',
+        });
+        const moved = await m.call(Registry.setAlias, {
+          model_id: 'aliased',
+          alias: 'staging',
+          version: 3,
+        });
+
+        expect(first.alias).toMatchObject({
+          alias: 'staging',
+          version: 2,
+          previous_version: null,
+          updated_by: 'ci-key',
+        });
+        expect(moved.alias).toMatchObject({ version: 3, previous_version: 2 });
+        expect(await resolved({ alias: 'staging' })).toBe(3);
+        await until('both events', async () =>
+          events.length >= 2 ? events : null,
+        );
+        expect(events).toEqual([
+          {
+            model_id: 'aliased',
+            change: 'alias_set',
+            alias: 'staging',
+            version: 2,
+          },
+          {
+            model_id: 'aliased',
+            change: 'alias_set',
+            alias: 'staging',
+            version: 3,
+          },
+        ]);
+      } finally {
+        sub.unsubscribe();
+      }
+    });
+
+    it('resolves the default to production while it is set, else to the highest ready version', async () => {
+      expect(await resolved({})).toBe(3);
+      await m.call(Registry.setAlias, {
+        model_id: 'aliased',
+        alias: 'production',
+        version: 1,
+      });
+      expect(await resolved({})).toBe(1);
+      expect(await resolved({ version: 2 })).toBe(2);
+      const model = await m.call(Registry.getModel, { id: 'aliased' });
+      expect(model.aliases).toEqual({ production: 1, staging: 3 });
+
+      const deleted = await m.call(Registry.deleteAlias, {
+        model_id: 'aliased',
+        alias: 'production',
+      });
+      expect(deleted).toEqual({
+        model_id: 'aliased',
+        alias: 'production',
+        version: 1,
+      });
+      expect(await resolved({})).toBe(3);
+      await expect(
+        m.call(Registry.resolveVersion, {
+          model_id: 'aliased',
+          alias: 'production',
+        }),
+      ).rejects.toMatchObject({
+        code: 'ALIAS_NOT_FOUND',
+        message: 'model "aliased" has no alias "production"',
+      });
+    });
+
+    it('refuses what does not exist or is malformed, changing nothing', async () => {
+      const before = (await m.call(Registry.getModel, { id: 'aliased' }))
+        .aliases;
+      await expect(
+        m.call(Registry.setAlias, {
+          model_id: 'aliased',
+          alias: 'canary',
+          version: 9,
+        }),
+      ).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
+      await expect(
+        m.call(Registry.setAlias, {
+          model_id: 'ghost',
+          alias: 'canary',
+          version: 1,
+        }),
+      ).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+      await expect(
+        m.call(Registry.setAlias, {
+          model_id: 'aliased',
+          alias: 'Bad Name',
+          version: 1,
+        }),
+      ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+      await expect(
+        m.call(Registry.deleteAlias, { model_id: 'aliased', alias: 'canary' }),
+      ).rejects.toMatchObject({ code: 'ALIAS_NOT_FOUND' });
+      await expect(
+        m.call(Registry.resolveVersion, {
+          model_id: 'aliased',
+          alias: 'staging',
+          version: 1,
+        }),
+      ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+      expect(
+        (await m.call(Registry.getModel, { id: 'aliased' })).aliases,
+      ).toEqual(before);
+    });
+
+    it('keeps a version an alias points at in the database itself', async () => {
+      const ds = app.get(DataSource);
+      await expect(
+        ds.query(
+          `DELETE FROM model_versions WHERE model_id = 'aliased' AND version = 3`,
+        ),
+      ).rejects.toThrow();
+      expect(await resolved({ alias: 'staging' })).toBe(3);
+    });
+  });
+
   describe('API keys', () => {
     const hash = (n: number) => (0xa000 + n).toString(16).padStart(64, '0');
 
@@ -588,6 +728,7 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
       { name: 'InitialSchema1764201600000' },
       { name: 'MemoryMeasurements1796169600000' },
       { name: 'ApiKeys1796256000000' },
+      { name: 'Aliases1796342400000' },
     ]);
     expect(
       (await m.call(ApiKeys.lookup, { key_sha256: 'a001'.padStart(64, '0') }))

@@ -2,15 +2,21 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 
 import {
+  AliasMap,
   CreateModelRequest,
   CreateModelResponse,
   CreateVersionRequest,
   CreateVersionResponse,
+  DEFAULT_ALIAS,
+  DeleteAliasRequest,
+  DeleteAliasResponse,
   GetModelResponse,
   ListModelsResponse,
   PortfolioError,
   ResolveVersionRequest,
   ResolveVersionResponse,
+  SetAliasRequest,
+  SetAliasResponse,
   VersionMeasuredEvent,
 } from '@portfolio/contracts';
 
@@ -148,6 +154,7 @@ export class ModelRegistryService {
         versions: versions.map((v) =>
           toVersionRecord(v, byVersion.get(v.version) ?? null),
         ),
+        aliases: await this.aliasesOf(this.dataSource.manager, id),
       };
     });
   }
@@ -221,49 +228,150 @@ export class ModelRegistryService {
     );
   }
 
+  /**
+   * A version by number, by alias, or the default: where alias `production` points
+   * when it is set, else the highest ready version. With the model's aliases.
+   */
   resolveVersion(req: ResolveVersionRequest): Promise<ResolveVersionResponse> {
+    if (req.version !== undefined && req.alias !== undefined)
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        'give version or alias, not both',
+      );
     return this.gate.run(async () => {
-      const model = await this.dataSource.manager.findOneBy(ModelEntity, {
-        id: req.model_id,
-      });
+      const manager = this.dataSource.manager;
+      const model = await manager.findOneBy(ModelEntity, { id: req.model_id });
       if (!model) throw modelNotFound(req.model_id);
+      const aliases = await this.aliasesOf(manager, req.model_id);
+      let number = req.version;
+      if (req.alias !== undefined) {
+        number = aliases[req.alias];
+        if (number === undefined) throw aliasNotFound(req.model_id, req.alias);
+      } else if (number === undefined) number = aliases[DEFAULT_ALIAS];
       const version =
-        req.version !== undefined
-          ? await this.dataSource.manager.findOneBy(ModelVersionEntity, {
+        number !== undefined
+          ? await manager.findOneBy(ModelVersionEntity, {
               modelId: req.model_id,
-              version: req.version,
+              version: number,
             })
-          : await this.dataSource.manager.findOne(ModelVersionEntity, {
+          : await manager.findOne(ModelVersionEntity, {
               where: { modelId: req.model_id, status: 'ready' },
               order: { version: 'DESC' },
             });
       if (!version) {
-        throw req.version !== undefined
+        throw number !== undefined
           ? new PortfolioError(
               'VERSION_NOT_FOUND',
-              `model "${req.model_id}" has no version ${req.version}`,
-              {
-                model_id: req.model_id,
-                version: req.version,
-              },
+              `model "${req.model_id}" has no version ${number}`,
+              { model_id: req.model_id, version: number },
             )
           : new PortfolioError(
               'VERSION_NOT_FOUND',
               `model "${req.model_id}" has no ready version yet; upload one first`,
-              {
-                model_id: req.model_id,
-              },
+              { model_id: req.model_id },
             );
       }
-      const measured = await this.dataSource.manager.findOneBy(
-        VersionMeasurementEntity,
-        { modelId: version.modelId, version: version.version },
-      );
+      const measured = await manager.findOneBy(VersionMeasurementEntity, {
+        modelId: version.modelId,
+        version: version.version,
+      });
       return {
         model: toModelRecord(model),
         version: toVersionRecord(version, measured),
+        aliases,
       };
     });
+  }
+
+  /**
+   * Points an alias at a ready version of its model (creating or moving it), under the
+   * model's row lock so that concurrent moves of one alias are applied one after the
+   * other and each reports where it found the alias.
+   */
+  setAlias(req: SetAliasRequest): Promise<SetAliasResponse> {
+    return this.gate.run(() =>
+      this.dataSource.transaction(async (tx) => {
+        await this.lockModel(tx, req.model_id);
+        const version = await tx.findOneBy(ModelVersionEntity, {
+          modelId: req.model_id,
+          version: req.version,
+        });
+        if (!version)
+          throw new PortfolioError(
+            'VERSION_NOT_FOUND',
+            `model "${req.model_id}" has no version ${req.version}`,
+            { model_id: req.model_id, version: req.version },
+          );
+        if (version.status !== 'ready')
+          throw new PortfolioError(
+            'INVALID_REQUEST',
+            `version ${req.version} of model "${req.model_id}" is ${version.status}; an alias points only at a ready version`,
+            { model_id: req.model_id, version: req.version },
+          );
+        const before: { version: number }[] = await tx.query(
+          `SELECT version FROM model_aliases WHERE model_id = $1 AND alias = $2`,
+          [req.model_id, req.alias],
+        );
+        const rows: { updated_at: Date | string; updated_by: string | null }[] =
+          await tx.query(
+            `INSERT INTO model_aliases (model_id, alias, version, updated_by)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (model_id, alias) DO UPDATE SET
+               version = EXCLUDED.version, updated_by = EXCLUDED.updated_by,
+               updated_at = now()
+             RETURNING updated_at, updated_by`,
+            [req.model_id, req.alias, req.version, req.actor ?? null],
+          );
+        return {
+          alias: {
+            model_id: req.model_id,
+            alias: req.alias,
+            version: req.version,
+            previous_version:
+              before.length > 0 ? Number(before[0].version) : null,
+            updated_at: new Date(rows[0].updated_at).toISOString(),
+            updated_by: rows[0].updated_by,
+          },
+        };
+      }),
+    );
+  }
+
+  /** ALIAS_NOT_FOUND (or MODEL_NOT_FOUND) when there is no such alias. */
+  deleteAlias(req: DeleteAliasRequest): Promise<DeleteAliasResponse> {
+    return this.gate.run(() =>
+      this.dataSource.transaction(async (tx) => {
+        await this.lockModel(tx, req.model_id);
+        // Read, then deleted under the model's lock: TypeORM hands back a DELETE's
+        // RETURNING rows in a driver-dependent shape.
+        const rows: { version: number }[] = await tx.query(
+          `SELECT version FROM model_aliases WHERE model_id = $1 AND alias = $2`,
+          [req.model_id, req.alias],
+        );
+        if (rows.length === 0) throw aliasNotFound(req.model_id, req.alias);
+        await tx.query(
+          `DELETE FROM model_aliases WHERE model_id = $1 AND alias = $2`,
+          [req.model_id, req.alias],
+        );
+        return {
+          model_id: req.model_id,
+          alias: req.alias,
+          version: Number(rows[0].version),
+        };
+      }),
+    );
+  }
+
+  private async aliasesOf(
+    manager: EntityManager,
+    modelId: string,
+  ): Promise<AliasMap> {
+    const rows: { alias: string; version: number }[] = await manager.query(
+      `SELECT alias, version FROM model_aliases WHERE model_id = $1
+       ORDER BY alias`,
+      [modelId],
+    );
+    return Object.fromEntries(rows.map((r) => [r.alias, Number(r.version)]));
   }
 
   /**
@@ -348,6 +456,14 @@ function authoritativeWithoutEstimate(modelId: string): PortfolioError {
     'INVALID_REQUEST',
     `memory_estimate_authoritative: model "${modelId}" has no memory estimate to make authoritative; declare memory_estimate_bytes too`,
     { model_id: modelId, field: 'memory_estimate_authoritative' },
+  );
+}
+
+function aliasNotFound(modelId: string, alias: string): PortfolioError {
+  return new PortfolioError(
+    'ALIAS_NOT_FOUND',
+    `model "${modelId}" has no alias "${alias}"`,
+    { model_id: modelId, alias },
   );
 }
 

@@ -15,6 +15,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'NOT_FOUND':
     case 'MODEL_NOT_FOUND':
     case 'VERSION_NOT_FOUND':
+    case 'ALIAS_NOT_FOUND':
     case 'ARTIFACT_NOT_FOUND':
     case 'KEY_NOT_FOUND':
       return 404;

@@ -1,10 +1,12 @@
 import { InitialSchema1764201600000 } from './1764201600000-initial-schema';
 import { MemoryMeasurements1796169600000 } from './1796169600000-memory-measurements';
 import { ApiKeys1796256000000 } from './1796256000000-api-keys';
+import { Aliases1796342400000 } from './1796342400000-aliases';
 
 /** In order. Never edit a migration that has shipped: add a new one. */
 export const REGISTRY_MIGRATIONS = [
   InitialSchema1764201600000,
   MemoryMeasurements1796169600000,
   ApiKeys1796256000000,
+  Aliases1796342400000,
 ];
