@@ -19,6 +19,19 @@ export const MLP: MlpOptions = {
   softmax: true,
 };
 
+/** Registers an ONNX model with no settings (the test fails unless it is created). */
+async function registerModel(
+  url: string,
+  adminKey: string,
+  id: string,
+): Promise<void> {
+  const res = await http(`${url}/admin/models`, {
+    json: { id, format: 'onnx' },
+    key: adminKey,
+  });
+  expect(res.status).toBe(201);
+}
+
 /** The outputs ONNX Runtime itself gives for the file: what the server must return. */
 export async function runDirectly(
   path: string,
@@ -243,6 +256,80 @@ export function predictionFlow(
     expect(version.body.error.code).toBe('VERSION_NOT_FOUND');
   });
 
+  it('follows aliases: ?alias=, and the default version while production is set', async () => {
+    const { url, adminKey } = ctx();
+    const id = `${modelId}-aliased`;
+    const first = buildMlpModel({ ...MLP, seed: 11 });
+    const second = buildMlpModel({ ...MLP, seed: 12 });
+    await registerModel(url, adminKey, id);
+    for (const bytes of [first, second])
+      expect(
+        (
+          await http(`${url}/admin/models/${id}/versions`, {
+            body: bytes,
+            key: adminKey,
+          })
+        ).status,
+      ).toBe(201);
+    const predict = (query = '') =>
+      http<{ model_version: number; outputs: { y: number[][] } }>(
+        `${url}/v1/models/${id}/predict${query}`,
+        { json: { inputs: [rows[0]] } },
+      );
+    const setAlias = (alias: string, version: number) =>
+      http(`${url}/admin/models/${id}/aliases/${alias}`, {
+        method: 'PUT',
+        json: { version },
+        key: adminKey,
+      });
+
+    const set = await setAlias('production', 1);
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({
+      alias: 'production',
+      version: 1,
+      previous_version: null,
+    });
+    const pinned = await predict();
+    const byAlias = await predict('?alias=production');
+    const latest = await predict('?version=2');
+    expect([pinned.body.model_version, byAlias.body.model_version]).toEqual([
+      1, 1,
+    ]);
+    expect(byAlias.body.outputs).toEqual(pinned.body.outputs);
+    // The versions are different models: the alias decides which one answers.
+    expect(latest.body.outputs).not.toEqual(pinned.body.outputs);
+
+    const moved = await setAlias('production', 2);
+    expect(moved.body).toMatchObject({ version: 2, previous_version: 1 });
+    const after = await predict();
+    expect(after.body.model_version).toBe(2);
+    expect(after.body.outputs).toEqual(latest.body.outputs);
+    const meta = await http<Record<string, unknown>>(
+      `${url}/v1/models/${id}/metadata`,
+    );
+    expect(meta.body).toMatchObject({
+      aliases: { production: 2 },
+      default_version: 2,
+    });
+
+    const deleted = await http(`${url}/admin/models/${id}/aliases/production`, {
+      method: 'DELETE',
+      key: adminKey,
+    });
+    expect(deleted.body).toEqual({
+      model_id: id,
+      alias: 'production',
+      version: 2,
+    });
+    const gone = await http<ErrorBody>(
+      `${url}/v1/models/${id}/predict?alias=production`,
+      { json: { inputs: [rows[0]] } },
+    );
+    expect(gone.status).toBe(404);
+    expect(gone.body.error.code).toBe('ALIAS_NOT_FOUND');
+  });
+
   it('refuses a corrupt artifact with 422 and registers nothing', async () => {
     const { url, adminKey } = ctx();
     const res = await http<ErrorBody>(
@@ -283,14 +370,7 @@ export function predictionFlow(
   it('serves a model with several inputs and integer tensors', async () => {
     const { url, adminKey } = ctx();
     const id = `${modelId}-mixed`;
-    expect(
-      (
-        await http(`${url}/admin/models`, {
-          json: { id, format: 'onnx' },
-          key: adminKey,
-        })
-      ).status,
-    ).toBe(201);
+    await registerModel(url, adminKey, id);
     expect(
       (
         await http(`${url}/admin/models/${id}/versions`, {

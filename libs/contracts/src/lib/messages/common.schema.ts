@@ -43,7 +43,7 @@ export const ALIAS_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const AliasName = z
   .string()
   .regex(ALIAS_PATTERN, 'alias names match ^[a-z0-9][a-z0-9._-]{0,63}$');
-export function isAliasName(value: unknown): value is string {
+export function isAliasName(value: unknown): boolean {
   return typeof value === 'string' && ALIAS_PATTERN.test(value);
 }
 /** The alias a model's default version follows when it is set. */

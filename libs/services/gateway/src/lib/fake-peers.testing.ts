@@ -10,6 +10,7 @@ import {
   InferHeader,
   ModelRecord,
   PortfolioError,
+  DEFAULT_ALIAS,
   Registry,
   Runtime,
   VersionRecord,
@@ -39,6 +40,8 @@ const sha = (n: number) => n.toString(16).padStart(64, '0');
 /** Models with versions 1..`versions` (the highest is the default). */
 export class FakeRegistry {
   private readonly subscriptions: BusSubscription[];
+  /** Model -> alias -> version, as the registry keeps them (see Registry.setAlias). */
+  private readonly aliases = new Map<string, Record<string, number>>();
 
   constructor(
     messaging: Messaging,
@@ -51,10 +54,18 @@ export class FakeRegistry {
       messaging.serve(Registry.getModel, (req) => ({
         model: modelRecord(this.known(req.id)),
         versions: this.versionsOf(req.id).map((v) => versionRecord(req.id, v)),
+        aliases: this.aliasesOf(req.id),
       })),
       messaging.serve(Registry.resolveVersion, (req) => {
         const versions = this.versionsOf(this.known(req.model_id));
-        const wanted = req.version ?? versions.length;
+        const aliases = this.aliasesOf(req.model_id);
+        if (req.alias !== undefined && aliases[req.alias] === undefined)
+          throw new PortfolioError(
+            'ALIAS_NOT_FOUND',
+            `model "${req.model_id}" has no alias "${req.alias}"`,
+          );
+        const wanted =
+          req.version ?? aliases[req.alias ?? DEFAULT_ALIAS] ?? versions.length;
         if (!versions.includes(wanted))
           throw new PortfolioError(
             'VERSION_NOT_FOUND',
@@ -63,9 +74,49 @@ export class FakeRegistry {
         return {
           model: modelRecord(req.model_id),
           version: versionRecord(req.model_id, wanted),
+          aliases,
         };
       }),
+      messaging.serve(Registry.setAlias, (req) => {
+        if (!this.versionsOf(this.known(req.model_id)).includes(req.version))
+          throw new PortfolioError(
+            'VERSION_NOT_FOUND',
+            `model "${req.model_id}" has no version ${req.version}`,
+          );
+        const aliases = this.aliasesOf(req.model_id);
+        const previous = aliases[req.alias] ?? null;
+        this.aliases.set(req.model_id, {
+          ...aliases,
+          [req.alias]: req.version,
+        });
+        return {
+          alias: {
+            model_id: req.model_id,
+            alias: req.alias,
+            version: req.version,
+            previous_version: previous,
+            updated_at: '2026-01-01T00:00:00.000Z',
+            updated_by: req.actor ?? null,
+          },
+        };
+      }),
+      messaging.serve(Registry.deleteAlias, (req) => {
+        const { [req.alias]: version, ...rest } = this.aliasesOf(
+          this.known(req.model_id),
+        );
+        if (version === undefined)
+          throw new PortfolioError(
+            'ALIAS_NOT_FOUND',
+            `model "${req.model_id}" has no alias "${req.alias}"`,
+          );
+        this.aliases.set(req.model_id, rest);
+        return { model_id: req.model_id, alias: req.alias, version };
+      }),
     ];
+  }
+
+  private aliasesOf(id: string): Record<string, number> {
+    return this.aliases.get(id) ?? {};
   }
 
   close(): void {

@@ -490,7 +490,9 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
 
     it('points an alias at a version, moves it, and says where it was, announcing each change', async () => {
       const events: unknown[] = [];
-      const sub = m.on(Registry.modelChanged, (e) => events.push(e));
+      const sub = m.on(Registry.modelChanged, (e) => {
+        events.push(e);
+      });
       try {
         const first = await m.call(Registry.setAlias, {
           model_id: 'aliased',

@@ -803,6 +803,7 @@ const CODES_BY_STATUS: Readonly<Record<number, readonly string[]>> = {
   404: [
     'MODEL_NOT_FOUND',
     'VERSION_NOT_FOUND',
+    'ALIAS_NOT_FOUND',
     'ARTIFACT_NOT_FOUND',
     'KEY_NOT_FOUND',
     'NOT_FOUND',

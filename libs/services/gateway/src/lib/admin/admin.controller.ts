@@ -1,12 +1,14 @@
 import {
   Body,
   Controller,
+  Delete,
   Get,
   Headers,
   HttpCode,
   Inject,
   Param,
   Post,
+  Put,
   Req,
 } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
@@ -16,18 +18,30 @@ import { Readable } from 'node:stream';
 import { PortfolioError, Registry } from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
 
-import { assertModelId } from '../catalog/model-catalog.service';
+import { principalOf } from '../auth/auth.guard';
+import {
+  assertAliasName,
+  assertModelId,
+  ModelCatalogService,
+} from '../catalog/model-catalog.service';
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
 import { Access } from '../auth/scopes';
 import { parseVersion } from '../v1/v1.controller';
-import { parseCreateModel, parseLoadBody, parseUnloadBody } from './admin.dto';
+import {
+  parseCreateModel,
+  parseLoadBody,
+  parseSetAliasBody,
+  parseUnloadBody,
+} from './admin.dto';
 import {
   CreateModelDocs,
+  DeleteAliasDocs,
   GetModelDocs,
   GetVersionDocs,
   ListModelsDocs,
   ListVersionsDocs,
   LoadDocs,
+  SetAliasDocs,
   UnloadDocs,
   UploadVersionDocs,
 } from './admin.openapi';
@@ -42,6 +56,7 @@ export class AdminController {
     private readonly admin: ModelAdminService,
     private readonly cache: CacheAdminService,
     private readonly messaging: Messaging,
+    private readonly catalog: ModelCatalogService,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
   ) {}
 
@@ -157,5 +172,51 @@ export class AdminController {
   unload(@Param('modelId') modelId: string, @Body() body: unknown) {
     assertModelId(modelId);
     return this.cache.unload(modelId, parseUnloadBody(body));
+  }
+
+  /**
+   * Points an alias at a ready version, or moves it; predictions that name the alias
+   * (and, for `production`, those that name no version) follow at once.
+   */
+  @Put('models/:modelId/aliases/:alias')
+  @SetAliasDocs()
+  @HttpCode(200)
+  async setAlias(
+    @Param('modelId') modelId: string,
+    @Param('alias') alias: string,
+    @Body() body: unknown,
+    @Req() request: FastifyRequest,
+  ) {
+    assertModelId(modelId);
+    assertAliasName(alias);
+    const { version } = parseSetAliasBody(body);
+    const actor = principalOf(request)?.name;
+    const { alias: record } = await this.messaging.call(Registry.setAlias, {
+      model_id: modelId,
+      alias,
+      version,
+      ...(actor ? { actor } : {}),
+    });
+    // This gateway's next request sees the change at once; the others when the
+    // registry's change event reaches them.
+    this.catalog.invalidate(modelId);
+    return record;
+  }
+
+  @Delete('models/:modelId/aliases/:alias')
+  @DeleteAliasDocs()
+  @HttpCode(200)
+  async deleteAlias(
+    @Param('modelId') modelId: string,
+    @Param('alias') alias: string,
+  ) {
+    assertModelId(modelId);
+    assertAliasName(alias);
+    const deleted = await this.messaging.call(Registry.deleteAlias, {
+      model_id: modelId,
+      alias,
+    });
+    this.catalog.invalidate(modelId);
+    return deleted;
   }
 }

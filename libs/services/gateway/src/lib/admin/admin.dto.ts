@@ -6,6 +6,7 @@ import {
   CreateModelRequest,
   MODEL_FORMATS,
   PortfolioError,
+  VersionNumber,
 } from '@portfolio/contracts';
 import { parseDuration, parseSize } from '@portfolio/config';
 import { describeIssues } from '@portfolio/messaging';
@@ -97,5 +98,19 @@ function parseOptionalBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {});
   if (!parsed.success)
     throw new PortfolioError('INVALID_REQUEST', describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** `PUT /admin/models/{id}/aliases/{alias}`: the version it points at. */
+export const SetAliasBody = z.strictObject({ version: VersionNumber });
+export type SetAliasBody = z.infer<typeof SetAliasBody>;
+
+export function parseSetAliasBody(body: unknown): SetAliasBody {
+  const parsed = SetAliasBody.safeParse(body);
+  if (!parsed.success)
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `the body must be {"version": N} with N a version number: ${describeIssues(parsed.error)}`,
+    );
   return parsed.data;
 }

@@ -11,6 +11,8 @@ import { z } from 'zod';
 import {
   AdminLoadResponse,
   AdminUnloadResponse,
+  AliasRecordSchema,
+  DeleteAliasResponse,
   ModelRecordSchema,
   VersionRecordSchema,
 } from '@portfolio/contracts';
@@ -22,7 +24,12 @@ import {
   openApiSchema,
 } from '../openapi/openapi';
 import { INFERENCE_ERRORS, MODEL_ID_PARAM } from '../v1/v1.openapi';
-import { CreateModelBody, LoadBody, UnloadBody } from './admin.dto';
+import {
+  CreateModelBody,
+  LoadBody,
+  SetAliasBody,
+  UnloadBody,
+} from './admin.dto';
 
 /*
  * The OpenAPI description of /admin/models (docs/api.md, "Admin API"). Bodies and
@@ -307,4 +314,69 @@ export const UnloadDocs = () =>
       codes: ['SERVICE_UNAVAILABLE'],
       when: 'the cache-manager does not answer',
     }),
+  );
+
+const ALIAS_PARAM = ApiParam({
+  name: 'alias',
+  description:
+    'An alias name: 1 to 64 lower-case letters, digits, `.`, `_` or `-`, starting with a letter or digit. `production` is the one predictions without a version follow.',
+  example: 'production',
+});
+
+const BAD_ALIAS: ErrorCase = {
+  status: 400,
+  codes: ['INVALID_MODEL_ID', 'INVALID_REQUEST'],
+  when: 'the model id or the alias name is not valid, or the body is not {"version": N}, or the version is not ready',
+};
+
+export const SetAliasDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Point an alias at a version (create or move it)',
+      description:
+        'The version must exist and be ready. `previous_version` says where the alias pointed before (`null`: it is new). Predictions naming the alias, and for `production` those naming no version, use the new version from then on.',
+    }),
+    MODEL_ID_PARAM,
+    ALIAS_PARAM,
+    ApiBody({
+      schema: openApiSchema(SetAliasBody, 'input'),
+      examples: { two: { summary: 'Version 2', value: { version: 2 } } },
+    }),
+    ApiJson(200, 'The alias', openApiSchema(AliasRecordSchema), {
+      model_id: 'fraud',
+      alias: 'production',
+      version: 2,
+      previous_version: 1,
+      updated_at: CREATED,
+      updated_by: 'release-bot',
+    }),
+    ApiErrors(BAD_ALIAS, NO_VERSION),
+  );
+
+export const DeleteAliasDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Delete an alias',
+      description:
+        'The version it pointed at stays. Without `production`, predictions naming no version use the highest ready version.',
+    }),
+    MODEL_ID_PARAM,
+    ALIAS_PARAM,
+    ApiJson(200, 'The alias deleted', openApiSchema(DeleteAliasResponse), {
+      model_id: 'fraud',
+      alias: 'staging',
+      version: 3,
+    }),
+    ApiErrors(
+      {
+        status: 400,
+        codes: ['INVALID_MODEL_ID', 'INVALID_REQUEST'],
+        when: 'the model id or the alias name is not valid',
+      },
+      {
+        status: 404,
+        codes: ['MODEL_NOT_FOUND', 'ALIAS_NOT_FOUND'],
+        when: 'the model is not registered, or has no such alias',
+      },
+    ),
   );

@@ -31,7 +31,8 @@ describe('API keys and scopes (auth.enabled)', () => {
         .replace(':modelId', 'm')
         .replace(':name', 'm')
         .replace(':version', '1')
-        .replace(':id', randomUUID()),
+        .replace(':id', randomUUID())
+        .replace(':alias', 'production'),
       headers,
       ...(payload !== undefined ? { payload: payload as object } : {}),
     });

@@ -27,6 +27,8 @@ export const INVENTORY: Record<string, RouteAccess> = {
   'GET /admin/models/:modelId/versions/:version': 'admin',
   'POST /admin/models/:modelId/load': 'admin',
   'POST /admin/models/:modelId/unload': 'admin',
+  'PUT /admin/models/:modelId/aliases/:alias': 'admin',
+  'DELETE /admin/models/:modelId/aliases/:alias': 'admin',
   'GET /admin/keys': 'admin',
   'POST /admin/keys': 'admin',
   'DELETE /admin/keys/:id': 'admin',

@@ -5,6 +5,7 @@ import {
 } from '@nestjs/common';
 
 import {
+  isAliasName,
   isModelId,
   PortfolioError,
   Registry,
@@ -44,15 +45,24 @@ export class ModelCatalogService
     this.subscription?.unsubscribe();
   }
 
-  resolve(modelId: string, version?: number): Promise<ResolveVersionResponse> {
+  /**
+   * A version by number, by alias, or the default (alias `production` when set, else
+   * the highest ready version); see Registry.resolveVersion.
+   */
+  resolve(
+    modelId: string,
+    version?: number,
+    alias?: string,
+  ): Promise<ResolveVersionResponse> {
     assertModelId(modelId);
-    const k = `${modelId}@${version ?? 'default'}`;
+    const k = `${modelId}@${version ?? (alias === undefined ? 'default' : `alias:${alias}`)}`;
     const now = Date.now();
     const hit = this.cache.get(k);
     if (hit && hit.expiresAt > now) return hit.value;
     const value = this.messaging.call(Registry.resolveVersion, {
       model_id: modelId,
       version,
+      alias,
     });
     this.cache.set(k, { value, expiresAt: now + TTL_MS });
     // Failures are not cached: the next request asks again.
@@ -77,4 +87,13 @@ export function assertModelId(id: string): void {
       `"${shown.length > 140 ? `${shown.slice(0, 140)}...` : shown}" is not a valid model id (lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters)`,
     );
   }
+}
+
+/** Alias names (`?alias=`, admin paths) are checked before they reach the bus. */
+export function assertAliasName(alias: string): void {
+  if (!isAliasName(alias))
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `alias must be 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit; got "${String(alias).slice(0, 80)}"`,
+    );
 }

@@ -6,6 +6,7 @@ import {
   isPortfolioError,
   ModelStatus,
   PortfolioError,
+  DEFAULT_ALIAS,
   Registry,
   Storage,
 } from '@portfolio/contracts';
@@ -147,11 +148,17 @@ export class ClusterInfoService {
 
   async metadata(modelId: string): Promise<Record<string, unknown>> {
     assertModelId(modelId);
-    const { model, versions } = await this.messaging.call(Registry.getModel, {
-      id: modelId,
-    });
+    const {
+      model,
+      versions,
+      aliases = {},
+    } = await this.messaging.call(Registry.getModel, { id: modelId });
+    // The default version, as predictions resolve it: where `production` points, else
+    // the highest ready version.
     const ready = versions.filter((v) => v.status === 'ready');
-    const current = ready.length ? ready[ready.length - 1] : null;
+    const current =
+      versions.find((v) => v.version === aliases[DEFAULT_ALIAS]) ??
+      (ready.length ? ready[ready.length - 1] : null);
     const cluster: ClusterStatus | null = await this.messaging
       .call(CacheManager.status, {}, { timeoutMs: PING_TIMEOUT_MS })
       .catch(() => null);
@@ -176,7 +183,7 @@ export class ClusterInfoService {
         size_bytes: v.size_bytes,
         sha256: v.sha256,
       })),
-      aliases: {},
+      aliases,
       default_version: current?.version ?? null,
       signature: current?.signature ?? null,
       // Measured: the registry's latest measurement of the default version, which

@@ -241,31 +241,89 @@ describe('predict routing', () => {
     }
   });
 
-  it('answers ?alias= with 404 naming it (no model has aliases yet), and refuses it with ?version= or malformed', async () => {
-    const url = (q: string) => `/v1/models/m/predict?${q}`;
-    const send = (q: string) =>
+  it('follows aliases: ?alias= names one, and the default follows production while it is set', async () => {
+    await g.close();
+    g = await startInProcess({ models: { m: 2 }, nodes: ['r1', 'r2'] });
+    const predict = (q = '') =>
       g.app.inject({
         method: 'POST',
-        url: url(q),
+        url: `/v1/models/m/predict${q}`,
+        payload: { inputs: { x: [[1, 2, 3, 4]] } },
+      });
+    const setAlias = (alias: string, version: number) =>
+      g.app.inject({
+        method: 'PUT',
+        url: `/admin/models/m/aliases/${alias}`,
+        payload: { version },
+      });
+    const versionOf = async (q = '') => (await predict(q)).json().model_version;
+
+    const staging = await setAlias('staging', 1);
+    expect(staging.statusCode).toBe(200);
+    expect(staging.json()).toMatchObject({
+      model_id: 'm',
+      alias: 'staging',
+      version: 1,
+      previous_version: null,
+    });
+    expect(await versionOf('?alias=staging')).toBe(1);
+    expect(await versionOf()).toBe(2);
+
+    await setAlias('production', 1);
+    expect(await versionOf()).toBe(1);
+    expect(await versionOf('?version=2')).toBe(2);
+    expect((await setAlias('production', 2)).json().previous_version).toBe(1);
+    expect(await versionOf()).toBe(2);
+
+    const deleted = await g.app.inject({
+      method: 'DELETE',
+      url: '/admin/models/m/aliases/staging',
+    });
+    expect(deleted.json()).toEqual({
+      model_id: 'm',
+      alias: 'staging',
+      version: 1,
+    });
+    const gone = await predict('?alias=staging');
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json().error).toMatchObject({
+      code: 'ALIAS_NOT_FOUND',
+      message: 'model "m" has no alias "staging"',
+    });
+  });
+
+  it('refuses ?alias= with ?version=, a malformed alias, and an alias of an unknown model', async () => {
+    const send = (url: string) =>
+      g.app.inject({
+        method: 'POST',
+        url,
         payload: { inputs: { x: [[1, 2, 3, 4]] } },
       });
 
-    const unknown = await send('alias=production');
-    const both = await send('alias=production&version=1');
-    const bad = await send('alias=Prod%20uction');
-    const noModel = await g.app.inject({
-      method: 'POST',
-      url: '/v1/models/nope/predict?alias=production',
-      payload: { inputs: { x: [[1, 2, 3, 4]] } },
+    const both = await send('/v1/models/m/predict?alias=production&version=1');
+    const bad = await send('/v1/models/m/predict?alias=Prod%20uction');
+    const noModel = await send('/v1/models/nope/predict?alias=production');
+    const badPut = await g.app.inject({
+      method: 'PUT',
+      url: '/admin/models/m/aliases/Prod%20uction',
+      payload: { version: 1 },
+    });
+    const noBody = await g.app.inject({
+      method: 'PUT',
+      url: '/admin/models/m/aliases/production',
+    });
+    const noVersion = await g.app.inject({
+      method: 'PUT',
+      url: '/admin/models/m/aliases/production',
+      payload: { version: 7 },
     });
 
-    expect(unknown.statusCode).toBe(404);
-    expect(unknown.json().error).toMatchObject({
-      code: 'VERSION_NOT_FOUND',
-      message: 'model "m" has no alias "production"',
-    });
     expect([both.statusCode, bad.statusCode]).toEqual([400, 400]);
     expect(noModel.json().error.code).toBe('MODEL_NOT_FOUND');
+    expect(badPut.statusCode).toBe(400);
+    expect(noBody.json().error).toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(noBody.json().error.message).toMatch(/\{"version": N\}/);
+    expect(noVersion.json().error.code).toBe('VERSION_NOT_FOUND');
     expect(g.runtimes['r1'].received + g.runtimes['r2'].received).toBe(0);
   });
 });

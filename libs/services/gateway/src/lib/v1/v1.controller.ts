@@ -15,7 +15,10 @@ import { PortfolioError } from '@portfolio/contracts';
 import { tensorToNested } from '@portfolio/tensor';
 
 import { Access } from '../auth/scopes';
-import { ModelCatalogService } from '../catalog/model-catalog.service';
+import {
+  assertAliasName,
+  ModelCatalogService,
+} from '../catalog/model-catalog.service';
 import { jsonPack, JsonOffload, Pack } from '../http/json-offload';
 import { ClusterInfoService } from './cluster-info.service';
 import { PredictService } from './predict.service';
@@ -73,14 +76,7 @@ export class V1Controller {
   ) {
     const version = parseVersion(singleQueryValue('version', versionParam));
     const alias = parseAlias(singleQueryValue('alias', aliasParam), version);
-    const resolved = await this.catalog.resolve(modelId, version);
-    if (alias !== undefined)
-      // The model exists (resolve said so); aliases are not kept yet, so none is set.
-      throw new PortfolioError(
-        'VERSION_NOT_FOUND',
-        `model "${modelId}" has no alias "${alias}"`,
-        { model_id: modelId, alias },
-      );
+    const resolved = await this.catalog.resolve(modelId, version, alias);
     const inputs = this.predictor.parseV1Inputs(body, resolved);
     const outputs = this.predictor.parseOutputs(
       singleQueryValue('outputs', outputsParam),
@@ -135,11 +131,7 @@ export function parseAlias(
   version: number | undefined,
 ): string | undefined {
   if (raw === undefined) return undefined;
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(raw))
-    throw new PortfolioError(
-      'INVALID_REQUEST',
-      `alias must be 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit; got "${raw.slice(0, 80)}"`,
-    );
+  assertAliasName(raw);
   if (version !== undefined)
     throw new PortfolioError(
       'INVALID_REQUEST',

@@ -160,13 +160,14 @@ export const PredictDocs = () =>
     ApiOperation({
       summary: 'Run a model',
       description:
-        'Runs the model at its default version (the highest ready one) or `version`. The first request for a model no runtime holds waits while it is loaded.',
+        'Runs the model at its default version (where alias `production` points, else the highest ready one), at `version`, or at the version `alias` points at. The first request for a model no runtime holds waits while it is loaded.',
     }),
     MODEL_ID_PARAM,
     ApiQuery({
       name: 'version',
       required: false,
-      description: 'A positive integer; default: the highest ready version.',
+      description:
+        'A positive integer; default: where alias `production` points, else the highest ready version.',
       schema: { type: 'string', pattern: '^[1-9][0-9]{0,8}$' },
       example: '1',
     }),
@@ -174,7 +175,7 @@ export const PredictDocs = () =>
       name: 'alias',
       required: false,
       description:
-        'A version by its alias (not with version). No model has aliases yet: any alias is a 404 naming it.',
+        'A version by its alias (not with version): 404 `ALIAS_NOT_FOUND` when the model has no such alias.',
       schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' },
     }),
     ApiQuery({
@@ -261,7 +262,7 @@ export const MetadataDocs = () =>
     ApiOperation({
       summary: 'A model: versions, signature, memory, cache state',
       description:
-        '`default_version` is the highest ready version (`null` before the first upload, and `signature` with it); `cache` is `null` when the cache-manager does not answer.',
+        '`default_version` is where alias `production` points, else the highest ready version (`null` before the first upload, and `signature` with it); `cache` is `null` when the cache-manager does not answer.',
     }),
     MODEL_ID_PARAM,
     ApiJson(200, 'The model', openApiSchema(ModelMetadata), {
@@ -283,7 +284,7 @@ export const MetadataDocs = () =>
             '3b99c2f5e0f4a1d8b7c6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4',
         },
       ],
-      aliases: {},
+      aliases: { production: 1 },
       default_version: 1,
       signature: {
         inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }],

@@ -223,7 +223,7 @@ export const ModelMetadataDocs = (versioned: boolean) =>
         ? 'Metadata of a version'
         : 'Metadata of a model (its default version)',
       description:
-        'The ready versions, and the signature of the version (or of the default one: the highest ready); -1 for variable dimensions.',
+        'The ready versions, and the signature of the version (or of the default one: where alias `production` points, else the highest ready); -1 for variable dimensions.',
     }),
     NAME_PARAM,
     ...(versioned ? [VERSION_PARAM] : []),

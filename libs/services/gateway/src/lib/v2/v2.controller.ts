@@ -82,7 +82,7 @@ export class V2ServerController {
 
 /**
  * The Open Inference Protocol's model endpoints: metadata, readiness and inference of a
- * model, at its default version (the highest ready one) or a given one. Inference goes
+ * model, at its default version (where alias `production` points, else the highest ready one) or a given one. Inference goes
  * through PredictService, as `/v1` predict does: same routing, loading and retries.
  * Metadata and readiness need the `read` scope, inference `predict`.
  */
