@@ -873,4 +873,32 @@ describe('migrating an empty PostgreSQL database from several instances at once'
       });
     }
   });
+
+  it('gives 200 registrations of one model at once, through all of them, distinct and contiguous numbers', async () => {
+    const registries = apps.map((a) => a.get(ModelRegistryService));
+    await registries[0].createModel({ id: 'crowded', format: 'onnx' });
+
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        registries[i % registries.length].createVersion({
+          model_id: 'crowded',
+          artifact_uri: `local:crowded/${sha(i)}/model.onnx`,
+          sha256: sha(i),
+          size_bytes: 1000 + i,
+          format: 'onnx',
+          signature,
+        }),
+      ),
+    );
+
+    const numbers = results.map((r) => r.version.version);
+    expect([...numbers].sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
+    // Each number went with its own upload's artifact.
+    const listed = await registries[1].getModel('crowded');
+    const byNumber = new Map(listed.versions.map((v) => [v.version, v.sha256]));
+    for (const r of results)
+      expect(byNumber.get(r.version.version)).toBe(r.version.sha256);
+  });
 });
