@@ -117,8 +117,25 @@ export const GetModelResponse = z.object({
 });
 export type GetModelResponse = z.infer<typeof GetModelResponse>;
 
+/** The most models one page of a listing holds. */
+export const MAX_PAGE_SIZE = 1000;
+
+/**
+ * Models in id order. With `limit`, one page: those after `after` (an id, exclusive),
+ * and `next` is the id to ask after for the following page (null: this was the last).
+ * Without it, every model (the services' own needs). `labels`: only models with all of
+ * these labels and values.
+ */
+export const ListModelsRequest = z.object({
+  limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
+  after: ModelId.optional(),
+  labels: z.record(z.string().max(256), z.string().max(1024)).optional(),
+});
+export type ListModelsRequest = z.infer<typeof ListModelsRequest>;
 export const ListModelsResponse = z.object({
   models: z.array(ModelRecordSchema),
+  /** The registry always sends it; absent (an older sender): no more pages. */
+  next: ModelId.nullable().optional(),
 });
 export type ListModelsResponse = z.infer<typeof ListModelsResponse>;
 
@@ -254,7 +271,7 @@ export const Registry = {
   listModels: serviceRpc(
     'registry.model.list.v1',
     QUEUE,
-    Empty,
+    ListModelsRequest,
     ListModelsResponse,
   ),
   createVersion: serviceRpc(

@@ -48,9 +48,18 @@ export class FakeRegistry {
     private readonly models: Readonly<Record<string, number>>,
   ) {
     this.subscriptions = [
-      messaging.serve(Registry.listModels, () => ({
-        models: Object.keys(this.models).map(modelRecord),
-      })),
+      // Pages as the registry does (its models have no labels).
+      messaging.serve(Registry.listModels, (req) => {
+        const ids = Object.keys(this.models)
+          .sort()
+          .filter((id) => req.after === undefined || id > req.after)
+          .filter(() => Object.keys(req.labels ?? {}).length === 0);
+        const page = ids.slice(0, req.limit ?? ids.length);
+        return {
+          models: page.map(modelRecord),
+          next: page.length < ids.length ? page[page.length - 1] : null,
+        };
+      }),
       messaging.serve(Registry.getModel, (req) => ({
         model: modelRecord(this.known(req.id)),
         versions: this.versionsOf(req.id).map((v) => versionRecord(req.id, v)),

@@ -41,7 +41,7 @@ export class ModelRegistryHandlers
         return res;
       }),
       m.serve(Registry.getModel, (req) => this.registry.getModel(req.id)),
-      m.serve(Registry.listModels, () => this.registry.listModels()),
+      m.serve(Registry.listModels, (req) => this.registry.listModels(req)),
       m.serve(Registry.createVersion, async (req) => {
         const res = await this.registry.createVersion(req);
         if (res.created) {

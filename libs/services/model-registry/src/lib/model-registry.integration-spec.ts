@@ -477,6 +477,45 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
     ]);
   });
 
+  it('lists models a page at a time, in id order, filtered by labels in the database', async () => {
+    for (const [id, team] of [
+      ['page-a', 'red'],
+      ['page-b', 'blue'],
+      ['page-c', 'red'],
+      ['page-d', 'red'],
+    ])
+      await m.call(Registry.createModel, {
+        id,
+        format: 'onnx',
+        labels: { suite: 'paging', team },
+      });
+    const red = { suite: 'paging', team: 'red' };
+
+    const first = await m.call(Registry.listModels, { limit: 2, labels: red });
+    const second = await m.call(Registry.listModels, {
+      limit: 2,
+      labels: red,
+      after: first.next ?? undefined,
+    });
+    const all = await m.call(Registry.listModels, {
+      labels: { suite: 'paging' },
+    });
+
+    expect(first.models.map((x) => x.id)).toEqual(['page-a', 'page-c']);
+    expect(first.next).toBe('page-c');
+    expect(second.models.map((x) => x.id)).toEqual(['page-d']);
+    expect(second.next).toBeNull();
+    expect(all.models.map((x) => x.id)).toEqual([
+      'page-a',
+      'page-b',
+      'page-c',
+      'page-d',
+    ]);
+    await expect(
+      m.call(Registry.listModels, { limit: 0 }),
+    ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+  });
+
   describe('aliases', () => {
     const resolved = (req: { alias?: string; version?: number }) =>
       m

@@ -11,6 +11,7 @@ import {
   DeleteAliasRequest,
   DeleteAliasResponse,
   GetModelResponse,
+  ListModelsRequest,
   ListModelsResponse,
   PortfolioError,
   ResolveVersionRequest,
@@ -159,12 +160,26 @@ export class ModelRegistryService {
     });
   }
 
-  listModels(): Promise<ListModelsResponse> {
+  /** See ListModelsRequest: keyset pages by id, filtered by labels in the database. */
+  listModels(req: ListModelsRequest = {}): Promise<ListModelsResponse> {
     return this.gate.run(async () => {
-      const models = await this.dataSource.manager.find(ModelEntity, {
-        order: { id: 'ASC' },
-      });
-      return { models: models.map(toModelRecord) };
+      const q = this.dataSource.manager
+        .createQueryBuilder(ModelEntity, 'm')
+        .orderBy('m.id', 'ASC');
+      if (req.after !== undefined)
+        q.andWhere('m.id > :after', { after: req.after });
+      if (req.labels && Object.keys(req.labels).length > 0)
+        q.andWhere('m.labels @> CAST(:labels AS jsonb)', {
+          labels: JSON.stringify(req.labels),
+        });
+      if (req.limit !== undefined) q.take(req.limit + 1);
+      const rows = await q.getMany();
+      const more = req.limit !== undefined && rows.length > req.limit;
+      const page = more ? rows.slice(0, req.limit) : rows;
+      return {
+        models: page.map(toModelRecord),
+        next: more ? page[page.length - 1].id : null,
+      };
     });
   }
 

@@ -9,6 +9,7 @@ import {
   Param,
   Post,
   Put,
+  Query,
   Req,
 } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
@@ -29,6 +30,7 @@ import { Access } from '../auth/scopes';
 import { parseVersion } from '../v1/v1.controller';
 import {
   parseCreateModel,
+  parseListQuery,
   parseLoadBody,
   parseSetAliasBody,
   parseUnloadBody,
@@ -69,8 +71,8 @@ export class AdminController {
 
   @Get('models')
   @ListModelsDocs()
-  listModels() {
-    return this.messaging.call(Registry.listModels, {});
+  listModels(@Query() query: Record<string, unknown>) {
+    return this.messaging.call(Registry.listModels, parseListQuery(query));
   }
 
   @Get('models/:modelId')

@@ -1,6 +1,6 @@
 import { PortfolioError } from '@portfolio/contracts';
 
-import { parseCreateModel } from './admin.dto';
+import { parseCreateModel, parseListQuery } from './admin.dto';
 
 function refusal(body: unknown): PortfolioError {
   try {
@@ -62,5 +62,43 @@ describe(parseCreateModel.name, () => {
     });
     expect(e.code).toBe('INVALID_REQUEST');
     expect(e.message).toMatch(/memory_estimate_authoritative/);
+  });
+});
+
+describe(parseListQuery.name, () => {
+  it('reads a page: limit (default 100), after, and repeated labels split at the first colon', () => {
+    expect(parseListQuery({})).toEqual({ limit: 100 });
+    expect(
+      parseListQuery({
+        limit: '2',
+        after: 'iris',
+        label: ['team:red', 'url:http://x'],
+      }),
+    ).toEqual({
+      limit: 2,
+      after: 'iris',
+      labels: { team: 'red', url: 'http://x' },
+    });
+    expect(parseListQuery({ label: 'tier:' })).toEqual({
+      limit: 100,
+      labels: { tier: '' },
+    });
+  });
+
+  it.each([
+    [{ limit: '0' }, /limit must be an integer from 1 to 1000/],
+    [{ limit: '1001' }, /limit/],
+    [{ limit: 'ten' }, /limit/],
+    [{ limit: ['1', '2'] }, /limit must be given once/],
+    [{ after: 'Not An Id' }, /after must be a model id/],
+    [{ label: 'team' }, /label must be KEY:VALUE/],
+    [{ label: ':red' }, /label must be KEY:VALUE/],
+  ])('refuses %j with 400 naming the parameter', (query, message) => {
+    expect(() => parseListQuery(query)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_REQUEST',
+        message: expect.stringMatching(message),
+      }),
+    );
   });
 });

@@ -4,6 +4,8 @@ import {
   AdminLoadRequest,
   AdminUnloadRequest,
   CreateModelRequest,
+  isModelId,
+  MAX_PAGE_SIZE,
   MODEL_FORMATS,
   PortfolioError,
   VersionNumber,
@@ -113,4 +115,55 @@ export function parseSetAliasBody(body: unknown): SetAliasBody {
       `the body must be {"version": N} with N a version number: ${describeIssues(parsed.error)}`,
     );
   return parsed.data;
+}
+
+/** A page of `GET /admin/models` when the query names no `limit`. */
+export const DEFAULT_PAGE_SIZE = 100;
+
+/**
+ * `GET /admin/models?limit=N&after=ID&label=KEY:VALUE...`: a page of at most `limit`
+ * models (1 to MAX_PAGE_SIZE, default DEFAULT_PAGE_SIZE) after the id `after`, with
+ * every label given (`label` may repeat; the value is what follows the first `:`).
+ */
+export function parseListQuery(query: Record<string, unknown>): {
+  limit: number;
+  after?: string;
+  labels?: Record<string, string>;
+} {
+  const single = (name: string): string | undefined => {
+    const raw = query[name];
+    if (raw === undefined || typeof raw === 'string') return raw;
+    throw new PortfolioError('INVALID_REQUEST', `${name} must be given once`);
+  };
+  const limitText = single('limit');
+  const limit = limitText === undefined ? DEFAULT_PAGE_SIZE : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE)
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `limit must be an integer from 1 to ${MAX_PAGE_SIZE}, got "${String(limitText).slice(0, 40)}"`,
+    );
+  const after = single('after');
+  if (after !== undefined && !isModelId(after))
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `after must be a model id (the "next" of the previous page), got "${String(after).slice(0, 140)}"`,
+    );
+  const given = query['label'];
+  const pairs =
+    given === undefined ? [] : Array.isArray(given) ? given : [given];
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = typeof pair === 'string' ? pair.indexOf(':') : -1;
+    if (at <= 0 || (pair as string).length > 1281)
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        `label must be KEY:VALUE (e.g. label=team:red), got "${String(pair).slice(0, 80)}"`,
+      );
+    labels[(pair as string).slice(0, at)] = (pair as string).slice(at + 1);
+  }
+  return {
+    limit,
+    ...(after !== undefined ? { after } : {}),
+    ...(pairs.length > 0 ? { labels } : {}),
+  };
 }

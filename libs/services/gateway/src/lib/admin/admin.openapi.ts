@@ -4,6 +4,7 @@ import {
   ApiConsumes,
   ApiOperation,
   ApiParam,
+  ApiQuery,
   SchemaObject,
 } from '@nestjs/swagger';
 import { z } from 'zod';
@@ -13,6 +14,7 @@ import {
   AdminUnloadResponse,
   AliasRecordSchema,
   DeleteAliasResponse,
+  MAX_PAGE_SIZE,
   ModelRecordSchema,
   VersionRecordSchema,
 } from '@portfolio/contracts';
@@ -26,6 +28,7 @@ import {
 import { INFERENCE_ERRORS, MODEL_ID_PARAM } from '../v1/v1.openapi';
 import {
   CreateModelBody,
+  DEFAULT_PAGE_SIZE,
   LoadBody,
   SetAliasBody,
   UnloadBody,
@@ -142,13 +145,38 @@ export const CreateModelDocs = () =>
 
 export const ListModelsDocs = () =>
   applyDecorators(
-    ApiOperation({ summary: 'Every registered model' }),
+    ApiOperation({
+      summary: 'Registered models, a page at a time',
+      description: `In id order: at most \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) after the id \`after\`. \`next\` is the \`after\` of the following page, \`null\` on the last. \`label=KEY:VALUE\` (repeatable) keeps the models with every label given.`,
+    }),
+    ApiQuery({ name: 'limit', required: false, example: '100' }),
+    ApiQuery({
+      name: 'after',
+      required: false,
+      description: 'A model id: the page starts after it.',
+    }),
+    ApiQuery({
+      name: 'label',
+      required: false,
+      description: 'KEY:VALUE; may be given several times.',
+      example: 'team:red',
+    }),
     ApiJson(
       200,
-      'The models',
-      openApiSchema(z.object({ models: z.array(ModelRecordSchema) })),
-      { models: [MODEL_EXAMPLE] },
+      'A page of models',
+      openApiSchema(
+        z.object({
+          models: z.array(ModelRecordSchema),
+          next: z.string().nullable(),
+        }),
+      ),
+      { models: [MODEL_EXAMPLE], next: null },
     ),
+    ApiErrors({
+      status: 400,
+      codes: ['INVALID_REQUEST'],
+      when: 'a limit out of range, an `after` that is not a model id, or a label not written KEY:VALUE',
+    }),
   );
 
 export const GetModelDocs = () =>
