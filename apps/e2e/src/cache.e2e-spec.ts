@@ -270,29 +270,35 @@ describe('the model cache', () => {
       };
       const queue = Array.from({ length: 240 }, pick);
       const errors: string[] = [];
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          for (let m = queue.shift(); m; m = queue.shift())
-            await predict(cluster.url, m).catch((e: Error) =>
-              errors.push(e.message),
-            );
-        }),
-      );
-      // Background unloading happens between requests: give it a moment to finish.
-      const s = await eventually(
-        'a soft-limit unload',
-        async () => {
-          const st = await status(cluster.url);
-          return st.models.some(
-            (m) => (m.evictions_by_reason['soft_limit'] ?? 0) > 0,
-          )
-            ? st
-            : null;
-        },
-        15_000,
-      );
-      sampling = false;
-      await sampler;
+      let s: Awaited<ReturnType<typeof status>>;
+      try {
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            for (let m = queue.shift(); m; m = queue.shift())
+              await predict(cluster.url, m).catch((e: Error) =>
+                errors.push(e.message),
+              );
+          }),
+        );
+        // Background unloading happens between requests: give it a moment to finish.
+        s = await eventually(
+          'a soft-limit unload',
+          async () => {
+            const st = await status(cluster.url);
+            return st.models.some(
+              (m) => (m.evictions_by_reason['soft_limit'] ?? 0) > 0,
+            )
+              ? st
+              : null;
+          },
+          15_000,
+        );
+      } finally {
+        // Stopped whatever happened: left running, it would sample the next test's
+        // cache-manager restart.
+        sampling = false;
+        await sampler;
+      }
 
       expect(errors).toEqual([]);
       expect(samples.length).toBeGreaterThan(10);

@@ -328,6 +328,27 @@ export function predictionFlow(
     );
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe('ALIAS_NOT_FOUND');
+
+    // Each change is in the audit log, newest first, under the key that made it.
+    const audit = await http<{
+      entries: {
+        action: string;
+        actor: string | null;
+        version: number | null;
+      }[];
+    }>(`${url}/admin/audit?model_id=${id}`, { key: adminKey });
+    expect(audit.status).toBe(200);
+    expect(audit.body.entries.map((e) => [e.action, e.version])).toEqual([
+      ['alias.delete', 2],
+      ['alias.set', 2],
+      ['alias.set', 1],
+      ['version.create', 2],
+      ['version.create', 1],
+      ['model.create', null],
+    ]);
+    expect(new Set(audit.body.entries.map((e) => e.actor))).toEqual(
+      new Set(['bootstrap']),
+    );
   });
 
   it('refuses a corrupt artifact with 422 and registers nothing', async () => {

@@ -61,7 +61,11 @@ export const ListApiKeysResponse = z.object({
 });
 export type ListApiKeysResponse = z.infer<typeof ListApiKeysResponse>;
 
-export const RevokeApiKeyRequest = z.object({ id: ApiKeyId });
+export const RevokeApiKeyRequest = z.object({
+  id: ApiKeyId,
+  /** Who revokes it, for the audit log. */
+  actor: z.string().max(200).optional(),
+});
 export type RevokeApiKeyRequest = z.infer<typeof RevokeApiKeyRequest>;
 
 export const LookupApiKeyRequest = z.object({ key_sha256: Sha256 });

@@ -96,6 +96,8 @@ export const CreateModelRequest = z.object({
    * model keeps its versions and takes the new settings (the format must match).
    */
   if_exists: z.enum(['error', 'update']).optional(),
+  /** Who asks (an API key's name, `config`), for the audit log. */
+  actor: z.string().max(200).optional(),
 });
 export type CreateModelRequest = z.infer<typeof CreateModelRequest>;
 export const CreateModelResponse = z.object({
@@ -152,6 +154,8 @@ export const CreateVersionRequest = z.object({
    * it so that a restart registers nothing new.
    */
   reuse_if_same_sha256: z.boolean().optional(),
+  /** Who asks, for the audit log. */
+  actor: z.string().max(200).optional(),
 });
 export type CreateVersionRequest = z.infer<typeof CreateVersionRequest>;
 export const CreateVersionResponse = z.object({
@@ -206,6 +210,8 @@ export type SetAliasResponse = z.infer<typeof SetAliasResponse>;
 export const DeleteAliasRequest = z.object({
   model_id: ModelId,
   alias: AliasName,
+  /** Who asks, for the audit log. */
+  actor: z.string().max(200).optional(),
 });
 export type DeleteAliasRequest = z.infer<typeof DeleteAliasRequest>;
 export const DeleteAliasResponse = z.object({
@@ -253,6 +259,43 @@ export const VersionMeasuredEvent = z.object({
 });
 export type VersionMeasuredEvent = z.infer<typeof VersionMeasuredEvent>;
 
+export const AUDIT_ACTIONS = [
+  'model.create',
+  'model.update',
+  'version.create',
+  'alias.set',
+  'alias.delete',
+  'key.create',
+  'key.revoke',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** One admin change: who (null when unknown), what, when, to which model and version. */
+export const AuditEntrySchema = z.object({
+  id: z.number().int().positive(),
+  at: z.string(),
+  actor: z.string().nullable(),
+  action: z.enum(AUDIT_ACTIONS),
+  model_id: ModelId.nullable(),
+  version: VersionNumber.nullable(),
+  details: z.record(z.string(), z.unknown()),
+});
+export type AuditEntry = z.infer<typeof AuditEntrySchema>;
+
+/** Newest first: at most `limit` entries older than the entry `before`; of one model if given. */
+export const ListAuditRequest = z.object({
+  limit: z.number().int().min(1).max(MAX_PAGE_SIZE),
+  before: z.number().int().positive().optional(),
+  model_id: ModelId.optional(),
+});
+export type ListAuditRequest = z.infer<typeof ListAuditRequest>;
+export const ListAuditResponse = z.object({
+  entries: z.array(AuditEntrySchema),
+  /** The `before` of the next (older) page; null: this was the last. */
+  next: z.number().int().positive().nullable(),
+});
+export type ListAuditResponse = z.infer<typeof ListAuditResponse>;
+
 const QUEUE = 'registry';
 
 export const Registry = {
@@ -297,6 +340,12 @@ export const Registry = {
     QUEUE,
     DeleteAliasRequest,
     DeleteAliasResponse,
+  ),
+  listAudit: serviceRpc(
+    'registry.audit.list.v1',
+    QUEUE,
+    ListAuditRequest,
+    ListAuditResponse,
   ),
   ping: serviceRpc('registry.ping.v1', QUEUE, Empty, PingResponse),
   modelChanged: event('registry.model.changed.v1', ModelChangedEvent),

@@ -68,13 +68,17 @@ export class FakeRegistry {
       messaging.serve(Registry.resolveVersion, (req) => {
         const versions = this.versionsOf(this.known(req.model_id));
         const aliases = this.aliasesOf(req.model_id);
-        if (req.alias !== undefined && aliases[req.alias] === undefined)
+        const pointsAt = (alias: string) =>
+          Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
+        if (req.alias !== undefined && pointsAt(req.alias) === undefined)
           throw new PortfolioError(
             'ALIAS_NOT_FOUND',
             `model "${req.model_id}" has no alias "${req.alias}"`,
           );
         const wanted =
-          req.version ?? aliases[req.alias ?? DEFAULT_ALIAS] ?? versions.length;
+          req.version ??
+          pointsAt(req.alias ?? DEFAULT_ALIAS) ??
+          versions.length;
         if (!versions.includes(wanted))
           throw new PortfolioError(
             'VERSION_NOT_FOUND',
@@ -86,6 +90,8 @@ export class FakeRegistry {
           aliases,
         };
       }),
+      // Records nothing: the registry's own tests cover the log.
+      messaging.serve(Registry.listAudit, () => ({ entries: [], next: null })),
       messaging.serve(Registry.setAlias, (req) => {
         if (!this.versionsOf(this.known(req.model_id)).includes(req.version))
           throw new PortfolioError(
@@ -93,7 +99,9 @@ export class FakeRegistry {
             `model "${req.model_id}" has no version ${req.version}`,
           );
         const aliases = this.aliasesOf(req.model_id);
-        const previous = aliases[req.alias] ?? null;
+        const previous = Object.hasOwn(aliases, req.alias)
+          ? aliases[req.alias]
+          : null;
         this.aliases.set(req.model_id, {
           ...aliases,
           [req.alias]: req.version,
@@ -110,14 +118,16 @@ export class FakeRegistry {
         };
       }),
       messaging.serve(Registry.deleteAlias, (req) => {
-        const { [req.alias]: version, ...rest } = this.aliasesOf(
-          this.known(req.model_id),
-        );
+        const rest = { ...this.aliasesOf(this.known(req.model_id)) };
+        const version = Object.hasOwn(rest, req.alias)
+          ? rest[req.alias]
+          : undefined;
         if (version === undefined)
           throw new PortfolioError(
             'ALIAS_NOT_FOUND',
             `model "${req.model_id}" has no alias "${req.alias}"`,
           );
+        delete rest[req.alias];
         this.aliases.set(req.model_id, rest);
         return { model_id: req.model_id, alias: req.alias, version };
       }),

@@ -35,7 +35,7 @@ export class ApiKeysHandlers
       }),
       m.serve(ApiKeys.list, async () => ({ keys: await this.keys.list() })),
       m.serve(ApiKeys.revoke, async (req) => {
-        const { key, keySha256 } = await this.keys.revoke(req.id);
+        const { key, keySha256 } = await this.keys.revoke(req.id, req.actor);
         this.changed({ id: key.id, key_sha256: keySha256, change: 'revoked' });
         return { key };
       }),

@@ -9,6 +9,7 @@ import {
   PortfolioError,
 } from '@portfolio/contracts';
 
+import { recordAudit } from './audit-log';
 import { DbGate } from './database/db-gate';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { DB_GATE } from './model-registry.service';
@@ -31,19 +32,28 @@ export class ApiKeysService {
     const scopes = [...new Set(req.scopes)];
     try {
       const saved = await this.gate.run(() =>
-        this.dataSource.getRepository(ApiKeyEntity).save(
-          this.dataSource.getRepository(ApiKeyEntity).create({
-            id: randomUUID(),
-            name: req.name,
-            prefix: req.prefix,
-            keySha256: req.key_sha256,
-            scopes,
-            rateLimitRps: req.rate_limit?.requests_per_second ?? null,
-            rateLimitBurst: req.rate_limit?.burst ?? null,
-            createdBy: req.created_by ?? null,
-            revokedAt: null,
-          }),
-        ),
+        this.dataSource.transaction(async (tx) => {
+          const repo = tx.getRepository(ApiKeyEntity);
+          const key = await repo.save(
+            repo.create({
+              id: randomUUID(),
+              name: req.name,
+              prefix: req.prefix,
+              keySha256: req.key_sha256,
+              scopes,
+              rateLimitRps: req.rate_limit?.requests_per_second ?? null,
+              rateLimitBurst: req.rate_limit?.burst ?? null,
+              createdBy: req.created_by ?? null,
+              revokedAt: null,
+            }),
+          );
+          await recordAudit(tx, {
+            actor: req.created_by,
+            action: 'key.create',
+            details: { key_id: key.id, name: key.name, scopes },
+          });
+          return key;
+        }),
       );
       return toRecord(saved);
     } catch (e) {
@@ -71,7 +81,10 @@ export class ApiKeysService {
   }
 
   /** Revokes the key (again is a no-op that answers the same record), with its hash. */
-  async revoke(id: string): Promise<{ key: ApiKeyRecord; keySha256: string }> {
+  async revoke(
+    id: string,
+    actor?: string,
+  ): Promise<{ key: ApiKeyRecord; keySha256: string }> {
     return this.gate.run(() =>
       this.dataSource.transaction(async (tx) => {
         const repo = tx.getRepository(ApiKeyEntity);
@@ -86,6 +99,11 @@ export class ApiKeysService {
         if (key.revokedAt === null) {
           key.revokedAt = new Date();
           await repo.save(key);
+          await recordAudit(tx, {
+            actor,
+            action: 'key.revoke',
+            details: { key_id: key.id, name: key.name },
+          });
         }
         return { key: toRecord(key), keySha256: key.keySha256 };
       }),

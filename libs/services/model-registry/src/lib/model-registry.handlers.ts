@@ -56,6 +56,7 @@ export class ModelRegistryHandlers
       m.serve(Registry.resolveVersion, (req) =>
         this.registry.resolveVersion(req),
       ),
+      m.serve(Registry.listAudit, (req) => this.registry.listAudit(req)),
       m.serve(Registry.setAlias, async (req) => {
         const res = await this.registry.setAlias(req);
         this.changed({

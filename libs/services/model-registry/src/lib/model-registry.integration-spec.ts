@@ -635,6 +635,13 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
       await expect(
         m.call(Registry.deleteAlias, { model_id: 'aliased', alias: 'canary' }),
       ).rejects.toMatchObject({ code: 'ALIAS_NOT_FOUND' });
+      // A name an Object has a property of is still only a name (found by the fuzz).
+      await expect(
+        m.call(Registry.resolveVersion, {
+          model_id: 'aliased',
+          alias: 'constructor',
+        }),
+      ).rejects.toMatchObject({ code: 'ALIAS_NOT_FOUND' });
       await expect(
         m.call(Registry.resolveVersion, {
           model_id: 'aliased',
@@ -645,6 +652,46 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
       expect(
         (await m.call(Registry.getModel, { id: 'aliased' })).aliases,
       ).toEqual(before);
+    });
+
+    it('keeps an audit log of the changes, newest first, with who made them, a page at a time', async () => {
+      const log = await m.call(Registry.listAudit, {
+        limit: 100,
+        model_id: 'aliased',
+      });
+      expect(
+        log.entries.map((e) => [
+          e.action,
+          e.version,
+          e.details['alias'] ?? null,
+        ]),
+      ).toEqual([
+        ['alias.delete', 1, 'production'],
+        ['alias.set', 1, 'production'],
+        ['alias.set', 3, 'staging'],
+        ['alias.set', 2, 'staging'],
+        ['version.create', 3, null],
+        ['version.create', 2, null],
+        ['version.create', 1, null],
+        ['model.create', null, null],
+      ]);
+      expect(log.entries[3]).toMatchObject({
+        actor: 'ci-key',
+        model_id: 'aliased',
+        details: { alias: 'staging', previous_version: null },
+      });
+      expect(log.next).toBeNull();
+
+      const first = await m.call(Registry.listAudit, {
+        limit: 3,
+        model_id: 'aliased',
+      });
+      const rest = await m.call(Registry.listAudit, {
+        limit: 100,
+        model_id: 'aliased',
+        before: first.next ?? undefined,
+      });
+      expect([...first.entries, ...rest.entries]).toEqual(log.entries);
     });
 
     it('keeps a version an alias points at in the database itself', async () => {
@@ -743,6 +790,17 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
       expect((await m.call(ApiKeys.list, {})).keys).toEqual(before);
     });
 
+    it('logs key creations and revocations, and a second revocation not again', async () => {
+      const log = await m.call(Registry.listAudit, { limit: 1000 });
+      const keyEntries = log.entries.filter((e) => e.action.startsWith('key.'));
+      const revoked = keyEntries.filter((e) => e.action === 'key.revoke');
+      expect(keyEntries.some((e) => e.action === 'key.create')).toBe(true);
+      expect(revoked.length).toBeGreaterThan(0);
+      const ids = revoked.map((e) => e.details['key_id']);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const e of keyEntries) expect(e.model_id).toBeNull();
+    });
+
     it('refuses a scope it does not know at the bus, before the database', async () => {
       const e = await m
         .call(ApiKeys.create, {
@@ -770,6 +828,7 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
       { name: 'MemoryMeasurements1796169600000' },
       { name: 'ApiKeys1796256000000' },
       { name: 'Aliases1796342400000' },
+      { name: 'AuditLog1796428800000' },
     ]);
     expect(
       (await m.call(ApiKeys.lookup, { key_sha256: 'a001'.padStart(64, '0') }))

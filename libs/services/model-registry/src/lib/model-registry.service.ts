@@ -11,6 +11,8 @@ import {
   DeleteAliasRequest,
   DeleteAliasResponse,
   GetModelResponse,
+  ListAuditRequest,
+  ListAuditResponse,
   ListModelsRequest,
   ListModelsResponse,
   PortfolioError,
@@ -21,6 +23,7 @@ import {
   VersionMeasuredEvent,
 } from '@portfolio/contracts';
 
+import { readAudit, recordAudit } from './audit-log';
 import { DbGate } from './database/db-gate';
 import { ModelVersionEntity } from './entities/model-version.entity';
 import { ModelEntity } from './entities/model.entity';
@@ -83,7 +86,15 @@ export class ModelRegistryService {
         const model = await this.findLockedModel(tx, req.id);
         // Only a borrowed estimate finds nothing here: nothing was inserted.
         if (!model) throw authoritativeWithoutEstimate(req.id);
-        if (created) return { model: toModelRecord(model), created: true };
+        if (created) {
+          await recordAudit(tx, {
+            actor: req.actor,
+            action: 'model.create',
+            model_id: req.id,
+            details: { format: req.format },
+          });
+          return { model: toModelRecord(model), created: true };
+        }
 
         if (req.if_exists !== 'update') {
           throw new PortfolioError(
@@ -127,6 +138,12 @@ export class ModelRegistryService {
           req.id,
         );
         await tx.update(ModelEntity, { id: req.id }, changes);
+        await recordAudit(tx, {
+          actor: req.actor,
+          action: 'model.update',
+          model_id: req.id,
+          details: { changed: Object.keys(changes) },
+        });
         return {
           model: toModelRecord(await this.lockModel(tx, req.id)),
           created: false,
@@ -234,6 +251,13 @@ export class ModelRegistryService {
           status: 'ready',
         });
         await tx.insert(ModelVersionEntity, entity);
+        await recordAudit(tx, {
+          actor: req.actor,
+          action: 'version.create',
+          model_id: req.model_id,
+          version: entity.version,
+          details: { sha256: req.sha256, size_bytes: req.size_bytes },
+        });
         const saved = await tx.findOneByOrFail(ModelVersionEntity, {
           modelId: entity.modelId,
           version: entity.version,
@@ -258,11 +282,14 @@ export class ModelRegistryService {
       const model = await manager.findOneBy(ModelEntity, { id: req.model_id });
       if (!model) throw modelNotFound(req.model_id);
       const aliases = await this.aliasesOf(manager, req.model_id);
+      // Own properties only: an alias named like an Object method is just a name.
+      const pointsAt = (alias: string) =>
+        Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
       let number = req.version;
       if (req.alias !== undefined) {
-        number = aliases[req.alias];
+        number = pointsAt(req.alias);
         if (number === undefined) throw aliasNotFound(req.model_id, req.alias);
-      } else if (number === undefined) number = aliases[DEFAULT_ALIAS];
+      } else if (number === undefined) number = pointsAt(DEFAULT_ALIAS);
       const version =
         number !== undefined
           ? await manager.findOneBy(ModelVersionEntity, {
@@ -337,13 +364,20 @@ export class ModelRegistryService {
              RETURNING updated_at, updated_by`,
             [req.model_id, req.alias, req.version, req.actor ?? null],
           );
+        const previous = before.length > 0 ? Number(before[0].version) : null;
+        await recordAudit(tx, {
+          actor: req.actor,
+          action: 'alias.set',
+          model_id: req.model_id,
+          version: req.version,
+          details: { alias: req.alias, previous_version: previous },
+        });
         return {
           alias: {
             model_id: req.model_id,
             alias: req.alias,
             version: req.version,
-            previous_version:
-              before.length > 0 ? Number(before[0].version) : null,
+            previous_version: previous,
             updated_at: new Date(rows[0].updated_at).toISOString(),
             updated_by: rows[0].updated_by,
           },
@@ -368,6 +402,13 @@ export class ModelRegistryService {
           `DELETE FROM model_aliases WHERE model_id = $1 AND alias = $2`,
           [req.model_id, req.alias],
         );
+        await recordAudit(tx, {
+          actor: req.actor,
+          action: 'alias.delete',
+          model_id: req.model_id,
+          version: Number(rows[0].version),
+          details: { alias: req.alias },
+        });
         return {
           model_id: req.model_id,
           alias: req.alias,
@@ -375,6 +416,10 @@ export class ModelRegistryService {
         };
       }),
     );
+  }
+
+  listAudit(req: ListAuditRequest): Promise<ListAuditResponse> {
+    return this.gate.run(() => readAudit(this.dataSource.manager, req));
   }
 
   private async aliasesOf(

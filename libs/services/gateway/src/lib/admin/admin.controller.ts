@@ -30,12 +30,14 @@ import { Access } from '../auth/scopes';
 import { parseVersion } from '../v1/v1.controller';
 import {
   parseCreateModel,
+  parseAuditQuery,
   parseListQuery,
   parseLoadBody,
   parseSetAliasBody,
   parseUnloadBody,
 } from './admin.dto';
 import {
+  AuditDocs,
   CreateModelDocs,
   DeleteAliasDocs,
   GetModelDocs,
@@ -65,8 +67,13 @@ export class AdminController {
   @Post('models')
   @CreateModelDocs()
   @HttpCode(201)
-  async createModel(@Body() body: unknown) {
-    return (await this.admin.createModel(parseCreateModel(body))).model;
+  async createModel(@Body() body: unknown, @Req() request: FastifyRequest) {
+    return (
+      await this.admin.createModel({
+        ...parseCreateModel(body),
+        ...actorOf(request),
+      })
+    ).model;
   }
 
   @Get('models')
@@ -140,6 +147,7 @@ export class AdminController {
           ? expected
           : undefined,
         maxBytes: this.settings.bodyLimitBytes,
+        ...actorOf(request),
       })
       .catch((e: unknown) => {
         // Whatever the client still sends is not wanted any more.
@@ -192,12 +200,11 @@ export class AdminController {
     assertModelId(modelId);
     assertAliasName(alias);
     const { version } = parseSetAliasBody(body);
-    const actor = principalOf(request)?.name;
     const { alias: record } = await this.messaging.call(Registry.setAlias, {
       model_id: modelId,
       alias,
       version,
-      ...(actor ? { actor } : {}),
+      ...actorOf(request),
     });
     // This gateway's next request sees the change at once; the others when the
     // registry's change event reaches them.
@@ -211,14 +218,29 @@ export class AdminController {
   async deleteAlias(
     @Param('modelId') modelId: string,
     @Param('alias') alias: string,
+    @Req() request: FastifyRequest,
   ) {
     assertModelId(modelId);
     assertAliasName(alias);
     const deleted = await this.messaging.call(Registry.deleteAlias, {
       model_id: modelId,
       alias,
+      ...actorOf(request),
     });
     this.catalog.invalidate(modelId);
     return deleted;
   }
+
+  /** Admin changes, newest first, a page at a time (`before` the `next` of the last page). */
+  @Get('audit')
+  @AuditDocs()
+  audit(@Query() query: Record<string, unknown>) {
+    return this.messaging.call(Registry.listAudit, parseAuditQuery(query));
+  }
+}
+
+/** `{ actor }` naming the request's key (nothing when there is none, auth off). */
+export function actorOf(request: FastifyRequest): { actor?: string } {
+  const name = principalOf(request)?.name;
+  return name ? { actor: name } : {};
 }

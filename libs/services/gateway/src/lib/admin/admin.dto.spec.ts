@@ -1,6 +1,6 @@
 import { PortfolioError } from '@portfolio/contracts';
 
-import { parseCreateModel, parseListQuery } from './admin.dto';
+import { parseAuditQuery, parseCreateModel, parseListQuery } from './admin.dto';
 
 function refusal(body: unknown): PortfolioError {
   try {
@@ -100,5 +100,24 @@ describe(parseListQuery.name, () => {
         message: expect.stringMatching(message),
       }),
     );
+  });
+});
+
+describe(parseAuditQuery.name, () => {
+  it('reads limit, before and model_id, and refuses what is not an id', () => {
+    expect(parseAuditQuery({})).toEqual({ limit: 100 });
+    expect(
+      parseAuditQuery({ limit: '5', before: '42', model_id: 'iris' }),
+    ).toEqual({ limit: 5, before: 42, model_id: 'iris' });
+    for (const query of [
+      { before: '0' },
+      { before: '-1' },
+      { before: ['1', '2'] },
+      { model_id: 'Iris!' },
+      { limit: '5000' },
+    ])
+      expect(() => parseAuditQuery(query)).toThrow(
+        expect.objectContaining({ code: 'INVALID_REQUEST' }),
+      );
   });
 });

@@ -167,3 +167,32 @@ export function parseListQuery(query: Record<string, unknown>): {
     ...(pairs.length > 0 ? { labels } : {}),
   };
 }
+
+/** `GET /admin/audit?limit=N&before=ID&model_id=ID`: see ListAuditRequest. */
+export function parseAuditQuery(query: Record<string, unknown>): {
+  limit: number;
+  before?: number;
+  model_id?: string;
+} {
+  const { limit } = parseListQuery({ limit: query['limit'] });
+  const before = query['before'];
+  const modelId = query['model_id'];
+  if (
+    before !== undefined &&
+    (typeof before !== 'string' || !/^[1-9][0-9]{0,15}$/.test(before))
+  )
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `before must be an entry id (the "next" of the previous page), got "${String(before).slice(0, 40)}"`,
+    );
+  if (modelId !== undefined && !isModelId(modelId))
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `model_id must be a model id, got "${String(modelId).slice(0, 140)}"`,
+    );
+  return {
+    limit,
+    ...(before !== undefined ? { before: Number(before) } : {}),
+    ...(modelId !== undefined ? { model_id: modelId as string } : {}),
+  };
+}

@@ -14,6 +14,7 @@ import {
   AdminUnloadResponse,
   AliasRecordSchema,
   DeleteAliasResponse,
+  ListAuditResponse,
   MAX_PAGE_SIZE,
   ModelRecordSchema,
   VersionRecordSchema,
@@ -407,4 +408,38 @@ export const DeleteAliasDocs = () =>
         when: 'the model is not registered, or has no such alias',
       },
     ),
+  );
+
+export const AuditDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'The audit log: admin changes, newest first',
+      description: `Every change the registry makes for an admin call or the configuration file: models created or updated, versions registered, aliases set or deleted, keys created or revoked. \`actor\` is the key's name (\`bootstrap\` for the configured admin key, \`config\` for the configuration file, \`null\` with auth off). At most \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) entries older than the entry \`before\`; \`next\` is the \`before\` of the following page, \`null\` on the last. \`model_id\` keeps one model's entries.`,
+    }),
+    ApiQuery({ name: 'limit', required: false, example: '100' }),
+    ApiQuery({
+      name: 'before',
+      required: false,
+      description: 'An entry id: the page holds older entries.',
+    }),
+    ApiQuery({ name: 'model_id', required: false, example: 'fraud' }),
+    ApiJson(200, 'A page of the audit log', openApiSchema(ListAuditResponse), {
+      entries: [
+        {
+          id: 42,
+          at: CREATED,
+          actor: 'release-bot',
+          action: 'alias.set',
+          model_id: 'fraud',
+          version: 2,
+          details: { alias: 'production', previous_version: 1 },
+        },
+      ],
+      next: null,
+    }),
+    ApiErrors({
+      status: 400,
+      codes: ['INVALID_REQUEST'],
+      when: 'a limit out of range, or a `before` or `model_id` that is not an id',
+    }),
   );

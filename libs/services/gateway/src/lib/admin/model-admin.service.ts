@@ -39,6 +39,8 @@ export class ModelAdminService {
       expectedSizeBytes?: number;
       maxBytes?: number;
       reuseIfSameSha256?: boolean;
+      /** Who uploads it, for the audit log. */
+      actor?: string;
     } = {},
   ): Promise<CreateVersionResponse> {
     assertModelId(modelId);
@@ -57,6 +59,7 @@ export class ModelAdminService {
         format: stored.format,
         signature: stored.signature,
         reuse_if_same_sha256: options.reuseIfSameSha256,
+        ...(options.actor !== undefined ? { actor: options.actor } : {}),
       });
     } catch (e) {
       // Only when the registry said no: after a timeout the version may exist, and an

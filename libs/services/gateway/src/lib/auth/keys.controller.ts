@@ -88,13 +88,20 @@ export class KeysController {
   @Delete(':id')
   @RevokeKeyDocs()
   @HttpCode(200)
-  async revoke(@Param('id') id: string): Promise<ApiKeyRecord> {
+  async revoke(
+    @Param('id') id: string,
+    @Req() request: FastifyRequest,
+  ): Promise<ApiKeyRecord> {
     if (!ApiKeyId.safeParse(id).success)
       throw new PortfolioError(
         'INVALID_REQUEST',
         `"${id.slice(0, 64)}" is not an API key id (a UUID)`,
       );
-    const { key } = await this.messaging.call(ApiKeys.revoke, { id });
+    const actor = principalOf(request)?.name;
+    const { key } = await this.messaging.call(ApiKeys.revoke, {
+      id,
+      ...(actor ? { actor } : {}),
+    });
     this.directory.forget(id);
     return key;
   }

@@ -29,6 +29,7 @@ export const INVENTORY: Record<string, RouteAccess> = {
   'POST /admin/models/:modelId/unload': 'admin',
   'PUT /admin/models/:modelId/aliases/:alias': 'admin',
   'DELETE /admin/models/:modelId/aliases/:alias': 'admin',
+  'GET /admin/audit': 'admin',
   'GET /admin/keys': 'admin',
   'POST /admin/keys': 'admin',
   'DELETE /admin/keys/:id': 'admin',

@@ -28,6 +28,9 @@ const RETRY_MAX_MS = 5000;
  * new. Runs in the background and retries while the registry or storage are still
  * starting; `synced` resolves once every listed model is settled.
  */
+/** Who the audit log names for what the configuration file registers. */
+const CONFIG_ACTOR = 'config';
+
 @Injectable()
 export class ConfiguredModelsSync
   implements OnApplicationBootstrap, OnModuleDestroy
@@ -84,6 +87,7 @@ export class ConfiguredModelsSync
       pinned: model.pinned,
       ttl_ms: model.ttlMs,
       if_exists: 'update',
+      actor: CONFIG_ACTOR,
     });
     const sha256 = await fileSha256(model.path);
     const { versions } = await this.messaging.call(Registry.getModel, {
@@ -101,7 +105,7 @@ export class ConfiguredModelsSync
     const res = await this.admin.uploadVersion(
       model.id,
       createReadStream(model.path),
-      { reuseIfSameSha256: true },
+      { reuseIfSameSha256: true, actor: CONFIG_ACTOR },
     );
     this.logger.log(
       `${model.id}: registered ${model.path} as version ${res.version.version}${created ? ' (new model)' : ''}`,

@@ -2,6 +2,7 @@ import { InitialSchema1764201600000 } from './1764201600000-initial-schema';
 import { MemoryMeasurements1796169600000 } from './1796169600000-memory-measurements';
 import { ApiKeys1796256000000 } from './1796256000000-api-keys';
 import { Aliases1796342400000 } from './1796342400000-aliases';
+import { AuditLog1796428800000 } from './1796428800000-audit-log';
 
 /** In order. Never edit a migration that has shipped: add a new one. */
 export const REGISTRY_MIGRATIONS = [
@@ -9,4 +10,5 @@ export const REGISTRY_MIGRATIONS = [
   MemoryMeasurements1796169600000,
   ApiKeys1796256000000,
   Aliases1796342400000,
+  AuditLog1796428800000,
 ];
