@@ -329,6 +329,13 @@ export function predictionFlow(
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe('ALIAS_NOT_FOUND');
 
+    const patched = await http<Record<string, unknown>>(
+      `${url}/admin/models/${id}`,
+      { method: 'PATCH', json: { pinned: true, ttl: '1h' }, key: adminKey },
+    );
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ id, pinned: true, ttl_ms: 3_600_000 });
+
     // Each change is in the audit log, newest first, under the key that made it.
     const audit = await http<{
       entries: {
@@ -339,6 +346,7 @@ export function predictionFlow(
     }>(`${url}/admin/audit?model_id=${id}`, { key: adminKey });
     expect(audit.status).toBe(200);
     expect(audit.body.entries.map((e) => [e.action, e.version])).toEqual([
+      ['model.update', null],
       ['alias.delete', 2],
       ['alias.set', 2],
       ['alias.set', 1],

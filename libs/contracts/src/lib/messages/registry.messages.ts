@@ -110,6 +110,21 @@ export type CreateModelResponse = z.infer<typeof CreateModelResponse>;
 export const AliasMapSchema = z.record(AliasName, VersionNumber);
 export type AliasMap = z.infer<typeof AliasMapSchema>;
 
+/** Changes the settings given (`null` clears a nullable one); MODEL_NOT_FOUND when absent. */
+export const UpdateModelRequest = z.object({
+  id: ModelId,
+  ...ModelSettings,
+  /** Who asks, for the audit log. */
+  actor: z.string().max(200).optional(),
+});
+export type UpdateModelRequest = z.infer<typeof UpdateModelRequest>;
+export const UpdateModelResponse = z.object({
+  model: ModelRecordSchema,
+  /** The settings whose value changed (empty: nothing was written). */
+  changed: z.array(z.string()),
+});
+export type UpdateModelResponse = z.infer<typeof UpdateModelResponse>;
+
 export const GetModelRequest = z.object({ id: ModelId });
 export const GetModelResponse = z.object({
   model: ModelRecordSchema,
@@ -304,6 +319,12 @@ export const Registry = {
     QUEUE,
     CreateModelRequest,
     CreateModelResponse,
+  ),
+  updateModel: serviceRpc(
+    'registry.model.update.v1',
+    QUEUE,
+    UpdateModelRequest,
+    UpdateModelResponse,
   ),
   getModel: serviceRpc(
     'registry.model.get.v1',

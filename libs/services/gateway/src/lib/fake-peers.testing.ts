@@ -90,6 +90,11 @@ export class FakeRegistry {
           aliases,
         };
       }),
+      // Settings are not kept: the registry's own tests cover them.
+      messaging.serve(Registry.updateModel, (req) => ({
+        model: modelRecord(this.known(req.id)),
+        changed: [],
+      })),
       // Records nothing: the registry's own tests cover the log.
       messaging.serve(Registry.listAudit, () => ({ entries: [], next: null })),
       messaging.serve(Registry.setAlias, (req) => {

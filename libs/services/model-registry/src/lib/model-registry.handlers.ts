@@ -40,6 +40,12 @@ export class ModelRegistryHandlers
           this.changed({ model_id: res.model.id, change: 'updated' });
         return res;
       }),
+      m.serve(Registry.updateModel, async (req) => {
+        const res = await this.registry.updateModel(req);
+        if (res.changed.length > 0)
+          this.changed({ model_id: req.id, change: 'updated' });
+        return res;
+      }),
       m.serve(Registry.getModel, (req) => this.registry.getModel(req.id)),
       m.serve(Registry.listModels, (req) => this.registry.listModels(req)),
       m.serve(Registry.createVersion, async (req) => {

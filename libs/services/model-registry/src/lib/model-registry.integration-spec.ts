@@ -477,6 +477,61 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
     ]);
   });
 
+  it('updates the settings given, says which changed, and logs it; null clears', async () => {
+    await m.call(Registry.createModel, {
+      id: 'patched',
+      format: 'onnx',
+      description: 'before',
+      ttl_ms: 60_000,
+    });
+
+    const res = await m.call(Registry.updateModel, {
+      id: 'patched',
+      description: 'after',
+      pinned: true,
+      ttl_ms: null,
+      labels: { team: 'red' },
+      actor: 'ops',
+    });
+    const again = await m.call(Registry.updateModel, {
+      id: 'patched',
+      pinned: true,
+    });
+
+    expect(res.model).toMatchObject({
+      description: 'after',
+      pinned: true,
+      ttl_ms: null,
+      labels: { team: 'red' },
+      format: 'onnx',
+    });
+    expect(res.changed.sort()).toEqual(
+      ['description', 'labels', 'pinned', 'ttl_ms'].sort(),
+    );
+    expect(again.changed).toEqual([]);
+    const log = await m.call(Registry.listAudit, {
+      limit: 10,
+      model_id: 'patched',
+    });
+    expect(log.entries.map((e) => e.action)).toEqual([
+      'model.update',
+      'model.create',
+    ]);
+    expect(log.entries[0]).toMatchObject({ actor: 'ops' });
+    expect((log.entries[0].details['changed'] as string[]).sort()).toEqual(
+      ['description', 'labels', 'pinned', 'ttl_ms'].sort(),
+    );
+    await expect(
+      m.call(Registry.updateModel, { id: 'ghost', pinned: true }),
+    ).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    await expect(
+      m.call(Registry.updateModel, {
+        id: 'patched',
+        memory_estimate_authoritative: true,
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+  });
+
   it('lists models a page at a time, in id order, filtered by labels in the database', async () => {
     for (const [id, team] of [
       ['page-a', 'red'],

@@ -14,6 +14,8 @@ import {
   ListAuditRequest,
   ListAuditResponse,
   ListModelsRequest,
+  UpdateModelRequest,
+  UpdateModelResponse,
   ListModelsResponse,
   PortfolioError,
   ResolveVersionRequest,
@@ -110,46 +112,77 @@ export class ModelRegistryService {
             { model_id: req.id, format: model.format },
           );
         }
-        const changes: Partial<ModelEntity> = {};
-        if (req.description !== undefined)
-          changes.description = req.description;
-        if (req.memory_estimate_bytes !== undefined)
-          changes.memoryEstimateBytes = req.memory_estimate_bytes;
-        if (req.memory_estimate_authoritative !== undefined)
-          changes.memoryEstimateAuthoritative =
-            req.memory_estimate_authoritative;
-        if (req.preload !== undefined) changes.preload = req.preload;
-        if (req.pinned !== undefined) changes.pinned = req.pinned;
-        if (req.ttl_ms !== undefined) changes.ttlMs = req.ttl_ms;
-        if (req.labels !== undefined) changes.labels = req.labels;
-        const differs = Object.entries(changes).some(
-          ([k, v]) =>
-            JSON.stringify(model[k as keyof ModelEntity]) !== JSON.stringify(v),
-        );
-        if (!differs) return { model: toModelRecord(model), created: false };
-        // An update may drop the estimate an authoritative model stands on, or mark
-        // the stored estimate authoritative: the rule holds for the result.
-        assertAuthoritativeEstimate(
-          changes.memoryEstimateAuthoritative ??
-            model.memoryEstimateAuthoritative,
-          changes.memoryEstimateBytes !== undefined
-            ? changes.memoryEstimateBytes
-            : model.memoryEstimateBytes,
-          req.id,
-        );
-        await tx.update(ModelEntity, { id: req.id }, changes);
-        await recordAudit(tx, {
-          actor: req.actor,
-          action: 'model.update',
-          model_id: req.id,
-          details: { changed: Object.keys(changes) },
-        });
-        return {
-          model: toModelRecord(await this.lockModel(tx, req.id)),
-          created: false,
-        };
+        const updated = await this.applySettings(tx, model, req);
+        return { model: toModelRecord(updated), created: false };
       }),
     );
+  }
+
+  /**
+   * Changes a model's settings (those given; `null` clears a nullable one). MODEL_NOT_FOUND
+   * when it does not exist; the answer says which settings changed (none: nothing was
+   * written).
+   */
+  updateModel(req: UpdateModelRequest): Promise<UpdateModelResponse> {
+    return this.gate.run(() =>
+      this.dataSource.transaction(async (tx) => {
+        const model = await this.lockModel(tx, req.id);
+        const before = toModelRecord(model);
+        const after = toModelRecord(await this.applySettings(tx, model, req));
+        const changed = SETTING_FIELDS.filter(
+          (f) => JSON.stringify(before[f]) !== JSON.stringify(after[f]),
+        );
+        return { model: after, changed };
+      }),
+    );
+  }
+
+  /**
+   * The settings `req` gives, applied to a locked model (an update that leaves the
+   * authoritative rule broken is refused), and written to the audit log when anything
+   * changed. Resolves to the model as it is now.
+   */
+  private async applySettings(
+    tx: EntityManager,
+    model: ModelEntity,
+    req: UpdateModelRequest | CreateModelRequest,
+  ): Promise<ModelEntity> {
+    const changes: Partial<ModelEntity> = {};
+    if (req.description !== undefined) changes.description = req.description;
+    if (req.memory_estimate_bytes !== undefined)
+      changes.memoryEstimateBytes = req.memory_estimate_bytes;
+    if (req.memory_estimate_authoritative !== undefined)
+      changes.memoryEstimateAuthoritative = req.memory_estimate_authoritative;
+    if (req.preload !== undefined) changes.preload = req.preload;
+    if (req.pinned !== undefined) changes.pinned = req.pinned;
+    if (req.ttl_ms !== undefined) changes.ttlMs = req.ttl_ms;
+    if (req.labels !== undefined) changes.labels = req.labels;
+    const differs = Object.entries(changes).some(
+      ([k, v]) =>
+        JSON.stringify(model[k as keyof ModelEntity]) !== JSON.stringify(v),
+    );
+    if (!differs) return model;
+    // An update may drop the estimate an authoritative model stands on, or mark
+    // the stored estimate authoritative: the rule holds for the result.
+    assertAuthoritativeEstimate(
+      changes.memoryEstimateAuthoritative ?? model.memoryEstimateAuthoritative,
+      changes.memoryEstimateBytes !== undefined
+        ? changes.memoryEstimateBytes
+        : model.memoryEstimateBytes,
+      req.id,
+    );
+    await tx.update(ModelEntity, { id: req.id }, changes);
+    await recordAudit(tx, {
+      actor: req.actor,
+      action: 'model.update',
+      model_id: req.id,
+      details: {
+        changed: Object.keys(changes).map(
+          (k) => RECORD_FIELD[k as keyof typeof RECORD_FIELD],
+        ),
+      },
+    });
+    return this.lockModel(tx, req.id);
   }
 
   getModel(id: string): Promise<GetModelResponse> {
@@ -495,6 +528,28 @@ export class ModelRegistryService {
 }
 
 const FOREIGN_KEY_VIOLATION = '23503';
+
+/** The record's name of each entity field a settings update may change. */
+const RECORD_FIELD = {
+  description: 'description',
+  memoryEstimateBytes: 'memory_estimate_bytes',
+  memoryEstimateAuthoritative: 'memory_estimate_authoritative',
+  preload: 'preload',
+  pinned: 'pinned',
+  ttlMs: 'ttl_ms',
+  labels: 'labels',
+} as const;
+
+/** The model record's fields a settings update may change. */
+const SETTING_FIELDS = [
+  'description',
+  'memory_estimate_bytes',
+  'memory_estimate_authoritative',
+  'preload',
+  'pinned',
+  'ttl_ms',
+  'labels',
+] as const;
 
 function sqlState(e: unknown): unknown {
   const err = e as { code?: unknown; driverError?: { code?: unknown } } | null;

@@ -7,6 +7,7 @@ import {
   HttpCode,
   Inject,
   Param,
+  Patch,
   Post,
   Put,
   Query,
@@ -33,6 +34,7 @@ import {
   parseAuditQuery,
   parseListQuery,
   parseLoadBody,
+  parsePatchModel,
   parseSetAliasBody,
   parseUnloadBody,
 } from './admin.dto';
@@ -45,6 +47,7 @@ import {
   ListModelsDocs,
   ListVersionsDocs,
   LoadDocs,
+  PatchModelDocs,
   SetAliasDocs,
   UnloadDocs,
   UploadVersionDocs,
@@ -87,6 +90,24 @@ export class AdminController {
   getModel(@Param('modelId') modelId: string) {
     assertModelId(modelId);
     return this.messaging.call(Registry.getModel, { id: modelId });
+  }
+
+  /** Settings only (`id` and `format` never change); the answer is the model record. */
+  @Patch('models/:modelId')
+  @PatchModelDocs()
+  @HttpCode(200)
+  async patchModel(
+    @Param('modelId') modelId: string,
+    @Body() body: unknown,
+    @Req() request: FastifyRequest,
+  ) {
+    assertModelId(modelId);
+    const { model } = await this.messaging.call(Registry.updateModel, {
+      ...parsePatchModel(modelId, body),
+      ...actorOf(request),
+    });
+    this.catalog.invalidate(modelId);
+    return model;
   }
 
   @Get('models/:modelId/versions')

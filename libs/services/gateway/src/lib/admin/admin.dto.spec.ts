@@ -1,6 +1,11 @@
 import { PortfolioError } from '@portfolio/contracts';
 
-import { parseAuditQuery, parseCreateModel, parseListQuery } from './admin.dto';
+import {
+  parseAuditQuery,
+  parseCreateModel,
+  parseListQuery,
+  parsePatchModel,
+} from './admin.dto';
 
 function refusal(body: unknown): PortfolioError {
   try {
@@ -119,5 +124,43 @@ describe(parseAuditQuery.name, () => {
       expect(() => parseAuditQuery(query)).toThrow(
         expect.objectContaining({ code: 'INVALID_REQUEST' }),
       );
+  });
+});
+
+describe(parsePatchModel.name, () => {
+  it('passes on only the settings given, sizes and durations parsed, null kept', () => {
+    expect(
+      parsePatchModel('iris', {
+        memory_estimate: '2MiB',
+        ttl: null,
+        pinned: true,
+      }),
+    ).toEqual({
+      id: 'iris',
+      memory_estimate_bytes: 2 * 1024 * 1024,
+      ttl_ms: null,
+      pinned: true,
+    });
+    expect(parsePatchModel('iris', { ttl: '1h', labels: {} })).toEqual({
+      id: 'iris',
+      ttl_ms: 3_600_000,
+      labels: {},
+    });
+  });
+
+  it.each([
+    [{}, /at least one setting/],
+    [{ format: 'onnx' }, /format/],
+    [{ id: 'other' }, /id/],
+    [{ pinned: 'yes' }, /pinned/],
+    [{ ttl: 'soon' }, /ttl/],
+    [{ memory_estimate: '12 parsecs' }, /memory_estimate/],
+  ])('refuses %j with 400 naming what is wrong', (body, message) => {
+    expect(() => parsePatchModel('iris', body)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_REQUEST',
+        message: expect.stringMatching(message),
+      }),
+    );
   });
 });

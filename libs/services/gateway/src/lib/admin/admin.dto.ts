@@ -8,6 +8,7 @@ import {
   MAX_PAGE_SIZE,
   MODEL_FORMATS,
   PortfolioError,
+  UpdateModelRequest,
   VersionNumber,
 } from '@portfolio/contracts';
 import { parseDuration, parseSize } from '@portfolio/config';
@@ -194,5 +195,55 @@ export function parseAuditQuery(query: Record<string, unknown>): {
     limit,
     ...(before !== undefined ? { before: Number(before) } : {}),
     ...(modelId !== undefined ? { model_id: modelId as string } : {}),
+  };
+}
+
+/** `PATCH /admin/models/{id}`: any of the settings `POST /admin/models` takes, not `id` or `format`. */
+export const PatchModelBody = CreateModelBody.omit({ id: true, format: true })
+  .partial()
+  .refine((b) => Object.keys(b).length > 0, {
+    message: 'give at least one setting to change',
+  });
+export type PatchModelBody = z.infer<typeof PatchModelBody>;
+
+/**
+ * The settings to change, as the registry takes them: sizes and durations parsed,
+ * `null` kept (it clears the setting), absent ones left out (they stay as they are).
+ */
+export function parsePatchModel(
+  id: string,
+  body: unknown,
+): Omit<UpdateModelRequest, 'actor'> {
+  const parsed = PatchModelBody.safeParse(body);
+  if (!parsed.success)
+    throw new PortfolioError('INVALID_REQUEST', describeIssues(parsed.error));
+  const b = parsed.data;
+  return {
+    id,
+    ...(b.description !== undefined ? { description: b.description } : {}),
+    ...(b.memory_estimate !== undefined
+      ? {
+          memory_estimate_bytes:
+            b.memory_estimate === null
+              ? null
+              : field('memory_estimate', () =>
+                  parseSize(b.memory_estimate as string | number),
+                ),
+        }
+      : {}),
+    ...(b.memory_estimate_authoritative !== undefined
+      ? { memory_estimate_authoritative: b.memory_estimate_authoritative }
+      : {}),
+    ...(b.preload !== undefined ? { preload: b.preload } : {}),
+    ...(b.pinned !== undefined ? { pinned: b.pinned } : {}),
+    ...(b.ttl !== undefined
+      ? {
+          ttl_ms:
+            b.ttl === null
+              ? null
+              : field('ttl', () => parseDuration(b.ttl as string | number)),
+        }
+      : {}),
+    ...(b.labels !== undefined ? { labels: b.labels } : {}),
   };
 }

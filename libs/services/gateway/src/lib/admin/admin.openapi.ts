@@ -31,6 +31,7 @@ import {
   CreateModelBody,
   DEFAULT_PAGE_SIZE,
   LoadBody,
+  PatchModelBody,
   SetAliasBody,
   UnloadBody,
 } from './admin.dto';
@@ -442,4 +443,29 @@ export const AuditDocs = () =>
       codes: ['INVALID_REQUEST'],
       when: 'a limit out of range, or a `before` or `model_id` that is not an id',
     }),
+  );
+
+export const PatchModelDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: "Change a model's settings",
+      description:
+        'Any of the settings `POST /admin/models` takes, except `id` and `format`; the others stay as they are. `null` clears `description`, `memory_estimate` and `ttl`. The cache follows at once (pinned, TTL, preload, memory estimate).',
+    }),
+    MODEL_ID_PARAM,
+    ApiBody({
+      schema: openApiSchema(PatchModelBody, 'input'),
+      examples: {
+        pin: { summary: 'Pin it, no TTL', value: { pinned: true, ttl: null } },
+      },
+    }),
+    ApiJson(200, 'The model record', MODEL_RECORD, MODEL_EXAMPLE),
+    ApiErrors(
+      {
+        status: 400,
+        codes: ['INVALID_REQUEST', 'INVALID_MODEL_ID'],
+        when: 'a bad id, an empty body, a key that is not a setting, or a value of the wrong type (the message names the field)',
+      },
+      NO_MODEL,
+    ),
   );

@@ -22,6 +22,7 @@ export const INVENTORY: Record<string, RouteAccess> = {
   'GET /admin/models': 'admin',
   'POST /admin/models': 'admin',
   'GET /admin/models/:modelId': 'admin',
+  'PATCH /admin/models/:modelId': 'admin',
   'GET /admin/models/:modelId/versions': 'admin',
   'POST /admin/models/:modelId/versions': 'admin',
   'GET /admin/models/:modelId/versions/:version': 'admin',
