@@ -71,6 +71,12 @@ export interface MessageBus {
   /** The largest payload one message may carry (NATS server's max_payload). */
   maxPayloadBytes(): number;
   isConnected(): boolean;
+  /**
+   * Calls `listener` each time the bus is connected again after losing its server:
+   * whatever was published meanwhile (events that invalidate caches, say) was missed.
+   * Returns a function that stops it. The in-process bus never loses anything.
+   */
+  onReconnect(listener: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -142,6 +142,11 @@ export class InProcessBus implements MessageBus {
     return !this.closed;
   }
 
+  /** Never called: nothing is ever missed in one process. */
+  onReconnect(): () => void {
+    return () => undefined;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.subscriptions.clear();

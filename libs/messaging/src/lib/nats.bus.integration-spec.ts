@@ -94,6 +94,25 @@ describe(`${NatsBus.name} while NATS is down`, () => {
     expect(caller.isConnected()).toBe(true);
   });
 
+  it('tells its reconnect listeners once NATS is back, and no longer those that stopped', async () => {
+    let told = 0;
+    let stoppedTold = 0;
+    caller.onReconnect(() => told++);
+    const stop = caller.onReconnect(() => stoppedTold++);
+    stop();
+
+    await nats.halt();
+    await disconnected(caller);
+    expect(told).toBe(0);
+    await nats.resume();
+    await eventually('the reconnect listener', () => (told > 0 ? true : null), {
+      timeoutMs: 15_000,
+    });
+
+    expect(told).toBe(1);
+    expect(stoppedTold).toBe(0);
+  });
+
   it('fails a request still waiting for its reply when the connection drops', async () => {
     let received!: () => void;
     const arrived = new Promise<void>((resolve) => (received = resolve));

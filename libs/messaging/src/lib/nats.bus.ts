@@ -35,6 +35,7 @@ export interface NatsBusOptions {
  * as well, so services may start before NATS does (compose, systemd).
  */
 export class NatsBus implements MessageBus {
+  private readonly reconnectListeners = new Set<() => void>();
   readonly kind = 'nats' as const;
   private readonly logger = new Logger('NatsBus');
   private connected = true;
@@ -149,6 +150,11 @@ export class NatsBus implements MessageBus {
     return this.nc.info?.max_payload ?? 1024 * 1024;
   }
 
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
   isConnected(): boolean {
     return this.connected && !this.nc.isClosed();
   }
@@ -231,6 +237,15 @@ export class NatsBus implements MessageBus {
       } else if (status.type === 'reconnect') {
         this.connected = true;
         this.logger.log(`reconnected to NATS (${String(status.data)})`);
+        for (const listener of [...this.reconnectListeners]) {
+          try {
+            listener();
+          } catch (e) {
+            this.logger.error(
+              `a reconnect listener failed: ${e instanceof Error ? e.message : String(e)}`,
+            );
+          }
+        }
       }
     }
   }

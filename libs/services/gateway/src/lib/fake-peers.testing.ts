@@ -428,7 +428,7 @@ export function sampleStatus(): ClusterStatus {
   };
 }
 
-function modelRecord(id: string): ModelRecord {
+export function modelRecord(id: string): ModelRecord {
   return {
     id,
     format: 'onnx',
@@ -444,7 +444,7 @@ function modelRecord(id: string): ModelRecord {
   };
 }
 
-function versionRecord(modelId: string, version: number): VersionRecord {
+export function versionRecord(modelId: string, version: number): VersionRecord {
   return {
     model_id: modelId,
     version,

@@ -35,7 +35,7 @@ export class KeyDirectory implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<ApiKeyRecord | null>>();
   private subscription: BusSubscription | null = null;
-  private sawDisconnected = false;
+  private stopReconnects: (() => void) | null = null;
 
   constructor(private readonly messaging: Messaging) {}
 
@@ -43,11 +43,17 @@ export class KeyDirectory implements OnApplicationBootstrap, OnModuleDestroy {
     this.subscription = this.messaging.on(ApiKeys.changed, (e) => {
       this.entries.delete(e.key_sha256);
     });
+    // A revocation published while the bus was away was missed: ask again for every key.
+    this.stopReconnects = this.messaging.bus.onReconnect(() =>
+      this.entries.clear(),
+    );
   }
 
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
     this.subscription = null;
+    this.stopReconnects?.();
+    this.stopReconnects = null;
   }
 
   /**
@@ -62,7 +68,6 @@ export class KeyDirectory implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** The valid key with this digest, or null. Concurrent lookups of one digest share a call. */
   async find(digest: string, nowMs = Date.now()): Promise<ApiKeyRecord | null> {
-    this.forgetAfterOutage();
     const cached = this.entries.get(digest);
     if (cached && cached.until > nowMs) return cached.key;
     const running = this.pending.get(digest);
@@ -80,14 +85,5 @@ export class KeyDirectory implements OnApplicationBootstrap, OnModuleDestroy {
       .finally(() => this.pending.delete(digest));
     this.pending.set(digest, lookup);
     return lookup;
-  }
-
-  private forgetAfterOutage(): void {
-    if (!this.messaging.bus.isConnected()) {
-      this.sawDisconnected = true;
-    } else if (this.sawDisconnected) {
-      this.sawDisconnected = false;
-      this.entries.clear();
-    }
   }
 }

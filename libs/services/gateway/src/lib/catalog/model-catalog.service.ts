@@ -32,6 +32,7 @@ export class ModelCatalogService
 {
   private readonly cache = new Map<string, Entry>();
   private subscription: BusSubscription | null = null;
+  private stopReconnects: (() => void) | null = null;
 
   constructor(private readonly messaging: Messaging) {}
 
@@ -39,10 +40,15 @@ export class ModelCatalogService
     this.subscription = this.messaging.on(Registry.modelChanged, (e) =>
       this.invalidate(e.model_id),
     );
+    // Changes announced while the bus was away were missed: read everything again.
+    this.stopReconnects = this.messaging.bus.onReconnect(() =>
+      this.cache.clear(),
+    );
   }
 
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
+    this.stopReconnects?.();
   }
 
   /**
