@@ -45,6 +45,7 @@ describe('standalone Portfolio', () => {
         '    path: ./configured.onnx',
         '    type: onnx',
         '    preload: true',
+        '    aliases: [production]',
         'gateway:',
         '  host: 127.0.0.1',
         `  port: ${port}`,
@@ -171,7 +172,41 @@ describe('standalone Portfolio', () => {
       x: new ort.Tensor('float32', Float32Array.from(rows.flat()), [1, 2]),
     });
     expectClose(res.body.outputs.y.flat(), direct['y'].data as Float32Array);
+    // The alias the file names was set once, by the configuration, not again at restart.
+    expect(
+      (await http(`${url}/v1/models/configured/metadata`)).body,
+    ).toMatchObject({ aliases: { production: 1 } });
+    expect(await configAliasMoves()).toEqual([1]);
   });
+
+  it('registers a changed model file as a new version and moves the alias the file names to it', async () => {
+    writeFileSync(
+      configuredPath,
+      buildMlpModel({ inputSize: 2, hidden: [4], outputSize: 2, seed: 4 }),
+    );
+    expect(await app.stop()).toBe(0);
+    await app.start();
+
+    const meta = await http<{
+      versions: { version: number }[];
+      aliases: Record<string, number>;
+      default_version: number;
+    }>(`${url}/v1/models/configured/metadata`);
+    expect(meta.body.versions.map((v) => v.version)).toEqual([1, 2]);
+    expect(meta.body.aliases).toEqual({ production: 2 });
+    expect(meta.body.default_version).toBe(2);
+    expect(await configAliasMoves()).toEqual([2, 1]);
+  });
+
+  /** The versions the configuration pointed `production` of `configured` at, newest first. */
+  async function configAliasMoves(): Promise<number[]> {
+    const audit = await http<{
+      entries: { action: string; actor: string; version: number }[];
+    }>(`${url}/admin/audit?model_id=configured`);
+    return audit.body.entries
+      .filter((e) => e.action === 'alias.set' && e.actor === 'config')
+      .map((e) => e.version);
+  }
 
   it('runs the example iris model from the repository as npm start does', async () => {
     const port = await freePort();

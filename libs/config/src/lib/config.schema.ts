@@ -15,6 +15,7 @@ import {
   parseBooleanValue,
   parsePositiveNumberValue,
   parseChoiceValue,
+  parseAliasListValue,
   parseDurationValue,
   parseIntegerValue,
   parseNatsUrlValue,
@@ -123,6 +124,7 @@ export const modelSchema = section(
     pinned: optional(parseBooleanValue),
     ttl: optional(nullable(duration)),
     description: optional(nullable(anyText)),
+    aliases: optional(parseAliasListValue),
   },
   'a mapping with at least path and type',
 );

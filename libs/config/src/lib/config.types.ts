@@ -23,6 +23,11 @@ export interface ConfiguredModel {
   readonly pinned: boolean;
   readonly ttlMs: number | null;
   readonly description: string | null;
+  /**
+   * Aliases that point at the file's version: set at start (moved to the new version
+   * when the file changed); others are left alone.
+   */
+  readonly aliases: readonly string[];
 }
 
 export interface CacheConfig {

@@ -211,7 +211,7 @@ describe('unknown keys', () => {
         ['m'],
       ),
     ).toBe(
-      'unknown key (known keys: path, type, memory_estimate, memory_estimate_authoritative, preload, pinned, ttl, description)',
+      'unknown key (known keys: path, type, memory_estimate, memory_estimate_authoritative, preload, pinned, ttl, description, aliases)',
     );
   });
 
@@ -501,6 +501,16 @@ describe('models', () => {
       '    description: [a]\n',
       'models.iris.description',
       'expected a string, got a list',
+    ],
+    [
+      '    aliases: production\n',
+      'models.iris.aliases',
+      'expected a list of alias names such as [production], got "production"',
+    ],
+    [
+      '    aliases: [Prod]\n',
+      'models.iris.aliases',
+      'alias names are 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit; got "Prod"',
     ],
   ])('refuses %p', (extra, key, detail) => {
     expect(

@@ -141,6 +141,7 @@ models:
     pinned: false
     ttl: 1h
     description: "Iris classifier"
+    aliases: [production, staging, production]
   bert.base-v2:
     path: models/bert
     type: huggingface
@@ -214,6 +215,7 @@ log:
           pinned: false,
           ttlMs: 3_600_000,
           description: 'Iris classifier',
+          aliases: ['production', 'staging'],
         },
         {
           id: 'bert.base-v2',
@@ -225,6 +227,7 @@ log:
           pinned: false,
           ttlMs: null,
           description: null,
+          aliases: [],
         },
       ],
       cache: {

@@ -153,6 +153,7 @@ function resolveModels(
       pinned: model.pinned ?? false,
       ttlMs: model.ttl ?? null,
       description: model.description ?? null,
+      aliases: model.aliases ?? [],
     };
   });
 }

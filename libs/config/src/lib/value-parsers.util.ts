@@ -223,3 +223,17 @@ export function parseStorageDriverValue<T extends string>(
     );
   fail(`unknown storage driver ${describeValue(value)}; ${only}`);
 }
+
+/** A list of alias names (`[production]`), each as the registry takes it. */
+export function parseAliasListValue(value: unknown): string[] {
+  if (!Array.isArray(value))
+    fail(
+      `expected a list of alias names such as [production], got ${describeValue(value)}`,
+    );
+  for (const name of value)
+    if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name))
+      fail(
+        `alias names are 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit; got ${describeValue(name)}`,
+      );
+  return [...new Set(value as string[])];
+}

@@ -54,7 +54,13 @@ describe(`${ModelCatalogService.name} across a NATS outage`, () => {
     (await catalog.resolve('m')).version.version;
 
   it('keeps its view while nothing is announced, and reads it again after a reconnect', async () => {
-    expect(await defaultVersion()).toBe(1);
+    // The registry's subscription reaches the server asynchronously: until it has, the
+    // request finds no responder (and nothing is cached).
+    expect(
+      await eventually('the registry serving', () =>
+        defaultVersion().catch(() => null),
+      ),
+    ).toBe(1);
     // Changed with no event reaching the gateway (as if announced while it was away).
     current = 2;
     expect(await defaultVersion()).toBe(1);

@@ -12,6 +12,7 @@ import { isPortfolioError, Registry } from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
 
 import { ModelAdminService } from '../admin/model-admin.service';
+import { ModelCatalogService } from '../catalog/model-catalog.service';
 import type { ConfiguredModel } from '@portfolio/config';
 
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
@@ -43,6 +44,7 @@ export class ConfiguredModelsSync
   constructor(
     private readonly messaging: Messaging,
     private readonly admin: ModelAdminService,
+    private readonly catalog: ModelCatalogService,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
   ) {}
 
@@ -90,26 +92,43 @@ export class ConfiguredModelsSync
       actor: CONFIG_ACTOR,
     });
     const sha256 = await fileSha256(model.path);
-    const { versions } = await this.messaging.call(Registry.getModel, {
-      id: model.id,
-    });
+    const { versions, aliases = {} } = await this.messaging.call(
+      Registry.getModel,
+      { id: model.id },
+    );
     const existing = versions.find(
       (v) => v.sha256 === sha256 && v.status === 'ready',
     );
+    let version: number;
     if (existing) {
       this.logger.log(
         `${model.id}: ${model.path} is already version ${existing.version}`,
       );
-      return;
+      version = existing.version;
+    } else {
+      const res = await this.admin.uploadVersion(
+        model.id,
+        createReadStream(model.path),
+        { reuseIfSameSha256: true, actor: CONFIG_ACTOR },
+      );
+      version = res.version.version;
+      this.logger.log(
+        `${model.id}: registered ${model.path} as version ${version}${created ? ' (new model)' : ''}`,
+      );
     }
-    const res = await this.admin.uploadVersion(
-      model.id,
-      createReadStream(model.path),
-      { reuseIfSameSha256: true, actor: CONFIG_ACTOR },
-    );
-    this.logger.log(
-      `${model.id}: registered ${model.path} as version ${res.version.version}${created ? ' (new model)' : ''}`,
-    );
+    // Only the aliases the file names, and only where they point elsewhere: a restart
+    // with nothing changed writes nothing.
+    for (const alias of model.aliases) {
+      if (Object.hasOwn(aliases, alias) && aliases[alias] === version) continue;
+      await this.messaging.call(Registry.setAlias, {
+        model_id: model.id,
+        alias,
+        version,
+        actor: CONFIG_ACTOR,
+      });
+      this.catalog.invalidate(model.id);
+      this.logger.log(`${model.id}: alias ${alias} -> version ${version}`);
+    }
   }
 }
 
