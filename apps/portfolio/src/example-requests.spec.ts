@@ -18,6 +18,7 @@ describe(exampleRequests.name, () => {
     pinned: false,
     ttlMs: null,
     description: null,
+    aliases: [],
   });
 
   it('prints a prediction with the inputs of samples.json beside the model', () => {
