@@ -651,13 +651,13 @@ export class WorkerPool {
       if (!next) return;
       const { queue, copy } = next;
       const key = queue.jobs[0].key;
-      const jobs = this.takeRuns(queue);
+      const { jobs, rows } = this.takeRuns(queue);
       if (queue.blockedSince !== null) {
         this.statsFor(key).copyWaitMs += performance.now() - queue.blockedSince;
         queue.blockedSince = null;
       }
       if (queue.jobs.length === 0) this.queues.delete(key);
-      this.start(jobs, copy);
+      this.start(jobs, rows, copy);
     }
   }
 
@@ -683,16 +683,18 @@ export class WorkerPool {
   /**
    * The oldest run of a queue and, when its model's runs are merged, the runs behind it
    * that can join it (same merge key, all rows fitting in the policy's maxBatch), in
-   * order; they leave the queue.
+   * order, with the rows each brings (a run on its own: its batch); they leave the queue.
    */
-  private takeRuns(queue: Queue): Job[] {
+  private takeRuns(queue: Queue): { jobs: Job[]; rows: number[] } {
     const head = queue.jobs.shift() as Job;
     const policy = this.policies.get(head.key);
-    if (!policy || head.alone || queue.jobs.length === 0) return [head];
+    const alone = { jobs: [head], rows: [head.batch] };
+    if (!policy || head.alone || queue.jobs.length === 0) return alone;
     const headRows = rowsOf(head.inputs);
-    if (headRows === null || headRows >= policy.maxBatch) return [head];
+    if (headRows === null || headRows >= policy.maxBatch) return alone;
     head.mergeKey ??= mergeKey(head.inputs, head.outputs);
     const taken = [head];
+    const takenRows = [headRows];
     const kept: Job[] = [];
     let rows = headRows;
     let i = 0;
@@ -704,6 +706,7 @@ export class WorkerPool {
         job.mergeKey ??= mergeKey(job.inputs, job.outputs);
         if (job.mergeKey === head.mergeKey) {
           taken.push(job);
+          takenRows.push(jobRows);
           rows += jobRows;
           continue;
         }
@@ -713,10 +716,11 @@ export class WorkerPool {
     if (taken.length > 1)
       queue.jobs =
         i < queue.jobs.length ? kept.concat(queue.jobs.slice(i)) : kept;
-    return taken;
+    return taken.length > 1 ? { jobs: taken, rows: takenRows } : alone;
   }
 
-  private start(jobs: Job[], copy: Copy): void {
+  /** `rows`: what each of `jobs` brings to the run (see takeRuns). */
+  private start(jobs: Job[], rows: number[], copy: Copy): void {
     this.slotsFree--;
     const host = copy.host;
     host.busy = true;
@@ -724,9 +728,7 @@ export class WorkerPool {
     const stats = this.statsFor(key);
     const began = performance.now();
     this.running.set(key, (this.running.get(key) ?? 0) + 1);
-    const rows = jobs.map((j) => rowsOf(j.inputs) ?? j.batch);
-    const batch =
-      jobs.length === 1 ? jobs[0].batch : rows.reduce((a, b) => a + b, 0);
+    const batch = rows.reduce((a, b) => a + b, 0);
     // A run at a batch larger than any this copy ran may grow its arena; measured when
     // nothing else changes the process's memory meanwhile (not even another such run).
     const larger = batch > copy.maxBatch;
