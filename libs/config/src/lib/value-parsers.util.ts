@@ -1,3 +1,5 @@
+import { isAliasName } from '@portfolio/contracts';
+
 import { describeValue } from './describe-value.util';
 import { parseDuration } from './duration.util';
 import { parseSize } from './size.util';
@@ -231,7 +233,7 @@ export function parseAliasListValue(value: unknown): string[] {
       `expected a list of alias names such as [production], got ${describeValue(value)}`,
     );
   for (const name of value)
-    if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name))
+    if (!isAliasName(name))
       fail(
         `alias names are 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit; got ${describeValue(name)}`,
       );

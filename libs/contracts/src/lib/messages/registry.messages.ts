@@ -110,6 +110,17 @@ export type CreateModelResponse = z.infer<typeof CreateModelResponse>;
 export const AliasMapSchema = z.record(AliasName, VersionNumber);
 export type AliasMap = z.infer<typeof AliasMapSchema>;
 
+/**
+ * The version `alias` points at, or undefined. Own entries only: an alias is a name, and
+ * one named like an Object property (`constructor`) must not find the prototype's.
+ */
+export function aliasTarget(
+  aliases: Readonly<AliasMap>,
+  alias: string,
+): number | undefined {
+  return Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
+}
+
 /** Changes the settings given (`null` clears a nullable one); MODEL_NOT_FOUND when absent. */
 export const UpdateModelRequest = z.object({
   id: ModelId,

@@ -1,4 +1,5 @@
 import {
+  aliasTarget,
   AdminLoadRequest,
   AdminLoadResponse,
   AdminUnloadRequest,
@@ -68,16 +69,17 @@ export class FakeRegistry {
       messaging.serve(Registry.resolveVersion, (req) => {
         const versions = this.versionsOf(this.known(req.model_id));
         const aliases = this.aliasesOf(req.model_id);
-        const pointsAt = (alias: string) =>
-          Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
-        if (req.alias !== undefined && pointsAt(req.alias) === undefined)
+        if (
+          req.alias !== undefined &&
+          aliasTarget(aliases, req.alias) === undefined
+        )
           throw new PortfolioError(
             'ALIAS_NOT_FOUND',
             `model "${req.model_id}" has no alias "${req.alias}"`,
           );
         const wanted =
           req.version ??
-          pointsAt(req.alias ?? DEFAULT_ALIAS) ??
+          aliasTarget(aliases, req.alias ?? DEFAULT_ALIAS) ??
           versions.length;
         if (!versions.includes(wanted))
           throw new PortfolioError(
@@ -104,9 +106,7 @@ export class FakeRegistry {
             `model "${req.model_id}" has no version ${req.version}`,
           );
         const aliases = this.aliasesOf(req.model_id);
-        const previous = Object.hasOwn(aliases, req.alias)
-          ? aliases[req.alias]
-          : null;
+        const previous = aliasTarget(aliases, req.alias) ?? null;
         this.aliases.set(req.model_id, {
           ...aliases,
           [req.alias]: req.version,
@@ -124,9 +124,7 @@ export class FakeRegistry {
       }),
       messaging.serve(Registry.deleteAlias, (req) => {
         const rest = { ...this.aliasesOf(this.known(req.model_id)) };
-        const version = Object.hasOwn(rest, req.alias)
-          ? rest[req.alias]
-          : undefined;
+        const version = aliasTarget(rest, req.alias);
         if (version === undefined)
           throw new PortfolioError(
             'ALIAS_NOT_FOUND',

@@ -3,6 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 
 import {
   AliasMap,
+  aliasTarget,
   CreateModelRequest,
   CreateModelResponse,
   CreateVersionRequest,
@@ -315,14 +316,12 @@ export class ModelRegistryService {
       const model = await manager.findOneBy(ModelEntity, { id: req.model_id });
       if (!model) throw modelNotFound(req.model_id);
       const aliases = await this.aliasesOf(manager, req.model_id);
-      // Own properties only: an alias named like an Object method is just a name.
-      const pointsAt = (alias: string) =>
-        Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
       let number = req.version;
       if (req.alias !== undefined) {
-        number = pointsAt(req.alias);
+        number = aliasTarget(aliases, req.alias);
         if (number === undefined) throw aliasNotFound(req.model_id, req.alias);
-      } else if (number === undefined) number = pointsAt(DEFAULT_ALIAS);
+      } else if (number === undefined)
+        number = aliasTarget(aliases, DEFAULT_ALIAS);
       const version =
         number !== undefined
           ? await manager.findOneBy(ModelVersionEntity, {

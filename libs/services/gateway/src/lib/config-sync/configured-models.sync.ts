@@ -8,7 +8,7 @@ import {
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 
-import { isPortfolioError, Registry } from '@portfolio/contracts';
+import { aliasTarget, isPortfolioError, Registry } from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
 
 import { ModelAdminService } from '../admin/model-admin.service';
@@ -119,7 +119,7 @@ export class ConfiguredModelsSync
     // Only the aliases the file names, and only where they point elsewhere: a restart
     // with nothing changed writes nothing.
     for (const alias of model.aliases) {
-      if (Object.hasOwn(aliases, alias) && aliases[alias] === version) continue;
+      if (aliasTarget(aliases, alias) === version) continue;
       await this.messaging.call(Registry.setAlias, {
         model_id: model.id,
         alias,

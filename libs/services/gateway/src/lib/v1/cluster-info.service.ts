@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import {
+  aliasTarget,
   CacheManager,
   ClusterStatus,
   isPortfolioError,
@@ -157,9 +158,8 @@ export class ClusterInfoService {
     // the highest ready version.
     const ready = versions.filter((v) => v.status === 'ready');
     const current =
-      (Object.hasOwn(aliases, DEFAULT_ALIAS)
-        ? versions.find((v) => v.version === aliases[DEFAULT_ALIAS])
-        : undefined) ?? (ready.length ? ready[ready.length - 1] : null);
+      versions.find((v) => v.version === aliasTarget(aliases, DEFAULT_ALIAS)) ??
+      (ready.length ? ready[ready.length - 1] : null);
     const cluster: ClusterStatus | null = await this.messaging
       .call(CacheManager.status, {}, { timeoutMs: PING_TIMEOUT_MS })
       .catch(() => null);

@@ -10,6 +10,7 @@ import {
 import { z } from 'zod';
 
 import {
+  ALIAS_PATTERN,
   ClusterStatus,
   DatatypeSchema,
   ModelRecordSchema,
@@ -176,7 +177,7 @@ export const PredictDocs = () =>
       required: false,
       description:
         'A version by its alias (not with version): 404 `ALIAS_NOT_FOUND` when the model has no such alias.',
-      schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' },
+      schema: { type: 'string', pattern: ALIAS_PATTERN.source },
     }),
     ApiQuery({
       name: 'outputs',
