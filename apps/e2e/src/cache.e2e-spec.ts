@@ -280,16 +280,22 @@ describe('the model cache', () => {
               );
           }),
         );
+        // Where the workload left both runtimes at or under their soft limits, nothing
+        // is there to unload: having every model loaded at once (77 MB against two soft
+        // limits of 33.6 MiB) puts one over for certain.
+        const soft = (st: Status) =>
+          st.models.some((m) => (m.evictions_by_reason['soft_limit'] ?? 0) > 0);
+        if (!soft(await status(cluster.url)))
+          for (const m of models)
+            await http(`${cluster.url}/admin/models/${m.id}/load`, {
+              json: {},
+            });
         // Background unloading happens between requests: give it a moment to finish.
         s = await eventually(
           'a soft-limit unload',
           async () => {
             const st = await status(cluster.url);
-            return st.models.some(
-              (m) => (m.evictions_by_reason['soft_limit'] ?? 0) > 0,
-            )
-              ? st
-              : null;
+            return soft(st) ? st : null;
           },
           15_000,
         );
