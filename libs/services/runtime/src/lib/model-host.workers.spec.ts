@@ -113,10 +113,12 @@ describe(`${ModelHostService.name} workers`, () => {
       name: 'model',
     });
   });
-  afterAll(async () => {
-    await Promise.all(hosts.map(closeHost));
-    rmSync(root, { recursive: true, force: true });
+  // Each test's hosts end with it: measurements read the process's RSS, which a
+  // host left running (its spare thread ending, a copy dropped) would move.
+  afterEach(async () => {
+    await Promise.all(hosts.splice(0).map(closeHost));
   });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('answers hits on a small model while a big model loads, and while it unloads', async () => {
     const sut = makeHost();
