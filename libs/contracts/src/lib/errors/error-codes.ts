@@ -22,6 +22,10 @@ export const ERROR_CODES = [
   'KEY_NOT_FOUND',
   // 409
   'MODEL_EXISTS',
+  /** An alias points at the version, or it is loaded: deleting it needs `force`. */
+  'VERSION_IN_USE',
+  /** A version of the model is loaded: deleting it needs `force`. */
+  'MODEL_IN_USE',
   // 413
   'PAYLOAD_TOO_LARGE',
   // 429: over the key's rate limit (Retry-After says when to come back)

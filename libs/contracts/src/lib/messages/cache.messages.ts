@@ -134,6 +134,8 @@ export type AdminLoadResponse = z.infer<typeof AdminLoadResponse>;
 export const AdminUnloadRequest = z.object({
   model_id: ModelId,
   version: VersionNumber.optional(),
+  /** Why, for the eviction counts and logs: `deleted` when it is being deleted. */
+  reason: z.enum(['admin', 'deleted']).optional(),
 });
 export type AdminUnloadRequest = z.infer<typeof AdminUnloadRequest>;
 export const AdminUnloadResponse = z.object({

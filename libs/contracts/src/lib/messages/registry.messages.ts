@@ -39,7 +39,12 @@ export const ModelRecordSchema = z.object({
 });
 export type ModelRecord = z.infer<typeof ModelRecordSchema>;
 
-export const VERSION_STATUSES = ['ready', 'failed'] as const;
+/**
+ * `ready`: servable, and the default when it is the newest ready one. `deprecated`: still
+ * served when asked for by number, never chosen by default nor by a moved alias.
+ */
+export const VERSION_STATUSES = ['ready', 'failed', 'deprecated'] as const;
+export type VersionStatus = (typeof VERSION_STATUSES)[number];
 
 /**
  * The latest memory measurement of one version, taken by a runtime when it loaded it
@@ -248,6 +253,57 @@ export const DeleteAliasResponse = z.object({
 });
 export type DeleteAliasResponse = z.infer<typeof DeleteAliasResponse>;
 
+/**
+ * Deletes a version and its measurements; its artifact stays until garbage collection.
+ * VERSION_IN_USE while an alias points at it, unless `force` (which deletes those
+ * aliases too). Whether it is loaded somewhere is the caller's to check: the registry
+ * does not know. Numbers are never reused: the next upload gets a new one.
+ */
+export const DeleteVersionRequest = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  force: z.boolean().optional(),
+  actor: z.string().max(200).optional(),
+});
+export type DeleteVersionRequest = z.infer<typeof DeleteVersionRequest>;
+export const DeleteVersionResponse = z.object({
+  version: VersionRecordSchema,
+  /** The aliases that pointed at it and were deleted with it (`force`). */
+  aliases_deleted: z.array(AliasName),
+});
+export type DeleteVersionResponse = z.infer<typeof DeleteVersionResponse>;
+
+/** Deletes a model with its versions and aliases; the audit log keeps its history. */
+export const DeleteModelRequest = z.object({
+  id: ModelId,
+  actor: z.string().max(200).optional(),
+});
+export type DeleteModelRequest = z.infer<typeof DeleteModelRequest>;
+export const DeleteModelResponse = z.object({
+  model: ModelRecordSchema,
+  versions: z.array(VersionNumber),
+  aliases: AliasMapSchema,
+});
+export type DeleteModelResponse = z.infer<typeof DeleteModelResponse>;
+
+/**
+ * Deprecates a ready version (`deprecated`) or restores it (`ready`). VERSION_IN_USE
+ * when deprecating a version an alias points at; INVALID_REQUEST for a failed version.
+ */
+export const UpdateVersionRequest = z.object({
+  model_id: ModelId,
+  version: VersionNumber,
+  status: z.enum(['ready', 'deprecated']),
+  actor: z.string().max(200).optional(),
+});
+export type UpdateVersionRequest = z.infer<typeof UpdateVersionRequest>;
+export const UpdateVersionResponse = z.object({
+  version: VersionRecordSchema,
+  /** False: it had that status already, nothing was written. */
+  changed: z.boolean(),
+});
+export type UpdateVersionResponse = z.infer<typeof UpdateVersionResponse>;
+
 export const ModelChangedEvent = z.object({
   model_id: ModelId,
   change: z.enum([
@@ -257,6 +313,8 @@ export const ModelChangedEvent = z.object({
     'deleted',
     'alias_set',
     'alias_deleted',
+    'version_updated',
+    'version_deleted',
   ]),
   version: VersionNumber.optional(),
   alias: AliasName.optional(),
@@ -288,7 +346,10 @@ export type VersionMeasuredEvent = z.infer<typeof VersionMeasuredEvent>;
 export const AUDIT_ACTIONS = [
   'model.create',
   'model.update',
+  'model.delete',
   'version.create',
+  'version.update',
+  'version.delete',
   'alias.set',
   'alias.delete',
   'key.create',
@@ -360,6 +421,24 @@ export const Registry = {
     QUEUE,
     ResolveVersionRequest,
     ResolveVersionResponse,
+  ),
+  deleteModel: serviceRpc(
+    'registry.model.delete.v1',
+    QUEUE,
+    DeleteModelRequest,
+    DeleteModelResponse,
+  ),
+  updateVersion: serviceRpc(
+    'registry.version.update.v1',
+    QUEUE,
+    UpdateVersionRequest,
+    UpdateVersionResponse,
+  ),
+  deleteVersion: serviceRpc(
+    'registry.version.delete.v1',
+    QUEUE,
+    DeleteVersionRequest,
+    DeleteVersionResponse,
   ),
   setAlias: serviceRpc(
     'registry.alias.set.v1',

@@ -86,6 +86,7 @@ export const EVICTION_REASONS = [
   'hot_copy',
   'admin',
   'rss_guard',
+  'deleted',
 ] as const;
 export type EvictionReason = (typeof EVICTION_REASONS)[number];
 

@@ -199,6 +199,10 @@ export class CacheManagerService
     );
     this.subscription = this.messaging.on(Registry.modelChanged, (e) => {
       void this.directory.refresh(e.model_id);
+      // What the registry no longer has must not keep serving (a request may have
+      // loaded it again between the admin's unload and the deletion).
+      if (e.change === 'deleted' || e.change === 'version_deleted')
+        void this.unloadAll(e.model_id, e.version, 'deleted');
     });
     this.timers = [
       setInterval(() => this.expireRuntimes(), tick),
@@ -310,12 +314,20 @@ export class CacheManagerService
   }
 
   /** An operator's unload of every copy (of one version, or of all): waits for requests in flight. */
-  async adminUnload(req: AdminUnloadRequest): Promise<AdminUnloadResponse> {
+  adminUnload(req: AdminUnloadRequest): Promise<AdminUnloadResponse> {
+    return this.unloadAll(req.model_id, req.version, req.reason ?? 'admin');
+  }
+
+  private async unloadAll(
+    modelId: string,
+    version: number | undefined,
+    reason: EvictionReason,
+  ): Promise<AdminUnloadResponse> {
     const targets: { nodeId: string; k: string; version: number }[] = [];
     for (const { nodeId, report } of this.view.modelReports())
       if (
-        report.model_id === req.model_id &&
-        (req.version === undefined || report.version === req.version) &&
+        report.model_id === modelId &&
+        (version === undefined || report.version === version) &&
         report.state === 'loaded'
       )
         targets.push({
@@ -324,10 +336,10 @@ export class CacheManagerService
           version: report.version,
         });
     const freed = await Promise.all(
-      targets.map((t) => this.unloadOne(t.nodeId, t.k, 'admin')),
+      targets.map((t) => this.unloadOne(t.nodeId, t.k, reason)),
     );
     return {
-      model_id: req.model_id,
+      model_id: modelId,
       unloaded: targets
         .map((t, i) => ({
           node_id: t.nodeId,

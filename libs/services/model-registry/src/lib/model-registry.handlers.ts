@@ -59,6 +59,30 @@ export class ModelRegistryHandlers
         }
         return res;
       }),
+      m.serve(Registry.updateVersion, async (req) => {
+        const res = await this.registry.updateVersion(req);
+        if (res.changed)
+          this.changed({
+            model_id: req.model_id,
+            change: 'version_updated',
+            version: req.version,
+          });
+        return res;
+      }),
+      m.serve(Registry.deleteVersion, async (req) => {
+        const res = await this.registry.deleteVersion(req);
+        this.changed({
+          model_id: req.model_id,
+          change: 'version_deleted',
+          version: req.version,
+        });
+        return res;
+      }),
+      m.serve(Registry.deleteModel, async (req) => {
+        const res = await this.registry.deleteModel(req);
+        this.changed({ model_id: req.id, change: 'deleted' });
+        return res;
+      }),
       m.serve(Registry.resolveVersion, (req) =>
         this.registry.resolveVersion(req),
       ),

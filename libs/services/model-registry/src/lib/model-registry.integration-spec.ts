@@ -760,6 +760,228 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
     });
   });
 
+  describe('deleting and deprecating', () => {
+    const resolved = (model_id: string, req: { version?: number } = {}) =>
+      m
+        .call(Registry.resolveVersion, { model_id, ...req })
+        .then((r) => r.version);
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (e: { code?: string }) => e.code,
+      );
+
+    it('deprecates a ready version: no longer the default, never an alias target, still served by number', async () => {
+      await m.call(Registry.createModel, { id: 'deprecating', format: 'onnx' });
+      for (const n of [1, 2]) await version(m, 'deprecating', 200 + n);
+
+      const res = await m.call(Registry.updateVersion, {
+        model_id: 'deprecating',
+        version: 2,
+        status: 'deprecated',
+        actor: 'ops',
+      });
+      expect(res).toMatchObject({
+        changed: true,
+        version: { version: 2, status: 'deprecated' },
+      });
+      expect((await resolved('deprecating')).version).toBe(1);
+      expect((await resolved('deprecating', { version: 2 })).status).toBe(
+        'deprecated',
+      );
+      expect(
+        await code(
+          m.call(Registry.setAlias, {
+            model_id: 'deprecating',
+            alias: 'production',
+            version: 2,
+          }),
+        ),
+      ).toBe('INVALID_REQUEST');
+      // Once more: nothing to write.
+      const again = await m.call(Registry.updateVersion, {
+        model_id: 'deprecating',
+        version: 2,
+        status: 'deprecated',
+      });
+      expect(again.changed).toBe(false);
+
+      const restored = await m.call(Registry.updateVersion, {
+        model_id: 'deprecating',
+        version: 2,
+        status: 'ready',
+      });
+      expect(restored.version.status).toBe('ready');
+      expect((await resolved('deprecating')).version).toBe(2);
+      const log = await m.call(Registry.listAudit, {
+        limit: 10,
+        model_id: 'deprecating',
+      });
+      expect(
+        log.entries
+          .filter((e) => e.action === 'version.update')
+          .map((e) => [e.actor, e.details['status']]),
+      ).toEqual([
+        [null, 'ready'],
+        ['ops', 'deprecated'],
+      ]);
+    });
+
+    it('refuses to deprecate a version an alias points at, or one that does not exist', async () => {
+      await m.call(Registry.setAlias, {
+        model_id: 'deprecating',
+        alias: 'production',
+        version: 1,
+      });
+      const refused = m.call(Registry.updateVersion, {
+        model_id: 'deprecating',
+        version: 1,
+        status: 'deprecated',
+      });
+      await expect(refused).rejects.toMatchObject({
+        code: 'VERSION_IN_USE',
+        details: { aliases: ['production'] },
+      });
+      await expect(refused).rejects.toThrow(/alias "production" points/);
+      expect(
+        await code(
+          m.call(Registry.updateVersion, {
+            model_id: 'deprecating',
+            version: 9,
+            status: 'deprecated',
+          }),
+        ),
+      ).toBe('VERSION_NOT_FOUND');
+      expect((await resolved('deprecating', { version: 1 })).status).toBe(
+        'ready',
+      );
+    });
+
+    it('deletes a version, refusing while an alias points at it unless forced, and never reuses its number', async () => {
+      await m.call(Registry.createModel, { id: 'deleting', format: 'onnx' });
+      for (const n of [1, 2, 3]) await version(m, 'deleting', 300 + n);
+      await m.call(Registry.setAlias, {
+        model_id: 'deleting',
+        alias: 'staging',
+        version: 3,
+      });
+      const events: unknown[] = [];
+      const sub = m.on(Registry.modelChanged, (e) => {
+        if (e.model_id === 'deleting') events.push(e);
+      });
+      try {
+        await expect(
+          m.call(Registry.deleteVersion, { model_id: 'deleting', version: 3 }),
+        ).rejects.toMatchObject({ code: 'VERSION_IN_USE' });
+        expect((await resolved('deleting', { version: 3 })).version).toBe(3);
+
+        const forced = await m.call(Registry.deleteVersion, {
+          model_id: 'deleting',
+          version: 3,
+          force: true,
+          actor: 'ops',
+        });
+        expect(forced).toMatchObject({
+          version: { version: 3, sha256: sha(303) },
+          aliases_deleted: ['staging'],
+        });
+        expect(await code(resolved('deleting', { version: 3 }))).toBe(
+          'VERSION_NOT_FOUND',
+        );
+        expect(
+          await code(
+            m.call(Registry.resolveVersion, {
+              model_id: 'deleting',
+              alias: 'staging',
+            }),
+          ),
+        ).toBe('ALIAS_NOT_FOUND');
+        await m.call(Registry.deleteVersion, {
+          model_id: 'deleting',
+          version: 1,
+        });
+        // The highest number was deleted: the next upload still gets a new one.
+        const next = await version(m, 'deleting', 304);
+        expect(next.version.version).toBe(4);
+        const { versions } = await m.call(Registry.getModel, {
+          id: 'deleting',
+        });
+        expect(versions.map((v) => v.version)).toEqual([2, 4]);
+        expect(
+          await code(
+            m.call(Registry.deleteVersion, {
+              model_id: 'deleting',
+              version: 3,
+            }),
+          ),
+        ).toBe('VERSION_NOT_FOUND');
+        await until('the deletions announced', async () =>
+          events.length >= 3 ? events : null,
+        );
+        expect(events).toContainEqual({
+          model_id: 'deleting',
+          change: 'version_deleted',
+          version: 3,
+        });
+        const log = await m.call(Registry.listAudit, {
+          limit: 10,
+          model_id: 'deleting',
+        });
+        expect(
+          log.entries.find((e) => e.action === 'version.delete'),
+        ).toMatchObject({
+          version: 1,
+          details: { sha256: sha(301), aliases_deleted: [] },
+        });
+      } finally {
+        sub.unsubscribe();
+      }
+    });
+
+    it('deletes a model with its versions, aliases and measurements; the id can be registered again', async () => {
+      await m.call(Registry.createModel, { id: 'doomed', format: 'onnx' });
+      for (const n of [1, 2]) await version(m, 'doomed', 400 + n);
+      await m.call(Registry.setAlias, {
+        model_id: 'doomed',
+        alias: 'production',
+        version: 2,
+      });
+      const deleted = await m.call(Registry.deleteModel, {
+        id: 'doomed',
+        actor: 'ops',
+      });
+      expect(deleted).toMatchObject({
+        model: { id: 'doomed' },
+        versions: [1, 2],
+        aliases: { production: 2 },
+      });
+      expect(await code(m.call(Registry.getModel, { id: 'doomed' }))).toBe(
+        'MODEL_NOT_FOUND',
+      );
+      expect(await code(m.call(Registry.deleteModel, { id: 'doomed' }))).toBe(
+        'MODEL_NOT_FOUND',
+      );
+      const ds = app.get(DataSource);
+      const left: unknown[] = await ds.query(
+        `SELECT 1 FROM model_versions WHERE model_id = 'doomed'
+         UNION ALL SELECT 1 FROM model_aliases WHERE model_id = 'doomed'`,
+      );
+      expect(left).toEqual([]);
+      // Its history stays in the audit log.
+      const log = await m.call(Registry.listAudit, {
+        limit: 10,
+        model_id: 'doomed',
+      });
+      expect(log.entries[0]).toMatchObject({
+        action: 'model.delete',
+        actor: 'ops',
+        details: { versions: [1, 2] },
+      });
+      await m.call(Registry.createModel, { id: 'doomed', format: 'onnx' });
+      expect((await version(m, 'doomed', 403)).version.version).toBe(1);
+    });
+  });
+
   describe('API keys', () => {
     const hash = (n: number) => (0xa000 + n).toString(16).padStart(64, '0');
 
@@ -878,13 +1100,10 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
     const migrations = await app
       .get(DataSource)
       .query('SELECT name FROM migrations ORDER BY id');
-    expect(migrations).toEqual([
-      { name: 'InitialSchema1764201600000' },
-      { name: 'MemoryMeasurements1796169600000' },
-      { name: 'ApiKeys1796256000000' },
-      { name: 'Aliases1796342400000' },
-      { name: 'AuditLog1796428800000' },
-    ]);
+    // Each once, in order.
+    expect(migrations).toEqual(
+      REGISTRY_MIGRATIONS.map((M) => ({ name: new M().name })),
+    );
     expect(
       (await m.call(ApiKeys.lookup, { key_sha256: 'a001'.padStart(64, '0') }))
         .key?.name,
@@ -975,6 +1194,19 @@ describe.each(provisioners)(
           memory_estimate_authoritative: true,
         },
       });
+      // Numbering goes on from the versions the old database held.
+      expect(
+        (
+          await m.call(Registry.createVersion, {
+            model_id: 'old',
+            artifact_uri: `local:old/${sha(2)}/model.onnx`,
+            sha256: sha(2),
+            size_bytes: 1002,
+            format: 'onnx',
+            signature,
+          })
+        ).version.version,
+      ).toBe(2);
       // The versions stay immutable: the trigger is the first release's, untouched.
       await expect(
         app

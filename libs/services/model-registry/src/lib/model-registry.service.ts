@@ -11,6 +11,10 @@ import {
   DEFAULT_ALIAS,
   DeleteAliasRequest,
   DeleteAliasResponse,
+  DeleteModelRequest,
+  DeleteModelResponse,
+  DeleteVersionRequest,
+  DeleteVersionResponse,
   GetModelResponse,
   ListAuditRequest,
   ListAuditResponse,
@@ -23,6 +27,8 @@ import {
   ResolveVersionResponse,
   SetAliasRequest,
   SetAliasResponse,
+  UpdateVersionRequest,
+  UpdateVersionResponse,
   VersionMeasuredEvent,
 } from '@portfolio/contracts';
 
@@ -269,14 +275,15 @@ export class ModelRegistryService {
             };
           }
         }
-        const { max } = (await tx
-          .createQueryBuilder(ModelVersionEntity, 'v')
-          .select('COALESCE(MAX(v.version), 0)', 'max')
-          .where('v.model_id = :id', { id: req.model_id })
-          .getRawOne<{ max: number | string }>()) ?? { max: 0 };
+        // Under the model's row lock: concurrent uploads count on one after the other.
+        const number = model.lastVersion + 1;
+        await tx.query(`UPDATE models SET last_version = $2 WHERE id = $1`, [
+          req.model_id,
+          number,
+        ]);
         const entity = tx.create(ModelVersionEntity, {
           modelId: req.model_id,
-          version: Number(max) + 1,
+          version: number,
           format: req.format,
           artifactUri: req.artifact_uri,
           sha256: req.sha256,
@@ -450,6 +457,146 @@ export class ModelRegistryService {
     );
   }
 
+  /**
+   * Deprecates a ready version or restores a deprecated one (see UpdateVersionRequest).
+   * A version an alias points at stays ready: the alias would otherwise lead to a
+   * version nobody should start using.
+   */
+  updateVersion(req: UpdateVersionRequest): Promise<UpdateVersionResponse> {
+    return this.gate.run(() =>
+      this.dataSource.transaction(async (tx) => {
+        await this.lockModel(tx, req.model_id);
+        const version = await this.findVersion(tx, req.model_id, req.version);
+        const measured = () =>
+          tx.findOneBy(VersionMeasurementEntity, {
+            modelId: req.model_id,
+            version: req.version,
+          });
+        if (version.status === req.status)
+          return {
+            version: toVersionRecord(version, await measured()),
+            changed: false,
+          };
+        if (version.status === 'failed')
+          throw new PortfolioError(
+            'INVALID_REQUEST',
+            `version ${req.version} of model "${req.model_id}" failed; only a ready version can be deprecated`,
+            { model_id: req.model_id, version: req.version },
+          );
+        if (req.status === 'deprecated') {
+          const aliases = aliasesAt(
+            await this.aliasesOf(tx, req.model_id),
+            req.version,
+          );
+          if (aliases.length > 0)
+            throw versionInUse(
+              req.model_id,
+              req.version,
+              aliases,
+              'move them before deprecating it',
+            );
+        }
+        await tx.update(
+          ModelVersionEntity,
+          { modelId: req.model_id, version: req.version },
+          { status: req.status },
+        );
+        await recordAudit(tx, {
+          actor: req.actor,
+          action: 'version.update',
+          model_id: req.model_id,
+          version: req.version,
+          details: { status: req.status, previous_status: version.status },
+        });
+        const updated = await this.findVersion(tx, req.model_id, req.version);
+        return {
+          version: toVersionRecord(updated, await measured()),
+          changed: true,
+        };
+      }),
+    );
+  }
+
+  /**
+   * Deletes a version and its measurement (see DeleteVersionRequest). Its number is
+   * not reused; its artifact is left to garbage collection, which keeps what any
+   * version still references (identical bytes share one artifact).
+   */
+  deleteVersion(req: DeleteVersionRequest): Promise<DeleteVersionResponse> {
+    return this.gate.run(() =>
+      this.dataSource.transaction(async (tx) => {
+        await this.lockModel(tx, req.model_id);
+        const version = await this.findVersion(tx, req.model_id, req.version);
+        const measured = await tx.findOneBy(VersionMeasurementEntity, {
+          modelId: req.model_id,
+          version: req.version,
+        });
+        const aliases = aliasesAt(
+          await this.aliasesOf(tx, req.model_id),
+          req.version,
+        );
+        if (aliases.length > 0 && !req.force)
+          throw versionInUse(
+            req.model_id,
+            req.version,
+            aliases,
+            'move or delete them first, or delete with force',
+          );
+        await tx.query(
+          `DELETE FROM model_aliases WHERE model_id = $1 AND version = $2`,
+          [req.model_id, req.version],
+        );
+        await tx.delete(ModelVersionEntity, {
+          modelId: req.model_id,
+          version: req.version,
+        });
+        await recordAudit(tx, {
+          actor: req.actor,
+          action: 'version.delete',
+          model_id: req.model_id,
+          version: req.version,
+          details: {
+            sha256: version.sha256,
+            artifact_uri: version.artifactUri,
+            aliases_deleted: aliases,
+          },
+        });
+        return {
+          version: toVersionRecord(version, measured),
+          aliases_deleted: aliases,
+        };
+      }),
+    );
+  }
+
+  /** Deletes a model with its versions, their measurements and its aliases. */
+  deleteModel(req: DeleteModelRequest): Promise<DeleteModelResponse> {
+    return this.gate.run(() =>
+      this.dataSource.transaction(async (tx) => {
+        const model = await this.lockModel(tx, req.id);
+        const aliases = await this.aliasesOf(tx, req.id);
+        const versions = await tx.find(ModelVersionEntity, {
+          select: { version: true },
+          where: { modelId: req.id },
+          order: { version: 'ASC' },
+        });
+        await tx.query(`DELETE FROM model_aliases WHERE model_id = $1`, [
+          req.id,
+        ]);
+        await tx.delete(ModelVersionEntity, { modelId: req.id });
+        await tx.delete(ModelEntity, { id: req.id });
+        const numbers = versions.map((v) => v.version);
+        await recordAudit(tx, {
+          actor: req.actor,
+          action: 'model.delete',
+          model_id: req.id,
+          details: { format: model.format, versions: numbers, aliases },
+        });
+        return { model: toModelRecord(model), versions: numbers, aliases };
+      }),
+    );
+  }
+
   listAudit(req: ListAuditRequest): Promise<ListAuditResponse> {
     return this.gate.run(() => readAudit(this.dataSource.manager, req));
   }
@@ -506,6 +653,21 @@ export class ModelRegistryService {
         throw e;
       }
     });
+  }
+
+  private async findVersion(
+    tx: EntityManager,
+    modelId: string,
+    version: number,
+  ): Promise<ModelVersionEntity> {
+    const found = await tx.findOneBy(ModelVersionEntity, { modelId, version });
+    if (!found)
+      throw new PortfolioError(
+        'VERSION_NOT_FOUND',
+        `model "${modelId}" has no version ${version}`,
+        { model_id: modelId, version },
+      );
+    return found;
   }
 
   private async lockModel(tx: EntityManager, id: string): Promise<ModelEntity> {
@@ -570,6 +732,25 @@ function authoritativeWithoutEstimate(modelId: string): PortfolioError {
     'INVALID_REQUEST',
     `memory_estimate_authoritative: model "${modelId}" has no memory estimate to make authoritative; declare memory_estimate_bytes too`,
     { model_id: modelId, field: 'memory_estimate_authoritative' },
+  );
+}
+
+/** The aliases of `aliases` that point at `version`, by name. */
+function aliasesAt(aliases: AliasMap, version: number): string[] {
+  return Object.keys(aliases).filter((a) => aliases[a] === version);
+}
+
+function versionInUse(
+  modelId: string,
+  version: number,
+  aliases: string[],
+  remedy: string,
+): PortfolioError {
+  const names = aliases.map((a) => `"${a}"`).join(', ');
+  return new PortfolioError(
+    'VERSION_IN_USE',
+    `version ${version} of model "${modelId}" is where alias${aliases.length > 1 ? 'es' : ''} ${names} point${aliases.length > 1 ? '' : 's'}; ${remedy}`,
+    { model_id: modelId, version, aliases },
   );
 }
 

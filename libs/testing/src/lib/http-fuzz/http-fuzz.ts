@@ -809,7 +809,7 @@ const CODES_BY_STATUS: Readonly<Record<number, readonly string[]>> = {
     'NOT_FOUND',
   ],
   408: ['INVALID_REQUEST'],
-  409: ['MODEL_EXISTS'],
+  409: ['MODEL_EXISTS', 'VERSION_IN_USE', 'MODEL_IN_USE'],
   413: ['PAYLOAD_TOO_LARGE'],
   415: ['INVALID_REQUEST'],
   422: ['INVALID_ARTIFACT', 'MODEL_LOAD_FAILED'],

@@ -20,6 +20,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'KEY_NOT_FOUND':
       return 404;
     case 'MODEL_EXISTS':
+    case 'VERSION_IN_USE':
+    case 'MODEL_IN_USE':
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;

@@ -7,7 +7,7 @@ import {
   PrimaryColumn,
 } from 'typeorm';
 
-import type { Signature } from '@portfolio/contracts';
+import type { Signature, VersionStatus } from '@portfolio/contracts';
 
 import { bigintTransformer } from './bigint.transformer';
 import { ModelEntity } from './model.entity';
@@ -45,7 +45,7 @@ export class ModelVersionEntity {
   signature!: Signature;
 
   @Column({ type: 'text' })
-  status!: 'ready' | 'failed';
+  status!: VersionStatus;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

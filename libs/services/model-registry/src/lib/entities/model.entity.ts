@@ -52,6 +52,10 @@ export class ModelEntity {
   @Column({ type: 'jsonb', default: {} })
   labels!: Record<string, string>;
 
+  /** The highest version number it ever had: numbers are never reused after a delete. */
+  @Column({ name: 'last_version', type: 'integer', default: 0 })
+  lastVersion!: number;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -3,6 +3,7 @@ import { MemoryMeasurements1796169600000 } from './1796169600000-memory-measurem
 import { ApiKeys1796256000000 } from './1796256000000-api-keys';
 import { Aliases1796342400000 } from './1796342400000-aliases';
 import { AuditLog1796428800000 } from './1796428800000-audit-log';
+import { VersionLifecycle1796601600000 } from './1796601600000-version-lifecycle';
 
 /** In order. Never edit a migration that has shipped: add a new one. */
 export const REGISTRY_MIGRATIONS = [
@@ -11,4 +12,5 @@ export const REGISTRY_MIGRATIONS = [
   ApiKeys1796256000000,
   Aliases1796342400000,
   AuditLog1796428800000,
+  VersionLifecycle1796601600000,
 ];
