@@ -43,6 +43,9 @@ export class FakeRegistry {
   private readonly subscriptions: BusSubscription[];
   /** Model -> alias -> version, as the registry keeps them (see Registry.setAlias). */
   private readonly aliases = new Map<string, Record<string, number>>();
+  /** `model@version` deleted, and models deleted (see Registry.deleteVersion, deleteModel). */
+  private readonly deleted = new Set<string>();
+  private readonly deprecated = new Set<string>();
 
   constructor(
     messaging: Messaging,
@@ -63,7 +66,7 @@ export class FakeRegistry {
       }),
       messaging.serve(Registry.getModel, (req) => ({
         model: modelRecord(this.known(req.id)),
-        versions: this.versionsOf(req.id).map((v) => versionRecord(req.id, v)),
+        versions: this.versionsOf(req.id).map((v) => this.record(req.id, v)),
         aliases: this.aliasesOf(req.id),
       })),
       messaging.serve(Registry.resolveVersion, (req) => {
@@ -88,7 +91,7 @@ export class FakeRegistry {
           );
         return {
           model: modelRecord(req.model_id),
-          version: versionRecord(req.model_id, wanted),
+          version: this.record(req.model_id, wanted),
           aliases,
         };
       }),
@@ -122,6 +125,40 @@ export class FakeRegistry {
           },
         };
       }),
+      messaging.serve(Registry.updateVersion, (req) => {
+        this.knownVersion(req.model_id, req.version);
+        const k = `${req.model_id}@${req.version}`;
+        const was = this.deprecated.has(k);
+        if (req.status === 'deprecated') this.deprecated.add(k);
+        else this.deprecated.delete(k);
+        return {
+          version: this.record(req.model_id, req.version),
+          changed: was !== (req.status === 'deprecated'),
+        };
+      }),
+      messaging.serve(Registry.deleteVersion, (req) => {
+        this.knownVersion(req.model_id, req.version);
+        const aliases = this.aliasesOf(req.model_id);
+        const aliased = Object.keys(aliases).filter(
+          (a) => aliases[a] === req.version,
+        );
+        if (aliased.length > 0 && !req.force)
+          throw new PortfolioError(
+            'VERSION_IN_USE',
+            `version ${req.version} of model "${req.model_id}" is aliased`,
+          );
+        for (const a of aliased) delete aliases[a];
+        const record = this.record(req.model_id, req.version);
+        this.deleted.add(`${req.model_id}@${req.version}`);
+        return { version: record, aliases_deleted: aliased };
+      }),
+      messaging.serve(Registry.deleteModel, (req) => {
+        const versions = this.versionsOf(this.known(req.id));
+        const aliases = this.aliasesOf(req.id);
+        this.deleted.add(req.id);
+        this.aliases.delete(req.id);
+        return { model: modelRecord(req.id), versions, aliases };
+      }),
       messaging.serve(Registry.deleteAlias, (req) => {
         const rest = { ...this.aliasesOf(this.known(req.model_id)) };
         const version = aliasTarget(rest, req.alias);
@@ -145,8 +182,25 @@ export class FakeRegistry {
     for (const s of this.subscriptions) s.unsubscribe();
   }
 
+  private record(id: string, version: number): VersionRecord {
+    return {
+      ...versionRecord(id, version),
+      ...(this.deprecated.has(`${id}@${version}`)
+        ? { status: 'deprecated' as const }
+        : {}),
+    };
+  }
+
+  private knownVersion(id: string, version: number): void {
+    if (!this.versionsOf(this.known(id)).includes(version))
+      throw new PortfolioError(
+        'VERSION_NOT_FOUND',
+        `model "${id}" has no version ${version}`,
+      );
+  }
+
   private known(id: string): string {
-    if (!(id in this.models))
+    if (!(id in this.models) || this.deleted.has(id))
       throw new PortfolioError(
         'MODEL_NOT_FOUND',
         `model "${id}" is not registered`,
@@ -155,7 +209,9 @@ export class FakeRegistry {
   }
 
   private versionsOf(id: string): number[] {
-    return Array.from({ length: this.models[id] ?? 0 }, (_, i) => i + 1);
+    return Array.from({ length: this.models[id] ?? 0 }, (_, i) => i + 1).filter(
+      (v) => !this.deleted.has(`${id}@${v}`),
+    );
   }
 }
 
@@ -173,7 +229,9 @@ export class FakeCacheManager {
   readonly placements = new Map<string, string[]>();
   loadAt = 'r1';
   status: ClusterStatus = emptyStatus();
-  onLoad: (req: AdminLoadRequest) => AdminLoadResponse = (req) => ({
+  onLoad: (
+    req: AdminLoadRequest,
+  ) => AdminLoadResponse | Promise<AdminLoadResponse> = (req) => ({
     model_id: req.model_id,
     version: req.version,
     nodes: ['r1', 'r2'].slice(0, req.copies ?? 1),

@@ -4,6 +4,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AdminController } from './admin/admin.controller';
 import { ArtifactUploader } from './admin/artifact-uploader';
 import { CacheAdminService } from './admin/cache-admin.service';
+import { VersionLifecycleService } from './admin/version-lifecycle.service';
 import { AuthGuard } from './auth/auth.guard';
 import { Authenticator } from './auth/authenticator.service';
 import { KeyDirectory } from './auth/key-directory.service';
@@ -67,6 +68,7 @@ export class GatewayServiceModule {
         },
         ArtifactUploader,
         CacheAdminService,
+        VersionLifecycleService,
         ClusterInfoService,
         ConfiguredModelsSync,
         GatewayMetrics,

@@ -34,7 +34,9 @@ import {
   parseAuditQuery,
   parseListQuery,
   parseLoadBody,
+  parseForce,
   parsePatchModel,
+  parsePatchVersionBody,
   parseSetAliasBody,
   parseUnloadBody,
 } from './admin.dto';
@@ -42,18 +44,22 @@ import {
   AuditDocs,
   CreateModelDocs,
   DeleteAliasDocs,
+  DeleteModelDocs,
+  DeleteVersionDocs,
   GetModelDocs,
   GetVersionDocs,
   ListModelsDocs,
   ListVersionsDocs,
   LoadDocs,
   PatchModelDocs,
+  PatchVersionDocs,
   SetAliasDocs,
   UnloadDocs,
   UploadVersionDocs,
 } from './admin.openapi';
 import { CacheAdminService } from './cache-admin.service';
 import { ModelAdminService } from './model-admin.service';
+import { VersionLifecycleService } from './version-lifecycle.service';
 
 @Controller('admin')
 @Access('admin')
@@ -62,6 +68,7 @@ export class AdminController {
   constructor(
     private readonly admin: ModelAdminService,
     private readonly cache: CacheAdminService,
+    private readonly lifecycle: VersionLifecycleService,
     private readonly messaging: Messaging,
     private readonly catalog: ModelCatalogService,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
@@ -110,6 +117,20 @@ export class AdminController {
     return model;
   }
 
+  /** Refused while a version is loaded, unless `?force=true`. */
+  @Delete('models/:modelId')
+  @DeleteModelDocs()
+  @HttpCode(200)
+  deleteModel(
+    @Param('modelId') modelId: string,
+    @Query() query: Record<string, unknown>,
+    @Req() request: FastifyRequest,
+  ) {
+    assertModelId(modelId);
+    const force = parseForce(query);
+    return this.lifecycle.deleteModel(modelId, force, actorOf(request).actor);
+  }
+
   @Get('models/:modelId/versions')
   @ListVersionsDocs()
   async listVersions(@Param('modelId') modelId: string) {
@@ -134,6 +155,45 @@ export class AdminController {
         version: n,
       })
     ).version;
+  }
+
+  /** `{ "status": "deprecated" | "ready" }`; the answer is the version record. */
+  @Patch('models/:modelId/versions/:version')
+  @PatchVersionDocs()
+  @HttpCode(200)
+  async patchVersion(
+    @Param('modelId') modelId: string,
+    @Param('version') version: string,
+    @Body() body: unknown,
+    @Req() request: FastifyRequest,
+  ) {
+    assertModelId(modelId);
+    const n = pathVersion(version);
+    const { status } = parsePatchVersionBody(body);
+    return (
+      await this.lifecycle.setStatus(modelId, n, status, actorOf(request).actor)
+    ).version;
+  }
+
+  /** Refused while aliased or loaded, unless `?force=true`. */
+  @Delete('models/:modelId/versions/:version')
+  @DeleteVersionDocs()
+  @HttpCode(200)
+  deleteVersion(
+    @Param('modelId') modelId: string,
+    @Param('version') version: string,
+    @Query() query: Record<string, unknown>,
+    @Req() request: FastifyRequest,
+  ) {
+    assertModelId(modelId);
+    const n = pathVersion(version);
+    const force = parseForce(query);
+    return this.lifecycle.deleteVersion(
+      modelId,
+      n,
+      force,
+      actorOf(request).actor,
+    );
   }
 
   /** The artifact as the raw request body (`application/octet-stream`), streamed to storage. */
@@ -207,12 +267,13 @@ export class AdminController {
 
   /**
    * Points an alias at a ready version, or moves it; predictions that name the alias
-   * (and, for `production`, those that name no version) follow at once.
+   * (and, for `production`, those that name no version) follow once the new version is
+   * loaded wherever the old one serves (see VersionLifecycleService.moveAlias).
    */
   @Put('models/:modelId/aliases/:alias')
   @SetAliasDocs()
   @HttpCode(200)
-  async setAlias(
+  setAlias(
     @Param('modelId') modelId: string,
     @Param('alias') alias: string,
     @Body() body: unknown,
@@ -221,16 +282,12 @@ export class AdminController {
     assertModelId(modelId);
     assertAliasName(alias);
     const { version } = parseSetAliasBody(body);
-    const { alias: record } = await this.messaging.call(Registry.setAlias, {
-      model_id: modelId,
+    return this.lifecycle.moveAlias(
+      modelId,
       alias,
       version,
-      ...actorOf(request),
-    });
-    // This gateway's next request sees the change at once; the others when the
-    // registry's change event reaches them.
-    this.catalog.invalidate(modelId);
-    return record;
+      actorOf(request).actor,
+    );
   }
 
   @Delete('models/:modelId/aliases/:alias')
@@ -264,4 +321,12 @@ export class AdminController {
 export function actorOf(request: FastifyRequest): { actor?: string } {
   const name = principalOf(request)?.name;
   return name ? { actor: name } : {};
+}
+
+/** A version number from the path, where it cannot be empty (the route would not match). */
+function pathVersion(raw: string): number {
+  const n = parseVersion(raw);
+  if (n === undefined)
+    throw new PortfolioError('INVALID_REQUEST', 'the version is missing');
+  return n;
 }

@@ -3,12 +3,18 @@ import { z } from 'zod';
 import {
   AdminLoadRequest,
   AdminUnloadRequest,
+  AdminUnloadResponse,
+  AliasRecordSchema,
   CreateModelRequest,
+  DeleteModelResponse,
+  DeleteVersionResponse,
+  NodeId,
   isModelId,
   MAX_PAGE_SIZE,
   MODEL_FORMATS,
   PortfolioError,
   UpdateModelRequest,
+  UpdateVersionRequest,
   VersionNumber,
 } from '@portfolio/contracts';
 import { parseDuration, parseSize } from '@portfolio/config';
@@ -247,3 +253,62 @@ export function parsePatchModel(
     ...(b.labels !== undefined ? { labels: b.labels } : {}),
   };
 }
+
+/** `PATCH /admin/models/{id}/versions/{v}`: deprecate a version, or restore it. */
+export const PatchVersionBody = z.strictObject({
+  status: UpdateVersionRequest.shape.status,
+});
+export type PatchVersionBody = z.infer<typeof PatchVersionBody>;
+
+export function parsePatchVersionBody(body: unknown): PatchVersionBody {
+  const parsed = PatchVersionBody.safeParse(body);
+  if (!parsed.success)
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `the body must be {"status": "deprecated"} or {"status": "ready"}: ${describeIssues(parsed.error)}`,
+    );
+  return parsed.data;
+}
+
+/** `?force=true` on a DELETE: `true`/`1` or `false`/`0` (absent: false). */
+export function parseForce(query: Record<string, unknown>): boolean {
+  const unknownKeys = Object.keys(query).filter((k) => k !== 'force');
+  if (unknownKeys.length > 0)
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `unknown query parameter${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((k) => `"${k}"`).join(', ')}; only "force" is accepted`,
+    );
+  const value = query['force'];
+  if (value === undefined) return false;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new PortfolioError(
+    'INVALID_REQUEST',
+    `force must be true or false (got ${JSON.stringify(value)})`,
+  );
+}
+
+/** The answer to an alias move: the alias, and how routing moved with it. */
+export const AliasMoveSchema = AliasRecordSchema.extend({
+  rollout: z.object({
+    /** Runtimes that held the new version before routing switched (none: nothing was loaded ahead). */
+    nodes: z.array(NodeId),
+    /**
+     * `not_loaded`: the previous version was loaded nowhere; `draining`: it is unloaded
+     * once the change reached every gateway and its requests are done; `kept`: another
+     * alias or the default still leads to it.
+     */
+    previous: z.enum(['not_loaded', 'draining', 'kept']),
+  }),
+});
+export type AliasMove = z.infer<typeof AliasMoveSchema>;
+
+export const DeletedVersionSchema = DeleteVersionResponse.extend({
+  unloaded: AdminUnloadResponse.shape.unloaded,
+});
+export type DeletedVersion = z.infer<typeof DeletedVersionSchema>;
+
+export const DeletedModelSchema = DeleteModelResponse.extend({
+  unloaded: AdminUnloadResponse.shape.unloaded,
+});
+export type DeletedModel = z.infer<typeof DeletedModelSchema>;

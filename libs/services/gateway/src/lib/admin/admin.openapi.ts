@@ -12,7 +12,6 @@ import { z } from 'zod';
 import {
   AdminLoadResponse,
   AdminUnloadResponse,
-  AliasRecordSchema,
   DeleteAliasResponse,
   ListAuditResponse,
   MAX_PAGE_SIZE,
@@ -28,10 +27,14 @@ import {
 } from '../openapi/openapi';
 import { INFERENCE_ERRORS, MODEL_ID_PARAM } from '../v1/v1.openapi';
 import {
+  AliasMoveSchema,
   CreateModelBody,
   DEFAULT_PAGE_SIZE,
+  DeletedModelSchema,
+  DeletedVersionSchema,
   LoadBody,
   PatchModelBody,
+  PatchVersionBody,
   SetAliasBody,
   UnloadBody,
 } from './admin.dto';
@@ -364,7 +367,7 @@ export const SetAliasDocs = () =>
     ApiOperation({
       summary: 'Point an alias at a version (create or move it)',
       description:
-        'The version must exist and be ready. `previous_version` says where the alias pointed before (`null`: it is new). Predictions naming the alias, and for `production` those naming no version, use the new version from then on.',
+        'The version must exist and be ready (not deprecated). `previous_version` says where the alias pointed before (`null`: it is new). When the alias moves away from a version that runtimes hold (for `production` while unset: away from the default version), the new version is loaded first on as many runtimes, and only then does routing switch: predictions naming the alias, and for `production` those naming no version, use it from then on. The previous version is unloaded about a second later, once its requests in flight are done, unless another alias or the default still leads to it (`rollout.previous`). If the new version fails to load, the alias stays where it was and the error says why.',
     }),
     MODEL_ID_PARAM,
     ALIAS_PARAM,
@@ -372,15 +375,118 @@ export const SetAliasDocs = () =>
       schema: openApiSchema(SetAliasBody, 'input'),
       examples: { two: { summary: 'Version 2', value: { version: 2 } } },
     }),
-    ApiJson(200, 'The alias', openApiSchema(AliasRecordSchema), {
+    ApiJson(200, 'The alias', openApiSchema(AliasMoveSchema), {
       model_id: 'fraud',
       alias: 'production',
       version: 2,
       previous_version: 1,
       updated_at: CREATED,
       updated_by: 'release-bot',
+      rollout: { nodes: ['runtime-a', 'runtime-b'], previous: 'draining' },
     }),
-    ApiErrors(BAD_ALIAS, NO_VERSION),
+    ApiErrors(
+      BAD_ALIAS,
+      NO_VERSION,
+      {
+        status: 422,
+        codes: ['MODEL_LOAD_FAILED', 'INVALID_ARTIFACT'],
+        when: 'the new version failed to load where the old one serves: the alias did not move',
+      },
+      {
+        status: 507,
+        codes: ['INSUFFICIENT_MEMORY'],
+        when: 'the new version does not fit beside the old one: the alias did not move',
+      },
+      CACHE_MANAGER_DOWN,
+    ),
+  );
+
+const FORCE_QUERY = ApiQuery({
+  name: 'force',
+  required: false,
+  description:
+    '`true`: delete even while aliased or loaded (aliases are deleted, copies unloaded once their requests finish).',
+  example: 'true',
+});
+
+export const PatchVersionDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Deprecate a version, or restore it',
+      description:
+        'A deprecated version is still served when a request names its number, but is never the default and no alias can be moved to it. A version an alias points at cannot be deprecated (409). The answer is the version record.',
+    }),
+    MODEL_ID_PARAM,
+    VERSION_PARAM,
+    ApiBody({
+      schema: openApiSchema(PatchVersionBody, 'input'),
+      examples: {
+        deprecate: { summary: 'Deprecate', value: { status: 'deprecated' } },
+      },
+    }),
+    ApiJson(200, 'The version', VERSION_RECORD, {
+      ...VERSION_EXAMPLE,
+      status: 'deprecated',
+    }),
+    ApiErrors(BAD_BODY, NO_VERSION, {
+      status: 409,
+      codes: ['VERSION_IN_USE'],
+      when: 'an alias points at the version',
+    }),
+  );
+
+export const DeleteVersionDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Delete a version',
+      description:
+        'Refused (409) while an alias points at it or a runtime holds it, unless `?force=true`. Its number is never given to another version; its artifact is removed by garbage collection once no version uses the same bytes.',
+    }),
+    MODEL_ID_PARAM,
+    VERSION_PARAM,
+    FORCE_QUERY,
+    ApiJson(200, 'The version deleted', openApiSchema(DeletedVersionSchema), {
+      version: VERSION_EXAMPLE,
+      aliases_deleted: [],
+      unloaded: [],
+    }),
+    ApiErrors(
+      BAD_MODEL_ID,
+      NO_VERSION,
+      {
+        status: 409,
+        codes: ['VERSION_IN_USE'],
+        when: 'an alias points at it, or a runtime holds it (without force)',
+      },
+      CACHE_MANAGER_DOWN,
+    ),
+  );
+
+export const DeleteModelDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Delete a model with its versions and aliases',
+      description:
+        'Refused (409) while any of its versions is loaded, unless `?force=true`, which unloads them first. The audit log keeps its history.',
+    }),
+    MODEL_ID_PARAM,
+    FORCE_QUERY,
+    ApiJson(200, 'The model deleted', openApiSchema(DeletedModelSchema), {
+      model: MODEL_EXAMPLE,
+      versions: [1, 2],
+      aliases: { production: 2 },
+      unloaded: [{ node_id: 'runtime-a', version: 2, freed_bytes: 786432 }],
+    }),
+    ApiErrors(
+      BAD_MODEL_ID,
+      NO_MODEL,
+      {
+        status: 409,
+        codes: ['MODEL_IN_USE'],
+        when: 'a version is loaded (without force)',
+      },
+      CACHE_MANAGER_DOWN,
+    ),
   );
 
 export const DeleteAliasDocs = () =>
