@@ -9,6 +9,7 @@ import {
   writeModel,
 } from '@portfolio/testing';
 
+import { eventually } from './eventually.testing';
 import { ErrorBody, http, keyHeader } from './http.testing';
 
 export const MLP: MlpOptions = {
@@ -444,5 +445,163 @@ export function predictionFlow(
     const entry = status.body.models.find((m) => m.model_id === modelId);
     expect(entry).toMatchObject({ state: 'loaded' });
     expect(entry?.nodes.length).toBeGreaterThan(0);
+  });
+
+  it('moves production to a new version under load with no failed request, then drains the old one', async () => {
+    const { url, adminKey } = ctx();
+    const id = `${modelId}-rollout`;
+    await registerModel(url, adminKey, id);
+    for (const seed of [21, 22])
+      expect(
+        (
+          await http(`${url}/admin/models/${id}/versions`, {
+            body: buildMlpModel({ ...MLP, seed }),
+            key: adminKey,
+          })
+        ).status,
+      ).toBe(201);
+    const put = (version: number) =>
+      http<{ rollout: { nodes: string[]; previous: string } }>(
+        `${url}/admin/models/${id}/aliases/production`,
+        { method: 'PUT', json: { version }, key: adminKey },
+      );
+    expect((await put(1)).status).toBe(200);
+    expect(
+      (
+        await http(`${url}/admin/models/${id}/load`, {
+          json: {},
+          key: adminKey,
+        })
+      ).status,
+    ).toBe(200);
+
+    // Four clients predict without naming a version, before, during and after the move.
+    const seen: { status: number; version: number; at: number }[] = [];
+    let running = true;
+    const client = async () => {
+      while (running) {
+        const at = Date.now();
+        const res = await http<{ model_version: number }>(
+          `${url}/v1/models/${id}/predict`,
+          { json: { inputs: [rows[0]] } },
+        );
+        seen.push({ status: res.status, version: res.body.model_version, at });
+      }
+    };
+    const clients = Array.from({ length: 4 }, client);
+    await new Promise((r) => setTimeout(r, 300));
+    const moved = await put(2);
+    const movedAt = Date.now();
+    // Past the drain: the old version is unloaded while clients keep asking.
+    await new Promise((r) => setTimeout(r, 2000));
+    running = false;
+    await Promise.all(clients);
+
+    expect(moved.status).toBe(200);
+    expect(moved.body.rollout).toEqual({
+      nodes: [expect.any(String)],
+      previous: 'draining',
+    });
+    expect(seen.filter((r) => r.status !== 200)).toEqual([]);
+    // Version 1 answered before the move, version 2 to every request sent after it.
+    expect(seen.some((r) => r.version === 1)).toBe(true);
+    expect(
+      seen.filter((r) => r.at > movedAt).map((r) => r.version),
+    ).not.toContain(1);
+    const loadedVersions = async () => {
+      const status = await http<{
+        models: { model_id: string; version: number; state: string }[];
+      }>(`${url}/v1/models/status`);
+      return status.body.models
+        .filter((m) => m.model_id === id && m.state === 'loaded')
+        .map((m) => m.version);
+    };
+    await eventually('version 1 drained', async () =>
+      (await loadedVersions()).join() === '2' ? true : null,
+    );
+    // Unloaded, not gone: a request naming it loads it again.
+    const pinned = await http<{ model_version: number }>(
+      `${url}/v1/models/${id}/predict?version=1`,
+      { json: { inputs: [rows[0]] } },
+    );
+    expect(pinned.status).toBe(200);
+    expect(pinned.body.model_version).toBe(1);
+  });
+
+  it('deletes and deprecates versions: refused while aliased or loaded, forced with ?force=true', async () => {
+    const { url, adminKey } = ctx();
+    const id = `${modelId}-retired`;
+    await registerModel(url, adminKey, id);
+    for (const seed of [31, 32, 33])
+      await http(`${url}/admin/models/${id}/versions`, {
+        body: buildMlpModel({ ...MLP, seed }),
+        key: adminKey,
+      });
+    const admin = <T = ErrorBody>(
+      method: string,
+      path: string,
+      json?: unknown,
+    ) =>
+      http<T>(`${url}/admin/models/${id}${path}`, {
+        method,
+        key: adminKey,
+        ...(json === undefined ? {} : { json }),
+      });
+    const predict = (query = '') =>
+      http<{ model_version: number }>(
+        `${url}/v1/models/${id}/predict${query}`,
+        {
+          json: { inputs: [rows[0]] },
+        },
+      );
+
+    // Deprecated: never the default, still served by number.
+    expect(
+      (await admin('PATCH', '/versions/3', { status: 'deprecated' })).status,
+    ).toBe(200);
+    expect((await predict()).body.model_version).toBe(2);
+    expect((await predict('?version=3')).body.model_version).toBe(3);
+
+    await admin('PUT', '/aliases/staging', { version: 1 });
+    const aliased = await admin('DELETE', '/versions/1');
+    expect(aliased.status).toBe(409);
+    expect(aliased.body.error.code).toBe('VERSION_IN_USE');
+    // Version 2 answered the default prediction above: it is loaded.
+    const loaded = await admin('DELETE', '/versions/2');
+    expect(loaded.status).toBe(409);
+    expect(loaded.body.error.message).toMatch(/is loaded on/);
+
+    const forced = await admin<{ unloaded: { version: number }[] }>(
+      'DELETE',
+      '/versions/2?force=true',
+    );
+    expect(forced.status).toBe(200);
+    expect(forced.body.unloaded.map((u) => u.version)).toEqual([2]);
+    const gone = await predict('?version=2');
+    expect(gone.status).toBe(404);
+    expect((gone.body as unknown as ErrorBody).error.code).toBe(
+      'VERSION_NOT_FOUND',
+    );
+    // With 2 deleted and 3 deprecated, the default is version 1.
+    expect((await predict()).body.model_version).toBe(1);
+    // A new upload never takes a deleted number.
+    const next = await http<{ version: number }>(
+      `${url}/admin/models/${id}/versions`,
+      {
+        body: buildMlpModel({ ...MLP, seed: 34 }),
+        key: adminKey,
+      },
+    );
+    expect(next.body.version).toBe(4);
+
+    const model = await admin('DELETE', '');
+    expect(model.status).toBe(409);
+    expect(model.body.error.code).toBe('MODEL_IN_USE');
+    expect((await admin('DELETE', '?force=true')).status).toBe(200);
+    const missing = await predict();
+    expect(missing.status).toBe(404);
+    expect((missing.body as unknown as ErrorBody).error.code).toBe(
+      'MODEL_NOT_FOUND',
+    );
   });
 }

@@ -572,5 +572,32 @@ describe('CacheManagerService: eviction', () => {
       ]);
       expect(h.tables[h.tables.length - 1].routes).toEqual([]);
     });
+
+    it('leaves a hot model an operator unloaded to the next request, not to predictive preloading', async () => {
+      h = await CacheManagerHarness.start(
+        { maintenanceIntervalMs: 50, warmupMs: 0 },
+        MODELS,
+      );
+      const rt = await h.join('rt-1', { capacityBytes: 10_000 });
+      await h.ensure({ model_id: 'a', version: 1 });
+      rt.hold('a', 1, {
+        memory_bytes: 400,
+        requests: 600,
+        loaded_at: new Date(Date.now() - 60_000).toISOString(),
+      });
+      await h.announce(rt);
+
+      await h.m.call(CacheManager.unload, { model_id: 'a', version: 1 });
+      const beats = setInterval(() => h.beat(rt), 50);
+      try {
+        // Several maintenance rounds, each of which would preload a model this hot.
+        await new Promise((r) => setTimeout(r, 600));
+        expect(rt.loads.map((l) => l.model_id)).toEqual(['a']);
+        await h.ensure({ model_id: 'a', version: 1 });
+        expect(rt.loads.map((l) => l.model_id)).toEqual(['a', 'a']);
+      } finally {
+        clearInterval(beats);
+      }
+    });
   });
 });

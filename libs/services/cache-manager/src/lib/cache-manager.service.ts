@@ -153,6 +153,11 @@ export class CacheManagerService
   private readonly directory: ModelDirectory;
   private readonly usage: UsageTracker;
   private readonly stats = new CacheStats();
+  /**
+   * Pairs an operator unloaded (or deleted, or drained after an alias move): predictive
+   * preloading leaves them alone until a request or an operator asks for them again.
+   */
+  private readonly dismissed = new Set<string>();
   private readonly params: PolicyParams;
   private readonly inflight = new Map<string, Promise<EnsureLoadedResponse>>();
   private readonly startedAtMs = Date.now();
@@ -323,6 +328,14 @@ export class CacheManagerService
     version: number | undefined,
     reason: EvictionReason,
   ): Promise<AdminUnloadResponse> {
+    // Unloaded on purpose: predictive preloading must not bring it straight back.
+    for (const k of this.usage.knownKeys())
+      if (
+        splitKey(k).modelId === modelId &&
+        (version === undefined || splitKey(k).version === version)
+      )
+        this.dismissed.add(k);
+    if (version !== undefined) this.dismissed.add(key(modelId, version));
     const targets: { nodeId: string; k: string; version: number }[] = [];
     for (const { nodeId, report } of this.view.modelReports())
       if (
@@ -443,7 +456,7 @@ export class CacheManagerService
       const bytes = this.usage.measuredBytes(k);
       const { modelId } = splitKey(k);
       if (bytes === null || !this.directory.get(modelId)) continue;
-      if (this.stats.get(k)?.failure) continue;
+      if (this.stats.get(k)?.failure || this.dismissed.has(k)) continue;
       out.push({ key: k, bytes });
     }
     return out;
@@ -462,6 +475,7 @@ export class CacheManagerService
     countMiss = reason === 'miss',
   ): Promise<{ nodeId: string; loadedNow: boolean }> {
     const k = key(modelId, versionNumber);
+    this.dismissed.delete(k);
     const { model, version } = await this.messaging.call(
       Registry.resolveVersion,
       { model_id: modelId, version: versionNumber },

@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
 
-import { isPortfolioError, ModelRecord, Registry } from '@portfolio/contracts';
+import {
+  isPortfolioError,
+  listAllModels,
+  ModelRecord,
+  Registry,
+} from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
 
 /**
@@ -42,7 +47,10 @@ export class ModelDirectory {
   }
 
   async refreshAll(): Promise<void> {
-    const { models } = await this.messaging.call(Registry.listModels, {});
+    // A page at a time: the whole catalogue in one answer may not cross NATS.
+    const models = await listAllModels((req) =>
+      this.messaging.call(Registry.listModels, req),
+    );
     this.records.clear();
     for (const m of models) this.records.set(m.id, m);
     this.listed = true;

@@ -5,7 +5,11 @@ import {
   OnModuleDestroy,
 } from '@nestjs/common';
 
-import { isPortfolioError, Registry } from '@portfolio/contracts';
+import {
+  isPortfolioError,
+  listAllModels,
+  Registry,
+} from '@portfolio/contracts';
 import { BusSubscription, Messaging } from '@portfolio/messaging';
 
 import { CacheManagerService } from './cache-manager.service';
@@ -68,7 +72,9 @@ export class PreloadService implements OnApplicationBootstrap, OnModuleDestroy {
     this.running = true;
     this.dirty = false;
     try {
-      const { models } = await this.messaging.call(Registry.listModels, {});
+      const models = await listAllModels((req) =>
+        this.messaging.call(Registry.listModels, req),
+      );
       const preloaded = new Set(
         models.filter((m) => m.preload).map((m) => m.id),
       );
