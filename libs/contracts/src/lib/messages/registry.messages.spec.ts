@@ -1,7 +1,11 @@
 import {
   CreateModelRequest,
   CreateVersionRequest,
+  LIST_ALL_PAGE_SIZE,
+  listAllModels,
+  ListModelsRequest,
   ModelChangedEvent,
+  ModelRecord,
   ResolveVersionResponse,
   VersionMeasuredEvent,
 } from './registry.messages';
@@ -184,5 +188,55 @@ describe('ResolveVersionResponse', () => {
         version: { ...version, measured: { load_ms: 2, measured_at: 'x' } },
       }).success,
     ).toBe(false);
+  });
+});
+
+describe('listAllModels', () => {
+  const record = (id: string): ModelRecord => ({
+    id,
+    format: 'onnx',
+    description: null,
+    memory_estimate_bytes: null,
+    preload: false,
+    pinned: false,
+    ttl_ms: null,
+    labels: {},
+    created_at: '2026-12-04T00:00:00.000Z',
+    updated_at: '2026-12-04T00:00:00.000Z',
+  });
+  const ids = Array.from(
+    { length: 2 * LIST_ALL_PAGE_SIZE + 1 },
+    (_, i) => `m${String(i).padStart(4, '0')}`,
+  );
+
+  it('pages through them all, in id order, never asking for everything at once', async () => {
+    const asked: ListModelsRequest[] = [];
+    const models = await listAllModels(async (req) => {
+      asked.push(req);
+      const rest = ids.filter(
+        (id) => req.after === undefined || id > req.after,
+      );
+      const page = rest.slice(0, req.limit);
+      return {
+        models: page.map(record),
+        next: rest.length > page.length ? page[page.length - 1] : null,
+      };
+    });
+    expect(models.map((m) => m.id)).toEqual(ids);
+    expect(asked).toEqual([
+      { limit: LIST_ALL_PAGE_SIZE, after: undefined },
+      { limit: LIST_ALL_PAGE_SIZE, after: ids[LIST_ALL_PAGE_SIZE - 1] },
+      { limit: LIST_ALL_PAGE_SIZE, after: ids[2 * LIST_ALL_PAGE_SIZE - 1] },
+    ]);
+  });
+
+  it('takes an answer without `next` (an older registry: all of them) as the last page', async () => {
+    let calls = 0;
+    const models = await listAllModels(async () => {
+      calls++;
+      return { models: ids.map(record) };
+    });
+    expect(models).toHaveLength(ids.length);
+    expect(calls).toBe(1);
   });
 });

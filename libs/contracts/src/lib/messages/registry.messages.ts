@@ -156,8 +156,10 @@ export const MAX_PAGE_SIZE = 1000;
 /**
  * Models in id order. With `limit`, one page: those after `after` (an id, exclusive),
  * and `next` is the id to ask after for the following page (null: this was the last).
- * Without it, every model (the services' own needs). `labels`: only models with all of
- * these labels and values.
+ * Without it, every model in one answer: on NATS that answer must fit the server's
+ * max_payload (1 MiB by default: about 3,000 models), so services that need them all
+ * page through them with listAllModels. `labels`: only models with all of these labels
+ * and values.
  */
 export const ListModelsRequest = z.object({
   limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
@@ -171,6 +173,31 @@ export const ListModelsResponse = z.object({
   next: ModelId.nullable().optional(),
 });
 export type ListModelsResponse = z.infer<typeof ListModelsResponse>;
+
+/**
+ * The page size of listAllModels: a page of models of typical size (about 300 bytes of
+ * JSON each) is about 150 KB, well within NATS' default max_payload of 1 MiB.
+ */
+export const LIST_ALL_PAGE_SIZE = 500;
+
+/**
+ * Every registered model, in id order, a page at a time through `list` (a call of
+ * Registry.listModels): the whole catalogue in one answer (10,000 models: 3 MiB) does
+ * not cross NATS. Models registered or deleted meanwhile may or may not be in it, as
+ * with any listing.
+ */
+export async function listAllModels(
+  list: (req: ListModelsRequest) => Promise<ListModelsResponse>,
+): Promise<ModelRecord[]> {
+  const models: ModelRecord[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await list({ limit: LIST_ALL_PAGE_SIZE, after });
+    models.push(...page.models);
+    if (!page.next || page.models.length === 0) return models;
+    after = page.next;
+  }
+}
 
 export const CreateVersionRequest = z.object({
   model_id: ModelId,

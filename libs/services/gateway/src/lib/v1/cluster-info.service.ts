@@ -5,6 +5,7 @@ import {
   CacheManager,
   ClusterStatus,
   isPortfolioError,
+  listAllModels,
   ModelStatus,
   PortfolioError,
   DEFAULT_ALIAS,
@@ -119,10 +120,11 @@ export class ClusterInfoService {
             )
           : e;
       }),
-      this.messaging.call(Registry.listModels, {}),
+      // A page at a time: the whole catalogue in one answer may not cross NATS.
+      listAllModels((req) => this.messaging.call(Registry.listModels, req)),
     ]);
     const seen = new Set(cluster.models.map((m) => m.model_id));
-    const unseen = registered.models
+    const unseen = registered
       .filter((m) => !seen.has(m.id))
       .map(
         (m): UnseenModelStatus => ({
