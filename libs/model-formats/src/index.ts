@@ -1,5 +1,6 @@
 export {
   createBackend,
+  entryPointOf,
   inspectArtifact,
   supportedBackends,
 } from './lib/backends';

@@ -8,7 +8,12 @@ import {
 } from '@portfolio/contracts';
 import { buildMlpModel, makeTempDir, writeModel } from '@portfolio/testing';
 
-import { createBackend, inspectArtifact, supportedBackends } from './backends';
+import {
+  createBackend,
+  entryPointOf,
+  inspectArtifact,
+  supportedBackends,
+} from './backends';
 import { OnnxBackend } from './onnx/onnx.backend';
 
 const UNSUPPORTED = MODEL_FORMATS.filter((f) => !SUPPORTED_FORMATS.includes(f));
@@ -91,5 +96,29 @@ describe(createBackend.name, () => {
     expect(supportedBackends().map((b) => b.format)).toEqual([
       ...SUPPORTED_FORMATS,
     ]);
+  });
+});
+
+describe(entryPointOf.name, () => {
+  it('picks the one .onnx file of an upload, wherever it sits', () => {
+    expect(entryPointOf('onnx', ['weights.bin', 'net/model.ONNX'])).toBe(
+      'net/model.ONNX',
+    );
+  });
+
+  it.each([
+    [[], /holds no \.onnx file \(nothing\)/],
+    [['a.data', 'b.txt'], /holds no \.onnx file \("a.data", "b.txt"\)/],
+    [['a.onnx', 'b/c.onnx'], /holds 2 \.onnx files/],
+  ])('refuses %j, saying why', (paths, message) => {
+    let error: unknown;
+    try {
+      entryPointOf('onnx', paths);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(PortfolioError);
+    expect(error).toMatchObject({ code: 'INVALID_ARTIFACT' });
+    expect((error as Error).message).toMatch(message);
   });
 });

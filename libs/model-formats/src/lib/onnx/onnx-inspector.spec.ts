@@ -10,6 +10,7 @@ import {
   buildMixedTypesModel,
   buildMlpModel,
   ElemType,
+  largeModelSide,
   float32Raw,
   makeTempDir,
   mulberry32,
@@ -183,6 +184,50 @@ describe(inspectOnnxFile.name, () => {
       expect(e.code).toBe('INVALID_ARTIFACT');
       expect(e.message).toMatch(/external data/);
       expect(e.message).toContain('"W"');
+      expect(e.message).toMatch(/multipart\/form-data|archive/);
+    });
+
+    describe('with the files uploaded beside it', () => {
+      const side = largeModelSide(4096);
+      const bytes = side * side * 4;
+      let path: string;
+      beforeAll(() => {
+        path = buildLargeModel({
+          weightBytes: 4096,
+          externalData: true,
+          dir,
+          name: 'beside',
+        });
+      });
+
+      it('accepts external data in a file that came with it, covering the range read', () => {
+        const inspection = inspectOnnxFile(
+          path,
+          new Map([['beside.data', bytes]]),
+        );
+
+        expect(inspection.signature.inputs).toEqual([
+          { name: 'x', datatype: 'FP32', shape: [-1, side] },
+        ]);
+      });
+
+      it.each([
+        [
+          'a file that did not come with it',
+          new Map([['other.data', bytes]]),
+          /not part of the upload/,
+        ],
+        [
+          'a file shorter than the range read',
+          new Map([['beside.data', bytes - 1]]),
+          /holds \d+ bytes/,
+        ],
+      ])('refuses external data in %s', (_what, beside, message) => {
+        const e = thrown(() => inspectOnnxFile(path, beside));
+
+        expect(e.code).toBe('INVALID_ARTIFACT');
+        expect(e.message).toMatch(message);
+      });
     });
 
     it.each([1, 2, 3, 4, 5, 6, 7, 8])(

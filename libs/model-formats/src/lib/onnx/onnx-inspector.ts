@@ -43,10 +43,15 @@ const DATA_LOCATION_EXTERNAL = 1;
 
 /**
  * Validates that `path` is a well-formed ONNX ModelProto and extracts its signature.
+ * `beside`: the files uploaded with it (paths relative to its directory, and sizes), which
+ * its initializers may keep their weights in; without it, external data is refused.
  * Inputs that are also initializers (IR < 4 lists weights as inputs) are not part of
  * the signature. Throws INVALID_ARTIFACT with a sentence saying what is wrong.
  */
-export function inspectOnnxFile(path: string): OnnxInspection {
+export function inspectOnnxFile(
+  path: string,
+  beside?: ReadonlyMap<string, number>,
+): OnnxInspection {
   let reader: FileProtoReader;
   try {
     reader = new FileProtoReader(path);
@@ -57,7 +62,7 @@ export function inspectOnnxFile(path: string): OnnxInspection {
     );
   }
   try {
-    return inspect(reader);
+    return inspect(reader, beside);
   } catch (e) {
     if (e instanceof ProtoFormatError) {
       throw new PortfolioError(
@@ -71,7 +76,10 @@ export function inspectOnnxFile(path: string): OnnxInspection {
   }
 }
 
-function inspect(reader: FileProtoReader): OnnxInspection {
+function inspect(
+  reader: FileProtoReader,
+  beside: ReadonlyMap<string, number> | undefined,
+): OnnxInspection {
   if (reader.size === 0)
     throw new PortfolioError(
       'INVALID_ARTIFACT',
@@ -115,11 +123,12 @@ function inspect(reader: FileProtoReader): OnnxInspection {
   const outputs: TensorSpecMessage[] = [];
   for (const f of reader.fields(graph.start, graph.end)) {
     if (f.wireType !== WIRE_LEN) continue;
-    if (f.number === GRAPH.initializer) initializers.add(tensorName(reader, f));
+    if (f.number === GRAPH.initializer)
+      initializers.add(tensorName(reader, f, beside));
     else if (f.number === GRAPH.sparseInitializer) {
       for (const g of reader.fields(f.start, f.end)) {
         if (g.number === SPARSE_TENSOR.values && g.wireType === WIRE_LEN)
-          initializers.add(tensorName(reader, g));
+          initializers.add(tensorName(reader, g, beside));
       }
     } else if (f.number === GRAPH.input)
       inputs.push(valueInfo(reader, f, 'input'));
@@ -134,23 +143,79 @@ function inspect(reader: FileProtoReader): OnnxInspection {
   return { signature, irVersion, opsets, producer, metadata };
 }
 
-function tensorName(reader: FileProtoReader, tensor: ProtoField): string {
+function tensorName(
+  reader: FileProtoReader,
+  tensor: ProtoField,
+  beside: ReadonlyMap<string, number> | undefined,
+): string {
   let name = '';
+  let external = false;
+  const where: Record<string, string> = {};
   for (const f of reader.fields(tensor.start, tensor.end)) {
     if (f.number === TENSOR.name && f.wireType === WIRE_LEN)
       name = reader.string(f);
-    else if (
+    else if (f.number === TENSOR.externalData && f.wireType === WIRE_LEN) {
+      const [k, v] = stringPair(reader, f);
+      where[k] = v;
+    } else if (
       f.number === TENSOR.dataLocation &&
       f.wireType === WIRE_VARINT &&
       f.value === DATA_LOCATION_EXTERNAL
-    ) {
-      throw new PortfolioError(
-        'INVALID_ARTIFACT',
-        `initializer "${name || '?'}" keeps its weights in an external data file; upload a self-contained .onnx file`,
-      );
-    }
+    )
+      external = true;
   }
+  if (external) checkExternalData(name || '?', where, beside);
   return name;
+}
+
+/**
+ * An initializer whose weights live in another file must name a file that came with the
+ * model (`beside`: paths relative to the model's directory, with their sizes), inside
+ * that directory, and a range within it; onnxruntime reads it from there at load.
+ */
+function checkExternalData(
+  name: string,
+  where: Record<string, string>,
+  beside: ReadonlyMap<string, number> | undefined,
+): void {
+  const location = where['location'] ?? '';
+  if (!beside)
+    throw new PortfolioError(
+      'INVALID_ARTIFACT',
+      `initializer "${name}" keeps its weights in an external data file ("${location.slice(0, 200)}"); upload the model together with that file (multipart/form-data with both files, or a tar or zip archive)`,
+    );
+  const parts = location.split('/');
+  if (
+    location === '' ||
+    location.startsWith('/') ||
+    location.includes('\\') ||
+    parts.some((p) => p === '..' || p === '')
+  )
+    throw new PortfolioError(
+      'INVALID_ARTIFACT',
+      `initializer "${name}" names its external data file as "${location.slice(0, 200)}"; it must be a relative path inside the model's directory`,
+    );
+  const normalized = parts.filter((p) => p !== '.').join('/');
+  const size = beside.get(normalized);
+  if (size === undefined)
+    throw new PortfolioError(
+      'INVALID_ARTIFACT',
+      `initializer "${name}" keeps its weights in "${normalized.slice(0, 200)}", which is not part of the upload`,
+    );
+  const offset = Number(where['offset'] ?? '0');
+  const length =
+    where['length'] !== undefined ? Number(where['length']) : size - offset;
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > size
+  )
+    throw new PortfolioError(
+      'INVALID_ARTIFACT',
+      `initializer "${name}" reads bytes ${where['offset'] ?? '0'}..+${where['length'] ?? '?'} of "${normalized.slice(0, 200)}", which holds ${size} bytes`,
+    );
 }
 
 function valueInfo(
