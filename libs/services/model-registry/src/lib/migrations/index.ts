@@ -4,6 +4,7 @@ import { ApiKeys1796256000000 } from './1796256000000-api-keys';
 import { Aliases1796342400000 } from './1796342400000-aliases';
 import { AuditLog1796428800000 } from './1796428800000-audit-log';
 import { VersionLifecycle1796601600000 } from './1796601600000-version-lifecycle';
+import { ModelLabelsIndex1796688000000 } from './1796688000000-model-labels-index';
 
 /** In order. Never edit a migration that has shipped: add a new one. */
 export const REGISTRY_MIGRATIONS = [
@@ -13,4 +14,5 @@ export const REGISTRY_MIGRATIONS = [
   Aliases1796342400000,
   AuditLog1796428800000,
   VersionLifecycle1796601600000,
+  ModelLabelsIndex1796688000000,
 ];
