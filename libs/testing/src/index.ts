@@ -38,6 +38,10 @@ export { createTestDatabase } from './lib/services/test-database';
 export type { TestDatabase } from './lib/services/test-database';
 export { uniqueSubjectPrefix } from './lib/services/unique-subject-prefix';
 
+// Archives and multipart bodies, built in memory, for upload tests.
+export { buildMultipart, buildTar, buildZip } from './lib/util/archives';
+export type { ArchiveEntry } from './lib/util/archives';
+
 // Waiting for what happens asynchronously, without asserting how long it takes.
 export { eventually } from './lib/util/eventually';
 
