@@ -1,9 +1,15 @@
 import * as ort from 'onnxruntime-node';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import {
+  buildLargeModel,
   buildMixedTypesModel,
   buildMlpModel,
+  buildMultipart,
+  buildTar,
+  largeModelSide,
   makeTempDir,
   MlpOptions,
   writeModel,
@@ -369,6 +375,79 @@ export function predictionFlow(
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('INVALID_ARTIFACT');
     expect(res.body.error.message).toMatch(/not a valid ONNX model/);
+    const versions = await http<{ versions: unknown[] }>(
+      `${url}/admin/models/${modelId}/versions`,
+      { key: adminKey },
+    );
+    expect(versions.body.versions).toHaveLength(1);
+  });
+
+  it('registers a model whose weights sit beside it, as a form and as a tar.gz, and predicts with them', async () => {
+    const { url, adminKey } = ctx();
+    const id = `${modelId}-external`;
+    await registerModel(url, adminKey, id);
+    const path = buildLargeModel({
+      weightBytes: 256 * 1024,
+      externalData: true,
+      dir,
+      name: 'external',
+      seed: 41,
+    });
+    const files = [
+      { name: 'external.onnx', data: readFileSync(path) },
+      { name: 'external.data', data: readFileSync(join(dir, 'external.data')) },
+    ];
+    const form = buildMultipart(files);
+    const posted = await http<{ version: number; sha256: string }>(
+      `${url}/admin/models/${id}/versions`,
+      { body: form.body, contentType: form.contentType, key: adminKey },
+    );
+    expect(posted.status).toBe(201);
+    const archived = await http<{ version: number; sha256: string }>(
+      `${url}/admin/models/${id}/versions`,
+      {
+        body: await buildTar(files, { gzip: true }),
+        contentType: 'application/gzip',
+        key: adminKey,
+      },
+    );
+    expect(archived.status).toBe(201);
+    // Two versions of the same files: one digest.
+    expect(archived.body.sha256).toBe(posted.body.sha256);
+
+    const width = largeModelSide(256 * 1024);
+    const row = Array.from({ length: width }, (_, i) => (i % 7) / 7);
+    const expected = await runDirectly(path, {
+      x: new ort.Tensor('float32', Float32Array.from(row), [1, width]),
+    });
+    const res = await http<{ outputs: { y: number[][] } }>(
+      `${url}/v1/models/${id}/predict?version=${posted.body.version}`,
+      { json: { inputs: { x: [row] } } },
+    );
+    expect(res.status).toBe(200);
+    expectClose(
+      res.body.outputs.y[0],
+      expected['y'].data as Float32Array,
+      1e-4,
+    );
+  });
+
+  it('refuses an archive with a path leading out with 422, registering nothing', async () => {
+    const { url, adminKey } = ctx();
+    const res = await http<ErrorBody>(
+      `${url}/admin/models/${modelId}/versions`,
+      {
+        body: await buildTar([
+          { name: 'model.onnx', data: readFileSync(modelPath) },
+          { name: '../../escape.txt', data: 'x' },
+        ]),
+        contentType: 'application/x-tar',
+        key: adminKey,
+      },
+    );
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('INVALID_ARTIFACT');
+    expect(res.body.error.message).toMatch(/leads out of the upload/);
     const versions = await http<{ versions: unknown[] }>(
       `${url}/admin/models/${modelId}/versions`,
       { key: adminKey },

@@ -25,6 +25,16 @@ export const IngestBeginRequest = z.object({
   format: ModelFormatSchema,
   /** When the client announced a length (Content-Length), the commit must match it. */
   expected_size_bytes: Bytes.optional(),
+  /**
+   * The client's `multipart/form-data; boundary=...` when the body is a form (files in
+   * field `artifact`); absent: the body is the artifact itself, or a tar/zip archive of
+   * its files (told apart by content).
+   */
+  content_type: z
+    .string()
+    .max(1000)
+    .regex(/^multipart\/form-data\s*;/i)
+    .optional(),
 });
 export const IngestBeginResponse = z.object({
   ingest_id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),

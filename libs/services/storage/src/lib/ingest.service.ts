@@ -1,5 +1,9 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 
 import {
   assertSupportedFormat,
@@ -8,8 +12,17 @@ import {
   ModelFormat,
   PortfolioError,
 } from '@portfolio/contracts';
-import { inspectArtifact } from '@portfolio/model-formats';
+import { entryPointOf, inspectArtifact } from '@portfolio/model-formats';
 import { ArtifactWriter, StorageDriver } from '@portfolio/storage';
+
+import {
+  DEFAULT_UNPACK_LIMITS,
+  detectPackaging,
+  manifestDigest,
+  UnpackedFile,
+  UnpackLimits,
+  unpackUpload,
+} from './unpack/artifact-unpack';
 
 export const STORAGE_DRIVER = Symbol('STORAGE_DRIVER');
 export const INGEST_SETTINGS = Symbol('INGEST_SETTINGS');
@@ -19,6 +32,9 @@ export interface IngestSettings {
   readonly instance: string;
   readonly maxChunkBytes: number;
   readonly idleTimeoutMs: number;
+  /** Where archives and forms are unpacked before their files are stored (default: the OS's). */
+  readonly unpackDir?: string;
+  readonly unpackLimits?: UnpackLimits;
 }
 
 interface Ingest {
@@ -26,6 +42,8 @@ interface Ingest {
   readonly modelId: string;
   readonly format: ModelFormat;
   readonly expectedSizeBytes: number | undefined;
+  /** A form's content type: the body is unpacked at commit. */
+  readonly contentType: string | undefined;
   readonly writer: ArtifactWriter;
   nextSeq: number;
   /** Chunks are written strictly one after another; this is the write in progress. */
@@ -54,6 +72,7 @@ export class IngestService implements OnModuleDestroy {
     modelId: string,
     format: ModelFormat,
     expectedSizeBytes?: number,
+    contentType?: string,
   ): Promise<IngestBeginResponse> {
     // Before a single byte travels.
     assertSupportedFormat(format);
@@ -64,6 +83,7 @@ export class IngestService implements OnModuleDestroy {
       modelId,
       format,
       expectedSizeBytes,
+      contentType,
       writer,
       nextSeq: 0,
       pending: Promise.resolve(),
@@ -145,23 +165,116 @@ export class IngestService implements OnModuleDestroy {
       }
       if (sizeBytes === 0)
         throw new PortfolioError('INVALID_ARTIFACT', 'the artifact is empty');
-      const inspection = inspectArtifact(ingest.format, tempPath);
-      const { uri, created } = await ingest.writer.commit(
-        `${ingest.modelId}/${sha256}/model.${ingest.format}`,
+      if (
+        ingest.contentType === undefined &&
+        (await detectPackaging(tempPath)) === 'file'
+      ) {
+        const inspection = inspectArtifact(ingest.format, tempPath);
+        const { uri, created } = await ingest.writer.commit(
+          `${ingest.modelId}/${sha256}/model.${ingest.format}`,
+        );
+        this.logger.log(
+          `stored ${uri} (${sizeBytes} bytes${created ? '' : ', identical bytes already stored'})`,
+        );
+        return {
+          artifact_uri: uri,
+          sha256,
+          size_bytes: sizeBytes,
+          format: ingest.format,
+          signature: inspection.signature,
+          created,
+        };
+      }
+      return await this.commitUnpacked(ingest, tempPath);
+    } catch (e) {
+      await ingest.writer.abort();
+      throw e;
+    }
+  }
+
+  /**
+   * An archive or a form: its files are unpacked (safely: see unpackUpload), validated
+   * as one artifact, and stored under `<model>/<digest>/<path>`, where the digest is the
+   * manifest's; the version's URI names the file a runtime loads (the entry point), the
+   * others sit beside it. A single file is stored as if it had been sent alone, so the
+   * same model gives the same version however it was sent. The body itself is dropped.
+   */
+  private async commitUnpacked(
+    ingest: Ingest,
+    bodyPath: string,
+  ): Promise<IngestCommitResponse> {
+    const dir = join(
+      this.settings.unpackDir ?? tmpdir(),
+      `portfolio-unpack-${ingest.id}`,
+    );
+    try {
+      const files = await unpackUpload(bodyPath, dir, {
+        contentType: ingest.contentType,
+        limits: this.settings.unpackLimits ?? DEFAULT_UNPACK_LIMITS,
+      });
+      if (files.length === 0)
+        throw new PortfolioError(
+          'INVALID_ARTIFACT',
+          'the upload holds no file',
+        );
+      const single = files.length === 1;
+      const entry = single
+        ? files[0]
+        : byPath(
+            files,
+            entryPointOf(
+              ingest.format,
+              files.map((f) => f.path),
+            ),
+          );
+      const inspection = inspectArtifact(
+        ingest.format,
+        entry.absolutePath,
+        single ? undefined : besideOf(entry, files),
       );
+      const digest = single ? entry.sha256 : manifestDigest(files);
+      const keyOf = (f: UnpackedFile) =>
+        single
+          ? `${ingest.modelId}/${digest}/model.${ingest.format}`
+          : `${ingest.modelId}/${digest}/${f.path}`;
+      let created = false;
+      let entryUri = '';
+      // The entry point last: until it is there, nothing names this artifact.
+      for (const f of [...files.filter((f) => f !== entry), entry]) {
+        const stored = await this.storeFile(f.absolutePath, keyOf(f));
+        created ||= stored.created;
+        if (f === entry) entryUri = stored.uri;
+      }
+      const sizeBytes = files.reduce((n, f) => n + f.sizeBytes, 0);
       this.logger.log(
-        `stored ${uri} (${sizeBytes} bytes${created ? '' : ', identical bytes already stored'})`,
+        `stored ${entryUri} (${files.length} file${single ? '' : 's'}, ${sizeBytes} bytes${created ? '' : ', identical files already stored'})`,
       );
+      await ingest.writer.abort();
       return {
-        artifact_uri: uri,
-        sha256,
+        artifact_uri: entryUri,
+        sha256: digest,
         size_bytes: sizeBytes,
         format: ingest.format,
         signature: inspection.signature,
         created,
       };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async storeFile(
+    path: string,
+    key: string,
+  ): Promise<{ uri: string; created: boolean }> {
+    const writer = await this.driver.createWriter();
+    try {
+      for await (const chunk of createReadStream(path))
+        await writer.write(chunk as Buffer);
+      await writer.finish();
+      return await writer.commit(key);
     } catch (e) {
-      await ingest.writer.abort();
+      await writer.abort();
       throw e;
     }
   }
@@ -220,4 +333,25 @@ export class IngestService implements OnModuleDestroy {
     timer.unref();
     return timer;
   }
+}
+
+function byPath(files: UnpackedFile[], path: string): UnpackedFile {
+  const found = files.find((f) => f.path === path);
+  if (!found) throw new Error(`${path} is not among the files unpacked`);
+  return found;
+}
+
+/** The files in the entry point's directory or below it, by path relative to it. */
+function besideOf(
+  entry: UnpackedFile,
+  files: UnpackedFile[],
+): Map<string, number> {
+  const base = posix.dirname(entry.path);
+  const beside = new Map<string, number>();
+  for (const f of files) {
+    if (f === entry) continue;
+    const relative = base === '.' ? f.path : posix.relative(base, f.path);
+    if (!relative.startsWith('..')) beside.set(relative, f.sizeBytes);
+  }
+  return beside;
 }

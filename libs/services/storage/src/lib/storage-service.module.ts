@@ -10,12 +10,16 @@ import {
   STORAGE_DRIVER,
 } from './ingest.service';
 import { StorageHandlers } from './storage.handlers';
+import { UnpackLimits } from './unpack/artifact-unpack';
 
 export interface StorageServiceOptions {
   readonly driver: StorageDriver;
   /** The bus's max payload; chunks stay well below it. */
   readonly maxPayloadBytes: number;
   readonly idleTimeoutMs?: number;
+  /** Where archives and forms are unpacked (default: the OS's temporary directory). */
+  readonly unpackDir?: string;
+  readonly unpackLimits?: UnpackLimits;
 }
 
 const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -35,6 +39,8 @@ export class StorageServiceModule {
         ),
       ),
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+      unpackDir: options.unpackDir,
+      unpackLimits: options.unpackLimits,
     };
     return {
       module: StorageServiceModule,

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 
 import { PortfolioError, Storage } from '@portfolio/contracts';
 import { InProcessBus, Messaging } from '@portfolio/messaging';
-import { buildMlpModel, makeTempDir } from '@portfolio/testing';
+import {
+  buildLargeModel,
+  buildMlpModel,
+  buildMultipart,
+  buildTar,
+  buildZip,
+  makeTempDir,
+} from '@portfolio/testing';
 
 import { StorageHandlers } from './storage.handlers';
 import {
@@ -159,6 +166,117 @@ describe(StorageHandlers.name, () => {
         [a.artifact_uri, b.artifact_uri]
           .map((u) => u.slice('local:'.length))
           .sort(),
+      );
+    });
+
+    describe('archives and forms', () => {
+      /** An ONNX model whose weights sit in `weights.data` beside it. */
+      let graph: Buffer;
+      let weights: Buffer;
+      beforeAll(() => {
+        const dir = makeTempDir('storage-external');
+        buildLargeModel({
+          weightBytes: 64 * KiB,
+          externalData: true,
+          dir,
+          name: 'weights',
+        });
+        graph = readFileSync(join(dir, 'weights.onnx'));
+        weights = readFileSync(join(dir, 'weights.data'));
+        rmSync(dir, { recursive: true, force: true });
+      });
+      const files = () => [
+        { name: 'net/weights.onnx', data: graph },
+        { name: 'net/weights.data', data: weights },
+        { name: 'README.md', data: 'about the model' },
+      ];
+
+      it('stores the files of a tar, a zip or a form as one artifact, named by its entry point', async () => {
+        const tarred = await ingest(
+          client,
+          'ext',
+          await buildTar(files(), { gzip: true }),
+        );
+        const zipped = await ingest(client, 'ext', buildZip(files()));
+        const form = buildMultipart(files());
+        const posted = await ingest(client, 'ext', form.body, {
+          contentType: form.contentType,
+        });
+
+        expect(tarred).toMatchObject({
+          artifact_uri: `local:ext/${tarred.sha256}/net/weights.onnx`,
+          size_bytes: graph.length + weights.length + 15,
+          created: true,
+          signature: { inputs: [{ name: 'x', datatype: 'FP32' }] },
+        });
+        // The same files, however packed: the same digest, stored once.
+        expect(zipped).toEqual({ ...tarred, created: false });
+        expect(posted).toEqual({ ...tarred, created: false });
+        expect(filesUnder(root).filter((f) => !f.startsWith('.'))).toEqual(
+          [
+            join('ext', tarred.sha256, 'README.md'),
+            join('ext', tarred.sha256, 'net', 'weights.data'),
+            join('ext', tarred.sha256, 'net', 'weights.onnx'),
+          ].sort(),
+        );
+        expect(
+          readFileSync(join(root, 'ext', tarred.sha256, 'net', 'weights.data')),
+        ).toEqual(weights);
+        expect(filesUnder(join(root, '.unpack'))).toEqual([]);
+      });
+
+      it('stores a form with one file as that file sent alone', async () => {
+        const alone = await ingest(client, 'iris', MODEL);
+        const form = buildMultipart([{ name: 'whatever.onnx', data: MODEL }]);
+
+        const posted = await ingest(client, 'iris', form.body, {
+          contentType: form.contentType,
+        });
+
+        expect(posted).toEqual({ ...alone, created: false });
+      });
+
+      it.each([
+        [
+          'weights without the file they live in',
+          async () => buildTar([{ name: 'weights.onnx', data: graph }]),
+          /upload the model together with that file/,
+        ],
+        [
+          'two models',
+          async () =>
+            buildZip([
+              { name: 'a.onnx', data: MODEL },
+              { name: 'b.onnx', data: MODEL },
+            ]),
+          /holds 2 \.onnx files/,
+        ],
+        [
+          'a path leading out',
+          async () => buildTar([...files(), { name: '../x', data: 'x' }]),
+          /leads out of the upload/,
+        ],
+        [
+          'a link',
+          async () =>
+            buildTar([
+              ...files(),
+              { name: 'net/l', type: 'symlink', target: '/etc/passwd' },
+            ]),
+          /links are not accepted/,
+        ],
+      ])(
+        'refuses %s with INVALID_ARTIFACT, storing nothing',
+        async (_what, build, message) => {
+          const e = await ingest(client, 'ext', await build()).catch(
+            (err: unknown) => err,
+          );
+
+          expect(e).toBeInstanceOf(PortfolioError);
+          expect(e).toMatchObject({ code: 'INVALID_ARTIFACT' });
+          expect((e as Error).message).toMatch(message);
+          expectNothingStored();
+        },
       );
     });
 

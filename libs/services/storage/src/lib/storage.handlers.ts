@@ -38,7 +38,12 @@ export class StorageHandlers
     const instance = this.settings.instance;
     this.subscriptions = [
       m.serve(Storage.ingestBegin, (req) =>
-        this.ingest.begin(req.model_id, req.format, req.expected_size_bytes),
+        this.ingest.begin(
+          req.model_id,
+          req.format,
+          req.expected_size_bytes,
+          req.content_type,
+        ),
       ),
       m.serveRaw(ingestChunkSubject(m.prefix, instance), async (msg) => {
         const id = msg.headers[INGEST_ID_HEADER];

@@ -20,6 +20,7 @@ import {
 import { LocalStorageDriver } from '@portfolio/storage';
 
 import { StorageServiceModule } from './storage-service.module';
+import { UnpackLimits } from './unpack/artifact-unpack';
 
 export interface StorageUnderTest {
   readonly app: INestApplicationContext;
@@ -35,6 +36,7 @@ export async function startStorage(options: {
   root: string;
   maxPayloadBytes?: number;
   idleTimeoutMs?: number;
+  unpackLimits?: UnpackLimits;
 }): Promise<StorageUnderTest> {
   const app = await NestFactory.createApplicationContext(
     {
@@ -50,6 +52,9 @@ export async function startStorage(options: {
           maxPayloadBytes:
             options.maxPayloadBytes ?? options.bus.maxPayloadBytes(),
           idleTimeoutMs: options.idleTimeoutMs,
+          // Under the root: a test that finds no file there knows nothing was left.
+          unpackDir: join(options.root, '.unpack'),
+          unpackLimits: options.unpackLimits,
         }),
       ],
     },
@@ -100,12 +105,17 @@ export async function ingest(
     format?: ModelFormat;
     chunkBytes?: number;
     expectedSizeBytes?: number;
+    /** A form's content type (`buildMultipart`). */
+    contentType?: string;
   } = {},
 ): Promise<IngestCommitResponse> {
   const begun = await client.call(Storage.ingestBegin, {
     model_id: modelId,
     format: options.format ?? 'onnx',
     expected_size_bytes: options.expectedSizeBytes,
+    ...(options.contentType !== undefined
+      ? { content_type: options.contentType }
+      : {}),
   });
   const chunks = chunksOf(
     bytes,

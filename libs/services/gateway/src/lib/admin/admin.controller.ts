@@ -21,6 +21,7 @@ import { PortfolioError, Registry } from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
 
 import { principalOf } from '../auth/auth.guard';
+import { UPLOAD_CONTENT_TYPES } from '../http/gateway-http';
 import {
   assertAliasName,
   assertModelId,
@@ -196,7 +197,11 @@ export class AdminController {
     );
   }
 
-  /** The artifact as the raw request body (`application/octet-stream`), streamed to storage. */
+  /**
+   * The artifact as the request body, streamed to storage: the model file
+   * (`application/octet-stream`), a tar or zip archive of its files, or a form
+   * (`multipart/form-data`) with its files in field `artifact`.
+   */
   @Post('models/:modelId/versions')
   @UploadVersionDocs()
   @HttpCode(201)
@@ -207,10 +212,12 @@ export class AdminController {
     @Req() request: FastifyRequest,
   ) {
     assertModelId(modelId);
-    if (!contentType?.toLowerCase().startsWith('application/octet-stream')) {
+    const type = contentType?.toLowerCase() ?? '';
+    const form = type.startsWith('multipart/form-data');
+    if (!form && !UPLOAD_CONTENT_TYPES.some((t) => type.startsWith(t))) {
       throw new PortfolioError(
         'INVALID_REQUEST',
-        `send the artifact as the request body with "Content-Type: application/octet-stream" (got ${contentType ?? 'no content type'})`,
+        `send the artifact as the request body with "Content-Type: application/octet-stream" (a file, or a tar or zip archive of files) or as "multipart/form-data" with its files in field "artifact" (got ${contentType ?? 'no content type'})`,
       );
     }
     const expected =
@@ -228,6 +235,7 @@ export class AdminController {
           ? expected
           : undefined,
         maxBytes: this.settings.bodyLimitBytes,
+        ...(form && contentType ? { contentType } : {}),
         ...actorOf(request),
       })
       .catch((e: unknown) => {

@@ -246,17 +246,23 @@ export const UploadVersionDocs = () =>
     ApiOperation({
       summary: 'Upload an artifact: the next version',
       description:
-        "The artifact is the raw request body, streamed to storage, hashed and validated for the model's format (ONNX: tensor inputs and outputs, no external weights); its signature is read from it. The same bytes uploaded again make a new version. Nothing is left behind when an upload fails.",
+        "The artifact is the request body, streamed to storage, hashed and validated for the model's format (ONNX: tensor inputs and outputs; weights in external data files only when those files come with it); its signature is read from it. The body is the model file, or a tar (optionally gzipped) or zip archive of its files, or a `multipart/form-data` form with its files in field `artifact` (each part's file name is its path; one part may be an archive). Several files are one artifact: the one `.onnx` file is loaded, the others sit beside it; its `sha256` is the digest of its files' manifest. Archives with paths leading out, links, more than 1000 files or a decompression bomb are refused (422) with nothing stored. The same bytes uploaded again make a new version. Nothing is left behind when an upload fails.",
     }),
     MODEL_ID_PARAM,
-    ApiConsumes('application/octet-stream'),
+    ApiConsumes(
+      'application/octet-stream',
+      'application/x-tar',
+      'application/gzip',
+      'application/zip',
+      'multipart/form-data',
+    ),
     ApiBody({
       required: true,
       schema: {
         type: 'string',
         format: 'binary',
         description:
-          'The model file (`Content-Type: application/octet-stream`; anything else: 400).',
+          'The model file or an archive of its files (`application/octet-stream`, `application/x-tar`, `application/gzip`, `application/zip`), or a form with the files in field `artifact` (`multipart/form-data`); any other type: 400.',
       } satisfies SchemaObject,
     }),
     ApiJson(201, 'The new version', openApiSchema(UploadedVersion), {
@@ -273,7 +279,7 @@ export const UploadVersionDocs = () =>
       {
         status: 400,
         codes: ['INVALID_REQUEST', 'INVALID_MODEL_ID'],
-        when: 'the Content-Type is not application/octet-stream, or the model id is not valid',
+        when: 'the Content-Type is none of those accepted, a form has no file in field `artifact` or has other fields, or the model id is not valid',
       },
       { ...NO_MODEL, when: 'the model is not registered (register it first)' },
       {
@@ -284,7 +290,7 @@ export const UploadVersionDocs = () =>
       {
         status: 422,
         codes: ['INVALID_ARTIFACT'],
-        when: "the file is not a valid artifact of the model's format (the message says what is wrong)",
+        when: "the file is not a valid artifact of the model's format, or an archive is unsafe or over a limit (the message says what is wrong)",
       },
     ),
   );

@@ -25,13 +25,20 @@ export class ArtifactUploader {
     modelId: string,
     format: ModelFormat,
     source: AsyncIterable<Uint8Array>,
-    options: { expectedSizeBytes?: number; maxBytes?: number } = {},
+    options: {
+      expectedSizeBytes?: number;
+      maxBytes?: number;
+      contentType?: string;
+    } = {},
   ): Promise<IngestCommitResponse> {
     const m = this.messaging;
     const begin = await m.call(Storage.ingestBegin, {
       model_id: modelId,
       format,
       expected_size_bytes: options.expectedSizeBytes,
+      ...(options.contentType !== undefined
+        ? { content_type: options.contentType }
+        : {}),
     });
     const subject = ingestChunkSubject(m.prefix, begin.instance);
     let seq = 0;

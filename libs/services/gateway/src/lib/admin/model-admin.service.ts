@@ -39,6 +39,8 @@ export class ModelAdminService {
       expectedSizeBytes?: number;
       maxBytes?: number;
       reuseIfSameSha256?: boolean;
+      /** A form's `multipart/form-data; boundary=...`; absent: the body is a file or an archive. */
+      contentType?: string;
       /** Who uploads it, for the audit log. */
       actor?: string;
     } = {},

@@ -64,9 +64,19 @@ function clientErrorHandler(
   socket.destroy();
 }
 
+/** Bodies handed to the upload route as a stream (multipart keeps its boundary). */
+export const UPLOAD_CONTENT_TYPES = [
+  'application/octet-stream',
+  'application/x-tar',
+  'application/gzip',
+  'application/x-gzip',
+  'application/zip',
+  'multipart/form-data',
+] as const;
+
 /**
  * The gateway's HTTP server. JSON bodies are capped at `bodyLimitBytes`; artifact
- * uploads (`application/octet-stream`) are handed to the route as a stream and counted
+ * uploads (`application/octet-stream`, archives, forms) are handed to the route as a stream and counted
  * there, so a large model never sits in memory whole. Every response carries
  * `X-Request-Id` (the client's, when it sent a sensible one).
  */
@@ -107,8 +117,9 @@ export function createGatewayAdapter(bodyLimitBytes: number): FastifyAdapter {
     },
   });
   const fastify = adapter.getInstance();
+  // Artifact uploads: a file, an archive of files, or a form of files, read as a stream.
   fastify.addContentTypeParser(
-    'application/octet-stream',
+    [...UPLOAD_CONTENT_TYPES],
     (_request, payload, done) => done(null, payload),
   );
   // Callback-style hooks: every request runs them, and an async one costs a promise each.

@@ -226,7 +226,13 @@ describe('the OpenAPI document (GET /docs/json)', () => {
     const upload = ops.get('POST /admin/models/{modelId}/versions');
     expect(
       Object.keys((upload?.requestBody as { content: object }).content),
-    ).toEqual(['application/octet-stream']);
+    ).toEqual([
+      'application/octet-stream',
+      'application/x-tar',
+      'application/gzip',
+      'application/zip',
+      'multipart/form-data',
+    ]);
     for (const route of [
       'POST /v2/models/{name}/infer',
       'POST /v2/models/{name}/versions/{version}/infer',

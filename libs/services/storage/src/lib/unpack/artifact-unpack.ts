@@ -91,6 +91,7 @@ export async function unpackUpload(
 ): Promise<UnpackedFile[]> {
   const limits = options.limits ?? DEFAULT_UNPACK_LIMITS;
   const packedBytes = (await stat(source)).size;
+  await mkdir(dirname(dir), { recursive: true });
   await mkdir(dir);
   const sink = new FileSink(dir, limits, packedBytes);
   if (options.contentType !== undefined) {
