@@ -18,27 +18,41 @@
  * (`team`: one of 20; `tier`: `gold` for 1 in 100), alias `staging` on its version 5
  * (ready but for 1 model in 10, whose version 5 failed), alias `production` on version 4
  * for every other model, a memory measurement of version 4, and the audit log holds
- * what registering all of it by the API would have written. Every operation is timed
- * at the service's methods, the ones the bus handlers call, one at a time, on models
- * drawn at random; the whole catalogue (`listModels {}`) is also timed through the
- * in-process bus, the way the standalone gateway receives it.
+ * what registering all of it by the API would have written. The registry is then
+ * started again on them, as after a restart (PostgreSQL analyzed first, as autovacuum
+ * would soon after such a load; PGlite, which has no autovacuum, analyzed by the
+ * registry as it starts). Every operation is timed at the service's methods, the ones
+ * the bus handlers call, one at a time, on models drawn at random; the whole catalogue
+ * is also timed through the registry's bus, the way the gateway and the cache-manager
+ * receive it: the in-process bus for PGlite (the standalone mode), NATS for PostgreSQL
+ * (the distributed mode: PORTFOLIO_NATS_URL, else nats://127.0.0.1:4222; the in-process
+ * bus where no server answers there).
  */
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { DataSource, EntityManager } from 'typeorm';
 
 import { mulberry32 } from '@portfolio/cache-sim';
 import {
+  LIST_ALL_PAGE_SIZE,
+  listAllModels,
   MAX_PAGE_SIZE,
   ModelRecord,
   Registry,
   Signature,
 } from '@portfolio/contracts';
-import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
+import {
+  InProcessBus,
+  MessageBus,
+  Messaging,
+  MessagingModule,
+  NatsBus,
+} from '@portfolio/messaging';
 import {
   ModelRegistryService,
   ModelRegistryServiceModule,
@@ -66,6 +80,8 @@ const SIGNATURE: Signature = {
   outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
 };
 
+const BACKEND_NAME = { pglite: 'PGlite', postgres: 'PostgreSQL' } as const;
+
 const modelId = (i: number) => `model-${String(i).padStart(5, '0')}`;
 const sha256 = (text: string) =>
   createHash('sha256').update(text).digest('hex');
@@ -88,25 +104,50 @@ interface BackendResult {
   readonly versions: number;
   readonly audit_entries: number;
   readonly seed_s: number;
+  /** Starting the registry on them (on PGlite: with its ANALYZE). */
+  readonly start_s: number;
   readonly timings: Timing[];
   /** The JSON size of `listModels {}`'s answer (the whole catalogue). */
   readonly all_models_reply_bytes: number;
+  /** The JSON size of the largest page listAllModels reads. */
+  readonly largest_page_bytes: number;
+  /** The bus the registry served on. */
+  readonly bus: string;
+  /** What `listModels {}` through that bus came to. */
+  readonly one_answer_over_bus: string;
 }
 
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+/** Whether something answers at the host and port of `url` within a second. */
+function reachable(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: hostname, port: Number(port) || 4222 });
+    const done = (up: boolean) => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
 async function startRegistry(
   database: RegistryDatabase,
+  bus: MessageBus = new InProcessBus(),
 ): Promise<{ app: INestApplicationContext; messaging: Messaging }> {
   const app = await NestFactory.createApplicationContext(
     {
       module: class RegistryBenchApp {},
       imports: [
         MessagingModule.forRoot({
-          bus: new InProcessBus(),
-          prefix: 'bench',
+          bus,
+          // Its own subjects on a NATS server that others may be using.
+          prefix: `bench-registry-${process.pid}`,
           requestTimeoutMs: 60_000,
         }),
         ModelRegistryServiceModule.forRoot({ database }),
@@ -238,22 +279,45 @@ async function seed(
 async function measureBackend(
   backend: 'pglite' | 'postgres',
   database: RegistryDatabase,
+  natsUrl: string | null,
   models: number,
   samples: number,
   log: (line: string) => void,
 ): Promise<BackendResult> {
-  const { app, messaging } = await startRegistry(database);
+  const seeding = await startRegistry(database);
+  const seedStart = performance.now();
+  let auditEntries: number;
+  try {
+    const dataSource = seeding.app.get(DataSource);
+    auditEntries = await seed(dataSource.manager, models, (what) =>
+      log(`  ${backend}: seeded ${what}`),
+    );
+    // The planner's statistics, as autovacuum gathers them on PostgreSQL soon after a
+    // load like this one (PGlite has none: the registry gathers them when it starts).
+    if (backend === 'postgres') await dataSource.query('ANALYZE');
+  } finally {
+    await seeding.app.close();
+  }
+  const seedS = (performance.now() - seedStart) / 1000;
+  log(
+    `  ${backend}: ${models} models, ${models * VERSIONS} versions, ${auditEntries} audit entries in ${seedS.toFixed(1)} s`,
+  );
+  // Measured as a registry finds them after a restart.
+  // Its bus: NATS for PostgreSQL where a server answers (the distributed mode), else the
+  // in-process bus (the standalone mode).
+  const nats = natsUrl
+    ? await NatsBus.connect({ url: natsUrl, name: 'bench-registry' })
+    : null;
+  const startStart = performance.now();
+  const { app, messaging } = await startRegistry(
+    database,
+    nats ?? new InProcessBus(),
+  );
+  const startS = (performance.now() - startStart) / 1000;
+  log(`  ${backend}: registry started in ${startS.toFixed(2)} s`);
   try {
     const registry = app.get(ModelRegistryService);
     const dataSource = app.get(DataSource);
-    const seedStart = performance.now();
-    const auditEntries = await seed(dataSource.manager, models, (what) =>
-      log(`  ${backend}: seeded ${what}`),
-    );
-    const seedS = (performance.now() - seedStart) / 1000;
-    log(
-      `  ${backend}: ${models} models, ${models * VERSIONS} versions, ${auditEntries} audit entries in ${seedS.toFixed(1)} s`,
-    );
 
     const random = mulberry32(7);
     const any = () => Math.floor(random() * models);
@@ -429,6 +493,19 @@ async function measureBackend(
         ).models.length,
     );
     await time(
+      `list models: label \`tier: standard\` (99 in 100), page of ${ADMIN_PAGE} after a random id`,
+      `${listPage}?label=&after=`,
+      page,
+      async () =>
+        (
+          await registry.listModels({
+            limit: ADMIN_PAGE,
+            after: modelId(any()),
+            labels: { tier: 'standard' },
+          })
+        ).models.length,
+    );
+    await time(
       `list models: a label no model has, first page of ${ADMIN_PAGE}`,
       `${listPage}?label=`,
       page,
@@ -442,46 +519,64 @@ async function measureBackend(
     );
 
     // The whole catalogue: what the gateway's /v1/models/status and the cache-manager's
-    // model directory and preload read.
+    // model directory and preload read, a page at a time (listAllModels); in one answer
+    // (`listModels {}`) as they asked for it before, for comparison.
     const everyModel =
       'GET /v1/models/status, cache-manager directory and preload';
     await time(
-      'list models: all, one answer',
+      `list models: all, in pages of ${LIST_ALL_PAGE_SIZE}`,
       everyModel,
       whole,
-      async () => (await registry.listModels({})).models.length,
+      async () =>
+        (await listAllModels((req) => registry.listModels(req))).length,
     );
     await time(
-      `list models: all, in pages of ${MAX_PAGE_SIZE}`,
+      `list models: all, in pages of ${LIST_ALL_PAGE_SIZE}, through the bus`,
       everyModel,
       whole,
-      async () => {
-        let count = 0;
-        let after: string | undefined;
-        for (;;) {
-          const res = await registry.listModels({
-            limit: MAX_PAGE_SIZE,
-            after,
-          });
-          count += res.models.length;
-          if (!res.next) return count;
-          after = res.next;
-        }
-      },
+      async () =>
+        (await listAllModels((req) => messaging.call(Registry.listModels, req)))
+          .length,
     );
     let allModels: ModelRecord[] = [];
     await time(
-      'list models: all, one answer, through the in-process bus',
-      everyModel + ' (standalone)',
+      'list models: all, one answer',
+      'none (what the services asked before paging)',
       whole,
       async () => {
-        allModels = (await messaging.call(Registry.listModels, {})).models;
+        allModels = (await registry.listModels({})).models;
         return allModels.length;
       },
     );
+    // What asking for them all in one answer does on this bus (once: on NATS it waits
+    // for the call's deadline).
+    let oneAnswerOverBus: string;
+    const asked = performance.now();
+    try {
+      const { models: got } = await messaging.call(
+        Registry.listModels,
+        {},
+        { timeoutMs: 10_000 },
+      );
+      oneAnswerOverBus = `${got.length} models in ${Math.round(performance.now() - asked)} ms`;
+    } catch (e) {
+      oneAnswerOverBus = `failed after ${Math.round(performance.now() - asked)} ms: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    log(`  ${backend}: all in one answer over the bus: ${oneAnswerOverBus}`);
     const allModelsReplyBytes = Buffer.byteLength(
       JSON.stringify({ models: allModels, next: null }),
     );
+    // The largest page listAllModels asks for, as it crosses the bus.
+    let largestPageBytes = 0;
+    for (let from = 0; from < allModels.length; from += LIST_ALL_PAGE_SIZE) {
+      const models = allModels.slice(from, from + LIST_ALL_PAGE_SIZE);
+      largestPageBytes = Math.max(
+        largestPageBytes,
+        Buffer.byteLength(
+          JSON.stringify({ models, next: models[models.length - 1].id }),
+        ),
+      );
+    }
 
     // The audit log: GET /admin/audit.
     const [{ max }] = (await dataSource.query(
@@ -560,11 +655,16 @@ async function measureBackend(
       versions: models * VERSIONS,
       audit_entries: auditEntries,
       seed_s: seedS,
+      start_s: startS,
       timings,
       all_models_reply_bytes: allModelsReplyBytes,
+      largest_page_bytes: largestPageBytes,
+      bus: nats ? 'NATS' : 'the in-process bus',
+      one_answer_over_bus: oneAnswerOverBus,
     };
   } finally {
     await app.close();
+    await nats?.close();
   }
 }
 
@@ -582,7 +682,13 @@ async function main(): Promise<void> {
   const serverUrl =
     process.env['PORTFOLIO_DATABASE_URL'] ||
     'postgres://postgres@127.0.0.1:5432/postgres';
+  const natsUrl = process.env['PORTFOLIO_NATS_URL'] || 'nats://127.0.0.1:4222';
+  const natsUp = await reachable(natsUrl);
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (!natsUp && only !== 'pglite')
+    log(
+      `no NATS server at ${natsUrl}: PostgreSQL's registry serves on the in-process bus`,
+    );
   const loadBefore = loadavg()[0];
 
   const results: BackendResult[] = [];
@@ -593,6 +699,7 @@ async function main(): Promise<void> {
         await measureBackend(
           'pglite',
           { kind: 'pglite', dataDir },
+          null,
           models,
           samples,
           log,
@@ -609,6 +716,7 @@ async function main(): Promise<void> {
         await measureBackend(
           'postgres',
           { kind: 'postgres', url: db.url },
+          natsUp ? natsUrl : null,
           models,
           samples,
           log,
@@ -625,10 +733,10 @@ async function main(): Promise<void> {
     'operation',
     'used by',
     ...results.flatMap((r) => [
-      `${r.backend} p50 (ms)`,
-      `${r.backend} p99 (ms)`,
+      `${BACKEND_NAME[r.backend]} p50 (ms)`,
+      `${BACKEND_NAME[r.backend]} p99 (ms)`,
     ]),
-    'rows',
+    'rows (mean)',
   ];
   const table = markdownTable(
     header,
@@ -643,14 +751,11 @@ async function main(): Promise<void> {
     ]),
     header.map((_, i) => i > 1),
   );
-  const sizes = results
-    .map(
-      (r) =>
-        `${r.backend}: ${r.models} models, ${r.versions} versions, ${r.audit_entries} audit entries, seeded in ${r.seed_s.toFixed(1)} s`,
-    )
-    .join('; ');
+  const byBackend = (f: (r: BackendResult) => string) =>
+    results.map((r) => `${BACKEND_NAME[r.backend]}: ${f(r)}`).join('; ');
+  const sizes = `${models} models with ${VERSIONS} versions each (${first.versions} versions, ${first.audit_entries} audit log entries), written in bulk through the registry's entities (${byBackend((r) => `${r.seed_s.toFixed(1)} s`)}); the registry then started again on them (${byBackend((r) => `${r.start_s.toFixed(2)} s`)}; PGlite with its ANALYZE of the models, PostgreSQL analyzed beforehand as autovacuum would)`;
   const reply = first.all_models_reply_bytes;
-  const replyLine = `The whole catalogue in one answer is ${(reply / 1024 / 1024).toFixed(2)} MiB of JSON (${reply > NATS_DEFAULT_MAX_PAYLOAD ? 'over' : 'under'} NATS' default max_payload of 1 MiB).`;
+  const replyLine = `The whole catalogue in one answer is ${(reply / 1024 / 1024).toFixed(2)} MiB of JSON (${reply > NATS_DEFAULT_MAX_PAYLOAD ? 'over' : 'under'} NATS' default max_payload of 1 MiB); a page of ${LIST_ALL_PAGE_SIZE}, as listAllModels reads it, at most ${Math.round(first.largest_page_bytes / 1024)} KiB. Asked for in one answer through the bus: ${byBackend((r) => `(${r.bus}) ${r.one_answer_over_bus}`)}.`;
   process.stdout.write(`\n${sizes}\n\n${table}\n\n${replyLine}\n`);
   const figures = {
     models,
@@ -662,7 +767,7 @@ async function main(): Promise<void> {
   };
   if (options.json) writeJson(options.json, figures);
   if (options.write) {
-    const body = `${sizes}. Each operation timed at the registry service's methods (what the bus handlers call), one at a time, on models drawn at random: ${samples} samples for point reads, ${Math.max(20, Math.round(samples / 2))} for pages and writes, ${Math.max(5, Math.round(samples / 25))} for the whole catalogue, after a tenth as many warm-up ones. ${machineLine()} Load average (1 min): ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.\n\n${table}\n\n${replyLine}`;
+    const body = `${sizes}. Each operation timed at the registry service's methods (what the bus handlers call), one at a time, on models drawn at random: ${samples} samples for point reads, ${Math.max(20, Math.round(samples / 2))} for pages and writes, ${Math.max(5, Math.round(samples / 25))} for the whole catalogue, after a tenth as many warm-up ones. The row "through the bus" goes through the registry's bus: ${byBackend((r) => r.bus)}. ${machineLine()} Load average (1 min): ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.\n\n${table}\n\n${replyLine}`;
     process.stdout.write(
       `recorded in ${recordSection('registry', 'npm run bench:registry -- --write', body)}\n`,
     );
