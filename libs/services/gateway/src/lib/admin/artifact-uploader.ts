@@ -43,7 +43,24 @@ export class ArtifactUploader {
     const subject = ingestChunkSubject(m.prefix, begin.instance);
     let seq = 0;
     let total = 0;
-    let pending: Buffer = Buffer.alloc(0);
+    // Pieces as they came, cut into chunks with one copy each (appending piece by
+    // piece to one buffer copied each chunk's bytes over and over).
+    const pieces: Uint8Array[] = [];
+    let buffered = 0;
+    const take = (size: number): Uint8Array => {
+      const chunk = new Uint8Array(size);
+      let filled = 0;
+      while (filled < size) {
+        const head = pieces[0];
+        const n = Math.min(head.byteLength, size - filled);
+        chunk.set(head.subarray(0, n), filled);
+        filled += n;
+        if (n === head.byteLength) pieces.shift();
+        else pieces[0] = head.subarray(n);
+      }
+      buffered -= size;
+      return chunk;
+    };
     const send = async (chunk: Uint8Array) => {
       await m.requestRaw(subject, chunk, {
         headers: {
@@ -62,18 +79,12 @@ export class ArtifactUploader {
             `the artifact is larger than the limit of ${options.maxBytes} bytes`,
           );
         }
-        pending = pending.length
-          ? Buffer.concat([pending, piece])
-          : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-        while (pending.length >= begin.max_chunk_bytes) {
-          // Copy: the source may reuse its buffers once we return to it.
-          await send(
-            Uint8Array.prototype.slice.call(pending, 0, begin.max_chunk_bytes),
-          );
-          pending = pending.subarray(begin.max_chunk_bytes);
-        }
+        pieces.push(piece);
+        buffered += piece.byteLength;
+        while (buffered >= begin.max_chunk_bytes)
+          await send(take(begin.max_chunk_bytes));
       }
-      if (pending.length) await send(Uint8Array.prototype.slice.call(pending));
+      if (buffered > 0) await send(take(buffered));
       return await m.call(
         Storage.ingestCommit,
         { ingest_id: begin.ingest_id, chunks: seq },
