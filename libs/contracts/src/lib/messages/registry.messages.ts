@@ -331,6 +331,28 @@ export const UpdateVersionResponse = z.object({
 });
 export type UpdateVersionResponse = z.infer<typeof UpdateVersionResponse>;
 
+/** The most artifacts one ReferencedArtifacts request may ask about. */
+export const MAX_ARTIFACT_BATCH = 1000;
+
+/**
+ * Which of these stored artifacts (by model and sha256: the `<model id>/<sha256>/`
+ * of their storage keys) some version still references, for garbage collection.
+ */
+export const ReferencedArtifactsRequest = z.object({
+  artifacts: z
+    .array(z.object({ model_id: ModelId, sha256: Sha256 }))
+    .max(MAX_ARTIFACT_BATCH),
+});
+export type ReferencedArtifactsRequest = z.infer<
+  typeof ReferencedArtifactsRequest
+>;
+export const ReferencedArtifactsResponse = z.object({
+  referenced: z.array(z.object({ model_id: ModelId, sha256: Sha256 })),
+});
+export type ReferencedArtifactsResponse = z.infer<
+  typeof ReferencedArtifactsResponse
+>;
+
 export const ModelChangedEvent = z.object({
   model_id: ModelId,
   change: z.enum([
@@ -478,6 +500,12 @@ export const Registry = {
     QUEUE,
     DeleteAliasRequest,
     DeleteAliasResponse,
+  ),
+  referencedArtifacts: serviceRpc(
+    'registry.artifacts.referenced.v1',
+    QUEUE,
+    ReferencedArtifactsRequest,
+    ReferencedArtifactsResponse,
   ),
   listAudit: serviceRpc(
     'registry.audit.list.v1',

@@ -87,6 +87,9 @@ export class ModelRegistryHandlers
         this.registry.resolveVersion(req),
       ),
       m.serve(Registry.listAudit, (req) => this.registry.listAudit(req)),
+      m.serve(Registry.referencedArtifacts, (req) =>
+        this.registry.referencedArtifacts(req),
+      ),
       m.serve(Registry.setAlias, async (req) => {
         const res = await this.registry.setAlias(req);
         this.changed({

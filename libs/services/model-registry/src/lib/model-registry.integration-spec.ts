@@ -989,6 +989,33 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
       }
     });
 
+    it('says which stored artifacts a version still references, for garbage collection', async () => {
+      await m.call(Registry.createModel, { id: 'collected', format: 'onnx' });
+      await version(m, 'collected', 501);
+      await version(m, 'collected', 502);
+      await m.call(Registry.deleteVersion, {
+        model_id: 'collected',
+        version: 2,
+      });
+
+      const res = await m.call(Registry.referencedArtifacts, {
+        artifacts: [
+          { model_id: 'collected', sha256: sha(501) },
+          { model_id: 'collected', sha256: sha(502) },
+          // The same bytes under another model are another artifact.
+          { model_id: 'aliased', sha256: sha(501) },
+          { model_id: 'nobody', sha256: sha(503) },
+        ],
+      });
+
+      expect(res.referenced).toEqual([
+        { model_id: 'collected', sha256: sha(501) },
+      ]);
+      expect(
+        await m.call(Registry.referencedArtifacts, { artifacts: [] }),
+      ).toEqual({ referenced: [] });
+    });
+
     it('deletes a model with its versions, aliases and measurements; the id can be registered again', async () => {
       await m.call(Registry.createModel, { id: 'doomed', format: 'onnx' });
       for (const n of [1, 2]) await version(m, 'doomed', 400 + n);

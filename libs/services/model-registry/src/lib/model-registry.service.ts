@@ -18,6 +18,8 @@ import {
   GetModelResponse,
   ListAuditRequest,
   ListAuditResponse,
+  ReferencedArtifactsRequest,
+  ReferencedArtifactsResponse,
   ListModelsRequest,
   UpdateModelRequest,
   UpdateModelResponse,
@@ -613,6 +615,32 @@ export class ModelRegistryService {
         return { model: toModelRecord(model), versions: numbers, aliases };
       }),
     );
+  }
+
+  /** See ReferencedArtifactsRequest: one query on the (model_id, sha256) index. */
+  referencedArtifacts(
+    req: ReferencedArtifactsRequest,
+  ): Promise<ReferencedArtifactsResponse> {
+    if (req.artifacts.length === 0) return Promise.resolve({ referenced: [] });
+    return this.gate.run(async () => {
+      const rows: { model_id: string; sha256: string }[] =
+        await this.dataSource.query(
+          `SELECT DISTINCT v.model_id, v.sha256
+           FROM model_versions v
+           JOIN unnest($1::text[], $2::text[]) AS a(model_id, sha256)
+             ON v.model_id = a.model_id AND v.sha256 = a.sha256`,
+          [
+            req.artifacts.map((a) => a.model_id),
+            req.artifacts.map((a) => a.sha256),
+          ],
+        );
+      return {
+        referenced: rows.map((r) => ({
+          model_id: r.model_id,
+          sha256: r.sha256.trim(),
+        })),
+      };
+    });
   }
 
   listAudit(req: ListAuditRequest): Promise<ListAuditResponse> {
