@@ -1,4 +1,24 @@
-export type { ArtifactWriter, StorageDriver } from './lib/storage-driver';
+export type {
+  ArtifactDigest,
+  ArtifactStat,
+  ArtifactWriter,
+  ByteRange,
+  ListedArtifact,
+  PutOptions,
+  PutResult,
+  StorageDriver,
+  StorageErrorCode,
+} from './lib/storage-driver';
 export { StorageError } from './lib/storage-driver';
+export { artifactFolderOf } from './lib/artifact-key.util';
 export { LocalStorageDriver } from './lib/local/local.driver';
+export { ObjectStoreDriver } from './lib/remote/object-store.driver';
+export type { ObjectStoreOptions } from './lib/remote/object-store.driver';
+export { S3StorageDriver } from './lib/s3/s3.driver';
+export type { S3DriverOptions } from './lib/s3/s3.driver';
+export { GcsStorageDriver } from './lib/gcs/gcs.driver';
+export type { GcsDriverOptions } from './lib/gcs/gcs.driver';
+export { AzureBlobStorageDriver } from './lib/azure/azure-blob.driver';
+export type { AzureBlobDriverOptions } from './lib/azure/azure-blob.driver';
 export { createStorageDriver } from './lib/storage-driver.factory';
+export type { StorageSettings } from './lib/storage-driver.factory';

@@ -10,14 +10,31 @@ export const LOG_LEVELS = Object.freeze([
   'verbose',
 ] as const);
 
-/** Storage drivers that exist today. */
-export const STORAGE_DRIVERS = ['local'] as const;
+/** Artifact storage drivers: the local filesystem, S3, Cloud Storage, Azure Blob. */
+export const STORAGE_DRIVERS = ['local', 's3', 'gcs', 'azure'] as const;
+
+/** S3 bucket names: 3 to 63 lower-case letters, digits, dots and hyphens. */
+export const S3_BUCKET_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** Cloud Storage bucket names: 3 to 222 lower-case letters, digits, dots, _ and -. */
+export const GCS_BUCKET_PATTERN = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
+
+/** Azure container names: 3 to 63 lower-case letters, digits and single hyphens. */
+export const AZURE_CONTAINER_PATTERN =
+  /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+
+/** Cloud regions as S3 names them (us-east-1; `auto` for some S3-compatible stores). */
+export const CLOUD_REGION_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Google Cloud project ids (6 to 30 characters), optionally domain-scoped (example.com:proj). */
+export const GCP_PROJECT_ID_PATTERN =
+  /^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
 /**
- * Drivers that are planned but not implemented. They are named separately so the
- * error can say "not available yet" instead of "unknown".
+ * A folder inside a bucket: `/`-separated segments of letters, digits, `.`, `_` and
+ * `-` (no `.` or `..` segments); leading and trailing slashes are dropped.
  */
-export const PLANNED_STORAGE_DRIVERS = ['s3', 'gcs', 'azure'] as const;
+export const STORAGE_PREFIX_SEGMENT_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9._-]+$/;
 
 /** Dot-separated NATS subject tokens without wildcards or whitespace. */
 export const SUBJECT_PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;

@@ -5,7 +5,11 @@ import {
   LOG_LEVELS,
   MODEL_FORMATS,
   NODE_ID_PATTERN,
-  PLANNED_STORAGE_DRIVERS,
+  AZURE_CONTAINER_PATTERN,
+  CLOUD_REGION_PATTERN,
+  GCP_PROJECT_ID_PATTERN,
+  GCS_BUCKET_PATTERN,
+  S3_BUCKET_PATTERN,
   STORAGE_DRIVERS,
   SUBJECT_PREFIX_PATTERN,
 } from './config.constants';
@@ -24,7 +28,8 @@ import {
   parseSecretValue,
   parseSizeValue,
   parseSoftLimitValue,
-  parseStorageDriverValue,
+  parseHttpUrlValue,
+  parseStoragePrefixValue,
   parseStringValue,
   required,
 } from './value-parsers.util';
@@ -170,10 +175,69 @@ export const configFileSchema = section({
   }).optional(),
   storage: section({
     driver: optional((value) =>
-      parseStorageDriverValue(value, STORAGE_DRIVERS, PLANNED_STORAGE_DRIVERS),
+      parseChoiceValue(value, STORAGE_DRIVERS, 'storage driver'),
     ),
+    work_dir: optional(nullable(path)),
     local: section({
       root: optional(path),
+    }).optional(),
+    s3: section({
+      bucket: optional(
+        nullable((value) =>
+          parsePatternValue(
+            value,
+            S3_BUCKET_PATTERN,
+            '3 to 63 lower-case letters, digits, "." and "-"',
+          ),
+        ),
+      ),
+      prefix: optional(nullable(parseStoragePrefixValue)),
+      region: optional(
+        nullable((value) =>
+          parsePatternValue(
+            value,
+            CLOUD_REGION_PATTERN,
+            'a region name such as us-east-1',
+          ),
+        ),
+      ),
+      endpoint: optional(nullable(parseHttpUrlValue)),
+      force_path_style: optional(parseBooleanValue),
+    }).optional(),
+    gcs: section({
+      bucket: optional(
+        nullable((value) =>
+          parsePatternValue(
+            value,
+            GCS_BUCKET_PATTERN,
+            '3 to 222 lower-case letters, digits, ".", "_" and "-"',
+          ),
+        ),
+      ),
+      prefix: optional(nullable(parseStoragePrefixValue)),
+      project_id: optional(
+        nullable((value) =>
+          parsePatternValue(
+            value,
+            GCP_PROJECT_ID_PATTERN,
+            'a Google Cloud project id such as my-project-123',
+          ),
+        ),
+      ),
+      endpoint: optional(nullable(parseHttpUrlValue)),
+    }).optional(),
+    azure: section({
+      container: optional(
+        nullable((value) =>
+          parsePatternValue(
+            value,
+            AZURE_CONTAINER_PATTERN,
+            '3 to 63 lower-case letters, digits and single "-"',
+          ),
+        ),
+      ),
+      prefix: optional(nullable(parseStoragePrefixValue)),
+      account_url: optional(nullable(parseHttpUrlValue)),
     }).optional(),
   }).optional(),
   auth: section({

@@ -59,9 +59,43 @@ export interface DatabaseConfig {
   readonly url: string | null;
 }
 
+/**
+ * Where artifacts are stored: `driver` picks one of the sections, whose settings are
+ * then checked (a bucket is required); the others are resolved but unused.
+ */
 export interface StorageConfig {
   readonly driver: StorageDriver;
+  /**
+   * Absolute; where the cloud drivers keep node-local copies of artifacts (for
+   * runtimes) and spool uploads until commit. null: a directory of this user's under
+   * the OS's temporary directory.
+   */
+  readonly workDir: string | null;
   readonly local: { readonly root: string };
+  readonly s3: {
+    readonly bucket: string | null;
+    /** A folder inside the bucket, without leading or trailing `/`; '' for none. */
+    readonly prefix: string;
+    /** null: the AWS SDK's (AWS_REGION, the profile). */
+    readonly region: string | null;
+    /** An S3-compatible store or an emulator; null: AWS. */
+    readonly endpoint: string | null;
+    readonly forcePathStyle: boolean;
+  };
+  readonly gcs: {
+    readonly bucket: string | null;
+    readonly prefix: string;
+    /** null: the SDK's (GOOGLE_CLOUD_PROJECT, the credentials'). */
+    readonly projectId: string | null;
+    /** null: the SDK's (STORAGE_EMULATOR_HOST for an emulator). */
+    readonly endpoint: string | null;
+  };
+  readonly azure: {
+    readonly container: string | null;
+    readonly prefix: string;
+    /** null: the account of AZURE_STORAGE_CONNECTION_STRING. */
+    readonly accountUrl: string | null;
+  };
 }
 
 export interface AuthConfig {

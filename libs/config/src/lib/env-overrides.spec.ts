@@ -48,7 +48,20 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_NATS_REQUEST_TIMEOUT',
       'PORTFOLIO_DATABASE_URL',
       'PORTFOLIO_STORAGE_DRIVER',
+      'PORTFOLIO_STORAGE_WORK_DIR',
       'PORTFOLIO_STORAGE_LOCAL_ROOT',
+      'PORTFOLIO_STORAGE_S3_BUCKET',
+      'PORTFOLIO_STORAGE_S3_PREFIX',
+      'PORTFOLIO_STORAGE_S3_REGION',
+      'PORTFOLIO_STORAGE_S3_ENDPOINT',
+      'PORTFOLIO_STORAGE_S3_FORCE_PATH_STYLE',
+      'PORTFOLIO_STORAGE_GCS_BUCKET',
+      'PORTFOLIO_STORAGE_GCS_PREFIX',
+      'PORTFOLIO_STORAGE_GCS_PROJECT_ID',
+      'PORTFOLIO_STORAGE_GCS_ENDPOINT',
+      'PORTFOLIO_STORAGE_AZURE_CONTAINER',
+      'PORTFOLIO_STORAGE_AZURE_PREFIX',
+      'PORTFOLIO_STORAGE_AZURE_ACCOUNT_URL',
       'PORTFOLIO_GATEWAY_HOST',
       'PORTFOLIO_GATEWAY_PORT',
       'PORTFOLIO_GATEWAY_GRPC_PORT',
@@ -81,7 +94,9 @@ describe('ENV_VARS', () => {
     for (const v of ENV_VARS) {
       expect(v.description.length).toBeGreaterThan(10);
       expect(v.key).toMatch(
-        v.name === 'PORTFOLIO_CONFIG' ? /^\(file\)$/ : /^[a-z_]+(\.[a-z_]+)*$/,
+        v.name === 'PORTFOLIO_CONFIG'
+          ? /^\(file\)$/
+          : /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/,
       );
     }
     expect(ENV_VARS.find((v) => v.name === 'PORTFOLIO_ADMIN_KEY')?.key).toBe(
@@ -126,10 +141,78 @@ describe('environment overrides', () => {
     ],
     ['PORTFOLIO_STORAGE_DRIVER', 'local', (c) => c.storage.driver, 'local'],
     [
+      'PORTFOLIO_STORAGE_WORK_DIR',
+      '/var/cache/portfolio',
+      (c) => c.storage.workDir,
+      '/var/cache/portfolio',
+    ],
+    [
       'PORTFOLIO_STORAGE_LOCAL_ROOT',
       '/srv/blobs',
       (c) => c.storage.local.root,
       '/srv/blobs',
+    ],
+    [
+      'PORTFOLIO_STORAGE_S3_BUCKET',
+      'models',
+      (c) => c.storage.s3.bucket,
+      'models',
+    ],
+    [
+      'PORTFOLIO_STORAGE_S3_PREFIX',
+      '/portfolio/',
+      (c) => c.storage.s3.prefix,
+      'portfolio',
+    ],
+    [
+      'PORTFOLIO_STORAGE_S3_REGION',
+      'eu-central-1',
+      (c) => c.storage.s3.region,
+      'eu-central-1',
+    ],
+    [
+      'PORTFOLIO_STORAGE_S3_ENDPOINT',
+      'http://127.0.0.1:9000',
+      (c) => c.storage.s3.endpoint,
+      'http://127.0.0.1:9000',
+    ],
+    [
+      'PORTFOLIO_STORAGE_S3_FORCE_PATH_STYLE',
+      'TRUE',
+      (c) => c.storage.s3.forcePathStyle,
+      true,
+    ],
+    [
+      'PORTFOLIO_STORAGE_GCS_BUCKET',
+      'acme_models',
+      (c) => c.storage.gcs.bucket,
+      'acme_models',
+    ],
+    ['PORTFOLIO_STORAGE_GCS_PREFIX', 'a/b', (c) => c.storage.gcs.prefix, 'a/b'],
+    [
+      'PORTFOLIO_STORAGE_GCS_PROJECT_ID',
+      'acme-ml-123',
+      (c) => c.storage.gcs.projectId,
+      'acme-ml-123',
+    ],
+    [
+      'PORTFOLIO_STORAGE_GCS_ENDPOINT',
+      'https://storage.example.com',
+      (c) => c.storage.gcs.endpoint,
+      'https://storage.example.com',
+    ],
+    [
+      'PORTFOLIO_STORAGE_AZURE_CONTAINER',
+      'models',
+      (c) => c.storage.azure.container,
+      'models',
+    ],
+    ['PORTFOLIO_STORAGE_AZURE_PREFIX', 'x', (c) => c.storage.azure.prefix, 'x'],
+    [
+      'PORTFOLIO_STORAGE_AZURE_ACCOUNT_URL',
+      'https://acme.blob.core.windows.net',
+      (c) => c.storage.azure.accountUrl,
+      'https://acme.blob.core.windows.net',
     ],
     ['PORTFOLIO_GATEWAY_HOST', '127.0.0.1', (c) => c.gateway.host, '127.0.0.1'],
     ['PORTFOLIO_GATEWAY_PORT', '8181', (c) => c.gateway.port, 8181],
@@ -257,6 +340,7 @@ describe('environment overrides', () => {
     cases.filter(
       ([name]) =>
         name !== 'PORTFOLIO_STORAGE_DRIVER' &&
+        name !== 'PORTFOLIO_STORAGE_WORK_DIR' &&
         name !== 'PORTFOLIO_GATEWAY_HOST' &&
         name !== 'PORTFOLIO_DATA_DIR' &&
         name !== 'PORTFOLIO_RUNTIME_REQUEST_LOG' &&

@@ -65,12 +65,78 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
   spec(
     'PORTFOLIO_STORAGE_DRIVER',
     'storage.driver',
-    "Artifact storage driver; only 'local' for now",
+    'Artifact storage driver: local, s3, gcs or azure',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_WORK_DIR',
+    'storage.work_dir',
+    "Node-local directory of the cloud drivers' downloads and uploads in progress",
   ),
   spec(
     'PORTFOLIO_STORAGE_LOCAL_ROOT',
     'storage.local.root',
     'Root directory of the local artifact store (relative: to the working directory)',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_S3_BUCKET',
+    'storage.s3.bucket',
+    'S3 bucket of the artifacts',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_S3_PREFIX',
+    'storage.s3.prefix',
+    'Folder inside the S3 bucket (none: the whole bucket)',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_S3_REGION',
+    'storage.s3.region',
+    "S3 region (unset: the AWS SDK's, e.g. AWS_REGION)",
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_S3_ENDPOINT',
+    'storage.s3.endpoint',
+    'URL of an S3-compatible store or emulator (unset: AWS)',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_S3_FORCE_PATH_STYLE',
+    'storage.s3.force_path_style',
+    'Address S3 buckets as <endpoint>/<bucket> rather than <bucket>.<endpoint> (true or false)',
+    'boolean',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_GCS_BUCKET',
+    'storage.gcs.bucket',
+    'Cloud Storage bucket of the artifacts',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_GCS_PREFIX',
+    'storage.gcs.prefix',
+    'Folder inside the Cloud Storage bucket (none: the whole bucket)',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_GCS_PROJECT_ID',
+    'storage.gcs.project_id',
+    "Google Cloud project (unset: the SDK's, e.g. GOOGLE_CLOUD_PROJECT)",
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_GCS_ENDPOINT',
+    'storage.gcs.endpoint',
+    "Cloud Storage API endpoint (unset: the SDK's; emulators: STORAGE_EMULATOR_HOST)",
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_AZURE_CONTAINER',
+    'storage.azure.container',
+    'Azure Blob container of the artifacts',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_AZURE_PREFIX',
+    'storage.azure.prefix',
+    'Folder inside the Azure Blob container (none: the whole container)',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_AZURE_ACCOUNT_URL',
+    'storage.azure.account_url',
+    'Azure Blob account URL (unset: AZURE_STORAGE_CONNECTION_STRING)',
   ),
   spec(
     'PORTFOLIO_GATEWAY_HOST',

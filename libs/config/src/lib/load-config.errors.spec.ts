@@ -189,7 +189,8 @@ describe('unknown keys', () => {
 
   it.each<[string, string]>([
     ['datadir: ./x\n', 'datadir'],
-    ['storage:\n  s3:\n    bucket: b\n', 'storage.s3'],
+    ['storage:\n  s3:\n    bucket_name: b\n', 'storage.s3.bucket_name'],
+    ['storage:\n  azure:\n    bucket: b\n', 'storage.azure.bucket'],
     ['storage:\n  local:\n    path: /x\n', 'storage.local.path'],
     ['gateway:\n  adminKey: abc\n', 'gateway.adminKey'],
     ['runtime:\n  threads: 2\n', 'runtime.threads'],
@@ -366,14 +367,54 @@ describe('wrong types and values', () => {
       'invalid value "host.example.com" (1 to 64 letters, digits, _ or -; it becomes a NATS subject token)',
     ],
     [
-      'storage:\n  driver: s3\n',
-      'storage.driver',
-      `storage driver "s3" is not available yet; only 'local' is available`,
-    ],
-    [
       'storage:\n  driver: ftp\n',
       'storage.driver',
-      `unknown storage driver "ftp"; only 'local' is available`,
+      'unknown storage driver "ftp" (expected one of: local, s3, gcs, azure)',
+    ],
+    [
+      'storage:\n  s3:\n    bucket: My_Bucket\n',
+      'storage.s3.bucket',
+      'invalid value "My_Bucket" (3 to 63 lower-case letters, digits, "." and "-")',
+    ],
+    [
+      'storage:\n  gcs:\n    bucket: ab\n',
+      'storage.gcs.bucket',
+      'invalid value "ab" (3 to 222 lower-case letters, digits, ".", "_" and "-")',
+    ],
+    [
+      'storage:\n  azure:\n    container: my--models\n',
+      'storage.azure.container',
+      'invalid value "my--models" (3 to 63 lower-case letters, digits and single "-")',
+    ],
+    [
+      'storage:\n  s3:\n    prefix: a/../b\n',
+      'storage.s3.prefix',
+      'invalid prefix "a/../b" (/-separated folders of letters, digits, ".", "_" and "-")',
+    ],
+    [
+      'storage:\n  gcs:\n    prefix: a//b\n',
+      'storage.gcs.prefix',
+      'invalid prefix "a//b" (/-separated folders of letters, digits, ".", "_" and "-")',
+    ],
+    [
+      'storage:\n  s3:\n    region: US East\n',
+      'storage.s3.region',
+      'invalid value "US East" (a region name such as us-east-1)',
+    ],
+    [
+      'storage:\n  s3:\n    endpoint: 127.0.0.1:9000\n',
+      'storage.s3.endpoint',
+      'expected an http:// or https:// URL such as https://s3.example.com, got "127.0.0.1:9000"',
+    ],
+    [
+      'storage:\n  s3:\n    force_path_style: yes please\n',
+      'storage.s3.force_path_style',
+      'expected true or false, got "yes please"',
+    ],
+    [
+      'storage:\n  gcs:\n    project_id: X\n',
+      'storage.gcs.project_id',
+      'invalid value "X" (a Google Cloud project id such as my-project-123)',
     ],
   ])('%p -> %s', (yaml, key, detail) => {
     expect(expectProblemAt(yaml, key)).toBe(detail);
@@ -393,6 +434,16 @@ describe('wrong types and values', () => {
       ),
     ).toBe(
       'expected a string of at least 16 characters, got a number (quote it)',
+    );
+  });
+
+  it('never echoes the query string (a SAS token) of a refused account URL', () => {
+    const detail = expectProblemAt(
+      'storage:\n  azure:\n    account_url: ftp://user:pw@acme.blob.core.windows.net/?sig=secret\n',
+      'storage.azure.account_url',
+    );
+    expect(detail).toBe(
+      'expected an http:// or https:// URL such as https://s3.example.com, got "ftp://***@acme.blob.core.windows.net/"',
     );
   });
 
@@ -610,6 +661,44 @@ describe('rules across keys', () => {
     ).toMatch(
       /^heartbeat interval 2s must be shorter than cache.runtime_timeout, 1s/,
     );
+  });
+});
+
+describe('the storage driver', () => {
+  it.each<[string, string, string]>([
+    ['s3', 'storage.s3.bucket', 'bucket'],
+    ['gcs', 'storage.gcs.bucket', 'bucket'],
+    ['azure', 'storage.azure.container', 'container'],
+  ])('%s needs its %s', (driver, key, what) => {
+    expect(expectProblemAt(`storage:\n  driver: ${driver}\n`, key)).toBe(
+      `required when storage.driver is ${driver} (the ${what} artifacts are stored in)`,
+    );
+  });
+
+  it('says when the driver came from the environment', () => {
+    const dir = tempDir();
+    const error = catchConfigError(() =>
+      loadConfig({
+        file: null,
+        env: { PORTFOLIO_STORAGE_DRIVER: 'gcs' },
+        cwd: dir,
+      }),
+    );
+    expect(error.key).toBe('storage.gcs.bucket');
+    expect(error.problems[0]?.detail).toBe(
+      'required when storage.driver (from PORTFOLIO_STORAGE_DRIVER) is gcs (the bucket artifacts are stored in)',
+    );
+  });
+
+  it('takes the bucket of another driver without needing it', () => {
+    const dir = tempDir();
+    const config = loadConfig({
+      file: null,
+      env: { PORTFOLIO_STORAGE_S3_BUCKET: 'models' },
+      cwd: dir,
+    });
+    expect(config.storage.driver).toBe('local');
+    expect(config.storage.s3.bucket).toBe('models');
   });
 });
 

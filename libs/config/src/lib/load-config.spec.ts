@@ -55,7 +55,17 @@ describe('loadConfig without a file', () => {
       database: { url: null },
       storage: {
         driver: 'local',
+        workDir: null,
         local: { root: path.join(cwd, 'data', 'artifacts') },
+        s3: {
+          bucket: null,
+          prefix: '',
+          region: null,
+          endpoint: null,
+          forcePathStyle: false,
+        },
+        gcs: { bucket: null, prefix: '', projectId: null, endpoint: null },
+        azure: { container: null, prefix: '', accountUrl: null },
       },
       auth: { enabled: true },
       gateway: {
@@ -164,9 +174,25 @@ nats:
 database:
   url: postgres://user@db:5432/portfolio
 storage:
-  driver: local
+  driver: s3
+  work_dir: ./scratch
   local:
     root: /srv/artifacts
+  s3:
+    bucket: models.example
+    prefix: /portfolio/artifacts/
+    region: eu-west-3
+    endpoint: http://127.0.0.1:9000
+    force_path_style: true
+  gcs:
+    bucket: acme_models
+    prefix: portfolio
+    project_id: acme-ml-123
+    endpoint: https://storage.example.com
+  azure:
+    container: models
+    prefix: a/b
+    account_url: https://acme.blob.core.windows.net/?sv=2024&sig=secret
 auth:
   enabled: false
 gateway:
@@ -245,7 +271,29 @@ log:
         requestTimeoutMs: 45_000,
       },
       database: { url: 'postgres://user@db:5432/portfolio' },
-      storage: { driver: 'local', local: { root: '/srv/artifacts' } },
+      storage: {
+        driver: 's3',
+        workDir: path.join(dir, 'scratch'),
+        local: { root: '/srv/artifacts' },
+        s3: {
+          bucket: 'models.example',
+          prefix: 'portfolio/artifacts',
+          region: 'eu-west-3',
+          endpoint: 'http://127.0.0.1:9000',
+          forcePathStyle: true,
+        },
+        gcs: {
+          bucket: 'acme_models',
+          prefix: 'portfolio',
+          projectId: 'acme-ml-123',
+          endpoint: 'https://storage.example.com',
+        },
+        azure: {
+          container: 'models',
+          prefix: 'a/b',
+          accountUrl: 'https://acme.blob.core.windows.net/?sv=2024&sig=secret',
+        },
+      },
       auth: { enabled: false },
       gateway: {
         host: '127.0.0.1',

@@ -8,6 +8,7 @@ import type {
   ConfigProblem,
   ConfiguredModel,
   PortfolioConfig,
+  StorageConfig,
 } from './config.types';
 import { parseDuration } from './duration.util';
 import { formatBytes, parseSize } from './size.util';
@@ -159,6 +160,63 @@ function resolveModels(
 }
 
 /**
+ * The storage section with its defaults. The chosen cloud driver needs its bucket (or
+ * container); credentials are the SDKs' business and are checked when the driver is
+ * made.
+ */
+function resolveStorage(
+  storage: ConfigFileSettings['storage'],
+  localRoot: string,
+  origins: ValueOrigins,
+  problems: ConfigProblem[],
+): StorageConfig {
+  const driver = storage?.driver ?? 'local';
+  const { s3, gcs, azure } = storage ?? {};
+  const config: StorageConfig = {
+    driver,
+    workDir:
+      storage?.work_dir == null
+        ? null
+        : origins.resolvePath('storage.work_dir', storage.work_dir, true),
+    local: { root: localRoot },
+    s3: {
+      bucket: s3?.bucket ?? null,
+      prefix: s3?.prefix ?? '',
+      region: s3?.region ?? null,
+      endpoint: s3?.endpoint ?? null,
+      forcePathStyle: s3?.force_path_style ?? false,
+    },
+    gcs: {
+      bucket: gcs?.bucket ?? null,
+      prefix: gcs?.prefix ?? '',
+      projectId: gcs?.project_id ?? null,
+      endpoint: gcs?.endpoint ?? null,
+    },
+    azure: {
+      container: azure?.container ?? null,
+      prefix: azure?.prefix ?? '',
+      accountUrl: azure?.account_url ?? null,
+    },
+  };
+  const missing =
+    driver === 's3' && config.s3.bucket === null
+      ? 'storage.s3.bucket'
+      : driver === 'gcs' && config.gcs.bucket === null
+        ? 'storage.gcs.bucket'
+        : driver === 'azure' && config.azure.container === null
+          ? 'storage.azure.container'
+          : null;
+  if (missing !== null)
+    problems.push(
+      origins.problem(
+        missing,
+        `required when ${origins.describe('storage.driver', true)} is ${driver} (the ${driver === 'azure' ? 'container' : 'bucket'} artifacts are stored in)`,
+      ),
+    );
+  return config;
+}
+
+/**
  * Applies defaults, resolves paths and checks the rules that span several
  * keys. The result is not frozen yet.
  *
@@ -206,6 +264,7 @@ export function resolveConfig(
   }
 
   const configuredModels = resolveModels(models, origins, problems);
+  const storageConfig = resolveStorage(storage, storageRoot, origins, problems);
   ConfigError.throwIfAny(problems);
 
   return {
@@ -229,10 +288,7 @@ export function resolveConfig(
         nats?.request_timeout ?? parseDuration(DEFAULTS.natsRequestTimeout),
     },
     database: { url: database?.url ?? null },
-    storage: {
-      driver: storage?.driver ?? 'local',
-      local: { root: storageRoot },
-    },
+    storage: storageConfig,
     auth: { enabled: auth?.enabled ?? true },
     gateway: {
       host: gateway?.host ?? DEFAULTS.gatewayHost,

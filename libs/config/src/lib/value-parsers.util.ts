@@ -1,5 +1,6 @@
 import { isAliasName } from '@portfolio/contracts';
 
+import { STORAGE_PREFIX_SEGMENT_PATTERN } from './config.constants';
 import { describeValue } from './describe-value.util';
 import { parseDuration } from './duration.util';
 import { parseSize } from './size.util';
@@ -211,19 +212,54 @@ export function parseSecretValue(value: unknown, minLength: number): string {
   return value;
 }
 
-export function parseStorageDriverValue<T extends string>(
-  value: unknown,
-  available: readonly T[],
-  planned: readonly string[],
-): T {
-  const only = `only ${available.map((d) => `'${d}'`).join(', ')} is available`;
-  const driver = available.find((d) => d === value);
-  if (driver !== undefined) return driver;
-  if (typeof value === 'string' && planned.includes(value))
+/**
+ * A folder inside a bucket, e.g. `portfolio/artifacts`: leading and trailing slashes
+ * are dropped, and '' (or only slashes) is the whole bucket.
+ */
+export function parseStoragePrefixValue(value: unknown): string {
+  if (typeof value !== 'string')
     fail(
-      `storage driver ${describeValue(value)} is not available yet; ${only}`,
+      `expected a folder inside the bucket such as portfolio/artifacts, got ${describeValue(value)}`,
     );
-  fail(`unknown storage driver ${describeValue(value)}; ${only}`);
+  const prefix = value.replace(/^\/+|\/+$/g, '');
+  if (
+    prefix !== '' &&
+    !prefix
+      .split('/')
+      .every((segment) => STORAGE_PREFIX_SEGMENT_PATTERN.test(segment))
+  )
+    fail(
+      `invalid prefix ${describeValue(value)} (/-separated folders of letters, digits, ".", "_" and "-")`,
+    );
+  return prefix;
+}
+
+/**
+ * An http(s) URL with a host. The query string may hold a secret (an Azure SAS
+ * token), so messages show the URL without it, and without user info.
+ */
+export function parseHttpUrlValue(value: unknown): string {
+  let ok = false;
+  if (typeof value === 'string') {
+    try {
+      const url = new URL(value);
+      ok =
+        (url.protocol === 'http:' || url.protocol === 'https:') &&
+        url.hostname !== '';
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    const shown =
+      typeof value === 'string'
+        ? describeValue(redactUrl(value).replace(/[?#].*$/, ''))
+        : describeValue(value);
+    fail(
+      `expected an http:// or https:// URL such as https://s3.example.com, got ${shown}`,
+    );
+  }
+  return value as string;
 }
 
 /** A list of alias names (`[production]`), each as the registry takes it. */

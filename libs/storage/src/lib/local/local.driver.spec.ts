@@ -1,12 +1,33 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { StorageError } from '../storage-driver';
+import { bytes, storageDriverContract } from '../storage-contract.testing';
 import { LocalStorageDriver } from './local.driver';
 
 describe(LocalStorageDriver.name, () => {
+  describe('the storage driver contract', () => {
+    storageDriverContract(async () => {
+      const root = mkdtempSync(join(tmpdir(), 'portfolio-local-contract-'));
+      const driver = new LocalStorageDriver(root);
+      await driver.init();
+      return {
+        driver,
+        leftovers: async () => readdirSync(join(root, '.ingest')),
+        close: async () => rmSync(root, { recursive: true, force: true }),
+      };
+    });
+  });
+
   let root: string;
   let sut: LocalStorageDriver;
 
@@ -15,9 +36,7 @@ describe(LocalStorageDriver.name, () => {
     sut = new LocalStorageDriver(root);
     await sut.init();
   });
-
-  const bytes = (n: number, seed = 1) =>
-    Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   async function store(key: string, chunks: Uint8Array[]) {
     const w = await sut.createWriter();
@@ -26,36 +45,14 @@ describe(LocalStorageDriver.name, () => {
     return { ...done, ...(await w.commit(key)) };
   }
 
-  it('hashes while writing and commits atomically to the key', async () => {
+  it('keeps the artifact as a file under the root, which localPath returns', async () => {
     const a = bytes(300_000);
-    const b = bytes(1234, 7);
-    const result = await store('m/abc/model.onnx', [a, b]);
-    const expected = createHash('sha256').update(a).update(b).digest('hex');
-    expect(result).toMatchObject({
-      sha256: expected,
-      sizeBytes: a.length + b.length,
-      uri: 'local:m/abc/model.onnx',
-      created: true,
-    });
-    const path = await sut.localPath(result.uri);
-    expect(path).toBe(join(root, 'm', 'abc', 'model.onnx'));
-    expect(createHash('sha256').update(readFileSync(path)).digest('hex')).toBe(
-      expected,
+    const result = await store('m/abc/model.onnx', [a]);
+    expect(result.uri).toBe('local:m/abc/model.onnx');
+    expect(await sut.localPath(result.uri)).toBe(
+      join(root, 'm', 'abc', 'model.onnx'),
     );
-    expect(readdirSync(join(root, '.ingest'))).toEqual([]);
-  });
-
-  it('stores identical bytes under the same key once', async () => {
-    await store('m/k/model.onnx', [bytes(10)]);
-    const again = await store('m/k/model.onnx', [bytes(10)]);
-    expect(again.created).toBe(false);
-    expect(readdirSync(join(root, '.ingest'))).toEqual([]);
-  });
-
-  it('leaves nothing behind when aborted', async () => {
-    const w = await sut.createWriter();
-    await w.write(bytes(100));
-    await w.abort();
+    expect(result.sha256).toBe(createHash('sha256').update(a).digest('hex'));
     expect(readdirSync(join(root, '.ingest'))).toEqual([]);
   });
 
@@ -70,32 +67,38 @@ describe(LocalStorageDriver.name, () => {
     expect(readdirSync(join(root, '.ingest'))).toEqual([]);
   });
 
-  it('deletes an artifact and its empty folders, and says when there was nothing', async () => {
+  it('removes the folders a deletion empties', async () => {
     const { uri } = await store('m/x/model.onnx', [bytes(5)]);
-    await expect(sut.delete(uri)).resolves.toBe(true);
+    await sut.delete(uri);
     expect(existsSync(join(root, 'm'))).toBe(false);
-    await expect(sut.delete(uri)).resolves.toBe(false);
-    await expect(sut.exists(uri)).resolves.toBe(false);
-    await expect(sut.localPath(uri)).rejects.toMatchObject({
+    expect(existsSync(join(root, '.ingest'))).toBe(true);
+  });
+
+  it('lists regular files only: not the ingest folder, not links', async () => {
+    await store('m/x/model.onnx', [bytes(5)]);
+    const w = await sut.createWriter();
+    await w.write(bytes(5));
+    mkdirSync(join(root, 'n'));
+    writeFileSync(join(tmpdir(), 'portfolio-outside.txt'), 'outside');
+    symlinkSync(
+      join(tmpdir(), 'portfolio-outside.txt'),
+      join(root, 'n', 'link'),
+    );
+
+    const keys: string[] = [];
+    for await (const item of sut.list('')) keys.push(item.key);
+
+    expect(keys).toEqual(['m/x/model.onnx']);
+    await w.abort();
+  });
+
+  it('says what it has not when a key names a folder', async () => {
+    await store('m/x/model.onnx', [bytes(5)]);
+    await expect(sut.stat('local:m/x')).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
-  });
-
-  it.each([
-    '../escape',
-    '/abs/path',
-    'a/../../b',
-    'a//b',
-    '.ingest/x',
-    'a/./b',
-    '',
-  ])('refuses the key %p', (key) => {
-    expect(() => sut.uriFor(key)).toThrow(StorageError);
-  });
-
-  it('refuses URIs of other schemes', async () => {
-    await expect(sut.localPath('s3://bucket/key')).rejects.toMatchObject({
-      code: 'INVALID_URI',
+    await expect(sut.localPath('local:m/x')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
     });
   });
 });

@@ -1,13 +1,38 @@
-import { randomBytes, createHash, Hash } from 'node:crypto';
-import { createWriteStream, statSync, WriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { access, link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { createReadStream, Dirent, statSync } from 'node:fs';
+import {
+  access,
+  link,
+  mkdir,
+  readdir,
+  rm,
+  rmdir,
+  stat,
+  unlink,
+} from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
 
-import { ArtifactWriter, StorageDriver, StorageError } from '../storage-driver';
+import {
+  assertValidKey,
+  assertValidKeyPrefix,
+  clampRange,
+  INGEST_DIR,
+} from '../artifact-key.util';
+import { HashingFileWriter } from '../hashing-file-writer';
+import { putThroughWriter } from '../put.util';
+import {
+  ArtifactDigest,
+  ArtifactStat,
+  ArtifactWriter,
+  ByteRange,
+  ListedArtifact,
+  PutOptions,
+  PutResult,
+  StorageDriver,
+  StorageError,
+} from '../storage-driver';
 
 const SCHEME = 'local';
-const INGEST_DIR = '.ingest';
 
 /**
  * Artifacts as files under one root directory. Temporary files live in `<root>/.ingest`
@@ -33,21 +58,63 @@ export class LocalStorageDriver implements StorageDriver {
 
   async createWriter(): Promise<ArtifactWriter> {
     await this.init();
-    const tempPath = join(
-      this.root,
-      INGEST_DIR,
-      `${Date.now()}-${randomBytes(8).toString('hex')}.part`,
+    return new LocalArtifactWriter(
+      this,
+      await HashingFileWriter.create(join(this.root, INGEST_DIR)),
     );
-    const writer = new LocalArtifactWriter(this, tempPath);
-    await writer.opened();
-    return writer;
+  }
+
+  put(
+    source: AsyncIterable<Uint8Array>,
+    key: string | ((digest: ArtifactDigest) => string),
+    options?: PutOptions,
+  ): Promise<PutResult> {
+    return putThroughWriter(this, source, key, options);
+  }
+
+  async read(uri: string, range?: ByteRange): Promise<Readable> {
+    const path = this.pathForUri(uri);
+    const size = (await this.statFile(uri, path)).sizeBytes;
+    if (!range) return createReadStream(path);
+    const { start, end } = clampRange(range, size);
+    // createReadStream's `end` is inclusive; an empty range has no such byte.
+    return end === start
+      ? Readable.from([])
+      : createReadStream(path, { start, end: end - 1 });
+  }
+
+  async stat(uri: string): Promise<ArtifactStat> {
+    return this.statFile(uri, this.pathForUri(uri));
+  }
+
+  async *list(keyPrefix: string): AsyncIterable<ListedArtifact> {
+    assertValidKeyPrefix(keyPrefix);
+    // Walk only the deepest folder the prefix names in full; the rest of it filters.
+    const cut = keyPrefix.lastIndexOf('/');
+    const folder = cut < 0 ? '' : keyPrefix.slice(0, cut);
+    for await (const key of this.walk(folder)) {
+      if (!key.startsWith(keyPrefix)) continue;
+      let s;
+      try {
+        s = await stat(join(this.root, ...key.split('/')));
+      } catch {
+        continue; // deleted while listing
+      }
+      yield {
+        key,
+        uri: `${SCHEME}:${key}`,
+        sizeBytes: s.size,
+        modified: s.mtime,
+      };
+    }
   }
 
   async exists(uri: string): Promise<boolean> {
     try {
       await access(this.pathForUri(uri));
       return true;
-    } catch {
+    } catch (e) {
+      if (e instanceof StorageError) throw e;
       return false;
     }
   }
@@ -97,109 +164,67 @@ export class LocalStorageDriver implements StorageDriver {
 
   /** Refuses anything that could escape the root: absolute keys, `..`, empty segments. */
   pathForKey(key: string): string {
-    const segments = key.split('/');
-    const safe = segments.every(
-      (s) =>
-        s.length > 0 &&
-        s !== '.' &&
-        s !== '..' &&
-        !s.includes('\\') &&
-        !s.includes('\0'),
-    );
-    if (!safe || isAbsolute(key) || segments[0] === INGEST_DIR) {
-      throw new StorageError('INVALID_URI', `invalid artifact key "${key}"`);
-    }
-    const path = join(this.root, ...segments);
+    assertValidKey(key);
+    const path = join(this.root, ...key.split('/'));
     const rel = relative(this.root, path);
-    if (rel.startsWith('..') || isAbsolute(rel))
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
       throw new StorageError('INVALID_URI', `invalid artifact key "${key}"`);
     return path;
+  }
+
+  private async statFile(uri: string, path: string): Promise<ArtifactStat> {
+    try {
+      const s = await stat(path);
+      if (s.isFile()) return { sizeBytes: s.size, modified: s.mtime };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new StorageError(
+          'IO',
+          `reading ${uri} failed: ${(e as Error).message}`,
+        );
+    }
+    throw new StorageError(
+      'NOT_FOUND',
+      `artifact ${uri} is missing from ${this.root}`,
+    );
+  }
+
+  /** Keys of the regular files under `folder` (a key prefix of whole segments, or ''). */
+  private async *walk(folder: string): AsyncIterable<string> {
+    const dir =
+      folder === '' ? this.root : join(this.root, ...folder.split('/'));
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return; // no such folder: nothing stored under it
+    }
+    for (const entry of entries) {
+      const key = folder === '' ? entry.name : `${folder}/${entry.name}`;
+      if (folder === '' && entry.name === INGEST_DIR) continue;
+      // Symbolic links and other special files are not artifacts this driver made.
+      if (entry.isDirectory()) yield* this.walk(key);
+      else if (entry.isFile()) yield key;
+    }
   }
 }
 
 class LocalArtifactWriter implements ArtifactWriter {
-  private readonly stream: WriteStream;
-  private readonly hash: Hash = createHash('sha256');
-  private written = 0;
-  private finished: {
-    sha256: string;
-    sizeBytes: number;
-    tempPath: string;
-  } | null = null;
-  private failure: Error | null = null;
-
   constructor(
     private readonly driver: LocalStorageDriver,
-    private readonly tempPath: string,
-  ) {
-    this.stream = createWriteStream(tempPath, { flags: 'wx' });
-    this.stream.on('error', (e) => (this.failure = e));
-  }
-
-  /**
-   * Resolves once the temporary file exists. The stream opens it in the background;
-   * a writer handed out before that could be aborted before the open lands, and the
-   * file would then be created after abort() had already removed nothing.
-   */
-  async opened(): Promise<void> {
-    try {
-      await once(this.stream, 'ready');
-    } catch (e) {
-      throw new StorageError(
-        'IO',
-        `creating the temporary file failed: ${(e as Error).message}`,
-      );
-    }
-  }
+    private readonly file: HashingFileWriter,
+  ) {}
 
   get bytesWritten(): number {
-    return this.written;
+    return this.file.bytesWritten;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
-    if (this.failure)
-      throw new StorageError(
-        'IO',
-        `writing the artifact failed: ${this.failure.message}`,
-      );
-    if (this.finished) throw new Error('write after finish');
-    this.hash.update(chunk);
-    this.written += chunk.byteLength;
-    if (!this.stream.write(chunk)) {
-      await new Promise<void>((resolveDrain, reject) => {
-        const onError = (e: Error) =>
-          reject(
-            new StorageError('IO', `writing the artifact failed: ${e.message}`),
-          );
-        this.stream.once('error', onError);
-        this.stream.once('drain', () => {
-          this.stream.off('error', onError);
-          resolveDrain();
-        });
-      });
-    }
+  write(chunk: Uint8Array): Promise<void> {
+    return this.file.write(chunk);
   }
 
-  async finish(): Promise<{
-    sha256: string;
-    sizeBytes: number;
-    tempPath: string;
-  }> {
-    if (this.finished) return this.finished;
-    await new Promise<void>((resolveEnd, reject) => {
-      if (this.failure) return reject(this.failure);
-      this.stream.end(() =>
-        this.failure ? reject(this.failure) : resolveEnd(),
-      );
-    }).catch((e: Error) => {
-      throw new StorageError('IO', `writing the artifact failed: ${e.message}`);
-    });
-    this.finished = {
-      sha256: this.hash.digest('hex'),
-      sizeBytes: this.written,
-      tempPath: this.tempPath,
-    };
-    return this.finished;
+  async finish(): Promise<ArtifactDigest & { tempPath: string }> {
+    return { ...(await this.file.finish()), tempPath: this.file.path };
   }
 
   async commit(key: string): Promise<{ uri: string; created: boolean }> {
@@ -210,7 +235,7 @@ class LocalArtifactWriter implements ArtifactWriter {
     try {
       // link() fails if the target exists, so two ingests of the same bytes cannot
       // clobber each other, and readers never see a partial file.
-      await link(this.tempPath, target);
+      await link(this.file.path, target);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
         throw new StorageError(
@@ -219,19 +244,12 @@ class LocalArtifactWriter implements ArtifactWriter {
         );
       created = false;
     }
-    await rm(this.tempPath, { force: true });
+    await rm(this.file.path, { force: true });
     return { uri: this.driver.uriFor(key), created };
   }
 
   /** Resolves once the stream is closed and the temporary file is gone. */
-  async abort(): Promise<void> {
-    if (!this.stream.closed) {
-      const closed = new Promise<void>((resolveClose) =>
-        this.stream.once('close', () => resolveClose()),
-      );
-      this.stream.destroy();
-      await closed;
-    }
-    await rm(this.tempPath, { force: true });
+  abort(): Promise<void> {
+    return this.file.remove();
   }
 }
