@@ -38,6 +38,18 @@ export { createTestDatabase } from './lib/services/test-database';
 export type { TestDatabase } from './lib/services/test-database';
 export { uniqueSubjectPrefix } from './lib/services/unique-subject-prefix';
 
+// Real servers of the cloud storage protocols (S3, Azure Blob, GCS), for the storage drivers' tests.
+export {
+  S3RVER_CREDENTIALS,
+  startAzurite,
+  startGcsEmulator,
+  startS3rver,
+} from './lib/services/storage-emulators';
+export type {
+  ThrowawayAzurite,
+  ThrowawayStorageServer,
+} from './lib/services/storage-emulators';
+
 // Archives and multipart bodies, built in memory, for upload tests.
 export { buildMultipart, buildTar, buildZip } from './lib/util/archives';
 export type { ArchiveEntry } from './lib/util/archives';
