@@ -73,6 +73,49 @@ export const IngestAbortRequest = z.object({ ingest_id: z.string() });
 export const DeleteArtifactRequest = z.object({ artifact_uri: z.string() });
 export const DeleteArtifactResponse = z.object({ deleted: z.boolean() });
 
+/**
+ * Collect stored artifacts that no version references (see the storage service's
+ * ArtifactCollector); `dry_run`: report what would go, delete nothing.
+ */
+export const GcRequest = z.object({
+  dry_run: z.boolean(),
+  /** Keep artifacts younger than this (default: the service's setting). */
+  min_age_ms: z.number().int().nonnegative().optional(),
+});
+export type GcRequest = z.infer<typeof GcRequest>;
+export const GcReport = z.object({
+  dry_run: z.boolean(),
+  min_age_ms: z.number().int().nonnegative(),
+  scanned: z.object({
+    artifacts: z.number().int().nonnegative(),
+    files: z.number().int().nonnegative(),
+    bytes: Bytes,
+  }),
+  unreferenced: z.object({
+    artifacts: z.number().int().nonnegative(),
+    bytes: Bytes,
+    /** Unreferenced but younger than `min_age_ms`: kept. */
+    too_recent: z.number().int().nonnegative(),
+    /** The first 1000 of them. */
+    listed: z.array(
+      z.object({
+        model_id: ModelId,
+        sha256: Sha256,
+        files: z.number().int().positive(),
+        bytes: Bytes,
+        modified_at: z.string(),
+        collectable: z.boolean(),
+      }),
+    ),
+  }),
+  deleted: z.object({
+    artifacts: z.number().int().nonnegative(),
+    bytes: Bytes,
+  }),
+  took_ms: z.number().nonnegative(),
+});
+export type GcReport = z.infer<typeof GcReport>;
+
 const QUEUE = 'storage';
 
 export const Storage = {
@@ -100,5 +143,6 @@ export const Storage = {
     DeleteArtifactRequest,
     DeleteArtifactResponse,
   ),
+  collectGarbage: serviceRpc('storage.gc.run.v1', QUEUE, GcRequest, GcReport),
   ping: serviceRpc('storage.ping.v1', QUEUE, Empty, PingResponse),
 } as const;

@@ -14,6 +14,9 @@ import {
   DEFAULT_ALIAS,
   Registry,
   Runtime,
+  GcReport,
+  GcRequest,
+  Storage,
   VersionRecord,
 } from '@portfolio/contracts';
 import {
@@ -306,6 +309,32 @@ export class FakeCacheManager {
           };
         }),
     };
+  }
+}
+
+/** A storage service that answers garbage collections with an empty report, recording them. */
+export class FakeStorage {
+  readonly collections: GcRequest[] = [];
+  private readonly subscriptions: BusSubscription[];
+
+  constructor(messaging: Messaging) {
+    this.subscriptions = [
+      messaging.serve(Storage.collectGarbage, (req): GcReport => {
+        this.collections.push(req);
+        return {
+          dry_run: req.dry_run,
+          min_age_ms: req.min_age_ms ?? 3_600_000,
+          scanned: { artifacts: 0, files: 0, bytes: 0 },
+          unreferenced: { artifacts: 0, bytes: 0, too_recent: 0, listed: [] },
+          deleted: { artifacts: 0, bytes: 0 },
+          took_ms: 0,
+        };
+      }),
+    ];
+  }
+
+  close(): void {
+    for (const s of this.subscriptions) s.unsubscribe();
   }
 }
 

@@ -12,6 +12,7 @@ import {
 
 import {
   FakeCacheManager,
+  FakeStorage,
   FakeRegistry,
   FakeRuntime,
 } from './fake-peers.testing';
@@ -78,6 +79,7 @@ export interface GatewayWithPeers {
   readonly peers: Messaging;
   readonly registry: FakeRegistry;
   readonly cacheManager: FakeCacheManager;
+  readonly storage: FakeStorage;
   readonly runtimes: Record<string, FakeRuntime>;
   close(): Promise<void>;
 }
@@ -98,6 +100,7 @@ export async function startGatewayWithPeers(options: {
   const peers = new Messaging(options.peerBus, options.prefix, 5000);
   const registry = new FakeRegistry(peers, options.models);
   const cacheManager = new FakeCacheManager(peers);
+  const storage = new FakeStorage(peers);
   const runtimes = Object.fromEntries(
     options.nodes.map((n) => [n, new FakeRuntime(peers, n)]),
   );
@@ -116,10 +119,12 @@ export async function startGatewayWithPeers(options: {
     peers,
     registry,
     cacheManager,
+    storage,
     runtimes,
     close: async () => {
       await app.close();
       for (const r of Object.values(runtimes)) r.close();
+      storage.close();
       cacheManager.close();
       registry.close();
     },

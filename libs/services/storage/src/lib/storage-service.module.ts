@@ -9,6 +9,12 @@ import {
   IngestSettings,
   STORAGE_DRIVER,
 } from './ingest.service';
+import {
+  ArtifactCollector,
+  DEFAULT_GC_SETTINGS,
+  GC_SETTINGS,
+  GcSettings,
+} from './gc/artifact-collector';
 import { StorageHandlers } from './storage.handlers';
 import { UnpackLimits } from './unpack/artifact-unpack';
 
@@ -20,6 +26,8 @@ export interface StorageServiceOptions {
   /** Where archives and forms are unpacked (default: the OS's temporary directory). */
   readonly unpackDir?: string;
   readonly unpackLimits?: UnpackLimits;
+  /** Garbage collection of unreferenced artifacts (default: every 6 h, older than 1 h). */
+  readonly gc?: GcSettings;
 }
 
 const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -47,7 +55,9 @@ export class StorageServiceModule {
       providers: [
         { provide: STORAGE_DRIVER, useValue: options.driver },
         { provide: INGEST_SETTINGS, useValue: settings },
+        { provide: GC_SETTINGS, useValue: options.gc ?? DEFAULT_GC_SETTINGS },
         IngestService,
+        ArtifactCollector,
         StorageHandlers,
       ],
       exports: [IngestService],

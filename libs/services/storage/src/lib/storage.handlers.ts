@@ -14,6 +14,7 @@ import {
 } from '@portfolio/contracts';
 import { BusSubscription, encodeJson, Messaging } from '@portfolio/messaging';
 
+import { ArtifactCollector } from './gc/artifact-collector';
 import {
   INGEST_SETTINGS,
   IngestService,
@@ -30,6 +31,7 @@ export class StorageHandlers
   constructor(
     private readonly messaging: Messaging,
     private readonly ingest: IngestService,
+    private readonly collector: ArtifactCollector,
     @Inject(INGEST_SETTINGS) private readonly settings: IngestSettings,
   ) {}
 
@@ -72,6 +74,12 @@ export class StorageHandlers
       m.serve(Storage.deleteArtifact, async (req) => ({
         deleted: await this.ingest.deleteArtifact(req.artifact_uri),
       })),
+      m.serve(Storage.collectGarbage, (req) =>
+        this.collector.collect({
+          dryRun: req.dry_run,
+          ...(req.min_age_ms !== undefined ? { minAgeMs: req.min_age_ms } : {}),
+        }),
+      ),
       m.serve(Storage.ping, () => ({
         service: 'storage',
         instance,

@@ -55,6 +55,8 @@ export async function startStorage(options: {
           // Under the root: a test that finds no file there knows nothing was left.
           unpackDir: join(options.root, '.unpack'),
           unpackLimits: options.unpackLimits,
+          // Collections only when a test asks for one.
+          gc: { intervalMs: 0, minAgeMs: 3_600_000 },
         }),
       ],
     },

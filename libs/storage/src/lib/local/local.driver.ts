@@ -8,6 +8,7 @@ import {
   rmdir,
   stat,
   unlink,
+  utimes,
 } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -243,6 +244,10 @@ class LocalArtifactWriter implements ArtifactWriter {
           `storing the artifact failed: ${(e as Error).message}`,
         );
       created = false;
+      // The same bytes stored again are as new: garbage collection keeps artifacts
+      // younger than its minimum age, and a version is about to reference this one.
+      const now = new Date();
+      await utimes(target, now, now).catch(() => undefined);
     }
     await rm(this.file.path, { force: true });
     return { uri: this.driver.uriFor(key), created };

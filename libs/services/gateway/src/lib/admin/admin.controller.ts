@@ -17,7 +17,7 @@ import { ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 
-import { PortfolioError, Registry } from '@portfolio/contracts';
+import { PortfolioError, Registry, Storage } from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
 
 import { principalOf } from '../auth/auth.guard';
@@ -36,6 +36,7 @@ import {
   parseListQuery,
   parseLoadBody,
   parseForce,
+  parseGcBody,
   parsePatchModel,
   parsePatchVersionBody,
   parseSetAliasBody,
@@ -47,6 +48,7 @@ import {
   DeleteAliasDocs,
   DeleteModelDocs,
   DeleteVersionDocs,
+  GcDocs,
   GetModelDocs,
   GetVersionDocs,
   ListModelsDocs,
@@ -315,6 +317,20 @@ export class AdminController {
     });
     this.catalog.invalidate(modelId);
     return deleted;
+  }
+
+  /**
+   * Garbage collection of stored artifacts that no version references: a dry run (a
+   * report of what would go) unless `{ "dry_run": false }`.
+   */
+  @Post('storage/gc')
+  @GcDocs()
+  @HttpCode(200)
+  collectGarbage(@Body() body: unknown) {
+    return this.messaging.call(Storage.collectGarbage, parseGcBody(body), {
+      // A scan of the whole store: longer than a request's usual deadline.
+      timeoutMs: 10 * 60_000,
+    });
   }
 
   /** Admin changes, newest first, a page at a time (`before` the `next` of the last page). */

@@ -312,3 +312,29 @@ export const DeletedModelSchema = DeleteModelResponse.extend({
   unloaded: AdminUnloadResponse.shape.unloaded,
 });
 export type DeletedModel = z.infer<typeof DeletedModelSchema>;
+
+/**
+ * `POST /admin/storage/gc`: a dry run unless `dry_run` is false; `min_age` ("1h", or
+ * seconds) keeps younger artifacts (default: the storage service's setting).
+ */
+export const GcBody = z.strictObject({
+  dry_run: z.boolean().optional(),
+  min_age: z.union([z.string(), z.number()]).optional(),
+});
+
+export function parseGcBody(body: unknown): {
+  dry_run: boolean;
+  min_age_ms?: number;
+} {
+  const b = parseOptionalBody(GcBody, body);
+  return {
+    dry_run: b.dry_run ?? true,
+    ...(b.min_age !== undefined
+      ? {
+          min_age_ms: field('min_age', () =>
+            parseDuration(b.min_age as string | number),
+          ),
+        }
+      : {}),
+  };
+}

@@ -13,6 +13,7 @@ import {
   AdminLoadResponse,
   AdminUnloadResponse,
   DeleteAliasResponse,
+  GcReport,
   ListAuditResponse,
   MAX_PAGE_SIZE,
   ModelRecordSchema,
@@ -32,6 +33,7 @@ import {
   DEFAULT_PAGE_SIZE,
   DeletedModelSchema,
   DeletedVersionSchema,
+  GcBody,
   LoadBody,
   PatchModelBody,
   PatchVersionBody,
@@ -580,4 +582,51 @@ export const PatchModelDocs = () =>
       },
       NO_MODEL,
     ),
+  );
+
+export const GcDocs = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Collect stored artifacts that no version references',
+      description:
+        'Lists every stored artifact (the files under one `<model>/<sha256>/`), asks the registry which of them some version still references, and deletes the others that are older than `min_age` (default: `storage.gc.min_age`, 1 h: an upload whose version is not created yet is never collected). A dry run (the default) deletes nothing and reports what would go; `{ "dry_run": false }` deletes. The storage service also collects in the background (`storage.gc.interval`). If the registry does not answer, nothing is deleted (503).',
+    }),
+    ApiBody({
+      required: false,
+      schema: openApiSchema(GcBody, 'input'),
+      examples: {
+        report: { summary: 'What would go', value: {} },
+        collect: {
+          summary: 'Delete, keeping the last day',
+          value: { dry_run: false, min_age: '1d' },
+        },
+      },
+    }),
+    ApiJson(200, 'The report', openApiSchema(GcReport), {
+      dry_run: false,
+      min_age_ms: 3600000,
+      scanned: { artifacts: 12, files: 14, bytes: 52428800 },
+      unreferenced: {
+        artifacts: 1,
+        bytes: 1413,
+        too_recent: 0,
+        listed: [
+          {
+            model_id: 'fraud',
+            sha256: SHA,
+            files: 1,
+            bytes: 1413,
+            modified_at: CREATED,
+            collectable: true,
+          },
+        ],
+      },
+      deleted: { artifacts: 1, bytes: 1413 },
+      took_ms: 41,
+    }),
+    ApiErrors(BAD_BODY, {
+      status: 503,
+      codes: ['SERVICE_UNAVAILABLE'],
+      when: 'the storage service or the registry does not answer: nothing was deleted',
+    }),
   );

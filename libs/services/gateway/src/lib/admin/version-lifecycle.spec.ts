@@ -353,4 +353,35 @@ describe('version lifecycle', () => {
       expect(res.json().error.code).toBe('INVALID_REQUEST');
     });
   });
+
+  describe('garbage collection', () => {
+    const gc = (payload?: object) =>
+      g.app.inject({
+        method: 'POST',
+        url: '/admin/storage/gc',
+        ...(payload ? { payload } : {}),
+      });
+
+    it('is a dry run unless told otherwise, and passes min_age on in milliseconds', async () => {
+      const dry = await gc();
+      expect(dry.statusCode).toBe(200);
+      expect(dry.json()).toMatchObject({ dry_run: true });
+      await gc({ dry_run: false, min_age: '2h' });
+      expect(g.storage.collections).toEqual([
+        { dry_run: true },
+        { dry_run: false, min_age_ms: 7_200_000 },
+      ]);
+    });
+
+    it.each([
+      ['another key', { dryrun: false }],
+      ['dry_run that is no boolean', { dry_run: 'no' }],
+      ['a min_age that is no duration', { min_age: 'soon' }],
+    ])('refuses %s with 400, collecting nothing', async (_what, body) => {
+      const res = await gc(body);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.code).toBe('INVALID_REQUEST');
+      expect(g.storage.collections).toEqual([]);
+    });
+  });
 });

@@ -34,6 +34,7 @@ export const INVENTORY: Record<string, RouteAccess> = {
   'PUT /admin/models/:modelId/aliases/:alias': 'admin',
   'DELETE /admin/models/:modelId/aliases/:alias': 'admin',
   'GET /admin/audit': 'admin',
+  'POST /admin/storage/gc': 'admin',
   'GET /admin/keys': 'admin',
   'POST /admin/keys': 'admin',
   'DELETE /admin/keys/:id': 'admin',
