@@ -175,13 +175,9 @@ async function main(): Promise<void> {
         contentType: external.contentType,
       },
     ];
-    // Uploads are limited by gateway.body_limit: room for the artifact and a margin.
-    const limit = `${Math.ceil(mib * 1.1) + 16}MiB`;
     const points: Point[] = [];
 
-    const solo = await startStandalone(ADMIN_KEY, {
-      PORTFOLIO_GATEWAY_BODY_LIMIT: limit,
-    });
+    const solo = await startStandalone(ADMIN_KEY);
     try {
       points.push(
         ...(await measure('standalone', solo.url, bodies, artifactMib, rounds, {
@@ -198,10 +194,7 @@ async function main(): Promise<void> {
     const cluster = new PortfolioCluster({
       adminKey: ADMIN_KEY,
       runtimes: ['bench-runtime'],
-      env: {
-        PORTFOLIO_LOG_LEVEL: 'warn',
-        PORTFOLIO_GATEWAY_BODY_LIMIT: limit,
-      },
+      env: { PORTFOLIO_LOG_LEVEL: 'warn' },
     });
     try {
       await cluster.start();

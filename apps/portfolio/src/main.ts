@@ -75,6 +75,10 @@ async function main(): Promise<void> {
         StorageServiceModule.forRoot({
           driver: storage,
           maxPayloadBytes: bus.maxPayloadBytes(),
+          gc: {
+            intervalMs: config.storage.gc.intervalMs ?? 0,
+            minAgeMs: config.storage.gc.minAgeMs,
+          },
         }),
         CacheManagerServiceModule.forRoot({
           runtimeTimeoutMs: config.cache.runtimeTimeoutMs,

@@ -9,6 +9,10 @@ async function main(): Promise<void> {
     StorageServiceModule.forRoot({
       driver,
       maxPayloadBytes: bus.maxPayloadBytes(),
+      gc: {
+        intervalMs: config.storage.gc.intervalMs ?? 0,
+        minAgeMs: config.storage.gc.minAgeMs,
+      },
     }),
   );
 }

@@ -87,6 +87,8 @@ function section<Shape extends z.ZodRawShape>(
  */
 const parsePortOrOff = (value: unknown): number | null =>
   value === null || value === 'off' ? null : parseIntegerValue(value, 0, 65535);
+const durationOrOff = (value: unknown): number | null =>
+  value === null || value === 'off' ? null : parseDurationValue(value);
 const positiveSize = (value: unknown) => parseSizeValue(value, { min: 1 });
 const duration = (value: unknown) => parseDurationValue(value);
 const anyText = (value: unknown) => {
@@ -239,6 +241,10 @@ export const configFileSchema = section({
       prefix: optional(nullable(parseStoragePrefixValue)),
       account_url: optional(nullable(parseHttpUrlValue)),
     }).optional(),
+    gc: section({
+      interval: optional(durationOrOff),
+      min_age: optional(duration),
+    }).optional(),
   }).optional(),
   auth: section({
     enabled: optional(parseBooleanValue),
@@ -253,6 +259,7 @@ export const configFileSchema = section({
       nullable((value) => parseSecretValue(value, ADMIN_KEY_MIN_LENGTH)),
     ),
     body_limit: optional(positiveSize),
+    upload_limit: optional(positiveSize),
     request_timeout: optional(duration),
     max_json_elements: optional((value) =>
       parseIntegerValue(value, 1, 1_000_000_000),

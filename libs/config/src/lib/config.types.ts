@@ -96,6 +96,13 @@ export interface StorageConfig {
     /** null: the account of AZURE_STORAGE_CONNECTION_STRING. */
     readonly accountUrl: string | null;
   };
+  /** Garbage collection of artifacts no version references (the storage service). */
+  readonly gc: {
+    /** How often it runs in the background; null (`off`): only when an admin asks. */
+    readonly intervalMs: number | null;
+    /** Younger artifacts are kept: an upload's version may not be registered yet. */
+    readonly minAgeMs: number;
+  };
 }
 
 export interface AuthConfig {
@@ -117,6 +124,8 @@ export interface GatewayConfig {
   readonly grpcPort: number | null;
   readonly adminKey: string | null;
   readonly bodyLimitBytes: number;
+  /** Largest artifact upload (streamed, never held in memory whole). */
+  readonly uploadLimitBytes: number;
   readonly requestTimeoutMs: number;
   /** Tensor elements one request may send as JSON numbers; more get 413. */
   readonly maxJsonElements: number;

@@ -49,6 +49,8 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_DATABASE_URL',
       'PORTFOLIO_STORAGE_DRIVER',
       'PORTFOLIO_STORAGE_WORK_DIR',
+      'PORTFOLIO_STORAGE_GC_INTERVAL',
+      'PORTFOLIO_STORAGE_GC_MIN_AGE',
       'PORTFOLIO_STORAGE_LOCAL_ROOT',
       'PORTFOLIO_STORAGE_S3_BUCKET',
       'PORTFOLIO_STORAGE_S3_PREFIX',
@@ -68,6 +70,7 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_AUTH_ENABLED',
       'PORTFOLIO_ADMIN_KEY',
       'PORTFOLIO_GATEWAY_BODY_LIMIT',
+      'PORTFOLIO_GATEWAY_UPLOAD_LIMIT',
       'PORTFOLIO_GATEWAY_REQUEST_TIMEOUT',
       'PORTFOLIO_GATEWAY_JSON_OFFLOAD',
       'PORTFOLIO_CACHE_MAX_MEMORY',
@@ -145,6 +148,18 @@ describe('environment overrides', () => {
       '/var/cache/portfolio',
       (c) => c.storage.workDir,
       '/var/cache/portfolio',
+    ],
+    [
+      'PORTFOLIO_STORAGE_GC_INTERVAL',
+      'off',
+      (c) => c.storage.gc.intervalMs,
+      null,
+    ],
+    [
+      'PORTFOLIO_STORAGE_GC_MIN_AGE',
+      '30m',
+      (c) => c.storage.gc.minAgeMs,
+      1_800_000,
     ],
     [
       'PORTFOLIO_STORAGE_LOCAL_ROOT',
@@ -229,6 +244,12 @@ describe('environment overrides', () => {
       '1MiB',
       (c) => c.gateway.bodyLimitBytes,
       MiB,
+    ],
+    [
+      'PORTFOLIO_GATEWAY_UPLOAD_LIMIT',
+      '200MiB',
+      (c) => c.gateway.uploadLimitBytes,
+      200 * MiB,
     ],
     [
       'PORTFOLIO_GATEWAY_REQUEST_TIMEOUT',

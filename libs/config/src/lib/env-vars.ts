@@ -73,6 +73,16 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     "Node-local directory of the cloud drivers' downloads and uploads in progress",
   ),
   spec(
+    'PORTFOLIO_STORAGE_GC_INTERVAL',
+    'storage.gc.interval',
+    'How often unreferenced artifacts are collected in the background (duration, or off)',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_GC_MIN_AGE',
+    'storage.gc.min_age',
+    'Artifacts younger than this are never collected (duration)',
+  ),
+  spec(
     'PORTFOLIO_STORAGE_LOCAL_ROOT',
     'storage.local.root',
     'Root directory of the local artifact store (relative: to the working directory)',
@@ -170,6 +180,11 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'PORTFOLIO_GATEWAY_BODY_LIMIT',
     'gateway.body_limit',
     'Largest accepted request body (size)',
+  ),
+  spec(
+    'PORTFOLIO_GATEWAY_UPLOAD_LIMIT',
+    'gateway.upload_limit',
+    'Largest artifact upload, streamed to storage (size)',
   ),
   spec(
     'PORTFOLIO_GATEWAY_REQUEST_TIMEOUT',

@@ -66,6 +66,7 @@ describe('loadConfig without a file', () => {
         },
         gcs: { bucket: null, prefix: '', projectId: null, endpoint: null },
         azure: { container: null, prefix: '', accountUrl: null },
+        gc: { intervalMs: 6 * 3_600_000, minAgeMs: 3_600_000 },
       },
       auth: { enabled: true },
       gateway: {
@@ -74,6 +75,7 @@ describe('loadConfig without a file', () => {
         grpcPort: 8081,
         adminKey: null,
         bodyLimitBytes: 64 * MiB,
+        uploadLimitBytes: 16 * GiB,
         requestTimeoutMs: 30_000,
         maxJsonElements: 1_048_576,
         maxInFlightPerModel: 1024,
@@ -193,6 +195,9 @@ storage:
     container: models
     prefix: a/b
     account_url: https://acme.blob.core.windows.net/?sv=2024&sig=secret
+  gc:
+    interval: off
+    min_age: 2d
 auth:
   enabled: false
 gateway:
@@ -201,6 +206,7 @@ gateway:
   grpc_port: 9001
   admin_key: "0123456789abcdef-secret"
   body_limit: 8MiB
+  upload_limit: 1GiB
   request_timeout: 1m
   max_json_elements: 5000
   max_in_flight_per_model: 64
@@ -293,6 +299,7 @@ log:
           prefix: 'a/b',
           accountUrl: 'https://acme.blob.core.windows.net/?sv=2024&sig=secret',
         },
+        gc: { intervalMs: null, minAgeMs: 2 * 86_400_000 },
       },
       auth: { enabled: false },
       gateway: {
@@ -301,6 +308,7 @@ log:
         grpcPort: 9001,
         adminKey: '0123456789abcdef-secret',
         bodyLimitBytes: 8 * MiB,
+        uploadLimitBytes: GiB,
         requestTimeoutMs: 60_000,
         maxJsonElements: 5000,
         maxInFlightPerModel: 64,

@@ -197,6 +197,14 @@ function resolveStorage(
       prefix: azure?.prefix ?? '',
       accountUrl: azure?.account_url ?? null,
     },
+    gc: {
+      // undefined: the default; null (or `off`): never in the background.
+      intervalMs:
+        storage?.gc?.interval === undefined
+          ? parseDuration(DEFAULTS.storageGcInterval)
+          : storage.gc.interval,
+      minAgeMs: storage?.gc?.min_age ?? parseDuration(DEFAULTS.storageGcMinAge),
+    },
   };
   const missing =
     driver === 's3' && config.s3.bucket === null
@@ -301,6 +309,8 @@ export function resolveConfig(
       adminKey: gateway?.admin_key ?? null,
       bodyLimitBytes:
         gateway?.body_limit ?? parseSize(DEFAULTS.gatewayBodyLimit),
+      uploadLimitBytes:
+        gateway?.upload_limit ?? parseSize(DEFAULTS.gatewayUploadLimit),
       requestTimeoutMs:
         gateway?.request_timeout ??
         parseDuration(DEFAULTS.gatewayRequestTimeout),

@@ -14,6 +14,7 @@ export function gatewaySettings(config: PortfolioConfig): GatewaySettings {
     maxJsonElements: config.gateway.maxJsonElements,
     jsonOffload: config.gateway.jsonOffload,
     bodyLimitBytes: config.gateway.bodyLimitBytes,
+    uploadLimitBytes: config.gateway.uploadLimitBytes,
     requestTimeoutMs: config.gateway.requestTimeoutMs,
     loadTimeoutMs: config.runtime.loadTimeoutMs + LOAD_MARGIN_MS,
     configuredModels: config.models,

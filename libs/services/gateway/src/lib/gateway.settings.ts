@@ -11,6 +11,8 @@ export interface GatewaySettings {
   /** Keys without a rate_limit of their own get this one; null: no limit. */
   readonly defaultRateLimit?: RateLimit | null;
   readonly bodyLimitBytes: number;
+  /** Largest artifact upload (streamed to storage chunk by chunk). */
+  readonly uploadLimitBytes: number;
   /** Tensor elements one request may send as JSON; more get 413. */
   readonly maxJsonElements?: number;
   /** Requests in flight per (model, version) through this gateway; more get 503. */

@@ -26,6 +26,7 @@ export const TEST_SETTINGS: GatewaySettings = {
   authEnabled: false,
   adminKey: null,
   bodyLimitBytes: 1024 * 1024,
+  uploadLimitBytes: 4 * 1024 * 1024,
   requestTimeoutMs: 10_000,
   loadTimeoutMs: 10_000,
   configuredModels: [],

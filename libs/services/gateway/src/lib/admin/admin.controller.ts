@@ -224,10 +224,10 @@ export class AdminController {
     }
     const expected =
       contentLength !== undefined ? Number(contentLength) : undefined;
-    if (expected !== undefined && expected > this.settings.bodyLimitBytes) {
+    if (expected !== undefined && expected > this.settings.uploadLimitBytes) {
       throw new PortfolioError(
         'PAYLOAD_TOO_LARGE',
-        `the artifact (${expected} bytes) is larger than the limit of ${this.settings.bodyLimitBytes} bytes`,
+        `the artifact (${expected} bytes) is larger than the limit of ${this.settings.uploadLimitBytes} bytes (gateway.upload_limit)`,
       );
     }
     const body = request.body as Readable;
@@ -236,7 +236,7 @@ export class AdminController {
         expectedSizeBytes: Number.isSafeInteger(expected)
           ? expected
           : undefined,
-        maxBytes: this.settings.bodyLimitBytes,
+        maxBytes: this.settings.uploadLimitBytes,
         ...(form && contentType ? { contentType } : {}),
         ...actorOf(request),
       })

@@ -287,7 +287,7 @@ export const UploadVersionDocs = () =>
       {
         status: 413,
         codes: ['PAYLOAD_TOO_LARGE'],
-        when: 'the artifact is over gateway.body_limit',
+        when: 'the artifact is over gateway.upload_limit',
       },
       {
         status: 422,

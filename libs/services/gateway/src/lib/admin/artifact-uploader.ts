@@ -76,7 +76,7 @@ export class ArtifactUploader {
         if (options.maxBytes !== undefined && total > options.maxBytes) {
           throw new PortfolioError(
             'PAYLOAD_TOO_LARGE',
-            `the artifact is larger than the limit of ${options.maxBytes} bytes`,
+            `the artifact is larger than the limit of ${options.maxBytes} bytes (gateway.upload_limit)`,
           );
         }
         pieces.push(piece);

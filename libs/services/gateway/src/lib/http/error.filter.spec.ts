@@ -31,6 +31,7 @@ const settings: GatewaySettings = {
   authEnabled: false,
   adminKey: null,
   bodyLimitBytes: 1024,
+  uploadLimitBytes: 4096,
   requestTimeoutMs: 1000,
   loadTimeoutMs: 1000,
   configuredModels: [],
