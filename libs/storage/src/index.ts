@@ -22,3 +22,16 @@ export { AzureBlobStorageDriver } from './lib/azure/azure-blob.driver';
 export type { AzureBlobDriverOptions } from './lib/azure/azure-blob.driver';
 export { createStorageDriver } from './lib/storage-driver.factory';
 export type { StorageSettings } from './lib/storage-driver.factory';
+export {
+  artifactDigest,
+  artifactManifestDigest,
+} from './lib/artifact-manifest';
+export type { ManifestFile } from './lib/artifact-manifest';
+export { ArtifactCache } from './lib/cache/artifact-cache';
+export type {
+  ArtifactCacheLogger,
+  ArtifactCacheOptions,
+  ArtifactCacheStats,
+  ArtifactLease,
+  CachedArtifactRef,
+} from './lib/cache/artifact-cache';

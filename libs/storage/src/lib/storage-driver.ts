@@ -49,12 +49,16 @@ export interface StorageDriver {
    * from (frameworks load fastest, and with least memory, from a file path), with the
    * other files of its artifact folder beside it (`<model id>/<sha256>/...`: the
    * external data of a several-file upload). Local storage returns the file itself;
-   * remote drivers download the folder into a node-local directory, each file verified.
+   * remote drivers download the folder into a node-local directory, each file verified,
+   * and keep it there without limit. Runtimes read remote stores through ArtifactCache
+   * instead (bounded, least recently used out, verified again on use).
    */
   localPath(uri: string): Promise<string>;
   /** True when there was an artifact to delete. */
   delete(uri: string): Promise<boolean>;
   uriFor(key: string): string;
+  /** The key of one of this driver's URIs (`uriFor`'s inverse); INVALID_URI for any other. */
+  keyOf(uri: string): string;
 }
 
 export interface ArtifactWriter {

@@ -157,10 +157,16 @@ export class LocalStorageDriver implements StorageDriver {
     return true;
   }
 
-  pathForUri(uri: string): string {
+  keyOf(uri: string): string {
     if (!uri.startsWith(`${SCHEME}:`))
       throw new StorageError('INVALID_URI', `not a local storage URI: ${uri}`);
-    return this.pathForKey(uri.slice(SCHEME.length + 1));
+    const key = uri.slice(SCHEME.length + 1);
+    this.pathForKey(key);
+    return key;
+  }
+
+  pathForUri(uri: string): string {
+    return this.pathForKey(this.keyOf(uri));
   }
 
   /** Refuses anything that could escape the root: absolute keys, `..`, empty segments. */

@@ -10,6 +10,7 @@ import * as tar from 'tar-stream';
 import * as yauzl from 'yauzl';
 
 import { PortfolioError } from '@portfolio/contracts';
+import { artifactManifestDigest } from '@portfolio/storage';
 
 /**
  * What an upload may expand to. An archive's entries are counted and measured as they
@@ -124,13 +125,11 @@ export async function unpackUpload(
 /**
  * The digest of a several-file artifact: sha256 over one line per file (its sha256,
  * size and path, in path order), so the same files give the same digest however they
- * were packed, and any change to a byte, a name or the set of files changes it.
+ * were packed, and any change to a byte, a name or the set of files changes it. Defined
+ * once, in @portfolio/storage: runtimes' artifact caches verify downloads against it.
  */
 export function manifestDigest(files: readonly UnpackedFile[]): string {
-  const hash = createHash('sha256');
-  for (const f of [...files].sort((a, b) => compare(a.path, b.path)))
-    hash.update(`${f.sha256}  ${f.sizeBytes}  ${f.path}\n`);
-  return hash.digest('hex');
+  return artifactManifestDigest(files);
 }
 
 /**
