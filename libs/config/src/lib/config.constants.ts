@@ -76,5 +76,8 @@ export const DEFAULTS = {
   runtimeLoadTimeout: '120s',
   runtimeInlineMaxSize: '4MiB',
   runtimeMaxBatchSize: 32,
+  /** runtime.artifact_cache.dir's default, under data_dir. */
+  runtimeArtifactCacheDirName: 'artifact-cache',
+  runtimeArtifactCacheMaxSize: '20GiB',
   logLevel: 'info',
 } as const;

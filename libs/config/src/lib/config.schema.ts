@@ -308,6 +308,10 @@ export const configFileSchema = section({
     max_queue_delay: optional((value) =>
       parseDurationValue(value, { positive: false }),
     ),
+    artifact_cache: section({
+      dir: optional(nullable(path)),
+      max_size: optional(positiveSize),
+    }).optional(),
   }).optional(),
   log: section({
     level: optional((value) =>

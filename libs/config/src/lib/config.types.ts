@@ -158,6 +158,16 @@ export interface RuntimeConfig {
   readonly maxBatchSize: number;
   /** How long a run may wait for others to be merged with it; 0: it never waits. */
   readonly maxQueueDelayMs: number;
+  /**
+   * The node-local cache that a runtime loads artifacts of a remote store (s3, gcs,
+   * azure) from; unused with the local driver.
+   */
+  readonly artifactCache: {
+    /** Absolute; default `<data_dir>/artifact-cache`. */
+    readonly dir: string;
+    /** What its entries may take; exceeded only while loaded models use more. */
+    readonly maxBytes: number;
+  };
 }
 
 export interface LogConfig {

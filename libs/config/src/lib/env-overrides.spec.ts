@@ -89,6 +89,8 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_RUNTIME_INLINE_MAX_SIZE',
       'PORTFOLIO_RUNTIME_MAX_BATCH_SIZE',
       'PORTFOLIO_RUNTIME_MAX_QUEUE_DELAY',
+      'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_DIR',
+      'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_MAX_SIZE',
       'PORTFOLIO_LOG_LEVEL',
     ]);
   });
@@ -334,6 +336,18 @@ describe('environment overrides', () => {
       (c) => c.runtime.maxQueueDelayMs,
       2,
     ],
+    [
+      'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_DIR',
+      '/var/cache/portfolio',
+      (c) => c.runtime.artifactCache.dir,
+      '/var/cache/portfolio',
+    ],
+    [
+      'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_MAX_SIZE',
+      '1GiB',
+      (c) => c.runtime.artifactCache.maxBytes,
+      1024 ** 3,
+    ],
     ['PORTFOLIO_LOG_LEVEL', 'verbose', (c) => c.log.level, 'verbose'],
   ];
 
@@ -365,6 +379,7 @@ describe('environment overrides', () => {
         name !== 'PORTFOLIO_GATEWAY_HOST' &&
         name !== 'PORTFOLIO_DATA_DIR' &&
         name !== 'PORTFOLIO_RUNTIME_REQUEST_LOG' &&
+        name !== 'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_DIR' &&
         name !== 'PORTFOLIO_STORAGE_LOCAL_ROOT',
     ),
   )('%s is validated and reported under its own name', (name) => {

@@ -282,6 +282,16 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'How long a run may wait for others to merge with (duration; 0: never waits)',
   ),
   spec(
+    'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_DIR',
+    'runtime.artifact_cache.dir',
+    "Node-local directory of the runtime's cache of artifacts from a remote store",
+  ),
+  spec(
+    'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_MAX_SIZE',
+    'runtime.artifact_cache.max_size',
+    "Most the runtime's artifact cache keeps beyond what loaded models use (size)",
+  ),
+  spec(
     'PORTFOLIO_LOG_LEVEL',
     'log.level',
     'One of error, warn, info, debug, verbose',

@@ -94,6 +94,10 @@ describe('loadConfig without a file', () => {
         inlineMaxBytes: 4 * MiB,
         maxBatchSize: 32,
         maxQueueDelayMs: 0,
+        artifactCache: {
+          dir: path.join(cwd, 'data', 'artifact-cache'),
+          maxBytes: 20 * GiB,
+        },
       },
       log: { level: 'info' },
     };
@@ -226,6 +230,9 @@ runtime:
   inline_max_size: 0
   max_batch_size: 8
   max_queue_delay: 1ms
+  artifact_cache:
+    dir: ./cache
+    max_size: 5GiB
 log:
   level: debug
 `,
@@ -327,6 +334,7 @@ log:
         inlineMaxBytes: 0,
         maxBatchSize: 8,
         maxQueueDelayMs: 1,
+        artifactCache: { dir: path.join(dir, 'cache'), maxBytes: 5 * GiB },
       },
       log: { level: 'debug' },
     };

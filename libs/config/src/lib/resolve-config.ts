@@ -342,6 +342,19 @@ export function resolveConfig(
         runtime?.inline_max_size ?? parseSize(DEFAULTS.runtimeInlineMaxSize),
       maxBatchSize: runtime?.max_batch_size ?? DEFAULTS.runtimeMaxBatchSize,
       maxQueueDelayMs: runtime?.max_queue_delay ?? 0,
+      artifactCache: {
+        dir:
+          runtime?.artifact_cache?.dir == null
+            ? nodePath.join(dataDir, DEFAULTS.runtimeArtifactCacheDirName)
+            : origins.resolvePath(
+                'runtime.artifact_cache.dir',
+                runtime.artifact_cache.dir,
+                true,
+              ),
+        maxBytes:
+          runtime?.artifact_cache?.max_size ??
+          parseSize(DEFAULTS.runtimeArtifactCacheMaxSize),
+      },
     },
     log: { level: log?.level ?? DEFAULTS.logLevel },
   };
