@@ -162,6 +162,19 @@ export const RuntimeHeartbeat = z.object({
   workers: z.number().int().positive(),
   formats: z.array(ModelFormatSchema),
   models: z.array(LoadedModelReport),
+  /**
+   * The node-local artifact cache of a runtime that reads a remote store (absent with
+   * the local driver): bytes its entries take, its limit (runtime.artifact_cache.max_size;
+   * exceeded only while loaded models use more), entries, and bytes in use.
+   */
+  artifact_cache: z
+    .object({
+      used_bytes: Bytes,
+      max_bytes: Bytes,
+      entries: z.number().int().nonnegative(),
+      in_use_bytes: Bytes,
+    })
+    .optional(),
 });
 export type RuntimeHeartbeat = z.infer<typeof RuntimeHeartbeat>;
 

@@ -17,7 +17,13 @@ import {
   UnloadModelResponse,
 } from '@portfolio/contracts';
 import { DEFAULT_LOAD_PEAK_FACTOR } from '@portfolio/placement';
-import { StorageDriver } from '@portfolio/storage';
+import {
+  ArtifactCache,
+  ArtifactCacheStats,
+  ArtifactLease,
+  StorageDriver,
+  StorageError,
+} from '@portfolio/storage';
 import { checkTensor, Tensor, TensorError } from '@portfolio/tensor';
 
 import { AsyncMutex } from './async-mutex';
@@ -104,6 +110,12 @@ interface HostedModel {
   readonly request: LoadModelRequest;
   /** Where storage keeps its artifact on this node, once known (for the logs only). */
   path: string | null;
+  /**
+   * Its artifact in the artifact cache (remote stores only), held from the fetch before
+   * its first load until it leaves this runtime (or fails): more copies and reloads read
+   * it, and the cache never deletes an artifact held.
+   */
+  artifact: ArtifactLease | null;
   pinned: boolean;
   state: ModelState;
   copies: Map<number, HostedCopy>;
@@ -181,6 +193,8 @@ export class ModelHostService implements OnApplicationShutdown {
   /** The most the main heap grew by lately (see baseBytes). */
   private heapHighWater = { bytes: 0, atMs: 0 };
   private spareTimer: NodeJS.Timeout | null = null;
+  /** Artifacts of a remote store, on this node; null with the local driver. */
+  private readonly cache: ArtifactCache | null;
   private closing = false;
   private guardWarned = false;
   private version = 0;
@@ -189,6 +203,8 @@ export class ModelHostService implements OnApplicationShutdown {
     @Inject(RUNTIME_SETTINGS) readonly settings: RuntimeSettings,
     @Inject(RUNTIME_STORAGE) private readonly storage: StorageDriver,
   ) {
+    // First: a runtime that cannot have its cache starts no worker either.
+    this.cache = this.makeCache();
     this.pool = new WorkerPool(settings.workerScript, {
       computeSlots: settings.workers,
       sharedThreadBytes:
@@ -219,6 +235,34 @@ export class ModelHostService implements OnApplicationShutdown {
       setInterval(() => this.reviewCopies(), this.copyPolicy.intervalMs),
     );
     for (const t of this.timers) t.unref();
+  }
+
+  /**
+   * The local driver's files are on this node already: models load from where storage
+   * keeps them (its localPath). A remote store's artifacts are loaded from the artifact
+   * cache, never through the driver's own localPath, whose downloads are unbounded and
+   * are not checked again once on disk.
+   */
+  private makeCache(): ArtifactCache | null {
+    if (this.storage.scheme === 'local') return null;
+    const options = this.settings.artifactCache;
+    if (!options)
+      throw new Error(
+        `a runtime reading ${this.storage.scheme} storage needs an artifact cache (runtime.artifact_cache)`,
+      );
+    const cache = new ArtifactCache(this.storage, {
+      ...options,
+      logger: new Logger('ArtifactCache'),
+    });
+    // Takes stock of what an earlier process left now, not at the first load.
+    cache
+      .init()
+      .catch((e: unknown) =>
+        this.logger.error(
+          `the artifact cache cannot start (the first load tries again): ${describeCause(e)}`,
+        ),
+      );
+    return cache;
   }
 
   /** Called after every change of state, so reports go out without waiting for the next beat. */
@@ -266,6 +310,11 @@ export class ModelHostService implements OnApplicationShutdown {
       this.pool.threadsInUse * this.workerBytes() +
       this.heapHighWater.bytes
     );
+  }
+
+  /** The artifact cache's figures; null with the local driver (no cache). */
+  artifactCacheStats(): ArtifactCacheStats | null {
+    return this.cache?.stats() ?? null;
   }
 
   report(): LoadedModelReport[] {
@@ -328,6 +377,7 @@ export class ModelHostService implements OnApplicationShutdown {
       version: req.version,
       request: req,
       path: null,
+      artifact: null,
       pinned: req.pinned ?? false,
       state: 'loading',
       copies: new Map(),
@@ -350,15 +400,26 @@ export class ModelHostService implements OnApplicationShutdown {
     };
     this.models.set(key, model);
     this.reservations.add(reservation);
-    const requestedAt = performance.now();
-    model.loading = this.memory
-      .run(() => this.doLoad(model, reservation, requestedAt))
-      .finally(() => {
-        this.reservations.delete(reservation);
-        model.reservation = null;
-        model.loading = null;
-        this.changed();
-      });
+    const loadFrom = (path: string | null) => {
+      const requestedAt = performance.now();
+      return this.memory.run(() =>
+        this.doLoad(model, reservation, requestedAt, path),
+      );
+    };
+    // An artifact of a remote store is fetched into the cache before the load queues
+    // for the memory lock: a download never holds up other models' loads and unloads.
+    model.loading = (
+      this.cache
+        ? this.fetchArtifact(model).then(loadFrom, (e: unknown) => {
+            throw this.loadFailure(model, e);
+          })
+        : loadFrom(null)
+    ).finally(() => {
+      this.reservations.delete(reservation);
+      model.reservation = null;
+      model.loading = null;
+      this.changed();
+    });
     this.changed();
     return model.loading;
   }
@@ -443,16 +504,18 @@ export class ModelHostService implements OnApplicationShutdown {
     await this.requestLog?.close();
   }
 
+  /** `path`: the artifact fetched already (into the cache); null: found here. */
   private async doLoad(
     model: HostedModel,
     reservation: Reservation,
     requestedAt: number,
+    path: string | null,
   ): Promise<LoadModelResponse> {
     const started = performance.now();
     reservation.running = true;
     this.changed();
     try {
-      const loaded = await this.loadCopy(model, reservation);
+      const loaded = await this.loadCopy(model, reservation, path);
       // The estimate was checked before loading; the measurement may be larger.
       const others = this.usedBytes() - reservation.peakBytes;
       if (others + loaded.memoryBytes > this.settings.capacityBytes) {
@@ -492,18 +555,54 @@ export class ModelHostService implements OnApplicationShutdown {
         state_version: this.version,
       };
     } catch (e) {
-      model.state = 'failed';
-      // Clients see the reason (status, metadata); the logs get where and what exactly.
-      const coded = e instanceof PortfolioError && e.code !== 'INTERNAL';
-      model.reason = coded ? e.message : `${model.key} failed to load`;
-      this.logger.warn(
-        `loading ${model.key} from ${model.path ?? model.request.artifact_uri} failed: ${describeCause(e)}`,
-      );
-      throw e instanceof PortfolioError
-        ? e
-        : new PortfolioError('MODEL_LOAD_FAILED', model.reason);
+      throw this.loadFailure(model, e);
     } finally {
       this.scheduleSpare();
+    }
+  }
+
+  /** Marks a first load failed (its artifact released) and gives the error to throw. */
+  private loadFailure(model: HostedModel, e: unknown): PortfolioError {
+    model.state = 'failed';
+    this.releaseArtifact(model);
+    // Clients see the reason (status, metadata); the logs get where and what exactly.
+    const coded = e instanceof PortfolioError && e.code !== 'INTERNAL';
+    model.reason = coded ? e.message : `${model.key} failed to load`;
+    this.logger.warn(
+      `loading ${model.key} from ${model.path ?? model.request.artifact_uri} failed: ${describeCause(e)}`,
+    );
+    return e instanceof PortfolioError
+      ? e
+      : new PortfolioError('MODEL_LOAD_FAILED', model.reason);
+  }
+
+  /**
+   * The artifact into the cache, within runtime.load_timeout (the load itself gets its
+   * own once it starts). A download that takes longer goes on in the background and is
+   * there for a later load; this load fails.
+   */
+  private async fetchArtifact(model: HostedModel): Promise<string> {
+    const timeoutMs = this.settings.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+    const fetching = this.artifactPath(model);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new PortfolioError(
+              'TIMEOUT',
+              `the artifact of ${model.key} was not fetched within ${timeoutMs / 1000} s on ${this.settings.nodeId} (runtime.load_timeout); the download goes on for the next load`,
+              { node_id: this.settings.nodeId, timeout_ms: timeoutMs },
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([fetching, deadline]);
+    } finally {
+      clearTimeout(timer);
+      fetching.catch(() => undefined);
     }
   }
 
@@ -516,12 +615,13 @@ export class ModelHostService implements OnApplicationShutdown {
   private async loadCopy(
     model: HostedModel,
     reservation: Reservation,
+    fetched: string | null = null,
   ): Promise<LoadedCopy> {
     const timeoutMs = this.settings.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
     let timedOut = false;
     let started: { copy: number; done: Promise<unknown> } | null = null;
     const work = (async (): Promise<LoadedCopy> => {
-      const path = await this.artifactPath(model);
+      const path = fetched ?? (await this.artifactPath(model));
       await this.ensureSpare();
       if (timedOut) throw new Error('abandoned');
       this.assertRoomNow(model.key, reservation);
@@ -606,15 +706,39 @@ export class ModelHostService implements OnApplicationShutdown {
     });
   }
 
+  /**
+   * The artifact's file on this node: where the local driver keeps it, or in the
+   * artifact cache, verified (each copy's load asks again: a cached file corrupted
+   * since is fetched again, never loaded).
+   */
   private async artifactPath(model: HostedModel): Promise<string> {
     try {
-      model.path = await this.storage.localPath(model.request.artifact_uri);
+      if (!this.cache) {
+        model.path = await this.storage.localPath(model.request.artifact_uri);
+        return model.path;
+      }
+      const lease = await this.cache.acquire({
+        uri: model.request.artifact_uri,
+        sha256: model.request.sha256,
+        modelId: model.modelId,
+      });
+      if (this.models.get(model.key) !== model || model.state === 'failed') {
+        // Gave up on (a fetch past its timeout) or gone meanwhile: nothing holds it.
+        lease.release();
+        return lease.path;
+      }
+      // One lease per model: the one just verified.
+      model.artifact?.release();
+      model.artifact = lease;
+      model.path = lease.path;
       return model.path;
     } catch (e) {
       // The driver's message names where the server keeps artifacts: logs only.
       const error = new PortfolioError(
         'MODEL_LOAD_FAILED',
-        `the artifact of ${model.key} (${model.request.artifact_uri}) cannot be read from storage`,
+        e instanceof StorageError && e.code === 'DIGEST_MISMATCH'
+          ? `the artifact of ${model.key} (${model.request.artifact_uri}) in storage is not the version's (sha256 ${model.request.sha256})`
+          : `the artifact of ${model.key} (${model.request.artifact_uri}) cannot be read from storage`,
       );
       error.cause = e instanceof Error ? e.message : String(e);
       throw error;
@@ -629,6 +753,7 @@ export class ModelHostService implements OnApplicationShutdown {
     if (model.loading) await model.loading.catch(() => undefined);
     if (model.state !== 'loaded') {
       this.models.delete(key);
+      this.releaseArtifact(model);
       this.changed();
       return { freed_bytes: 0, was_loaded: false, state_version: this.version };
     }
@@ -647,6 +772,7 @@ export class ModelHostService implements OnApplicationShutdown {
           await Promise.all(copies.map((c) => this.pool.release(c.id)));
         } finally {
           this.models.delete(key);
+          this.releaseArtifact(model);
           this.changed();
         }
         // Threads that held nothing else may have ended too: theirs is base memory.
@@ -906,6 +1032,7 @@ export class ModelHostService implements OnApplicationShutdown {
       model.state = 'failed';
       model.reason = loss.reason;
       model.copies.clear();
+      this.releaseArtifact(model);
     }
     this.changed();
   }
@@ -1152,6 +1279,12 @@ export class ModelHostService implements OnApplicationShutdown {
         );
       }
     }
+  }
+
+  /** The model no longer needs its artifact on this node (the cache may delete it). */
+  private releaseArtifact(model: HostedModel): void {
+    model.artifact?.release();
+    model.artifact = null;
   }
 
   private changed(): void {

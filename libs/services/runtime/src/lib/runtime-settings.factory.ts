@@ -20,5 +20,8 @@ export function runtimeSettings(
     inlineMaxBytes: config.runtime.inlineMaxBytes,
     maxBatchSize: config.runtime.maxBatchSize,
     maxQueueDelayMs: config.runtime.maxQueueDelayMs,
+    // Used only with a remote store (see ModelHostService): the local driver's files
+    // are loaded where they are.
+    artifactCache: config.runtime.artifactCache,
   };
 }

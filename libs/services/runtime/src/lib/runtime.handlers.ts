@@ -214,6 +214,7 @@ export class RuntimeHandlers
   }
 
   private beat(): void {
+    const cache = this.host.artifactCacheStats();
     this.messaging.emit(Runtime.heartbeat, {
       node_id: this.settings.nodeId,
       started_at: this.startedAt,
@@ -228,6 +229,16 @@ export class RuntimeHandlers
       workers: this.settings.workers,
       formats: [...SUPPORTED_FORMATS],
       models: this.host.report(),
+      ...(cache
+        ? {
+            artifact_cache: {
+              used_bytes: cache.usedBytes,
+              max_bytes: cache.maxBytes,
+              entries: cache.entries,
+              in_use_bytes: cache.inUseBytes,
+            },
+          }
+        : {}),
     });
   }
 }

@@ -87,4 +87,17 @@ export interface RuntimeSettings {
    * only runs already waiting are merged.
    */
   readonly maxQueueDelayMs?: number;
+  /**
+   * The node-local artifact cache (runtime.artifact_cache) that artifacts of a remote
+   * store (s3, gcs, azure) are loaded from; required with such a store. The local
+   * driver's files are loaded where they are.
+   */
+  readonly artifactCache?: ArtifactCacheSettings | null;
+}
+
+export interface ArtifactCacheSettings {
+  /** Owned by the cache: see ArtifactCache. */
+  readonly dir: string;
+  /** What its entries may take together, unless loaded models use more. */
+  readonly maxBytes: number;
 }
