@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
-import { statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import {
   AppProcess,
@@ -46,6 +47,9 @@ describe('standalone Portfolio', () => {
         '    type: onnx',
         '    preload: true',
         '    aliases: [production]',
+        'storage:',
+        '  import:',
+        `    sources: [${pathToFileURL(modelDir).href}]`,
         'gateway:',
         '  host: 127.0.0.1',
         `  port: ${port}`,
@@ -120,6 +124,63 @@ describe('standalone Portfolio', () => {
   });
 
   predictionFlow(() => ({ url, adminKey: ADMIN_KEY }), 'solo');
+
+  it('registers a version by file:// URI from an import source, and collects its artifact once the version is deleted', async () => {
+    const created = await http(`${url}/admin/models`, {
+      json: { id: 'imported', format: 'onnx' },
+    });
+    expect(created.status).toBe(201);
+    const register = (json: unknown) =>
+      http<{ version: number; sha256: string } & ErrorBody>(
+        `${url}/admin/models/imported/versions`,
+        { json },
+      );
+
+    const outside = await register({ uri: 'file:///etc/hostname' });
+    expect(outside.status).toBe(400);
+    expect(outside.body.error.message).toMatch(/storage\.import\.sources/);
+    const wrong = await register({
+      uri: pathToFileURL(configuredPath).href,
+      sha256: '0'.repeat(64),
+    });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.error.code).toBe('INVALID_ARTIFACT');
+
+    const res = await register({ uri: pathToFileURL(configuredPath).href });
+    expect(res.status).toBe(201);
+    expect(res.body.version).toBe(1);
+    const predicted = await http(`${url}/v1/models/imported/predict`, {
+      json: { inputs: { x: [[1, 2]] } },
+    });
+    expect(predicted.status).toBe(200);
+
+    const artifact = join(dataDir, 'artifacts', 'imported', res.body.sha256);
+    expect(existsSync(artifact)).toBe(true);
+    const deleted = await http(
+      `${url}/admin/models/imported/versions/1?force=true`,
+      { method: 'DELETE' },
+    );
+    expect(deleted.status).toBe(200);
+    const gc = (dry_run: boolean) =>
+      http<{
+        unreferenced: { listed: { model_id: string }[] };
+        deleted: { artifacts: number };
+      }>(`${url}/admin/storage/gc`, { json: { dry_run, min_age: '1ms' } });
+    const dry = await gc(true);
+    expect(dry.status).toBe(200);
+    expect(dry.body.unreferenced.listed.map((l) => l.model_id)).toContain(
+      'imported',
+    );
+    expect(existsSync(artifact)).toBe(true);
+    const real = await gc(false);
+    expect(real.body.deleted.artifacts).toBeGreaterThanOrEqual(1);
+    expect(existsSync(artifact)).toBe(false);
+    // The configured model's artifact, which a version references, stays.
+    const still = await http(`${url}/v1/models/configured/predict`, {
+      json: { inputs: { x: [[1, 2]] } },
+    });
+    expect(still.status).toBe(200);
+  });
 
   it('serves a scoped API key for its scope only, until it is revoked', async () => {
     const created = await http<{ id: string; key: string; scopes: string[] }>(

@@ -30,7 +30,10 @@ import {
   RuntimeServiceModule,
 } from '@portfolio/runtime-service';
 import { createStorageDriver } from '@portfolio/storage';
-import { StorageServiceModule } from '@portfolio/storage-service';
+import {
+  configuredImportSources,
+  StorageServiceModule,
+} from '@portfolio/storage-service';
 
 import { exampleRequests, KEY_HEADER } from './example-requests';
 
@@ -75,6 +78,10 @@ async function main(): Promise<void> {
         StorageServiceModule.forRoot({
           driver: storage,
           maxPayloadBytes: bus.maxPayloadBytes(),
+          importSources: configuredImportSources(
+            config.storage.importSources,
+            config.storage,
+          ),
           gc: {
             intervalMs: config.storage.gc.intervalMs ?? 0,
             minAgeMs: config.storage.gc.minAgeMs,

@@ -1,6 +1,9 @@
 import { configFromArgv, runBusService } from '@portfolio/bootstrap';
 import { createStorageDriver } from '@portfolio/storage';
-import { StorageServiceModule } from '@portfolio/storage-service';
+import {
+  configuredImportSources,
+  StorageServiceModule,
+} from '@portfolio/storage-service';
 
 async function main(): Promise<void> {
   const config = configFromArgv();
@@ -9,6 +12,10 @@ async function main(): Promise<void> {
     StorageServiceModule.forRoot({
       driver,
       maxPayloadBytes: bus.maxPayloadBytes(),
+      importSources: configuredImportSources(
+        config.storage.importSources,
+        config.storage,
+      ),
       gc: {
         intervalMs: config.storage.gc.intervalMs ?? 0,
         minAgeMs: config.storage.gc.minAgeMs,

@@ -32,6 +32,7 @@ import {
   parseStoragePrefixValue,
   parseStringValue,
   required,
+  parseImportSourcesValue,
 } from './value-parsers.util';
 
 /**
@@ -240,6 +241,9 @@ export const configFileSchema = section({
       ),
       prefix: optional(nullable(parseStoragePrefixValue)),
       account_url: optional(nullable(parseHttpUrlValue)),
+    }).optional(),
+    import: section({
+      sources: optional(parseImportSourcesValue),
     }).optional(),
     gc: section({
       interval: optional(durationOrOff),

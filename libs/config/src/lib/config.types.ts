@@ -96,6 +96,12 @@ export interface StorageConfig {
     /** null: the account of AZURE_STORAGE_CONNECTION_STRING. */
     readonly accountUrl: string | null;
   };
+  /**
+   * Where versions may be registered from by URI (`file:///dir`, `s3://bucket/folder`,
+   * ...); empty: only uploads. Cloud sources are read with the settings of their
+   * driver's section (region, endpoint, credentials), whichever driver stores artifacts.
+   */
+  readonly importSources: readonly string[];
   /** Garbage collection of artifacts no version references (the storage service). */
   readonly gc: {
     /** How often it runs in the background; null (`off`): only when an admin asks. */

@@ -49,6 +49,7 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_DATABASE_URL',
       'PORTFOLIO_STORAGE_DRIVER',
       'PORTFOLIO_STORAGE_WORK_DIR',
+      'PORTFOLIO_STORAGE_IMPORT_SOURCES',
       'PORTFOLIO_STORAGE_GC_INTERVAL',
       'PORTFOLIO_STORAGE_GC_MIN_AGE',
       'PORTFOLIO_STORAGE_LOCAL_ROOT',
@@ -150,6 +151,12 @@ describe('environment overrides', () => {
       '/var/cache/portfolio',
       (c) => c.storage.workDir,
       '/var/cache/portfolio',
+    ],
+    [
+      'PORTFOLIO_STORAGE_IMPORT_SOURCES',
+      'file:///srv/models/, s3://incoming/models',
+      (c) => c.storage.importSources,
+      ['file:///srv/models', 's3://incoming/models'],
     ],
     [
       'PORTFOLIO_STORAGE_GC_INTERVAL',

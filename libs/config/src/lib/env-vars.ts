@@ -73,6 +73,11 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     "Node-local directory of the cloud drivers' downloads and uploads in progress",
   ),
   spec(
+    'PORTFOLIO_STORAGE_IMPORT_SOURCES',
+    'storage.import.sources',
+    'Where versions may be registered from by URI (comma-separated file:///dir, s3://bucket/folder, ...)',
+  ),
+  spec(
     'PORTFOLIO_STORAGE_GC_INTERVAL',
     'storage.gc.interval',
     'How often unreferenced artifacts are collected in the background (duration, or off)',

@@ -66,6 +66,7 @@ describe('loadConfig without a file', () => {
         },
         gcs: { bucket: null, prefix: '', projectId: null, endpoint: null },
         azure: { container: null, prefix: '', accountUrl: null },
+        importSources: [],
         gc: { intervalMs: 6 * 3_600_000, minAgeMs: 3_600_000 },
       },
       auth: { enabled: true },
@@ -199,6 +200,8 @@ storage:
     container: models
     prefix: a/b
     account_url: https://acme.blob.core.windows.net/?sv=2024&sig=secret
+  import:
+    sources: [file:///srv/models, s3://incoming]
   gc:
     interval: off
     min_age: 2d
@@ -306,6 +309,7 @@ log:
           prefix: 'a/b',
           accountUrl: 'https://acme.blob.core.windows.net/?sv=2024&sig=secret',
         },
+        importSources: ['file:///srv/models', 's3://incoming'],
         gc: { intervalMs: null, minAgeMs: 2 * 86_400_000 },
       },
       auth: { enabled: false },

@@ -197,6 +197,7 @@ function resolveStorage(
       prefix: azure?.prefix ?? '',
       accountUrl: azure?.account_url ?? null,
     },
+    importSources: storage?.import?.sources ?? [],
     gc: {
       // undefined: the default; null (or `off`): never in the background.
       intervalMs:

@@ -275,3 +275,37 @@ export function parseAliasListValue(value: unknown): string[] {
       );
   return [...new Set(value as string[])];
 }
+
+/**
+ * Where versions may be registered from by URI: a list (or, from the environment, a
+ * comma-separated string) of `file:///<absolute dir>`, `s3://<bucket>[/<folder>]`,
+ * `gs://...` or `az://<container>[/<folder>]`, without `..` and without a query.
+ */
+export function parseImportSourcesValue(value: unknown): string[] {
+  const list =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : value;
+  if (!Array.isArray(list))
+    fail(
+      `expected a list of URIs such as [file:///srv/models, s3://incoming], got ${describeValue(value)}`,
+    );
+  const out: string[] = [];
+  for (const uri of list) {
+    if (
+      typeof uri !== 'string' ||
+      !/^(file:\/\/\/[^?#]*|(s3|gs|az):\/\/[a-z0-9][a-z0-9._-]{1,220}(\/[^?#]*)?)$/.test(
+        uri,
+      ) ||
+      uri.split('/').some((p) => p === '..' || p === '.')
+    )
+      fail(
+        `import sources are file:///<absolute directory>, s3://<bucket>[/<folder>], gs://<bucket>[/<folder>] or az://<container>[/<folder>]; got ${describeValue(uri)}`,
+      );
+    out.push((uri as string).replace(/\/+$/, '') || (uri as string));
+  }
+  return [...new Set(out)];
+}

@@ -1,2 +1,4 @@
 export { StorageServiceModule } from './lib/storage-service.module';
 export type { StorageServiceOptions } from './lib/storage-service.module';
+export { configuredImportSources } from './lib/import/import-sources';
+export type { ImportSources } from './lib/import/import-sources';

@@ -70,6 +70,20 @@ export type IngestCommitResponse = z.infer<typeof IngestCommitResponse>;
 
 export const IngestAbortRequest = z.object({ ingest_id: z.string() });
 
+/**
+ * A version's artifact from where it already is: `file://`, `s3://`, `gs://` or
+ * `az://`, under one of the storage service's import sources (INVALID_REQUEST
+ * otherwise). The file, or every file under the directory or folder, is copied in and
+ * validated like an upload; `sha256`, when given, must be the artifact's.
+ */
+export const ImportUriRequest = z.object({
+  model_id: ModelId,
+  format: ModelFormatSchema,
+  uri: z.string().min(1).max(2000),
+  sha256: Sha256.optional(),
+});
+export type ImportUriRequest = z.infer<typeof ImportUriRequest>;
+
 export const DeleteArtifactRequest = z.object({ artifact_uri: z.string() });
 export const DeleteArtifactResponse = z.object({ deleted: z.boolean() });
 
@@ -136,6 +150,12 @@ export const Storage = {
     'ingest.abort.v1',
     IngestAbortRequest,
     Empty,
+  ),
+  importUri: serviceRpc(
+    'storage.ingest.uri.v1',
+    QUEUE,
+    ImportUriRequest,
+    IngestCommitResponse,
   ),
   deleteArtifact: serviceRpc(
     'storage.artifact.delete.v1',

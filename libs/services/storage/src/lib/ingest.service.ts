@@ -15,6 +15,7 @@ import {
 import { entryPointOf, inspectArtifact } from '@portfolio/model-formats';
 import { ArtifactWriter, StorageDriver } from '@portfolio/storage';
 
+import { ImportSources, importFromUri } from './import/import-sources';
 import {
   DEFAULT_UNPACK_LIMITS,
   detectPackaging,
@@ -35,6 +36,8 @@ export interface IngestSettings {
   /** Where archives and forms are unpacked before their files are stored (default: the OS's). */
   readonly unpackDir?: string;
   readonly unpackLimits?: UnpackLimits;
+  /** Where versions may be registered from by URI; none: only uploads. */
+  readonly importSources?: ImportSources;
 }
 
 interface Ingest {
@@ -212,55 +215,117 @@ export class IngestService implements OnModuleDestroy {
         contentType: ingest.contentType,
         limits: this.settings.unpackLimits ?? DEFAULT_UNPACK_LIMITS,
       });
-      if (files.length === 0)
-        throw new PortfolioError(
-          'INVALID_ARTIFACT',
-          'the upload holds no file',
-        );
-      const single = files.length === 1;
-      const entry = single
-        ? files[0]
-        : byPath(
-            files,
-            entryPointOf(
-              ingest.format,
-              files.map((f) => f.path),
-            ),
-          );
-      const inspection = inspectArtifact(
+      const stored = await this.storeFiles(
+        ingest.modelId,
         ingest.format,
-        entry.absolutePath,
-        single ? undefined : besideOf(entry, files),
-      );
-      const digest = single ? entry.sha256 : manifestDigest(files);
-      const keyOf = (f: UnpackedFile) =>
-        single
-          ? `${ingest.modelId}/${digest}/model.${ingest.format}`
-          : `${ingest.modelId}/${digest}/${f.path}`;
-      let created = false;
-      let entryUri = '';
-      // The entry point last: until it is there, nothing names this artifact.
-      for (const f of [...files.filter((f) => f !== entry), entry]) {
-        const stored = await this.storeFile(f.absolutePath, keyOf(f));
-        created ||= stored.created;
-        if (f === entry) entryUri = stored.uri;
-      }
-      const sizeBytes = files.reduce((n, f) => n + f.sizeBytes, 0);
-      this.logger.log(
-        `stored ${entryUri} (${files.length} file${single ? '' : 's'}, ${sizeBytes} bytes${created ? '' : ', identical files already stored'})`,
+        files,
       );
       await ingest.writer.abort();
-      return {
-        artifact_uri: entryUri,
-        sha256: digest,
-        size_bytes: sizeBytes,
-        format: ingest.format,
-        signature: inspection.signature,
-        created,
-      };
+      return stored;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Registers a version's artifact from where it already is (see ImportSources): the
+   * file, or the files under the directory or folder, copied in and stored like an
+   * upload of them; `sha256`, when given, must be the artifact's (its file's, or its
+   * manifest's for several files), or nothing is stored (INVALID_ARTIFACT).
+   */
+  async importUri(
+    modelId: string,
+    format: ModelFormat,
+    uri: string,
+    sha256?: string,
+  ): Promise<IngestCommitResponse> {
+    assertSupportedFormat(format);
+    const sources = this.settings.importSources;
+    if (!sources || sources.sources.length === 0)
+      throw new PortfolioError(
+        'INVALID_REQUEST',
+        'this server imports from no URI (storage.import.sources is empty); upload the artifact instead',
+      );
+    const dir = join(
+      this.settings.unpackDir ?? tmpdir(),
+      `portfolio-import-${randomBytes(8).toString('hex')}`,
+    );
+    try {
+      const files = await importFromUri(
+        uri,
+        sources,
+        dir,
+        this.settings.unpackLimits ?? DEFAULT_UNPACK_LIMITS,
+      );
+      if (sha256 !== undefined) {
+        const actual =
+          files.length === 1 ? files[0].sha256 : manifestDigest(files);
+        if (actual !== sha256)
+          throw new PortfolioError(
+            'INVALID_ARTIFACT',
+            `the artifact at ${JSON.stringify(uri.slice(0, 300))} has sha256 ${actual}, not the ${sha256} given; nothing was stored`,
+            { expected_sha256: sha256, actual_sha256: actual },
+          );
+      }
+      return await this.storeFiles(modelId, format, files);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Files of one artifact, validated as one and stored under `<model>/<digest>/<path>`,
+   * where the digest is the manifest's; the version's URI names the file a runtime
+   * loads (the entry point), the others sit beside it. A single file is stored as if it
+   * had been sent alone, so the same model gives the same version however it came.
+   */
+  private async storeFiles(
+    modelId: string,
+    format: ModelFormat,
+    files: UnpackedFile[],
+  ): Promise<IngestCommitResponse> {
+    if (files.length === 0)
+      throw new PortfolioError('INVALID_ARTIFACT', 'the upload holds no file');
+    const single = files.length === 1;
+    const entry = single
+      ? files[0]
+      : byPath(
+          files,
+          entryPointOf(
+            format,
+            files.map((f) => f.path),
+          ),
+        );
+    const inspection = inspectArtifact(
+      format,
+      entry.absolutePath,
+      single ? undefined : besideOf(entry, files),
+    );
+    const digest = single ? entry.sha256 : manifestDigest(files);
+    const keyOf = (f: UnpackedFile) =>
+      single
+        ? `${modelId}/${digest}/model.${format}`
+        : `${modelId}/${digest}/${f.path}`;
+    let created = false;
+    let entryUri = '';
+    // The entry point last: until it is there, nothing names this artifact.
+    for (const f of [...files.filter((f) => f !== entry), entry]) {
+      const stored = await this.storeFile(f.absolutePath, keyOf(f));
+      created ||= stored.created;
+      if (f === entry) entryUri = stored.uri;
+    }
+    const sizeBytes = files.reduce((n, f) => n + f.sizeBytes, 0);
+    this.logger.log(
+      `stored ${entryUri} (${files.length} file${single ? '' : 's'}, ${sizeBytes} bytes${created ? '' : ', identical files already stored'})`,
+    );
+    return {
+      artifact_uri: entryUri,
+      sha256: digest,
+      size_bytes: sizeBytes,
+      format,
+      signature: inspection.signature,
+      created,
+    };
   }
 
   private async storeFile(

@@ -15,6 +15,7 @@ import {
   GC_SETTINGS,
   GcSettings,
 } from './gc/artifact-collector';
+import { ImportSources } from './import/import-sources';
 import { StorageHandlers } from './storage.handlers';
 import { UnpackLimits } from './unpack/artifact-unpack';
 
@@ -26,6 +27,8 @@ export interface StorageServiceOptions {
   /** Where archives and forms are unpacked (default: the OS's temporary directory). */
   readonly unpackDir?: string;
   readonly unpackLimits?: UnpackLimits;
+  /** Where versions may be registered from by URI (default: nowhere). */
+  readonly importSources?: ImportSources;
   /** Garbage collection of unreferenced artifacts (default: every 6 h, older than 1 h). */
   readonly gc?: GcSettings;
 }
@@ -49,6 +52,7 @@ export class StorageServiceModule {
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       unpackDir: options.unpackDir,
       unpackLimits: options.unpackLimits,
+      importSources: options.importSources,
     };
     return {
       module: StorageServiceModule,

@@ -74,6 +74,9 @@ export class StorageHandlers
       m.serve(Storage.deleteArtifact, async (req) => ({
         deleted: await this.ingest.deleteArtifact(req.artifact_uri),
       })),
+      m.serve(Storage.importUri, (req) =>
+        this.ingest.importUri(req.model_id, req.format, req.uri, req.sha256),
+      ),
       m.serve(Storage.collectGarbage, (req) =>
         this.collector.collect({
           dryRun: req.dry_run,

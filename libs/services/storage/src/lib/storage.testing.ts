@@ -20,6 +20,7 @@ import {
 import { LocalStorageDriver } from '@portfolio/storage';
 
 import { StorageServiceModule } from './storage-service.module';
+import { ImportSources } from './import/import-sources';
 import { UnpackLimits } from './unpack/artifact-unpack';
 
 export interface StorageUnderTest {
@@ -37,6 +38,7 @@ export async function startStorage(options: {
   maxPayloadBytes?: number;
   idleTimeoutMs?: number;
   unpackLimits?: UnpackLimits;
+  importSources?: ImportSources;
 }): Promise<StorageUnderTest> {
   const app = await NestFactory.createApplicationContext(
     {
@@ -55,6 +57,7 @@ export async function startStorage(options: {
           // Under the root: a test that finds no file there knows nothing was left.
           unpackDir: join(options.root, '.unpack'),
           unpackLimits: options.unpackLimits,
+          importSources: options.importSources,
           // Collections only when a test asks for one.
           gc: { intervalMs: 0, minAgeMs: 3_600_000 },
         }),

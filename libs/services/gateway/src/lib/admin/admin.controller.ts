@@ -17,7 +17,12 @@ import { ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 
-import { PortfolioError, Registry, Storage } from '@portfolio/contracts';
+import {
+  PortfolioError,
+  Registry,
+  Storage,
+  VersionRecord,
+} from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
 
 import { principalOf } from '../auth/auth.guard';
@@ -37,6 +42,7 @@ import {
   parseLoadBody,
   parseForce,
   parseGcBody,
+  parseImportBody,
   parsePatchModel,
   parsePatchVersionBody,
   parseSetAliasBody,
@@ -215,11 +221,20 @@ export class AdminController {
   ) {
     assertModelId(modelId);
     const type = contentType?.toLowerCase() ?? '';
+    if (type.startsWith('application/json')) {
+      const { uri, sha256 } = parseImportBody(request.body);
+      const { version } = await this.admin.importVersion(modelId, uri, {
+        ...(sha256 !== undefined ? { sha256 } : {}),
+        ...actorOf(request),
+        timeoutMs: IMPORT_TIMEOUT_MS,
+      });
+      return uploadedVersion(version);
+    }
     const form = type.startsWith('multipart/form-data');
     if (!form && !UPLOAD_CONTENT_TYPES.some((t) => type.startsWith(t))) {
       throw new PortfolioError(
         'INVALID_REQUEST',
-        `send the artifact as the request body with "Content-Type: application/octet-stream" (a file, or a tar or zip archive of files) or as "multipart/form-data" with its files in field "artifact" (got ${contentType ?? 'no content type'})`,
+        `send the artifact as the request body with "Content-Type: application/octet-stream" (a file, or a tar or zip archive of files), as "multipart/form-data" with its files in field "artifact", or name where it is as JSON {"uri": "s3://..."} (got ${contentType ?? 'no content type'})`,
       );
     }
     const expected =
@@ -245,16 +260,7 @@ export class AdminController {
         body.resume();
         throw e;
       });
-    return {
-      model_id: version.model_id,
-      version: version.version,
-      format: version.format,
-      sha256: version.sha256,
-      size_bytes: version.size_bytes,
-      signature: version.signature,
-      status: version.status,
-      created_at: version.created_at,
-    };
+    return uploadedVersion(version);
   }
 
   /** `{ "version"?, "copies"? }` (or no body): loaded on that many runtimes when it answers. */
@@ -353,4 +359,21 @@ function pathVersion(raw: string): number {
   if (n === undefined)
     throw new PortfolioError('INVALID_REQUEST', 'the version is missing');
   return n;
+}
+
+/** A registration by URI copies the artifact in first: more than a request's deadline. */
+const IMPORT_TIMEOUT_MS = 30 * 60_000;
+
+/** What `POST /admin/models/{id}/versions` answers (the record without its measurement). */
+function uploadedVersion(version: VersionRecord) {
+  return {
+    model_id: version.model_id,
+    version: version.version,
+    format: version.format,
+    sha256: version.sha256,
+    size_bytes: version.size_bytes,
+    signature: version.signature,
+    status: version.status,
+    created_at: version.created_at,
+  };
 }

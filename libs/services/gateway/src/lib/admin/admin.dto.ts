@@ -9,6 +9,7 @@ import {
   DeleteModelResponse,
   DeleteVersionResponse,
   NodeId,
+  Sha256,
   isModelId,
   MAX_PAGE_SIZE,
   MODEL_FORMATS,
@@ -337,4 +338,20 @@ export function parseGcBody(body: unknown): {
         }
       : {}),
   };
+}
+
+/** `POST /admin/models/{id}/versions` as JSON: where the artifact already is. */
+export const ImportBody = z.strictObject({
+  uri: z.string().min(1).max(2000),
+  sha256: Sha256.optional(),
+});
+
+export function parseImportBody(body: unknown): z.infer<typeof ImportBody> {
+  const parsed = ImportBody.safeParse(body);
+  if (!parsed.success)
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `the body must be {"uri": "s3://..." | "gs://..." | "az://..." | "file:///...", "sha256"?: "<64 hex digits>"}: ${describeIssues(parsed.error)}`,
+    );
+  return parsed.data;
 }

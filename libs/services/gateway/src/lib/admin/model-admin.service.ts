@@ -5,9 +5,11 @@ import {
   CreateModelRequest,
   CreateModelResponse,
   CreateVersionResponse,
+  IngestCommitResponse,
   ModelFormat,
   PortfolioError,
   Registry,
+  Storage,
 } from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
 
@@ -52,6 +54,40 @@ export class ModelAdminService {
     });
     const format: ModelFormat = model.format;
     const stored = await this.uploader.upload(modelId, format, source, options);
+    return this.register(modelId, stored, options);
+  }
+
+  /**
+   * A version from where its artifact already is (`file://`, `s3://`, `gs://`, `az://`
+   * under the storage service's import sources), checked against `sha256` when given.
+   */
+  async importVersion(
+    modelId: string,
+    uri: string,
+    options: { sha256?: string; actor?: string; timeoutMs: number },
+  ): Promise<CreateVersionResponse> {
+    assertModelId(modelId);
+    const { model } = await this.messaging.call(Registry.getModel, {
+      id: modelId,
+    });
+    const stored = await this.messaging.call(
+      Storage.importUri,
+      {
+        model_id: modelId,
+        format: model.format,
+        uri,
+        ...(options.sha256 !== undefined ? { sha256: options.sha256 } : {}),
+      },
+      { timeoutMs: options.timeoutMs },
+    );
+    return this.register(modelId, stored, options);
+  }
+
+  private async register(
+    modelId: string,
+    stored: IngestCommitResponse,
+    options: { reuseIfSameSha256?: boolean; actor?: string },
+  ): Promise<CreateVersionResponse> {
     try {
       return await this.messaging.call(Registry.createVersion, {
         model_id: modelId,
