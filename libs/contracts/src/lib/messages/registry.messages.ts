@@ -76,6 +76,8 @@ export const VersionRecordSchema = z.object({
   signature: SignatureSchema,
   status: z.enum(VERSION_STATUSES),
   created_at: z.string(),
+  /** Who registered it (an API key's name, `config`); null: unknown. Absent from older senders. */
+  created_by: z.string().nullable().optional(),
   measured: VersionMeasurementSchema.nullable().optional(),
 });
 export type VersionRecord = z.infer<typeof VersionRecordSchema>;

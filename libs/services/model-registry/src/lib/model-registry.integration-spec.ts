@@ -989,6 +989,25 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
       }
     });
 
+    it('records who registered each version', async () => {
+      await m.call(Registry.createModel, { id: 'authored', format: 'onnx' });
+      const anonymous = await version(m, 'authored', 601);
+      const byKey = await m.call(Registry.createVersion, {
+        model_id: 'authored',
+        artifact_uri: `local:authored/${sha(602)}/model.onnx`,
+        sha256: sha(602),
+        size_bytes: 1602,
+        format: 'onnx',
+        signature,
+        actor: 'release-bot',
+      });
+
+      expect(anonymous.version.created_by).toBeNull();
+      expect(byKey.version.created_by).toBe('release-bot');
+      const { versions } = await m.call(Registry.getModel, { id: 'authored' });
+      expect(versions.map((v) => v.created_by)).toEqual([null, 'release-bot']);
+    });
+
     it('says which stored artifacts a version still references, for garbage collection', async () => {
       await m.call(Registry.createModel, { id: 'collected', format: 'onnx' });
       await version(m, 'collected', 501);

@@ -310,6 +310,7 @@ export class ModelRegistryService {
           sizeBytes: req.size_bytes,
           signature: req.signature,
           status: 'ready',
+          createdBy: req.actor ?? null,
         });
         await tx.insert(ModelVersionEntity, entity);
         await recordAudit(tx, {

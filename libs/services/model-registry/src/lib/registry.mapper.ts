@@ -59,6 +59,7 @@ export function toVersionRecord(
     signature: e.signature,
     status: e.status,
     created_at: e.createdAt.toISOString(),
+    created_by: e.createdBy ?? null,
     measured: measurement && {
       memory_bytes: measurement.memoryBytes,
       load_ms: measurement.loadMs,

@@ -375,5 +375,6 @@ function uploadedVersion(version: VersionRecord) {
     signature: version.signature,
     status: version.status,
     created_at: version.created_at,
+    created_by: version.created_by ?? null,
   };
 }

@@ -49,4 +49,8 @@ export class ModelVersionEntity {
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
+
+  /** Who registered it: an API key's name, `config`; null when unknown. */
+  @Column({ name: 'created_by', type: 'text', nullable: true })
+  createdBy!: string | null;
 }

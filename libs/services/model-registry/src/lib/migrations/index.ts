@@ -5,6 +5,7 @@ import { Aliases1796342400000 } from './1796342400000-aliases';
 import { AuditLog1796428800000 } from './1796428800000-audit-log';
 import { VersionLifecycle1796601600000 } from './1796601600000-version-lifecycle';
 import { ModelLabelsIndex1796688000000 } from './1796688000000-model-labels-index';
+import { VersionCreatedBy1796774400000 } from './1796774400000-version-created-by';
 
 /** In order. Never edit a migration that has shipped: add a new one. */
 export const REGISTRY_MIGRATIONS = [
@@ -15,4 +16,5 @@ export const REGISTRY_MIGRATIONS = [
   AuditLog1796428800000,
   VersionLifecycle1796601600000,
   ModelLabelsIndex1796688000000,
+  VersionCreatedBy1796774400000,
 ];
