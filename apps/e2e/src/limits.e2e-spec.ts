@@ -14,8 +14,13 @@ import { ErrorBody, http, keyHeader, useKey } from './http.testing';
 const ADMIN_KEY = 'limits-admin-key-0123456789';
 
 const LIMIT = 4096;
+/** Uploads have a limit of their own, here larger than the body limit. */
+const UPLOAD_LIMIT = 6144;
 
-/** Bodies above `gateway.body_limit` get 413 and change nothing, whether announced or streamed. */
+/**
+ * Bodies above `gateway.body_limit`, and uploads above `gateway.upload_limit`, get 413
+ * and change nothing, whether announced or streamed.
+ */
 describe('request body limits', () => {
   const dataDir = makeTempDir('limits');
   let app: AppProcess;
@@ -30,6 +35,7 @@ describe('request body limits', () => {
         PORTFOLIO_DATA_DIR: dataDir,
         PORTFOLIO_GATEWAY_PORT: String(port),
         PORTFOLIO_GATEWAY_BODY_LIMIT: String(LIMIT),
+        PORTFOLIO_GATEWAY_UPLOAD_LIMIT: String(UPLOAD_LIMIT),
         PORTFOLIO_ADMIN_KEY: ADMIN_KEY,
         MALLOC_MMAP_THRESHOLD_: '131072',
       },
@@ -63,10 +69,11 @@ describe('request body limits', () => {
 
   it('refuses an announced upload above the limit before reading it', async () => {
     const res = await http<ErrorBody>(`${url}/admin/models/small/versions`, {
-      body: new Uint8Array(LIMIT + 1),
+      body: new Uint8Array(UPLOAD_LIMIT + 1),
     });
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(res.body.error.message).toMatch(/gateway\.upload_limit/);
   });
 
   it('stops a streamed (chunked) upload once it passes the limit, leaving nothing behind', async () => {
@@ -105,7 +112,7 @@ describe('request body limits', () => {
       outputSize: 2,
       seed: 1,
     });
-    expect(model.byteLength).toBeLessThan(LIMIT);
+    expect(model.byteLength).toBeLessThan(UPLOAD_LIMIT);
     const res = await http(`${url}/admin/models/small/versions`, {
       body: model,
     });
