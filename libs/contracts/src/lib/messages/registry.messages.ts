@@ -34,6 +34,13 @@ export const ModelRecordSchema = z.object({
   pinned: z.boolean(),
   ttl_ms: z.number().int().positive().nullable(),
   labels: z.record(z.string(), z.string()),
+  /**
+   * Dynamic batching of this model in the runtimes: the most rows one merged run takes
+   * (1: never merged), and how long a run may wait for others to join it. null: the
+   * runtime's defaults. Absent from senders that predate them: null.
+   */
+  max_batch_size: z.number().int().min(1).max(65_536).nullable().optional(),
+  max_queue_delay_ms: z.number().min(0).max(10_000).nullable().optional(),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -91,6 +98,8 @@ const ModelSettings = {
   pinned: z.boolean().optional(),
   ttl_ms: z.number().int().positive().nullable().optional(),
   labels: z.record(z.string().max(256), z.string().max(1024)).optional(),
+  max_batch_size: z.number().int().min(1).max(65_536).nullable().optional(),
+  max_queue_delay_ms: z.number().min(0).max(10_000).nullable().optional(),
 };
 
 export const CreateModelRequest = z.object({

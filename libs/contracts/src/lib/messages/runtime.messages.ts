@@ -36,11 +36,17 @@ export const LoadModelRequest = z.object({
    */
   pinned: z.boolean().optional(),
   /**
-   * The largest batch the model will be run at: its warm-up runs at this batch, so its
-   * measured memory includes the arena that batch needs. Absent: the runtime's default
-   * (RuntimeSettings.warmupBatch).
+   * The largest batch the model will be run at (its `max_batch_size`): merged runs take
+   * at most this many rows, and its warm-up runs at this batch, so its measured memory
+   * includes the arena that batch needs. Absent: the runtime's defaults
+   * (runtime.max_batch_size for merging, RuntimeSettings.warmupBatch for the warm-up).
    */
   max_batch: z.number().int().positive().max(65_536).optional(),
+  /**
+   * How long a run of this model may wait for others to join it (its
+   * `max_queue_delay_ms`). Absent: the runtime's default (runtime.max_queue_delay).
+   */
+  max_queue_delay_ms: z.number().min(0).max(10_000).optional(),
   /**
    * The room the cache-manager made for the load while it runs (its peak, as measured by
    * an earlier load anywhere). A runtime that has not loaded the model itself plans with

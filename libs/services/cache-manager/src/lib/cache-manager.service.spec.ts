@@ -23,6 +23,13 @@ const MODELS = [
   { id: 'iris', memoryEstimateBytes: 500, versions: { 1: 1_000 } },
   { id: 'plain', memoryEstimateBytes: null, versions: { 1: 1_001 } },
   { id: 'huge', memoryEstimateBytes: 5_000_000, versions: { 1: 10 } },
+  {
+    id: 'batched',
+    memoryEstimateBytes: 500,
+    versions: { 1: 1_000 },
+    maxBatchSize: 8,
+    maxQueueDelayMs: 2,
+  },
 ];
 
 describe(CacheManagerService.name, () => {
@@ -101,6 +108,20 @@ describe(CacheManagerService.name, () => {
       expect((await m.call(CacheManager.getRouting, {})).routes).toEqual(
         table.routes,
       );
+    });
+
+    it("passes a model's batching settings on to the runtime that loads it", async () => {
+      const rt = await join('rt-a');
+
+      await ensure({ model_id: 'batched', version: 1 });
+      await ensure({ model_id: 'plain', version: 1 });
+
+      expect(
+        rt.loads.map((l) => [l.model_id, l.max_batch, l.max_queue_delay_ms]),
+      ).toEqual([
+        ['batched', 8, 2],
+        ['plain', undefined, undefined],
+      ]);
     });
 
     it('estimates 1.2 times the artifact size for a model without a declared estimate', async () => {

@@ -633,6 +633,12 @@ export class CacheManagerService
             size_bytes: version.size_bytes,
             memory_estimate_bytes: bytes,
             expected_peak_bytes: room,
+            ...(model.max_batch_size != null
+              ? { max_batch: model.max_batch_size }
+              : {}),
+            ...(model.max_queue_delay_ms != null
+              ? { max_queue_delay_ms: model.max_queue_delay_ms }
+              : {}),
           },
           { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
         ),

@@ -220,6 +220,9 @@ export interface FakeModel {
   readonly memoryEstimateBytes?: number | null;
   /** Version numbers with their artifact sizes; the highest is the default. */
   readonly versions?: Record<number, number>;
+  /** Dynamic batching settings (ModelRecord.max_batch_size, max_queue_delay_ms). */
+  readonly maxBatchSize?: number | null;
+  readonly maxQueueDelayMs?: number | null;
 }
 
 const sha = (n: number) => n.toString(16).padStart(64, '0');
@@ -299,6 +302,8 @@ function modelRecord(m: FakeModel): ModelRecord {
     pinned: m.pinned ?? false,
     ttl_ms: m.ttlMs ?? null,
     labels: m.labels ?? {},
+    max_batch_size: m.maxBatchSize ?? null,
+    max_queue_delay_ms: m.maxQueueDelayMs ?? null,
     created_at: '2026-01-01T00:00:00.000Z',
     updated_at: '2026-01-01T00:00:00.000Z',
   };

@@ -477,6 +477,44 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
     ]);
   });
 
+  it('keeps per-model batching settings, lists them as it reads them, and refuses values out of range', async () => {
+    const created = await m.call(Registry.createModel, {
+      id: 'batched',
+      format: 'onnx',
+      max_batch_size: 8,
+      max_queue_delay_ms: 2.5,
+    });
+    expect(created.model).toMatchObject({
+      max_batch_size: 8,
+      max_queue_delay_ms: 2.5,
+    });
+    const listed = await m.call(Registry.listModels, {
+      limit: 1,
+      after: 'batche',
+    });
+    expect(listed.models[0]).toEqual(
+      (await m.call(Registry.getModel, { id: 'batched' })).model,
+    );
+
+    const cleared = await m.call(Registry.updateModel, {
+      id: 'batched',
+      max_batch_size: null,
+      max_queue_delay_ms: 0,
+    });
+    expect(cleared.changed.sort()).toEqual([
+      'max_batch_size',
+      'max_queue_delay_ms',
+    ]);
+    expect(cleared.model).toMatchObject({
+      max_batch_size: null,
+      max_queue_delay_ms: 0,
+    });
+    for (const bad of [{ max_batch_size: 0 }, { max_queue_delay_ms: -1 }])
+      await expect(
+        m.call(Registry.updateModel, { id: 'batched', ...bad }),
+      ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+  });
+
   it('updates the settings given, says which changed, and logs it; null clears', async () => {
     await m.call(Registry.createModel, {
       id: 'patched',

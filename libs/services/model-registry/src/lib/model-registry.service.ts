@@ -94,6 +94,8 @@ export class ModelRegistryService {
                 pinned: req.pinned ?? false,
                 ttlMs: req.ttl_ms ?? null,
                 labels: req.labels ?? {},
+                maxBatchSize: req.max_batch_size ?? null,
+                maxQueueDelayMs: req.max_queue_delay_ms ?? null,
               })
               .orIgnore()
               .returning('id')
@@ -171,6 +173,10 @@ export class ModelRegistryService {
     if (req.pinned !== undefined) changes.pinned = req.pinned;
     if (req.ttl_ms !== undefined) changes.ttlMs = req.ttl_ms;
     if (req.labels !== undefined) changes.labels = req.labels;
+    if (req.max_batch_size !== undefined)
+      changes.maxBatchSize = req.max_batch_size;
+    if (req.max_queue_delay_ms !== undefined)
+      changes.maxQueueDelayMs = req.max_queue_delay_ms;
     const differs = Object.entries(changes).some(
       ([k, v]) =>
         JSON.stringify(model[k as keyof ModelEntity]) !== JSON.stringify(v),
@@ -746,6 +752,8 @@ const RECORD_FIELD = {
   pinned: 'pinned',
   ttlMs: 'ttl_ms',
   labels: 'labels',
+  maxBatchSize: 'max_batch_size',
+  maxQueueDelayMs: 'max_queue_delay_ms',
 } as const;
 
 /** The model record's fields a settings update may change. */
@@ -757,6 +765,8 @@ const SETTING_FIELDS = [
   'pinned',
   'ttl_ms',
   'labels',
+  'max_batch_size',
+  'max_queue_delay_ms',
 ] as const;
 
 function sqlState(e: unknown): unknown {

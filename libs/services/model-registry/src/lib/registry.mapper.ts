@@ -15,6 +15,8 @@ export function toModelRecord(e: ModelEntity): ModelRecord {
     pinned: e.pinned,
     ttl_ms: e.ttlMs,
     labels: e.labels,
+    max_batch_size: e.maxBatchSize,
+    max_queue_delay_ms: e.maxQueueDelayMs,
     created_at: e.createdAt.toISOString(),
     updated_at: e.updatedAt.toISOString(),
   };
@@ -42,6 +44,8 @@ export const MODEL_RECORD_SQL = `json_build_object(
   'pinned', m.pinned,
   'ttl_ms', m.ttl_ms,
   'labels', m.labels,
+  'max_batch_size', m.max_batch_size,
+  'max_queue_delay_ms', m.max_queue_delay_ms,
   'created_at', ${isoUtc('m.created_at')},
   'updated_at', ${isoUtc('m.updated_at')})`;
 

@@ -49,6 +49,7 @@ import {
 } from './runtime.settings';
 import { batchOf } from './worker/warmup.util';
 import {
+  BatchPolicy,
   CopyLoss,
   CopyStats,
   Placement,
@@ -612,6 +613,16 @@ export class ModelHostService implements OnApplicationShutdown {
    * too long is abandoned: its copy serves nothing and its thread ends once the
    * framework returns; until then its peak stays counted as used.
    */
+  /** The model's own batching settings where its load request has them, else the runtime's. */
+  private batchPolicyOf(req: LoadModelRequest): BatchPolicy {
+    return {
+      maxBatch:
+        req.max_batch ?? this.settings.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
+      maxQueueDelayMs:
+        req.max_queue_delay_ms ?? this.settings.maxQueueDelayMs ?? 0,
+    };
+  }
+
   private async loadCopy(
     model: HostedModel,
     reservation: Reservation,
@@ -641,6 +652,7 @@ export class ModelHostService implements OnApplicationShutdown {
             this.settings.warmupBatch ??
             DEFAULT_WARMUP_BATCH,
           this.placementOf(reservation.bytes),
+          this.batchPolicyOf(model.request),
         );
         started = load;
         const result = await load.done;

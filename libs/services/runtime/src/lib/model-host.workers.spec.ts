@@ -41,6 +41,7 @@ const BIG_SIDE = largeModelSide(BIG_WEIGHT_BYTES);
 
 type HostInternals = {
   pool: Pick<WorkerPool, 'threads'> & {
+    policies: Map<string, { maxBatch: number; maxQueueDelayMs: number }>;
     byId: Map<number, { key: string; host: { thread: { worker: Worker } } }>;
   };
   memory: AsyncMutex;
@@ -119,6 +120,27 @@ describe(`${ModelHostService.name} workers`, () => {
     await Promise.all(hosts.splice(0).map(closeHost));
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("merges a model's runs by its own batching settings when its load names them, else by the runtime's", async () => {
+    const sut = makeHost({ maxBatchSize: 16, maxQueueDelayMs: 1 });
+    await sut.load({ ...mlp('own'), max_batch: 4, max_queue_delay_ms: 4 });
+    await sut.load({ ...mlp('alone'), max_batch: 1 });
+    await sut.load(mlp('runtime'));
+
+    const policies = internals(sut).pool.policies;
+    expect(policies.get('own@1')).toEqual({ maxBatch: 4, maxQueueDelayMs: 4 });
+    expect(policies.get('runtime@1')).toEqual({
+      maxBatch: 16,
+      maxQueueDelayMs: 1,
+    });
+    // A batch of 1 is no policy at all: its runs are never merged.
+    expect(policies.has('alone@1')).toBe(false);
+    // Never merged at 1: every run answers alone, even when many wait together.
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, () => sut.infer('alone', 1, mlpInput())),
+    );
+    expect(runs.map((r) => r.merged)).toEqual(Array(6).fill(undefined));
+  });
 
   it('answers hits on a small model while a big model loads, and while it unloads', async () => {
     const sut = makeHost();

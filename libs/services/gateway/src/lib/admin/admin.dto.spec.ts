@@ -146,6 +146,12 @@ describe(parsePatchModel.name, () => {
       ttl_ms: 3_600_000,
       labels: {},
     });
+    expect(
+      parsePatchModel('iris', { max_batch_size: 16, max_queue_delay: '2ms' }),
+    ).toEqual({ id: 'iris', max_batch_size: 16, max_queue_delay_ms: 2 });
+    expect(
+      parsePatchModel('iris', { max_batch_size: null, max_queue_delay: null }),
+    ).toEqual({ id: 'iris', max_batch_size: null, max_queue_delay_ms: null });
   });
 
   it.each([
@@ -155,6 +161,10 @@ describe(parsePatchModel.name, () => {
     [{ pinned: 'yes' }, /pinned/],
     [{ ttl: 'soon' }, /ttl/],
     [{ memory_estimate: '12 parsecs' }, /memory_estimate/],
+    [{ max_batch_size: 0 }, /max_batch_size/],
+    [{ max_batch_size: 2.5 }, /max_batch_size/],
+    [{ max_queue_delay: '1m' }, /max_queue_delay: at most 10s/],
+    [{ max_queue_delay: 'soon' }, /max_queue_delay/],
   ])('refuses %j with 400 naming what is wrong', (body, message) => {
     expect(() => parsePatchModel('iris', body)).toThrow(
       expect.objectContaining({

@@ -37,6 +37,10 @@ export const CreateModelBody = z.strictObject({
   pinned: z.boolean().optional(),
   ttl: z.union([z.string(), z.number()]).nullable().optional(),
   labels: z.record(z.string().max(256), z.string().max(1024)).optional(),
+  /** Dynamic batching: the most rows one merged run takes (1: never merged). */
+  max_batch_size: z.number().int().min(1).max(65_536).nullable().optional(),
+  /** How long a run may wait for others to join it ("2ms", or seconds). */
+  max_queue_delay: z.union([z.string(), z.number()]).nullable().optional(),
 });
 
 export function parseCreateModel(body: unknown): CreateModelRequest {
@@ -69,7 +73,24 @@ export function parseCreateModel(body: unknown): CreateModelRequest {
         ? null
         : field('ttl', () => parseDuration(b.ttl as string | number)),
     labels: b.labels,
+    max_batch_size: b.max_batch_size ?? null,
+    max_queue_delay_ms: queueDelayMs(b.max_queue_delay),
   };
+}
+
+/** `max_queue_delay` in milliseconds; null/undefined as given. At most 10 s. */
+function queueDelayMs(
+  value: string | number | null | undefined,
+): number | null {
+  if (value == null) return null;
+  const ms = field('max_queue_delay', () => parseDuration(value));
+  if (ms > 10_000)
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `max_queue_delay: at most 10s, got ${ms} ms`,
+      { field: 'max_queue_delay' },
+    );
+  return ms;
 }
 
 function field<T>(name: string, parse: () => T): T {
@@ -252,6 +273,12 @@ export function parsePatchModel(
         }
       : {}),
     ...(b.labels !== undefined ? { labels: b.labels } : {}),
+    ...(b.max_batch_size !== undefined
+      ? { max_batch_size: b.max_batch_size }
+      : {}),
+    ...(b.max_queue_delay !== undefined
+      ? { max_queue_delay_ms: queueDelayMs(b.max_queue_delay) }
+      : {}),
   };
 }
 

@@ -52,6 +52,18 @@ export class ModelEntity {
   @Column({ type: 'jsonb', default: {} })
   labels!: Record<string, string>;
 
+  /** Dynamic batching: the most rows one merged run takes; null: the runtime's default. */
+  @Column({ name: 'max_batch_size', type: 'integer', nullable: true })
+  maxBatchSize!: number | null;
+
+  /** How long a run may wait for others to join it; null: the runtime's default. */
+  @Column({
+    name: 'max_queue_delay_ms',
+    type: 'double precision',
+    nullable: true,
+  })
+  maxQueueDelayMs!: number | null;
+
   /** The highest version number it ever had: numbers are never reused after a delete. */
   @Column({ name: 'last_version', type: 'integer', default: 0 })
   lastVersion!: number;

@@ -6,6 +6,7 @@ import { AuditLog1796428800000 } from './1796428800000-audit-log';
 import { VersionLifecycle1796601600000 } from './1796601600000-version-lifecycle';
 import { ModelLabelsIndex1796688000000 } from './1796688000000-model-labels-index';
 import { VersionCreatedBy1796774400000 } from './1796774400000-version-created-by';
+import { ModelBatching1796860800000 } from './1796860800000-model-batching';
 
 /** In order. Never edit a migration that has shipped: add a new one. */
 export const REGISTRY_MIGRATIONS = [
@@ -17,4 +18,5 @@ export const REGISTRY_MIGRATIONS = [
   VersionLifecycle1796601600000,
   ModelLabelsIndex1796688000000,
   VersionCreatedBy1796774400000,
+  ModelBatching1796860800000,
 ];
