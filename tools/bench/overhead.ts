@@ -24,12 +24,11 @@
  * machine's cores.
  */
 import * as ort from 'onnxruntime-node';
-import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
 
 import {
   buildMlpModel,
@@ -61,9 +60,9 @@ import {
   registerOnnxModel,
   startStandalone,
 } from './portfolio-admin';
+import { wrk, WrkPoint, wrkScript as scriptFor } from './wrk';
 const ROW = [5.1, 3.5, 1.4, 0.2];
 const ADMIN_KEY = 'bench-admin-key-0123456789';
-const WRK = '/usr/bin/wrk';
 const CONNECTIONS = [1, 32] as const;
 const RAW_CALLS = 20_000;
 /** Targets: p50 at 1 connection over raw (us), throughput at 32 connections x plain. */
@@ -74,13 +73,7 @@ const TARGETS = {
 
 type PathName = 'plain' | 'standalone' | 'distributed';
 
-interface Point {
-  connections: number;
-  p50_us: number;
-  p99_us: number;
-  rps: number;
-  non2xx: number;
-  errors: number;
+interface Point extends WrkPoint {
   /** At 32 connections: where the CPU went (see cpu-usage.ts). */
   cpu?: CpuReport;
 }
@@ -126,66 +119,6 @@ async function raw(modelPath: string): Promise<Raw> {
   };
 }
 
-/**
- * wrk's Lua: one POST body, and the figures as one JSON line when done. Predictions
- * carry the bootstrap admin key (the gateway wants a key on /v1 once one is configured;
- * the bootstrap key has no rate limit); the plain server ignores it.
- */
-function wrkScript(dir: string, body: string): string {
-  const file = join(dir, 'predict.lua');
-  writeFileSync(
-    file,
-    [
-      'wrk.method = "POST"',
-      `wrk.body = ${JSON.stringify(body)}`,
-      'wrk.headers["Content-Type"] = "application/json"',
-      `wrk.headers["Authorization"] = "Bearer ${ADMIN_KEY}"`,
-      'done = function(summary, latency, requests)',
-      '  local e = summary.errors',
-      '  io.write(string.format(\'WRK {"p50_us":%d,"p99_us":%d,"requests":%d,"duration_us":%d,"non2xx":%d,"errors":%d}\\n\',',
-      '    latency:percentile(50), latency:percentile(99), summary.requests, summary.duration,',
-      '    e.status, e.connect + e.read + e.write + e.timeout))',
-      'end',
-      '',
-    ].join('\n'),
-  );
-  return file;
-}
-
-async function wrk(
-  url: string,
-  script: string,
-  connections: number,
-  seconds: number,
-): Promise<Point> {
-  const { stdout } = await promisify(execFile)(WRK, [
-    '-t1',
-    `-c${connections}`,
-    `-d${seconds}s`,
-    '-s',
-    script,
-    url,
-  ]);
-  const line = stdout.split('\n').find((l) => l.startsWith('WRK '));
-  if (!line) throw new Error(`wrk printed no figures:\n${stdout}`);
-  const r = JSON.parse(line.slice(4)) as {
-    p50_us: number;
-    p99_us: number;
-    requests: number;
-    duration_us: number;
-    non2xx: number;
-    errors: number;
-  };
-  return {
-    connections,
-    p50_us: r.p50_us,
-    p99_us: r.p99_us,
-    rps: r.requests / (r.duration_us / 1e6),
-    non2xx: r.non2xx,
-    errors: r.errors,
-  };
-}
-
 /** Processes (and main threads) whose CPU time the 32-connection point accounts for. */
 function serverTargets(
   servers: readonly { label: string; pid: number | undefined }[],
@@ -226,7 +159,7 @@ async function measure(
   const points: Point[] = [];
   for (const c of CONNECTIONS) {
     const before = c === 32 ? cpuSnapshot(cpuTargets) : null;
-    const point = await wrk(url, script, c, seconds);
+    const point: Point = await wrk(url, script, c, seconds);
     if (before)
       point.cpu = cpuReport(
         cpuTargets,
@@ -374,7 +307,7 @@ async function main(): Promise<void> {
   const dir = makeTempDir('bench-overhead');
   const modelBytes = buildMlpModel(MODEL);
   const modelPath = writeModel(dir, 'mlp.onnx', modelBytes);
-  const script = wrkScript(dir, JSON.stringify({ inputs: [ROW] }));
+  const script = scriptFor(dir, JSON.stringify({ inputs: [ROW] }), ADMIN_KEY);
 
   const floor = await raw(modelPath);
   const results: PathResult[] = [];
