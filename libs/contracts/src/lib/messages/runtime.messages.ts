@@ -195,6 +195,12 @@ export const InferHeader = z.object({
   version: VersionNumber,
   /** Names of the outputs wanted; all when absent. */
   outputs: z.array(z.string()).optional(),
+  /**
+   * How long the sender waits for the answer, from when it sent the request: a run still
+   * queued in the runtime that long after it arrived is dropped (TIMEOUT), never run for
+   * nobody. Absent: no deadline.
+   */
+  timeout_ms: z.number().int().positive().max(3_600_000).optional(),
 });
 export type InferHeader = z.infer<typeof InferHeader>;
 export const InferReplyHeader = z.object({

@@ -447,11 +447,13 @@ export class ModelHostService implements OnApplicationShutdown {
     return unloading;
   }
 
+  /** `timeoutMs`: the caller's deadline from now; a run still queued past it is dropped. */
   async infer(
     modelId: string,
     version: number,
     inputs: Record<string, Tensor>,
     outputs?: readonly string[],
+    timeoutMs?: number,
   ): Promise<RunResult> {
     const key = modelKey(modelId, version);
     const model = this.models.get(key);
@@ -473,6 +475,7 @@ export class ModelHostService implements OnApplicationShutdown {
         inputs,
         outputs,
         batchOf(model.signature, inputs),
+        timeoutMs,
       );
       model.requests++;
       model.busyMs += result.computeMs;

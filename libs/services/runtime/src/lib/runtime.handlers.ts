@@ -173,14 +173,20 @@ export class RuntimeHandlers
   private async infer(msg: BusMessage): Promise<BusReply> {
     const attached = attachedFrame(msg.attachment);
     const frame = attached ?? requestFrame(msg.data);
-    const { model_id, version, outputs } = attached
+    const { model_id, version, outputs, timeout_ms } = attached
       ? (attached.header as InferHeader)
       : requestHeader(frame);
     const inputs: Record<string, Tensor> = {};
     for (const t of frame.tensors) inputs[t.name] = t;
 
     // Input problems come back from the host as PortfolioError INVALID_INPUT.
-    const result = await this.host.infer(model_id, version, inputs, outputs);
+    const result = await this.host.infer(
+      model_id,
+      version,
+      inputs,
+      outputs,
+      timeout_ms,
+    );
     const replyHeader: InferReplyHeader = {
       model_id,
       version,

@@ -241,6 +241,7 @@ export class PredictService {
       model_id: modelId,
       version,
       ...(outputs ? { outputs } : {}),
+      timeout_ms: this.settings.requestTimeoutMs,
     };
     const message = this.inferMessage(header, inputs);
 

@@ -748,6 +748,34 @@ describe(WorkerPool.name, () => {
     });
   });
 
+  describe('deadlines', () => {
+    let sut: WorkerPool;
+
+    beforeAll(() => ({ pool: sut } = makePool(1)));
+    afterAll(() => closePool(sut));
+
+    it('drops a run whose deadline passes while it waits for a copy, with TIMEOUT, and runs the rest', async () => {
+      await loadCopy(sut, 'mlp@1', mlpPath);
+      // Two hundred runs ahead of it on one thread: it waits far longer than 1 ms.
+      const ahead = Array.from({ length: 200 }, () =>
+        sut.run('mlp@1', mlpInput(), undefined, 1, 60_000),
+      );
+      const late = sut
+        .run('mlp@1', mlpInput(), undefined, 1, 1)
+        .catch((e: unknown) => e);
+      const patient = sut.run('mlp@1', mlpInput(), undefined, 1, 60_000);
+
+      const error = await late;
+      expect(error).toBeInstanceOf(PortfolioError);
+      expect(error).toMatchObject({ code: 'TIMEOUT' });
+      expect((error as Error).message).toMatch(
+        /mlp@1 was not run: it waited \d+ ms for a copy, past its deadline/,
+      );
+      await expect(Promise.all(ahead)).resolves.toHaveLength(200);
+      await expect(patient).resolves.toMatchObject(SERVED_ONE_ROW);
+    });
+  });
+
   describe('inline twins', () => {
     /**
      * Generous for a 4-16-3 MLP (a few us a run), far too little for SLOW_MLP; however

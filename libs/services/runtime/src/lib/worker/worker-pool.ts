@@ -212,6 +212,8 @@ interface Job {
   readonly batch: number;
   /** performance.now() when it was queued. */
   readonly queuedAt: number;
+  /** performance.now() past which nobody waits for it any more: it is dropped, not run. */
+  readonly deadline: number;
   retried: boolean;
   /** Never merged: it was in a merged run that failed, and runs again on its own. */
   alone: boolean;
@@ -501,6 +503,7 @@ export class WorkerPool {
     inputs: Record<string, Tensor>,
     outputs: readonly string[] | undefined,
     batch: number,
+    timeoutMs?: number,
   ): Promise<RunResult> {
     if (!this.hasServingCopy(key)) return Promise.reject(this.notLoaded(key));
     const twin = this.twins.get(key);
@@ -525,6 +528,8 @@ export class WorkerPool {
         outputs,
         batch,
         queuedAt: performance.now(),
+        deadline:
+          timeoutMs === undefined ? Infinity : performance.now() + timeoutMs,
         retried: false,
         alone: false,
         resolve,
@@ -627,6 +632,7 @@ export class WorkerPool {
   private dispatch(): void {
     while (this.slotsFree > 0) {
       let next: { queue: Queue; copy: Copy } | null = null;
+      this.dropExpired();
       for (const [key, queue] of this.queues) {
         if (next && next.queue.jobs[0].seq < queue.jobs[0].seq) continue;
         const copy = this.freeCopy(key);
@@ -658,6 +664,30 @@ export class WorkerPool {
       }
       if (queue.jobs.length === 0) this.queues.delete(key);
       this.start(jobs, rows, copy);
+    }
+  }
+
+  /**
+   * Rejects, with TIMEOUT, the queued runs whose caller has stopped waiting (their
+   * deadline passed while they waited for a copy), so that no copy runs them for nobody.
+   */
+  private dropExpired(): void {
+    const now = performance.now();
+    for (const [key, queue] of this.queues) {
+      if (!queue.jobs.some((j) => j.deadline < now)) continue;
+      const expired = queue.jobs.filter((j) => j.deadline < now);
+      queue.jobs = queue.jobs.filter((j) => j.deadline >= now);
+      for (const job of expired)
+        job.reject(
+          new PortfolioError(
+            'TIMEOUT',
+            `${key} was not run: it waited ${Math.round(now - job.queuedAt)} ms for a copy, past its deadline`,
+          ),
+        );
+      if (queue.jobs.length === 0) {
+        if (queue.timer !== null) clearTimeout(queue.timer);
+        this.queues.delete(key);
+      }
     }
   }
 
