@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, realpath } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { join, relative, sep } from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 import { PortfolioError } from '@portfolio/contracts';
@@ -15,6 +13,7 @@ import {
 } from '@portfolio/storage';
 
 import {
+  FileSink,
   safeRelativePath,
   UnpackedFile,
   UnpackLimits,
@@ -64,41 +63,33 @@ export async function importFromUri(
       `${shown(uri)} holds more than ${limits.maxFiles} files`,
     );
   await mkdir(dir, { recursive: true });
-  const out: UnpackedFile[] = [];
-  let total = 0;
+  // Copied as it is, not unpacked: no expansion ratio to watch.
+  const sink = new FileSink(dir, limits, Infinity);
   for (const f of files) {
-    const absolutePath = join(dir, ...f.path.split('/'));
-    await mkdir(dirname(absolutePath), { recursive: true });
-    const hash = createHash('sha256');
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        total += chunk.length;
-        if (total > limits.maxExpandedBytes)
-          return done(
-            new PortfolioError(
-              'INVALID_ARTIFACT',
-              `${shown(uri)} holds more than ${limits.maxExpandedBytes} bytes`,
-            ),
-          );
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
-    await pipeline(
-      await f.open(),
-      meter,
-      createWriteStream(absolutePath, { flags: 'wx' }),
-    );
-    out.push({
-      path: f.path,
-      absolutePath,
-      sizeBytes: size,
-      sha256: hash.digest('hex'),
+    let data: Readable;
+    try {
+      data = await f.open();
+    } catch (e) {
+      throw unreadable(uri, e);
+    }
+    await sink.add(f.path, data).catch((e: unknown) => {
+      throw e instanceof PortfolioError ? e : unreadable(uri, e);
     });
   }
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return sink.files();
+}
+
+/** The source failed while it was read: where it is, and what it said. */
+function unreadable(uri: string, e: unknown): PortfolioError {
+  return e instanceof StorageError && e.code === 'NOT_FOUND'
+    ? new PortfolioError(
+        'ARTIFACT_NOT_FOUND',
+        `nothing is stored at ${shown(uri)}`,
+      )
+    : new PortfolioError(
+        'SERVICE_UNAVAILABLE',
+        `${shown(uri)} could not be read: ${e instanceof Error ? e.message.slice(0, 300) : String(e)}`,
+      );
 }
 
 async function sourceFiles(

@@ -169,8 +169,12 @@ export function safeRelativePath(name: string): string | null {
   return isDirectory ? null : segments.join('/');
 }
 
-/** Writes the files of one upload, hashing and counting them against the limits. */
-class FileSink {
+/**
+ * Writes the files of one upload (or import), hashing and counting them against the
+ * limits as they are written. `packedBytes`: what they came in, for the bomb ratio
+ * (Infinity: not packed, no ratio).
+ */
+export class FileSink {
   private readonly written = new Map<string, UnpackedFile>();
   /** Paths taken, written or being written. */
   private readonly taken = new Set<string>();
