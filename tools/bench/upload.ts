@@ -11,12 +11,12 @@
  *   npm run bench:upload -- --write        # also records it in docs/benchmarks.md
  *   npm run bench:upload -- --mib 200 --rounds 3
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
   buildLargeModel,
+  buildMultipart,
   makeTempDir,
   PortfolioCluster,
   provisionServices,
@@ -89,28 +89,6 @@ async function register(url: string, id: string): Promise<void> {
   if (res.status !== 201) throw new Error(`register answered ${res.status}`);
 }
 
-/** A form with the files in field `artifact`. */
-function form(files: { name: string; data: Buffer }[]): {
-  body: Buffer;
-  contentType: string;
-} {
-  const boundary = `bench-${randomBytes(8).toString('hex')}`;
-  const parts: Buffer[] = [];
-  for (const f of files)
-    parts.push(
-      Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="artifact"; filename="${f.name}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
-      ),
-      f.data,
-      Buffer.from('\r\n'),
-    );
-  parts.push(Buffer.from(`--${boundary}--\r\n`));
-  return {
-    body: Buffer.concat(parts),
-    contentType: `multipart/form-data; boundary=${boundary}`,
-  };
-}
-
 async function measure(
   mode: Point['mode'],
   url: string,
@@ -164,7 +142,7 @@ async function main(): Promise<void> {
       dir,
       name: 'external',
     });
-    const external = form([
+    const external = buildMultipart([
       { name: 'external.onnx', data: readFileSync(graphPath) },
       { name: 'external.data', data: readFileSync(join(dir, 'external.data')) },
     ]);
