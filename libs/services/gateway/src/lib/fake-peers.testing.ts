@@ -145,10 +145,12 @@ export class FakeRegistry {
         const aliased = Object.keys(aliases).filter(
           (a) => aliases[a] === req.version,
         );
+        // As the registry words it (model-registry.service.ts, versionInUse).
         if (aliased.length > 0 && !req.force)
           throw new PortfolioError(
             'VERSION_IN_USE',
-            `version ${req.version} of model "${req.model_id}" is aliased`,
+            `version ${req.version} of model "${req.model_id}" is where ${aliased.length > 1 ? 'aliases' : 'alias'} ${aliased.map((a) => `"${a}"`).join(', ')} point${aliased.length > 1 ? '' : 's'}; move or delete them first, or delete with force (?force=true)`,
+            { model_id: req.model_id, version: req.version, aliases: aliased },
           );
         for (const a of aliased) delete aliases[a];
         const record = this.record(req.model_id, req.version);

@@ -567,7 +567,7 @@ export class ModelRegistryService {
             req.model_id,
             req.version,
             aliases,
-            'move or delete them first, or delete with force',
+            'move or delete them first, or delete with force (?force=true)',
           );
         await tx.query(
           `DELETE FROM model_aliases WHERE model_id = $1 AND version = $2`,

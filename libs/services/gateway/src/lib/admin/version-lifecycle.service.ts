@@ -126,18 +126,13 @@ export class VersionLifecycleService implements OnModuleDestroy {
     force: boolean,
     actor: string | undefined,
   ): Promise<DeletedVersion> {
-    const { aliases = {} } = await this.messaging.call(
-      Registry.resolveVersion,
-      { model_id: modelId, version },
-    );
-    const aliased = Object.keys(aliases).filter((a) => aliases[a] === version);
+    // 404 before anything is unloaded; an alias pointing at it is the registry's to
+    // refuse (VERSION_IN_USE), in the same transaction as the deletion.
+    await this.messaging.call(Registry.resolveVersion, {
+      model_id: modelId,
+      version,
+    });
     if (!force) {
-      if (aliased.length > 0)
-        throw new PortfolioError(
-          'VERSION_IN_USE',
-          `version ${version} of model "${modelId}" is where ${describeAliases(aliased)}; move or delete ${aliased.length > 1 ? 'them' : 'it'} first, or delete with ?force=true`,
-          { model_id: modelId, version, aliases: aliased },
-        );
       const nodes = servingNodes(await this.status(), modelId, version);
       if (nodes.length > 0)
         throw new PortfolioError(
@@ -298,11 +293,4 @@ function newestReady(versions: VersionRecord[]): number | undefined {
     if (v.status === 'ready' && (newest === undefined || v.version > newest))
       newest = v.version;
   return newest;
-}
-
-function describeAliases(aliases: string[]): string {
-  const names = aliases.map((a) => `"${a}"`).join(', ');
-  return aliases.length > 1
-    ? `aliases ${names} point`
-    : `alias ${names} points`;
 }
