@@ -2,9 +2,9 @@ export {
   createBackend,
   entryPointOf,
   inspectArtifact,
-  supportedBackends,
+  eagerBackends,
 } from './lib/backends';
-export type { ArtifactInspection } from './lib/backends';
+export type { ArtifactInspection, FormatModule } from './lib/format-module';
 export { EngineError, scrubEngineMessage } from './lib/engine-message';
 export type {
   LoadedModel,

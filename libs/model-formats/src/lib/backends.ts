@@ -2,45 +2,43 @@ import {
   assertSupportedFormat,
   ModelFormat,
   PortfolioError,
-  Signature,
   SUPPORTED_FORMATS,
 } from '@portfolio/contracts';
 
+import type { ArtifactInspection, FormatModule } from './format-module';
 import { ModelBackend } from './model-backend';
-import { OnnxBackend } from './onnx/onnx.backend';
-import { inspectOnnxFile } from './onnx/onnx-inspector';
+import { onnxFormat } from './onnx/onnx.format';
 
-export interface ArtifactInspection {
-  readonly format: ModelFormat;
-  readonly signature: Signature;
-  readonly metadata: Record<string, string>;
+export type { ArtifactInspection } from './format-module';
+
+/** Every format this build implements, by name. */
+const MODULES: Partial<Record<ModelFormat, FormatModule>> = {
+  onnx: onnxFormat,
+};
+
+function moduleOf(format: ModelFormat): FormatModule {
+  assertSupportedFormat(format);
+  const module = MODULES[format];
+  if (!module)
+    throw new PortfolioError(
+      'UNSUPPORTED_FORMAT',
+      `format "${format}" is not supported by this server yet`,
+      { format, supported: [...SUPPORTED_FORMATS] },
+    );
+  return module;
 }
 
 /**
- * Validates an artifact for its declared format and extracts its signature, at ingest,
- * before anything is registered. Throws INVALID_ARTIFACT naming what is wrong.
+ * Validates an artifact for its declared format, by its content, and extracts its
+ * signature, at ingest, before anything is registered. Throws INVALID_ARTIFACT naming
+ * what is wrong (FORMAT_UNAVAILABLE where this machine lacks what the format needs).
  */
-export function inspectArtifact(
+export async function inspectArtifact(
   format: ModelFormat,
   path: string,
   beside?: ReadonlyMap<string, number>,
-): ArtifactInspection {
-  assertSupportedFormat(format);
-  switch (format) {
-    case 'onnx': {
-      const inspection = inspectOnnxFile(path, beside);
-      return {
-        format,
-        signature: inspection.signature,
-        metadata: inspection.metadata,
-      };
-    }
-    default:
-      throw new PortfolioError(
-        'UNSUPPORTED_FORMAT',
-        `format "${format}" is not supported by this server yet`,
-      );
-  }
+): Promise<ArtifactInspection> {
+  return moduleOf(format).inspect(path, beside);
 }
 
 /**
@@ -48,48 +46,21 @@ export function inspectArtifact(
  * `/`-separated); the others are what it reads beside it (external data, say). Throws
  * INVALID_ARTIFACT naming what is missing or ambiguous.
  */
-export function entryPointOf(format: ModelFormat, paths: string[]): string {
-  assertSupportedFormat(format);
-  switch (format) {
-    case 'onnx': {
-      const models = paths.filter((p) => p.toLowerCase().endsWith('.onnx'));
-      if (models.length === 1) return models[0];
-      throw new PortfolioError(
-        'INVALID_ARTIFACT',
-        models.length === 0
-          ? `the upload holds no .onnx file (${describePaths(paths)})`
-          : `the upload holds ${models.length} .onnx files (${describePaths(models)}); a version is one model: upload its .onnx file with the data files it reads`,
-      );
-    }
-    default:
-      throw new PortfolioError(
-        'UNSUPPORTED_FORMAT',
-        `format "${format}" is not supported by this server yet`,
-      );
-  }
+export function entryPointOf(
+  format: ModelFormat,
+  paths: readonly string[],
+): string {
+  return moduleOf(format).entryPoint(paths);
 }
 
-function describePaths(paths: string[]): string {
-  const shown = paths.slice(0, 5).map((p) => `"${p.slice(0, 100)}"`);
-  return paths.length > 5
-    ? `${shown.join(', ')} and ${paths.length - 5} more`
-    : shown.join(', ') || 'nothing';
-}
-
-/** One backend per supported format, for warming up a worker. */
-export function supportedBackends(): ModelBackend[] {
-  return SUPPORTED_FORMATS.map(createBackend);
+/**
+ * The backends a worker warms up before its first request: those whose framework every
+ * runtime uses (ONNX). The others warm up on their first load (see ModelBackend.eager).
+ */
+export function eagerBackends(): ModelBackend[] {
+  return SUPPORTED_FORMATS.map(createBackend).filter((b) => b.eager);
 }
 
 export function createBackend(format: ModelFormat): ModelBackend {
-  assertSupportedFormat(format);
-  switch (format) {
-    case 'onnx':
-      return new OnnxBackend();
-    default:
-      throw new PortfolioError(
-        'UNSUPPORTED_FORMAT',
-        `format "${format}" is not supported by this server yet`,
-      );
-  }
+  return moduleOf(format).createBackend();
 }

@@ -23,6 +23,12 @@ export interface LoadedModel {
   ): Promise<Record<string, Tensor>>;
   /** Frees the model's memory; the object is unusable afterwards. */
   release(): Promise<void>;
+  /**
+   * Memory the model holds outside this process (a Python worker's), measured by the
+   * backend when it loaded; the runtime adds it to what it measures in its own RSS.
+   * Absent: everything the model holds is in this process.
+   */
+  readonly externalBytes?: number;
 }
 
 /**
@@ -32,6 +38,13 @@ export interface LoadedModel {
  */
 export interface ModelBackend {
   readonly format: ModelFormat;
+  /**
+   * Whether workers warm this backend up when they start (ONNX, which every runtime
+   * uses), or on the first load of its format: a framework nobody loads costs nothing,
+   * and what its warm-up costs is measured apart from the model (see the worker's
+   * `frameworkBytes`).
+   */
+  readonly eager: boolean;
   /**
    * Pays the framework's one-time costs (native library, thread pools, first-session
    * allocations: about 26 MiB for ONNX Runtime) before any model loads, so that they

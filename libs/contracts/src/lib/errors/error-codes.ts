@@ -33,6 +33,8 @@ export const ERROR_CODES = [
   // 422: the artifact is invalid for its format, or the model failed to load
   'INVALID_ARTIFACT',
   'MODEL_LOAD_FAILED',
+  /** The format needs what this machine lacks (Python, a package); the message names it. */
+  'FORMAT_UNAVAILABLE',
   // 503: retryable; MODEL_NOT_LOADED means "this runtime does not hold it, re-route"
   'MODEL_NOT_LOADED',
   'NO_RUNTIME',

@@ -23,6 +23,7 @@ const WARMUP_MODEL_BASE64 =
 
 export class OnnxBackend implements ModelBackend {
   readonly format = 'onnx' as const;
+  readonly eager = true;
 
   async warmUp(): Promise<void> {
     const o = await ort();

@@ -661,8 +661,18 @@ export class ModelHostService implements OnApplicationShutdown {
         const result = await load.done;
         const after = process.memoryUsage.rss();
         peak = Math.max(peak, after);
-        const memoryBytes = Math.max(after - before, model.request.size_bytes);
-        const peakBytes = Math.max(peak - before, memoryBytes);
+        // The framework's first warm-up on this thread is the thread's (base), not the
+        // model's; what the model holds in another process (Python) is the model's.
+        const own = after - before - result.frameworkBytes;
+        const memoryBytes =
+          result.externalBytes > 0
+            ? Math.max(0, own) +
+              Math.max(result.externalBytes, model.request.size_bytes)
+            : Math.max(own, model.request.size_bytes);
+        const peakBytes = Math.max(
+          peak - before - result.frameworkBytes + result.externalBytes,
+          memoryBytes,
+        );
         this.learnPeak(model.key, memoryBytes, peakBytes);
         return {
           copy: load.copy,

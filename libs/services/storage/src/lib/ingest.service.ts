@@ -172,7 +172,7 @@ export class IngestService implements OnModuleDestroy {
         ingest.contentType === undefined &&
         (await detectPackaging(tempPath)) === 'file'
       ) {
-        const inspection = inspectArtifact(ingest.format, tempPath);
+        const inspection = await inspectArtifact(ingest.format, tempPath);
         const { uri, created } = await ingest.writer.commit(
           `${ingest.modelId}/${sha256}/model.${ingest.format}`,
         );
@@ -296,7 +296,7 @@ export class IngestService implements OnModuleDestroy {
             files.map((f) => f.path),
           ),
         );
-    const inspection = inspectArtifact(
+    const inspection = await inspectArtifact(
       format,
       entry.absolutePath,
       single ? undefined : besideOf(entry, files),

@@ -291,8 +291,8 @@ export const UploadVersionDocs = () =>
       },
       {
         status: 422,
-        codes: ['INVALID_ARTIFACT'],
-        when: "the file is not a valid artifact of the model's format, or an archive is unsafe or over a limit (the message says what is wrong)",
+        codes: ['INVALID_ARTIFACT', 'FORMAT_UNAVAILABLE'],
+        when: "the file is not a valid artifact of the model's format, or an archive is unsafe or over a limit (the message says what is wrong); FORMAT_UNAVAILABLE: this server lacks what the format needs (the message names what to install)",
       },
     ),
   );

@@ -29,6 +29,7 @@ export function httpStatusFor(code: ErrorCode): number {
       return 429;
     case 'INVALID_ARTIFACT':
     case 'MODEL_LOAD_FAILED':
+    case 'FORMAT_UNAVAILABLE':
       return 422;
     case 'INTERNAL':
       return 500;

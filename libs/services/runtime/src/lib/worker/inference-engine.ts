@@ -6,13 +6,13 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import { PortfolioError } from '@portfolio/contracts';
+import { ModelFormat, PortfolioError } from '@portfolio/contracts';
 import {
   createBackend,
   EngineError,
   LoadedModel,
   scrubEngineMessage,
-  supportedBackends,
+  eagerBackends,
 } from '@portfolio/model-formats';
 import { Tensor, TensorError } from '@portfolio/tensor';
 
@@ -21,16 +21,20 @@ import { warmupInputs } from './warmup.util';
 
 export class InferenceEngine {
   private readonly models = new Map<string, LoadedModel>();
+  /** Formats whose framework this thread has warmed up (see ModelBackend.eager). */
+  private readonly warmed = new Set<ModelFormat>();
 
-  /** The backends' fixed costs, paid once before the first request. */
+  /** The eager backends' fixed costs, paid once before the first request. */
   async warmUp(): Promise<void> {
-    await Promise.all(supportedBackends().map((b) => b.warmUp()));
+    const eager = eagerBackends();
+    await Promise.all(eager.map((b) => b.warmUp()));
+    for (const b of eager) this.warmed.add(b.format);
   }
 
   /** The reply to one request: a failure is a reply too, never a rejection. */
   async reply(request: WorkerRequest): Promise<WorkerReply> {
     try {
-      return await handle(this.models, request);
+      return await handle(this.models, this.warmed, request);
     } catch (e) {
       return failure(request.id, e);
     }
@@ -39,6 +43,7 @@ export class InferenceEngine {
 
 async function handle(
   models: Map<string, LoadedModel>,
+  warmed: Set<ModelFormat>,
   request: WorkerRequest,
 ): Promise<WorkerReply> {
   switch (request.op) {
@@ -52,10 +57,22 @@ async function handle(
           signature: existing.signature,
           warmupMs: null,
           warmupBatch: null,
+          frameworkBytes: 0,
+          externalBytes: 0,
         };
       let model: LoadedModel;
+      let frameworkBytes = 0;
       try {
-        model = await createBackend(request.format).load(request.path, {
+        const backend = createBackend(request.format);
+        if (!warmed.has(request.format)) {
+          // The framework's one-time cost is this thread's, not the model's: measured
+          // apart so that the runtime counts it as base memory (loads are serialized).
+          const before = process.memoryUsage.rss();
+          await backend.warmUp();
+          warmed.add(request.format);
+          frameworkBytes = Math.max(0, process.memoryUsage.rss() - before);
+        }
+        model = await backend.load(request.path, {
           intraOpThreads: request.intraOpThreads,
         });
       } catch (e) {
@@ -75,6 +92,8 @@ async function handle(
         signature: model.signature,
         warmupMs: warm?.ms ?? null,
         warmupBatch: warm?.batch ?? null,
+        frameworkBytes,
+        externalBytes: model.externalBytes ?? 0,
       };
     }
     case 'run': {

@@ -25,6 +25,9 @@ export interface LoadResult {
   warmupMs: number | null;
   /** The batch the warm-up ran at (null: none ran). */
   warmupBatch: number | null;
+  /** See the worker's load reply: the thread's framework cost, and memory held elsewhere. */
+  frameworkBytes: number;
+  externalBytes: number;
 }
 
 export interface RunResult {
@@ -418,13 +421,19 @@ export class WorkerPool {
             reply.warmupMs !== null &&
             reply.warmupBatch !== null &&
             reply.warmupMs <= FIRST_RUN_FACTOR * inline.maxRunMs &&
-            !this.twins.has(key)
+            !this.twins.has(key) &&
+            // A twin on the main thread would hold a second copy of what another
+            // process holds (a Python worker's), or block the loop in a framework
+            // that was measured only for ONNX.
+            format === 'onnx'
           )
             await this.loadTwin(copy, format, path, reply.warmupBatch);
           return {
             signature: reply.signature,
             warmupMs: reply.warmupMs,
             warmupBatch: reply.warmupBatch,
+            frameworkBytes: reply.frameworkBytes,
+            externalBytes: reply.externalBytes,
           };
         },
         async (e: unknown) => {

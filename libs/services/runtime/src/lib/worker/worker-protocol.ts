@@ -31,6 +31,13 @@ export type WorkerReply =
       warmupMs: number | null;
       /** The batch the warm-up ran at; null: no warm-up ran (or the model was already here). */
       warmupBatch: number | null;
+      /**
+       * RSS this load spent warming up its format's framework, the first load of that
+       * format on this thread: the thread's memory (base), not the model's.
+       */
+      frameworkBytes: number;
+      /** Memory the model holds outside this process (LoadedModel.externalBytes). */
+      externalBytes: number;
     }
   | {
       id: number;
