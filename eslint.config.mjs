@@ -79,6 +79,8 @@ const testFiles = [
   '**/*.spec.ts',
   '**/*.integration-spec.ts',
   '**/*.e2e-spec.ts',
+  // A library's own test helpers, imported only by its tests.
+  '**/*.testing.ts',
 ];
 
 export default [

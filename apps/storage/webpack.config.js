@@ -1,3 +1,3 @@
 const { appWebpackConfig } = require('../../tools/webpack/app.config');
 
-module.exports = appWebpackConfig(__dirname);
+module.exports = appWebpackConfig(__dirname, { trialLoad: true });

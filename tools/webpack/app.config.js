@@ -5,12 +5,13 @@ const { join } = require('path');
  * The webpack configuration every app shares: a Node bundle of the app and the
  * libraries it uses, third-party packages left in node_modules (and listed in the
  * generated dist package.json). `inferenceWorker` adds the runtime's worker-thread
- * script beside main.js, for the apps that host runtimes; `gateway` the gRPC
+ * script beside main.js, for the apps that host runtimes; `trialLoad` the script that
+ * storage runs to load an artifact once before its version is registered; `gateway` the gRPC
  * protocol's .proto, which the gateway loads from beside main.js when it starts.
  */
 function appWebpackConfig(
   appDir,
-  { inferenceWorker = false, gateway = false } = {},
+  { inferenceWorker = false, gateway = false, trialLoad = false } = {},
 ) {
   const name = require('path').basename(appDir);
   return {
@@ -40,21 +41,34 @@ function appWebpackConfig(
         outputHashing: 'none',
         generatePackageJson: true,
         sourceMap: true,
-        additionalEntryPoints: inferenceWorker
-          ? [
-              {
-                entryName: 'inference-worker',
-                // Absolute: Nx resolves a path that does not start with './'
-                // against the workspace root, and webpack only found
-                // '../../libs/…' by accident where the checkout sat two
-                // directories below '/'.
-                entryPath: join(
-                  __dirname,
-                  '../../libs/services/runtime/src/lib/worker/inference.worker.ts',
-                ),
-              },
-            ]
-          : [],
+        additionalEntryPoints: [
+          ...(trialLoad
+            ? [
+                {
+                  entryName: 'trial-load',
+                  entryPath: join(
+                    __dirname,
+                    '../../libs/model-formats/src/lib/trial/trial-load.main.ts',
+                  ),
+                },
+              ]
+            : []),
+          ...(inferenceWorker
+            ? [
+                {
+                  entryName: 'inference-worker',
+                  // Absolute: Nx resolves a path that does not start with './'
+                  // against the workspace root, and webpack only found
+                  // '../../libs/…' by accident where the checkout sat two
+                  // directories below '/'.
+                  entryPath: join(
+                    __dirname,
+                    '../../libs/services/runtime/src/lib/worker/inference.worker.ts',
+                  ),
+                },
+              ]
+            : []),
+        ],
       }),
     ],
   };

@@ -455,7 +455,7 @@ export function predictionFlow(
     expect(versions.body.versions).toHaveLength(1);
   });
 
-  it('refuses an upload for an unknown model and a format this server cannot load', async () => {
+  it('refuses an upload for an unknown model, and a model of another format as that format', async () => {
     const { url, adminKey } = ctx();
     const unknown = await http<ErrorBody>(
       `${url}/admin/models/ghost/versions`,
@@ -466,8 +466,13 @@ export function predictionFlow(
       json: { id: `${modelId}-torch`, format: 'pytorch' },
       key: adminKey,
     });
-    expect(torch.status).toBe(400);
-    expect(torch.body.error.code).toBe('UNSUPPORTED_FORMAT');
+    expect(torch.status).toBe(201);
+    const asTorch = await http<ErrorBody>(
+      `${url}/admin/models/${modelId}-torch/versions`,
+      { body: buildMlpModel(MLP), key: adminKey },
+    );
+    expect(asTorch.status).toBe(422);
+    expect(asTorch.body.error.code).toBe('INVALID_ARTIFACT');
     const badSize = await http<ErrorBody>(`${url}/admin/models`, {
       json: { id: `${modelId}-x`, format: 'onnx', memory_estimate: '2XB' },
       key: adminKey,

@@ -32,6 +32,7 @@ import {
 import { createStorageDriver } from '@portfolio/storage';
 import {
   configuredImportSources,
+  trialLoadOptions,
   StorageServiceModule,
 } from '@portfolio/storage-service';
 
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
             intervalMs: config.storage.gc.intervalMs ?? 0,
             minAgeMs: config.storage.gc.minAgeMs,
           },
+          trialLoad: trialLoadOptions(config.storage, __dirname),
         }),
         CacheManagerServiceModule.forRoot({
           runtimeTimeoutMs: config.cache.runtimeTimeoutMs,

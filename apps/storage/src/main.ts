@@ -2,6 +2,7 @@ import { configFromArgv, runBusService } from '@portfolio/bootstrap';
 import { createStorageDriver } from '@portfolio/storage';
 import {
   configuredImportSources,
+  trialLoadOptions,
   StorageServiceModule,
 } from '@portfolio/storage-service';
 
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
         intervalMs: config.storage.gc.intervalMs ?? 0,
         minAgeMs: config.storage.gc.minAgeMs,
       },
+      trialLoad: trialLoadOptions(config.storage, __dirname),
     }),
   );
 }

@@ -13,3 +13,11 @@ export type {
 } from './lib/model-backend';
 export { inspectOnnxFile } from './lib/onnx/onnx-inspector';
 export type { OnnxInspection } from './lib/onnx/onnx-inspector';
+export type {
+  PluginLoadOptions,
+  PluginManifest,
+  PortfolioPlugin,
+} from './lib/custom/plugin-contract';
+export { batchOf, warmupInputs } from './lib/warmup.util';
+export { trialLoad } from './lib/trial/trial-load';
+export type { TrialLoadOptions } from './lib/trial/trial-load';

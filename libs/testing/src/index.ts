@@ -23,6 +23,16 @@ export { buildMlpModel, mlpReference } from './lib/onnx/mlp';
 export type { MlpOptions } from './lib/onnx/mlp';
 export { mulberry32 } from './lib/onnx/prng';
 export { writeModel } from './lib/onnx/write-model';
+export * from './lib/python/python-models';
+export * from './lib/tensorflow/index';
+export {
+  buildTinyBertOnnx,
+  buildWordPieceTokenizerJson,
+  TINY_BERT_VOCAB,
+  writeTinyBertModel,
+  type TinyBertFiles,
+  type TinyBertOptions,
+} from './lib/huggingface/tiny-bert';
 
 // Test services: the PostgreSQL and NATS of this test run, and per-test isolation on them.
 export { TestEnv, testNatsUrl, testPgUrl } from './lib/services/env';
@@ -56,6 +66,7 @@ export type { ArchiveEntry } from './lib/util/archives';
 
 // Waiting for what happens asynchronously, without asserting how long it takes.
 export { eventually } from './lib/util/eventually';
+export { compileForNode } from './lib/util/compile-for-node';
 
 // Real processes: the built apps, alone or as the whole distributed topology.
 export { AppProcess, builtApp, REPO_ROOT } from './lib/cluster/app-process';

@@ -69,6 +69,8 @@ export const DEFAULTS = {
   gatewayUploadLimit: '16GiB',
   storageGcInterval: '6h',
   storageGcMinAge: '1h',
+  storageTrialLoadTimeout: '2m',
+  storageTrialLoadMaxMemory: '8GiB',
   gatewayRequestTimeout: '30s',
   runtimeMaxWorkers: 2,
   runtimeIntraOpThreads: 1,

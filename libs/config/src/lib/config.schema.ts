@@ -249,6 +249,11 @@ export const configFileSchema = section({
       interval: optional(durationOrOff),
       min_age: optional(duration),
     }).optional(),
+    trial_load: section({
+      enabled: optional(parseBooleanValue),
+      timeout: optional(duration),
+      memory_limit: optional(positiveSize),
+    }).optional(),
   }).optional(),
   auth: section({
     enabled: optional(parseBooleanValue),

@@ -109,6 +109,15 @@ export interface StorageConfig {
     /** Younger artifacts are kept: an upload's version may not be registered yet. */
     readonly minAgeMs: number;
   };
+  /**
+   * Before a version is registered, its artifact is loaded once in a throwaway process,
+   * bounded in time and memory, so that a registered version is one that loads.
+   */
+  readonly trialLoad: {
+    readonly enabled: boolean;
+    readonly timeoutMs: number;
+    readonly maxMemoryBytes: number;
+  };
 }
 
 export interface AuthConfig {

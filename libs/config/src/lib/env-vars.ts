@@ -88,6 +88,22 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'Artifacts younger than this are never collected (duration)',
   ),
   spec(
+    'PORTFOLIO_STORAGE_TRIAL_LOAD_ENABLED',
+    'storage.trial_load.enabled',
+    'Whether an artifact is loaded once, in a throwaway process, before its version is registered (true or false)',
+    'boolean',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_TRIAL_LOAD_TIMEOUT',
+    'storage.trial_load.timeout',
+    'The longest a trial load may take (duration)',
+  ),
+  spec(
+    'PORTFOLIO_STORAGE_TRIAL_LOAD_MEMORY_LIMIT',
+    'storage.trial_load.memory_limit',
+    'The most memory a trial load may take (bytes or a size)',
+  ),
+  spec(
     'PORTFOLIO_STORAGE_LOCAL_ROOT',
     'storage.local.root',
     'Root directory of the local artifact store (relative: to the working directory)',

@@ -68,6 +68,11 @@ describe('loadConfig without a file', () => {
         azure: { container: null, prefix: '', accountUrl: null },
         importSources: [],
         gc: { intervalMs: 6 * 3_600_000, minAgeMs: 3_600_000 },
+        trialLoad: {
+          enabled: true,
+          timeoutMs: 120_000,
+          maxMemoryBytes: 8 * GiB,
+        },
       },
       auth: { enabled: true },
       gateway: {
@@ -205,6 +210,10 @@ storage:
   gc:
     interval: off
     min_age: 2d
+  trial_load:
+    enabled: false
+    timeout: 10s
+    memory_limit: 1GiB
 auth:
   enabled: false
 gateway:
@@ -311,6 +320,7 @@ log:
         },
         importSources: ['file:///srv/models', 's3://incoming'],
         gc: { intervalMs: null, minAgeMs: 2 * 86_400_000 },
+        trialLoad: { enabled: false, timeoutMs: 10_000, maxMemoryBytes: GiB },
       },
       auth: { enabled: false },
       gateway: {

@@ -206,6 +206,15 @@ function resolveStorage(
           : storage.gc.interval,
       minAgeMs: storage?.gc?.min_age ?? parseDuration(DEFAULTS.storageGcMinAge),
     },
+    trialLoad: {
+      enabled: storage?.trial_load?.enabled ?? true,
+      timeoutMs:
+        storage?.trial_load?.timeout ??
+        parseDuration(DEFAULTS.storageTrialLoadTimeout),
+      maxMemoryBytes:
+        storage?.trial_load?.memory_limit ??
+        parseSize(DEFAULTS.storageTrialLoadMaxMemory),
+    },
   };
   const missing =
     driver === 's3' && config.s3.bucket === null

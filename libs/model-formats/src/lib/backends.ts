@@ -8,12 +8,22 @@ import {
 import type { ArtifactInspection, FormatModule } from './format-module';
 import { ModelBackend } from './model-backend';
 import { onnxFormat } from './onnx/onnx.format';
+import { pytorchFormat } from './python/pytorch.format';
+import { sklearnFormat } from './python/sklearn.format';
+import { huggingfaceFormat } from './huggingface/huggingface.format';
+import { customFormat } from './custom/custom.format';
+import { tensorflowFormat } from './tensorflow/tensorflow.format';
 
 export type { ArtifactInspection } from './format-module';
 
 /** Every format this build implements, by name. */
 const MODULES: Partial<Record<ModelFormat, FormatModule>> = {
   onnx: onnxFormat,
+  pytorch: pytorchFormat,
+  sklearn: sklearnFormat,
+  huggingface: huggingfaceFormat,
+  custom: customFormat,
+  tensorflow: tensorflowFormat,
 };
 
 function moduleOf(format: ModelFormat): FormatModule {

@@ -14,7 +14,14 @@ export const MODEL_FORMATS = [
   'custom',
 ] as const;
 /** Formats this build can ingest and load; the others are refused with UNSUPPORTED_FORMAT. */
-export const SUPPORTED_FORMATS: readonly ModelFormat[] = ['onnx'];
+export const SUPPORTED_FORMATS: readonly ModelFormat[] = [
+  'onnx',
+  'pytorch',
+  'sklearn',
+  'tensorflow',
+  'huggingface',
+  'custom',
+];
 
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 

@@ -171,6 +171,125 @@ describe(inspectOnnxFile.name, () => {
   });
 
   describe('invalid artifacts', () => {
+    describe('that ONNX Runtime could never load', () => {
+      const mlp = () =>
+        buildMlpModel({ inputSize: 4, hidden: [8], outputSize: 3 });
+      const firstInitializer = (model: onnx.ModelProto) => {
+        const init = model.graph?.initializer?.[0];
+        if (!init) throw new Error('the fixture has no initializer');
+        return init;
+      };
+
+      it('refuses an initializer that declares 4 TB and holds no data', () => {
+        const path = write(
+          'four-tb.onnx',
+          edited(mlp(), (m) => {
+            const w = firstInitializer(m);
+            w.dims = [1 << 20, 1 << 20];
+            w.rawData = new Uint8Array(0);
+          }),
+        );
+
+        const e = thrown(() => inspectOnnxFile(path));
+
+        expect(e.code).toBe('INVALID_ARTIFACT');
+        expect(e.message).toMatch(
+          /^initializer "[^"]+" declares shape \[1048576, 1048576\] \(4398046511104 bytes\) but holds no data$/,
+        );
+      });
+
+      it('refuses an initializer whose data is shorter than its shape', () => {
+        const path = write(
+          'short-initializer.onnx',
+          edited(mlp(), (m) => {
+            const w = firstInitializer(m);
+            w.rawData = (w.rawData as Uint8Array).subarray(4);
+          }),
+        );
+
+        const e = thrown(() => inspectOnnxFile(path));
+
+        expect(e.code).toBe('INVALID_ARTIFACT');
+        expect(e.message).toMatch(
+          /declares shape \[4, 8\] \(128 bytes\) but holds 124 bytes of data/,
+        );
+      });
+
+      it('refuses external data referenced from a Constant node in a file that did not come with it, naming the node', () => {
+        const path = write(
+          'constant-external.onnx',
+          edited(mlp(), (m) => {
+            m.graph?.node?.unshift(
+              onnx.NodeProto.create({
+                name: 'c0',
+                opType: 'Constant',
+                output: ['unused'],
+                attribute: [
+                  onnx.AttributeProto.create({
+                    name: 'value',
+                    type: onnx.AttributeProto.AttributeType.TENSOR,
+                    t: onnx.TensorProto.create({
+                      dims: [4],
+                      dataType: ElemType.FLOAT,
+                      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+                      externalData: [
+                        onnx.StringStringEntryProto.create({
+                          key: 'location',
+                          value: 'weights.bin',
+                        }),
+                      ],
+                    }),
+                  }),
+                ],
+              }),
+            );
+          }),
+        );
+
+        const e = thrown(() =>
+          inspectOnnxFile(path, new Map([['other.bin', 16]])),
+        );
+
+        expect(e.code).toBe('INVALID_ARTIFACT');
+        expect(e.message).toBe(
+          'node "c0" (Constant)\'s attribute "value" keeps its weights in "weights.bin", which is not part of the upload',
+        );
+        // With its file, ONNX Runtime reads it like an initializer's.
+        expect(
+          inspectOnnxFile(path, new Map([['weights.bin', 16]])).signature
+            .outputs,
+        ).toHaveLength(1);
+      });
+
+      it('accepts a Constant node whose value is in the model', () => {
+        const path = write(
+          'constant-inline.onnx',
+          edited(mlp(), (m) => {
+            m.graph?.node?.unshift(
+              onnx.NodeProto.create({
+                name: 'c1',
+                opType: 'Constant',
+                output: ['unused'],
+                attribute: [
+                  onnx.AttributeProto.create({
+                    name: 'value',
+                    type: onnx.AttributeProto.AttributeType.TENSOR,
+                    t: onnx.TensorProto.create({
+                      dims: [2],
+                      dataType: ElemType.FLOAT,
+                      rawData: new Uint8Array(8),
+                    }),
+                  }),
+                ],
+              }),
+            );
+          }),
+        );
+
+        expect(inspectOnnxFile(path).signature.outputs).toHaveLength(1);
+      });
+    });
+
     it('refuses a model whose weights live in an external data file', () => {
       const path = buildLargeModel({
         weightBytes: 4096,

@@ -31,8 +31,52 @@ const MODEL = {
   opsetImport: 8,
   metadataProps: 14,
 };
-const GRAPH = { initializer: 5, input: 11, output: 12, sparseInitializer: 15 };
-const TENSOR = { name: 8, externalData: 13, dataLocation: 14 };
+const GRAPH = {
+  node: 1,
+  initializer: 5,
+  input: 11,
+  output: 12,
+  sparseInitializer: 15,
+};
+const NODE = { opType: 4, attribute: 5, name: 3 };
+const ATTRIBUTE = { name: 1, t: 5, g: 6, tensors: 10, graphs: 11 };
+const TENSOR = {
+  dims: 1,
+  dataType: 2,
+  name: 8,
+  rawData: 9,
+  externalData: 13,
+  dataLocation: 14,
+};
+/** TensorProto's typed data fields: float, int32, string, int64, double, uint64. */
+const TENSOR_TYPED_DATA = new Set([4, 5, 6, 7, 10, 11]);
+/**
+ * Bytes per element of ONNX's fixed-size element types (onnx.proto's DataType);
+ * strings (8) have none, 4-bit types (21, 22) pack two per byte.
+ */
+const ELEMENT_BYTES: Readonly<Record<number, number>> = {
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+  14: 8,
+  15: 16,
+  16: 2,
+  17: 1,
+  18: 1,
+  19: 1,
+  20: 1,
+  21: 0.5,
+  22: 0.5,
+};
 const SPARSE_TENSOR = { values: 1 };
 const VALUE_INFO = { name: 1, type: 2 };
 const TYPE = { tensor: 1, sequence: 4, map: 5, sparseTensor: 8, optional: 9 };
@@ -128,9 +172,10 @@ function inspect(
     else if (f.number === GRAPH.sparseInitializer) {
       for (const g of reader.fields(f.start, f.end)) {
         if (g.number === SPARSE_TENSOR.values && g.wireType === WIRE_LEN)
-          initializers.add(tensorName(reader, g, beside));
+          initializers.add(tensorName(reader, g, beside, false));
       }
-    } else if (f.number === GRAPH.input)
+    } else if (f.number === GRAPH.node) checkNode(reader, f, beside, 0);
+    else if (f.number === GRAPH.input)
       inputs.push(valueInfo(reader, f, 'input'));
     else if (f.number === GRAPH.output)
       outputs.push(valueInfo(reader, f, 'output'));
@@ -143,17 +188,35 @@ function inspect(
   return { signature, irVersion, opsets, producer, metadata };
 }
 
+/**
+ * An initializer's name, once its data is checked: a tensor that declares more elements
+ * than it holds (or points outside the files uploaded with it) can never load, and
+ * ONNX Runtime would find that out only when a runtime loads it. `sized`: false for a
+ * sparse tensor's values, whose dims are the dense tensor's.
+ */
 function tensorName(
   reader: FileProtoReader,
   tensor: ProtoField,
   beside: ReadonlyMap<string, number> | undefined,
+  sized = true,
+  what?: string,
 ): string {
   let name = '';
   let external = false;
+  let dataType = 0;
+  let rawBytes: number | null = null;
+  let typedData = false;
+  const dims: number[] = [];
   const where: Record<string, string> = {};
   for (const f of reader.fields(tensor.start, tensor.end)) {
     if (f.number === TENSOR.name && f.wireType === WIRE_LEN)
       name = reader.string(f);
+    else if (f.number === TENSOR.dims) dims.push(...reader.varints(f));
+    else if (f.number === TENSOR.dataType && f.wireType === WIRE_VARINT)
+      dataType = f.value;
+    else if (f.number === TENSOR.rawData && f.wireType === WIRE_LEN)
+      rawBytes = f.end - f.start;
+    else if (TENSOR_TYPED_DATA.has(f.number)) typedData = true;
     else if (f.number === TENSOR.externalData && f.wireType === WIRE_LEN) {
       const [k, v] = stringPair(reader, f);
       where[k] = v;
@@ -164,12 +227,91 @@ function tensorName(
     )
       external = true;
   }
-  if (external) checkExternalData(name || '?', where, beside);
+  const label = what ?? `initializer "${name || '?'}"`;
+  const elementBytes = ELEMENT_BYTES[dataType];
+  const elements = dims.reduce((n, d) => n * d, 1);
+  const expected =
+    sized && elementBytes !== undefined
+      ? Math.ceil(elements * elementBytes)
+      : null;
+  if (external) {
+    const length = checkExternalData(label, where, beside);
+    if (expected !== null && length !== expected)
+      throw new PortfolioError(
+        'INVALID_ARTIFACT',
+        `${label} declares ${describeDims(dims)} (${expected} bytes) but its external data holds ${length} bytes`,
+      );
+  } else if (expected !== null && expected > 0) {
+    if (!rawBytes && !typedData)
+      throw new PortfolioError(
+        'INVALID_ARTIFACT',
+        `${label} declares ${describeDims(dims)} (${expected} bytes) but holds no data`,
+      );
+    if (rawBytes && rawBytes !== expected)
+      throw new PortfolioError(
+        'INVALID_ARTIFACT',
+        `${label} declares ${describeDims(dims)} (${expected} bytes) but holds ${rawBytes} bytes of data`,
+      );
+  }
   return name;
 }
 
+function describeDims(dims: readonly number[]): string {
+  return `shape [${dims.join(', ')}]`;
+}
+
+/** Subgraphs nest (If, Loop, Scan); deeper than this is not a model but an attack. */
+const MAX_GRAPH_DEPTH = 32;
+
 /**
- * An initializer whose weights live in another file must name a file that came with the
+ * A node's tensor attributes (a Constant's value, say) are checked like initializers:
+ * ONNX Runtime reads their external data too. Subgraphs are checked the same way.
+ */
+function checkNode(
+  reader: FileProtoReader,
+  node: ProtoField,
+  beside: ReadonlyMap<string, number> | undefined,
+  depth: number,
+): void {
+  if (depth > MAX_GRAPH_DEPTH)
+    throw invalid(`its subgraphs nest more than ${MAX_GRAPH_DEPTH} deep`);
+  let nodeName = '';
+  let opType = '';
+  const attributes: ProtoField[] = [];
+  for (const f of reader.fields(node.start, node.end)) {
+    if (f.wireType !== WIRE_LEN) continue;
+    if (f.number === NODE.name) nodeName = reader.string(f);
+    else if (f.number === NODE.opType) opType = reader.string(f);
+    else if (f.number === NODE.attribute) attributes.push(f);
+  }
+  const what = `node "${nodeName || '?'}" (${opType || '?'})`;
+  for (const a of attributes) {
+    let attributeName = '';
+    for (const f of reader.fields(a.start, a.end)) {
+      if (f.wireType !== WIRE_LEN) continue;
+      if (f.number === ATTRIBUTE.name) attributeName = reader.string(f);
+      else if (f.number === ATTRIBUTE.t || f.number === ATTRIBUTE.tensors)
+        tensorName(
+          reader,
+          f,
+          beside,
+          true,
+          `${what}'s attribute "${attributeName || '?'}"`,
+        );
+      else if (f.number === ATTRIBUTE.g || f.number === ATTRIBUTE.graphs) {
+        for (const g of reader.fields(f.start, f.end)) {
+          if (g.wireType !== WIRE_LEN) continue;
+          if (g.number === GRAPH.node) checkNode(reader, g, beside, depth + 1);
+          else if (g.number === GRAPH.initializer)
+            tensorName(reader, g, beside);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * An initializer (`name`: how to call it in a message) whose weights live in another file must name a file that came with the
  * model (`beside`: paths relative to the model's directory, with their sizes), inside
  * that directory, and a range within it; onnxruntime reads it from there at load.
  */
@@ -177,12 +319,12 @@ function checkExternalData(
   name: string,
   where: Record<string, string>,
   beside: ReadonlyMap<string, number> | undefined,
-): void {
+): number {
   const location = where['location'] ?? '';
   if (!beside)
     throw new PortfolioError(
       'INVALID_ARTIFACT',
-      `initializer "${name}" keeps its weights in an external data file ("${location.slice(0, 200)}"); upload the model together with that file (multipart/form-data with both files, or a tar or zip archive)`,
+      `${name} keeps its weights in an external data file ("${location.slice(0, 200)}"); upload the model together with that file (multipart/form-data with both files, or a tar or zip archive)`,
     );
   const parts = location.split('/');
   if (
@@ -193,14 +335,14 @@ function checkExternalData(
   )
     throw new PortfolioError(
       'INVALID_ARTIFACT',
-      `initializer "${name}" names its external data file as "${location.slice(0, 200)}"; it must be a relative path inside the model's directory`,
+      `${name} names its external data file as "${location.slice(0, 200)}"; it must be a relative path inside the model's directory`,
     );
   const normalized = parts.filter((p) => p !== '.').join('/');
   const size = beside.get(normalized);
   if (size === undefined)
     throw new PortfolioError(
       'INVALID_ARTIFACT',
-      `initializer "${name}" keeps its weights in "${normalized.slice(0, 200)}", which is not part of the upload`,
+      `${name} keeps its weights in "${normalized.slice(0, 200)}", which is not part of the upload`,
     );
   const offset = Number(where['offset'] ?? '0');
   const length =
@@ -214,8 +356,9 @@ function checkExternalData(
   )
     throw new PortfolioError(
       'INVALID_ARTIFACT',
-      `initializer "${name}" reads bytes ${where['offset'] ?? '0'}..+${where['length'] ?? '?'} of "${normalized.slice(0, 200)}", which holds ${size} bytes`,
+      `${name} reads bytes ${where['offset'] ?? '0'}..+${where['length'] ?? '?'} of "${normalized.slice(0, 200)}", which holds ${size} bytes`,
     );
+  return length;
 }
 
 function valueInfo(

@@ -25,6 +25,7 @@ import {
   StorageError,
 } from '@portfolio/storage';
 import { checkTensor, Tensor, TensorError } from '@portfolio/tensor';
+import { batchOf } from '@portfolio/model-formats';
 
 import { AsyncMutex } from './async-mutex';
 import {
@@ -47,7 +48,6 @@ import {
   RUNTIME_STORAGE,
   RuntimeSettings,
 } from './runtime.settings';
-import { batchOf } from './worker/warmup.util';
 import {
   BatchPolicy,
   CopyLoss,

@@ -11,8 +11,14 @@ import {
   IngestCommitResponse,
   ModelFormat,
   PortfolioError,
+  Signature,
 } from '@portfolio/contracts';
-import { entryPointOf, inspectArtifact } from '@portfolio/model-formats';
+import {
+  entryPointOf,
+  inspectArtifact,
+  trialLoad,
+  TrialLoadOptions,
+} from '@portfolio/model-formats';
 import { ArtifactWriter, StorageDriver } from '@portfolio/storage';
 
 import { ImportSources, importFromUri } from './import/import-sources';
@@ -24,6 +30,9 @@ import {
   UnpackLimits,
   unpackUpload,
 } from './unpack/artifact-unpack';
+
+/** Trial results remembered (a few KiB each). */
+const TRIAL_CACHE_SIZE = 1000;
 
 export const STORAGE_DRIVER = Symbol('STORAGE_DRIVER');
 export const INGEST_SETTINGS = Symbol('INGEST_SETTINGS');
@@ -38,6 +47,8 @@ export interface IngestSettings {
   readonly unpackLimits?: UnpackLimits;
   /** Where versions may be registered from by URI; none: only uploads. */
   readonly importSources?: ImportSources;
+  /** How artifacts are tried before their version is registered; none: not tried. */
+  readonly trialLoad?: TrialLoadOptions;
 }
 
 interface Ingest {
@@ -65,6 +76,10 @@ export class IngestService implements OnModuleDestroy {
   private readonly ingests = new Map<string, Ingest>();
   /** Aborts under way (the idle timer's, say), until their temporary file is gone. */
   private readonly aborting = new Map<string, Promise<void>>();
+  /** The last trial load under way: the next waits for it (see tried). */
+  private trials: Promise<void> = Promise.resolve();
+  /** Signatures of artifacts that loaded in a trial, by format and digest. */
+  private readonly trialCache = new Map<string, Signature>();
 
   constructor(
     @Inject(STORAGE_DRIVER) private readonly driver: StorageDriver,
@@ -173,6 +188,12 @@ export class IngestService implements OnModuleDestroy {
         (await detectPackaging(tempPath)) === 'file'
       ) {
         const inspection = await inspectArtifact(ingest.format, tempPath);
+        const signature = await this.tried(
+          ingest.format,
+          tempPath,
+          sha256,
+          inspection.signature,
+        );
         const { uri, created } = await ingest.writer.commit(
           `${ingest.modelId}/${sha256}/model.${ingest.format}`,
         );
@@ -184,7 +205,7 @@ export class IngestService implements OnModuleDestroy {
           sha256,
           size_bytes: sizeBytes,
           format: ingest.format,
-          signature: inspection.signature,
+          signature,
           created,
         };
       }
@@ -302,6 +323,12 @@ export class IngestService implements OnModuleDestroy {
       single ? undefined : besideOf(entry, files),
     );
     const digest = single ? entry.sha256 : manifestDigest(files);
+    const signature = await this.tried(
+      format,
+      entry.absolutePath,
+      digest,
+      inspection.signature,
+    );
     const keyOf = (f: UnpackedFile) =>
       single
         ? `${modelId}/${digest}/model.${format}`
@@ -323,9 +350,49 @@ export class IngestService implements OnModuleDestroy {
       sha256: digest,
       size_bytes: sizeBytes,
       format,
-      signature: inspection.signature,
+      signature,
       created,
     };
+  }
+
+  /**
+   * The signature of an artifact once it has loaded in a trial: the inspected one where
+   * its files declare one, else its framework's (formats whose files do not say, like
+   * TorchScript); the inspected one where trials are off. Throws INVALID_ARTIFACT when it does not load. Trials run one at a time
+   * (each may take much of the machine's memory), and an artifact tried once (by
+   * digest: the same bytes in the same layout) is not tried again.
+   */
+  private async tried(
+    format: ModelFormat,
+    path: string,
+    digest: string,
+    inspected: Signature,
+  ): Promise<Signature> {
+    const options = this.settings.trialLoad;
+    if (!options) return inspected;
+    const key = `${format}:${digest}`;
+    const known = this.trialCache.get(key);
+    if (known) return known;
+    const previous = this.trials;
+    let done = () => undefined as void;
+    this.trials = new Promise<void>((resolve) => (done = resolve));
+    await previous;
+    try {
+      const started = Date.now();
+      const loaded = await trialLoad(format, path, options);
+      const declared =
+        inspected.inputs.length > 0 || inspected.outputs.length > 0;
+      const signature = declared ? inspected : loaded;
+      this.logger.log(
+        `trial load of a ${format} artifact (${digest.slice(0, 12)}): loaded in ${Date.now() - started} ms`,
+      );
+      if (this.trialCache.size >= TRIAL_CACHE_SIZE)
+        this.trialCache.delete(this.trialCache.keys().next().value as string);
+      this.trialCache.set(key, signature);
+      return signature;
+    } finally {
+      done();
+    }
   }
 
   private async storeFile(

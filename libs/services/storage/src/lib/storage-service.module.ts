@@ -1,6 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 
+import type { TrialLoadOptions } from '@portfolio/model-formats';
 import { StorageDriver } from '@portfolio/storage';
 
 import {
@@ -31,6 +33,11 @@ export interface StorageServiceOptions {
   readonly importSources?: ImportSources;
   /** Garbage collection of unreferenced artifacts (default: every 6 h, older than 1 h). */
   readonly gc?: GcSettings;
+  /**
+   * Artifacts are loaded once in a throwaway process before their version is
+   * registered (storage.trial_load); absent: they are only inspected.
+   */
+  readonly trialLoad?: TrialLoadOptions;
 }
 
 const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -53,6 +60,7 @@ export class StorageServiceModule {
       unpackDir: options.unpackDir,
       unpackLimits: options.unpackLimits,
       importSources: options.importSources,
+      trialLoad: options.trialLoad,
     };
     return {
       module: StorageServiceModule,
@@ -67,4 +75,28 @@ export class StorageServiceModule {
       exports: [IngestService],
     };
   }
+}
+
+/**
+ * The trial loads of an app's `storage.trial_load` settings, run with the
+ * `trial-load.js` built beside its main.js (`appDir`); undefined where they are off.
+ */
+export function trialLoadOptions(
+  storage: {
+    readonly trialLoad: {
+      readonly enabled: boolean;
+      readonly timeoutMs: number;
+      readonly maxMemoryBytes: number;
+    };
+  },
+  appDir: string,
+): TrialLoadOptions | undefined {
+  const { enabled, timeoutMs, maxMemoryBytes } = storage.trialLoad;
+  return enabled
+    ? {
+        script: join(appDir, 'trial-load.js'),
+        timeoutMs,
+        maxBytes: maxMemoryBytes,
+      }
+    : undefined;
 }

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { PortfolioError, Storage } from '@portfolio/contracts';
 import { Messaging, NatsBus } from '@portfolio/messaging';
 import {
+  buildGenericModel,
   buildMlpModel,
+  ElemType,
   makeTempDir,
   testNatsUrl,
   uniqueSubjectPrefix,
@@ -216,6 +218,27 @@ describe(`${StorageHandlers.name} over NATS`, () => {
       ingest(client, 'noise', randomBytes(300 * KiB)),
     ).rejects.toMatchObject({ code: 'INVALID_ARTIFACT' });
     expect(filesUnder(root).some((f) => f.startsWith('noise'))).toBe(false);
+    expect(readdirSync(join(root, '.ingest'))).toEqual([]);
+  });
+
+  it("refuses a well-formed model that cannot load, in its framework's words, and stores nothing", async () => {
+    const cannotLoad = buildGenericModel({
+      inputs: [{ name: 'x', elemType: ElemType.FLOAT, shape: ['n', 2] }],
+      outputs: [{ name: 'y', elemType: ElemType.FLOAT, shape: ['n', 2] }],
+      nodes: [{ opType: 'NoSuchOperator', inputs: ['x'], outputs: ['y'] }],
+    });
+
+    const e = await ingest(client, 'unknown-op', cannotLoad).catch(
+      (error: unknown) => error,
+    );
+
+    expect(e).toMatchObject({ code: 'INVALID_ARTIFACT' });
+    expect((e as Error).message).toMatch(
+      /^the model does not load: .*NoSuchOperator/,
+    );
+    expect(filesUnder(root).some((f) => f.startsWith('unknown-op'))).toBe(
+      false,
+    );
     expect(readdirSync(join(root, '.ingest'))).toEqual([]);
   });
 

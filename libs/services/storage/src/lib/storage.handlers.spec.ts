@@ -429,16 +429,14 @@ describe(StorageHandlers.name, () => {
       expectNothingStored();
     });
 
-    it('refuses a format this build does not support with UNSUPPORTED_FORMAT and stores nothing', async () => {
+    it('refuses an ONNX model declared as another format, by its content, and stores nothing', async () => {
       const error = await ingest(client, 'iris', MODEL, {
         format: 'pytorch',
       }).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(PortfolioError);
-      expect(error).toMatchObject({
-        code: 'UNSUPPORTED_FORMAT',
-        details: { format: 'pytorch' },
-      });
+      expect(error).toMatchObject({ code: 'INVALID_ARTIFACT' });
+      expect((error as Error).message).toMatch(/ONNX/);
       expectNothingStored();
     });
 

@@ -18,6 +18,7 @@ import {
   MessagingModule,
 } from '@portfolio/messaging';
 import { LocalStorageDriver } from '@portfolio/storage';
+import { compileForNode, REPO_ROOT } from '@portfolio/testing';
 
 import { StorageServiceModule } from './storage-service.module';
 import { ImportSources } from './import/import-sources';
@@ -30,6 +31,13 @@ export interface StorageUnderTest {
   close(): Promise<void>;
 }
 
+/** The trial-load script, compiled from its source (production runs the built trial-load.js). */
+export function testTrialLoadScript(): string {
+  return compileForNode(
+    join(REPO_ROOT, 'libs/model-formats/src/lib/trial/trial-load.main.ts'),
+  );
+}
+
 /** The storage service on `bus`, storing under `root` (a LocalStorageDriver). */
 export async function startStorage(options: {
   bus: MessageBus;
@@ -39,6 +47,8 @@ export async function startStorage(options: {
   idleTimeoutMs?: number;
   unpackLimits?: UnpackLimits;
   importSources?: ImportSources;
+  /** Whether artifacts are trial-loaded before they are stored (default: yes, as in production). */
+  trialLoad?: boolean;
 }): Promise<StorageUnderTest> {
   const app = await NestFactory.createApplicationContext(
     {
@@ -60,6 +70,14 @@ export async function startStorage(options: {
           importSources: options.importSources,
           // Collections only when a test asks for one.
           gc: { intervalMs: 0, minAgeMs: 3_600_000 },
+          trialLoad:
+            options.trialLoad === false
+              ? undefined
+              : {
+                  script: testTrialLoadScript(),
+                  timeoutMs: 60_000,
+                  maxBytes: 4 * 1024 ** 3,
+                },
         }),
       ],
     },

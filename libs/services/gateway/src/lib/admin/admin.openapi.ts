@@ -133,7 +133,7 @@ export const CreateModelDocs = () =>
     ApiOperation({
       summary: 'Register a model',
       description:
-        'Only `id` and `format` are required; other keys are refused. Only `onnx` is accepted today (else 400 `UNSUPPORTED_FORMAT`). `memory_estimate` is bytes or a size (`512MiB`), `ttl` seconds or a duration (`1h`).',
+        'Only `id` and `format` are required; other keys are refused. `format` is one of onnx, tensorflow, pytorch, sklearn, huggingface, custom. `memory_estimate` is bytes or a size (`512MiB`), `ttl` seconds or a duration (`1h`).',
     }),
     ApiBody({
       schema: openApiSchema(CreateModelBody, 'input'),

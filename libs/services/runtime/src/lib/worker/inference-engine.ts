@@ -9,15 +9,15 @@ import { performance } from 'node:perf_hooks';
 import { ModelFormat, PortfolioError } from '@portfolio/contracts';
 import {
   createBackend,
+  eagerBackends,
   EngineError,
   LoadedModel,
   scrubEngineMessage,
-  eagerBackends,
+  warmupInputs,
 } from '@portfolio/model-formats';
 import { Tensor, TensorError } from '@portfolio/tensor';
 
 import { WorkerReply, WorkerRequest } from './worker-protocol';
-import { warmupInputs } from './warmup.util';
 
 export class InferenceEngine {
   private readonly models = new Map<string, LoadedModel>();

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 
 import { ModelFormat, PortfolioError, Signature } from '@portfolio/contracts';
 import { Tensor } from '@portfolio/tensor';
+import { warmupInputs } from '@portfolio/model-formats';
 
 import { InferenceEngine } from './inference-engine';
 import { MainThreadLoad } from './main-thread-load';
@@ -13,7 +14,6 @@ import {
   rowsOf,
   splitOutputs,
 } from './run-merge';
-import { warmupInputs } from './warmup.util';
 import { packForTransfer, transferList } from './transfer.util';
 import { replyError, WorkerScript, WorkerThread } from './worker-thread';
 

@@ -1,0 +1,3 @@
+// TensorFlow fixtures: TF.js models built in code, real graph models from npm, a SavedModel protobuf.
+export * from './tfjs-models';
+export { minimalSavedModelPb } from './saved-model-pb';
