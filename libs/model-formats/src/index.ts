@@ -2,6 +2,7 @@ export {
   createBackend,
   entryPointOf,
   inspectArtifact,
+  isWholeArtifact,
   eagerBackends,
 } from './lib/backends';
 export type { ArtifactInspection, FormatModule } from './lib/format-module';

@@ -71,6 +71,14 @@ export function eagerBackends(): ModelBackend[] {
   return SUPPORTED_FORMATS.map(createBackend).filter((b) => b.eager);
 }
 
+/**
+ * Whether an uploaded archive (a zip, by its bytes) is itself one artifact of `format`,
+ * to be stored as it is rather than unpacked (see FormatModule.isWholeArtifact).
+ */
+export function isWholeArtifact(format: ModelFormat, path: string): boolean {
+  return moduleOf(format).isWholeArtifact?.(path) ?? false;
+}
+
 export function createBackend(format: ModelFormat): ModelBackend {
   return moduleOf(format).createBackend();
 }

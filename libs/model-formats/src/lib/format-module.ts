@@ -40,4 +40,10 @@ export interface FormatModule {
     beside?: ReadonlyMap<string, number>,
   ): Promise<ArtifactInspection>;
   createBackend(): ModelBackend;
+  /**
+   * Whether the file at `path`, an archive by its first bytes (a zip), is nonetheless one
+   * artifact of this format (a TorchScript archive is a zip): ingest then stores it as
+   * it is instead of unpacking it. Absent: archives are always unpacked.
+   */
+  isWholeArtifact?(path: string): boolean;
 }

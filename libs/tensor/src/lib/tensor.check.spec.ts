@@ -33,6 +33,18 @@ describe('checkTensor', () => {
     ).not.toThrow();
   });
 
+  it('leaves the shape to the framework where the model declares none (an empty shape)', () => {
+    const undeclared = { ...spec, shape: [] };
+
+    expect(() => checkTensor('x', tensor([2, 4]), undeclared)).not.toThrow();
+    expect(() =>
+      checkTensor('x', { ...tensor([2]), datatype: 'FP64' }, undeclared),
+    ).toThrow('input "x": expected datatype FP32, got FP64');
+    expect(() =>
+      checkTensor('x', tensor([2, 4], new Float32Array(7)), undeclared),
+    ).toThrow(TensorError);
+  });
+
   it('checks the data agrees with shape and datatype', () => {
     expect(() =>
       checkTensor('x', tensor([1, 3, 2], new Float32Array(5)), spec),

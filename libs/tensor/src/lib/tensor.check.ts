@@ -10,7 +10,8 @@ import type { Tensor, TensorSpec } from './tensor.types';
 
 /**
  * Checks a tensor against a model's declared input: datatype, rank, and every
- * fixed (non-negative) dimension; negative spec dimensions match any size.
+ * fixed (non-negative) dimension; negative spec dimensions match any size, and an
+ * empty spec shape any shape.
  * Also checks the tensor is internally consistent (see assertTensorData),
  * since tensors may come from code paths other than tensorFromJson.
  */
@@ -23,7 +24,9 @@ export function checkTensor(name: string, t: Tensor, spec: TensorSpec): void {
       `expected datatype ${spec.datatype}, got ${t.datatype}`,
     );
   }
-  if (t.shape.length !== spec.shape.length) {
+  // An empty declared shape is "not declared" as often as "scalar" (ONNX Runtime does
+  // not tell them apart; TorchScript declares no shapes): the framework checks those.
+  if (spec.shape.length > 0 && t.shape.length !== spec.shape.length) {
     throw specMismatch(
       name,
       t,

@@ -2,7 +2,11 @@ import { posix } from 'node:path';
 
 import type { FormatModule } from '../format-module';
 import { theOnly } from '../format-paths';
-import { inspectPytorchArtifact, STATE_DICT_MODULE } from './python-artifacts';
+import {
+  inspectPytorchArtifact,
+  pytorchKindOf,
+  STATE_DICT_MODULE,
+} from './python-artifacts';
 import { assertPythonFormatAvailable } from './python-availability';
 import { PythonBackend } from './python.backend';
 
@@ -48,4 +52,14 @@ export const pytorchFormat: FormatModule = {
     };
   },
   createBackend: () => new PythonBackend('pytorch'),
+  // torch.jit.save and torch.save write zips; one with a single `<root>/data.pkl` is
+  // the model itself, not an archive of an upload's files.
+  isWholeArtifact: (path) => {
+    try {
+      pytorchKindOf(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
 };

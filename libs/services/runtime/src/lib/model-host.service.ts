@@ -1278,13 +1278,8 @@ export class ModelHostService implements OnApplicationShutdown {
           { input: spec.name },
         );
       }
-      // An empty declared shape may mean "undeclared" (see LoadedModel.signature).
       try {
-        checkTensor(
-          spec.name,
-          tensor,
-          spec.shape.length ? spec : { ...spec, shape: tensor.shape },
-        );
+        checkTensor(spec.name, tensor, spec);
       } catch (e) {
         if (e instanceof TensorError) {
           throw new PortfolioError('INVALID_INPUT', e.message, e.details);

@@ -16,6 +16,7 @@ import {
 import {
   entryPointOf,
   inspectArtifact,
+  isWholeArtifact,
   trialLoad,
   TrialLoadOptions,
 } from '@portfolio/model-formats';
@@ -185,7 +186,8 @@ export class IngestService implements OnModuleDestroy {
         throw new PortfolioError('INVALID_ARTIFACT', 'the artifact is empty');
       if (
         ingest.contentType === undefined &&
-        (await detectPackaging(tempPath)) === 'file'
+        ((await detectPackaging(tempPath)) === 'file' ||
+          isWholeArtifact(ingest.format, tempPath))
       ) {
         const inspection = await inspectArtifact(ingest.format, tempPath);
         const signature = await this.tried(
@@ -235,6 +237,7 @@ export class IngestService implements OnModuleDestroy {
       const files = await unpackUpload(bodyPath, dir, {
         contentType: ingest.contentType,
         limits: this.settings.unpackLimits ?? DEFAULT_UNPACK_LIMITS,
+        isWholeArtifact: (path) => isWholeArtifact(ingest.format, path),
       });
       const stored = await this.storeFiles(
         ingest.modelId,

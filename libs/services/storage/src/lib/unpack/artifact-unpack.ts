@@ -88,7 +88,12 @@ export async function detectPackaging(path: string): Promise<Packaging> {
 export async function unpackUpload(
   source: string,
   dir: string,
-  options: { contentType?: string; limits?: UnpackLimits } = {},
+  options: {
+    contentType?: string;
+    limits?: UnpackLimits;
+    /** An archive that is itself the artifact (a TorchScript zip), kept as one file. */
+    isWholeArtifact?: (path: string) => boolean;
+  } = {},
 ): Promise<UnpackedFile[]> {
   const limits = options.limits ?? DEFAULT_UNPACK_LIMITS;
   const packedBytes = (await stat(source)).size;
@@ -101,7 +106,10 @@ export async function unpackUpload(
     // One archive sent as a form field: its entries are the upload.
     if (files.length === 1) {
       const kind = await detectPackaging(files[0].absolutePath);
-      if (kind !== 'file') {
+      if (
+        kind !== 'file' &&
+        !options.isWholeArtifact?.(files[0].absolutePath)
+      ) {
         const inner = join(dir, '.archive');
         await mkdir(inner);
         const again = new FileSink(inner, limits, files[0].sizeBytes);
