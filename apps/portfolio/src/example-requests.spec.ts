@@ -19,6 +19,9 @@ describe(exampleRequests.name, () => {
     ttlMs: null,
     description: null,
     aliases: [],
+    maxBatchSize: null,
+    maxQueueDelayMs: null,
+    engine: null,
   });
 
   it('prints a prediction with the inputs of samples.json beside the model', () => {

@@ -8,6 +8,7 @@ export {
 export type { ArtifactInspection, FormatModule } from './lib/format-module';
 export { EngineError, scrubEngineMessage } from './lib/engine-message';
 export type {
+  EngineOptions,
   LoadedModel,
   LoadOptions,
   ModelBackend,

@@ -19,6 +19,13 @@ export type {
 export { buildLargeModel, largeModelSide } from './lib/onnx/large-model';
 export type { LargeModelOptions } from './lib/onnx/large-model';
 export { buildMixedTypesModel } from './lib/onnx/mixed-types';
+export { ALL_TYPES_INPUTS, buildAllTypesModel } from './lib/onnx/all-types';
+export {
+  buildIoModel,
+  buildSymbolicDimsModel,
+  PLAIN_IO_NAMES,
+  type IoModelNames,
+} from './lib/onnx/io-model';
 export { buildMlpModel, mlpReference } from './lib/onnx/mlp';
 export type { MlpOptions } from './lib/onnx/mlp';
 export { mulberry32 } from './lib/onnx/prng';

@@ -1,4 +1,9 @@
 import { z } from 'zod';
+
+import {
+  EXECUTION_PROVIDERS,
+  GRAPH_OPTIMIZATION_LEVELS,
+} from '@portfolio/contracts';
 import type { ConfigProblem } from './config.types';
 import {
   ADMIN_KEY_MIN_LENGTH,
@@ -133,6 +138,24 @@ export const modelSchema = section(
     ttl: optional(nullable(duration)),
     description: optional(nullable(anyText)),
     aliases: optional(parseAliasListValue),
+    max_batch_size: optional(
+      nullable((value) => parseIntegerValue(value, 1, 65_536)),
+    ),
+    max_queue_delay: optional(nullable(duration)),
+    engine: section({
+      threads: optional((value) => parseIntegerValue(value, 1, 64)),
+      graph_optimization: optional((value) =>
+        parseChoiceValue(
+          value,
+          GRAPH_OPTIMIZATION_LEVELS,
+          'graph optimization level',
+        ),
+      ),
+      memory_arena: optional(parseBooleanValue),
+      execution_provider: optional((value) =>
+        parseChoiceValue(value, EXECUTION_PROVIDERS, 'execution provider'),
+      ),
+    }).optional(),
   },
   'a mapping with at least path and type',
 );

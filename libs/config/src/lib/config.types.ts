@@ -1,3 +1,5 @@
+import type { EngineSettings } from '@portfolio/contracts';
+
 import type {
   LOG_LEVELS,
   MODEL_FORMATS,
@@ -28,6 +30,11 @@ export interface ConfiguredModel {
    * when the file changed); others are left alone.
    */
   readonly aliases: readonly string[];
+  /** Dynamic batching (the admin API's max_batch_size, max_queue_delay); null: the runtime's. */
+  readonly maxBatchSize: number | null;
+  readonly maxQueueDelayMs: number | null;
+  /** How its framework is set up (the admin API's `engine`); null: the defaults. */
+  readonly engine: EngineSettings | null;
 }
 
 export interface CacheConfig {

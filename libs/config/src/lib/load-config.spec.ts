@@ -164,6 +164,13 @@ models:
     ttl: 1h
     description: "Iris classifier"
     aliases: [production, staging, production]
+    max_batch_size: 16
+    max_queue_delay: 2ms
+    engine:
+      threads: 2
+      graph_optimization: basic
+      memory_arena: false
+      execution_provider: cpu
   bert.base-v2:
     path: models/bert
     type: huggingface
@@ -267,6 +274,14 @@ log:
           ttlMs: 3_600_000,
           description: 'Iris classifier',
           aliases: ['production', 'staging'],
+          maxBatchSize: 16,
+          maxQueueDelayMs: 2,
+          engine: {
+            threads: 2,
+            graph_optimization: 'basic',
+            memory_arena: false,
+            execution_provider: 'cpu',
+          },
         },
         {
           id: 'bert.base-v2',
@@ -279,6 +294,9 @@ log:
           ttlMs: null,
           description: null,
           aliases: [],
+          maxBatchSize: null,
+          maxQueueDelayMs: null,
+          engine: null,
         },
       ],
       cache: {

@@ -1,3 +1,4 @@
+import { assertEngineSettingsFor } from '@portfolio/contracts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
@@ -137,6 +138,22 @@ function resolveModels(
         origins.problem(`models.${id}.path`, `model path not found: ${path}`),
       );
     const authoritative = model.memory_estimate_authoritative ?? false;
+    const delay = model.max_queue_delay ?? null;
+    if (delay !== null && delay > 10_000)
+      problems.push(
+        origins.problem(
+          `models.${id}.max_queue_delay`,
+          `at most 10s, got ${delay} ms`,
+        ),
+      );
+    if (model.engine)
+      try {
+        assertEngineSettingsFor(model.type, model.engine);
+      } catch (e) {
+        problems.push(
+          origins.problem(`models.${id}.engine`, (e as Error).message),
+        );
+      }
     if (authoritative && model.memory_estimate == null)
       problems.push(
         origins.problem(
@@ -155,6 +172,9 @@ function resolveModels(
       ttlMs: model.ttl ?? null,
       description: model.description ?? null,
       aliases: model.aliases ?? [],
+      maxBatchSize: model.max_batch_size ?? null,
+      maxQueueDelayMs: delay,
+      engine: model.engine ?? null,
     };
   });
 }

@@ -36,6 +36,57 @@ export function assertSupportedFormat(format: ModelFormat): void {
   }
 }
 
+/** ONNX Runtime's graph optimization levels, by the names its API gives them. */
+export const GRAPH_OPTIMIZATION_LEVELS = [
+  'disabled',
+  'basic',
+  'extended',
+  'all',
+] as const;
+export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+/**
+ * A model's engine settings as messages carry them (see the model-formats library's
+ * EngineOptions): every field optional, none: the backend's defaults.
+ */
+export const EngineSettingsSchema = z
+  .object({
+    threads: z.number().int().min(1).max(64).optional(),
+    graph_optimization: z.enum(GRAPH_OPTIMIZATION_LEVELS).optional(),
+    memory_arena: z.boolean().optional(),
+    execution_provider: z.enum(EXECUTION_PROVIDERS).optional(),
+  })
+  .strict();
+export type EngineSettings = z.infer<typeof EngineSettingsSchema>;
+
+/** The formats whose models run on ONNX Runtime, to which its session settings apply. */
+export const ONNX_RUNTIME_FORMATS: readonly ModelFormat[] = [
+  'onnx',
+  'huggingface',
+];
+
+/**
+ * INVALID_REQUEST where `engine` sets ONNX Runtime's session for a format that does not
+ * run on it: silently ignoring a setting would hide a mistake.
+ */
+export function assertEngineSettingsFor(
+  format: ModelFormat,
+  engine: EngineSettings | null | undefined,
+): void {
+  if (!engine || ONNX_RUNTIME_FORMATS.includes(format)) return;
+  const session = (
+    ['graph_optimization', 'memory_arena', 'execution_provider'] as const
+  ).filter((k) => engine[k] !== undefined);
+  if (session.length > 0)
+    throw new PortfolioError(
+      'INVALID_REQUEST',
+      `engine.${session[0]} applies to models that run on ONNX Runtime (${ONNX_RUNTIME_FORMATS.join(', ')}), not to ${format}; only engine.threads does`,
+      { field: `engine.${session[0]}` },
+    );
+}
+
 export function isModelId(value: unknown): value is string {
   return typeof value === 'string' && MODEL_ID_PATTERN.test(value);
 }

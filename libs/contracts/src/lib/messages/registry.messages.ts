@@ -5,6 +5,7 @@ import {
   AliasName,
   Bytes,
   Empty,
+  EngineSettingsSchema,
   ModelFormatSchema,
   ModelId,
   NodeId,
@@ -41,6 +42,8 @@ export const ModelRecordSchema = z.object({
    */
   max_batch_size: z.number().int().min(1).max(65_536).nullable().optional(),
   max_queue_delay_ms: z.number().min(0).max(10_000).nullable().optional(),
+  /** How its framework is set up (threads, ONNX Runtime's session); null: the defaults. */
+  engine: EngineSettingsSchema.nullable().optional(),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -100,6 +103,7 @@ const ModelSettings = {
   labels: z.record(z.string().max(256), z.string().max(1024)).optional(),
   max_batch_size: z.number().int().min(1).max(65_536).nullable().optional(),
   max_queue_delay_ms: z.number().min(0).max(10_000).nullable().optional(),
+  engine: EngineSettingsSchema.nullable().optional(),
 };
 
 export const CreateModelRequest = z.object({

@@ -4,6 +4,7 @@ import { event, targetedRpc } from '../rpc';
 import {
   Bytes,
   Empty,
+  EngineSettingsSchema,
   ModelFormatSchema,
   ModelId,
   NodeId,
@@ -47,6 +48,8 @@ export const LoadModelRequest = z.object({
    * `max_queue_delay_ms`). Absent: the runtime's default (runtime.max_queue_delay).
    */
   max_queue_delay_ms: z.number().min(0).max(10_000).optional(),
+  /** The model's engine settings (its `engine`). Absent: the runtime's defaults. */
+  engine: EngineSettingsSchema.optional(),
   /**
    * The room the cache-manager made for the load while it runs (its peak, as measured by
    * an earlier load anywhere). A runtime that has not loaded the model itself plans with

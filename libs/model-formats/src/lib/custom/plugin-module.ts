@@ -15,12 +15,6 @@ const nativeImport = new Function('specifier', 'return import(specifier)') as (
   specifier: string,
 ) => Promise<Record<string, unknown>>;
 
-/** Node's codes for a VM context (jest's) that has no dynamic import. */
-const NO_DYNAMIC_IMPORT = new Set([
-  'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING',
-  'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING_FLAG',
-]);
-
 /**
  * The file a plugin's entry point names: itself, or, for a package.json, its `main`
  * (default `index.js`), which must stay inside the package's directory.
@@ -47,25 +41,37 @@ export function pluginModulePath(entryPoint: string): string {
 }
 
 /**
- * Loads a plugin module by absolute path. `.mjs` and `.js` are imported, so Node
- * decides ES module or CommonJS as it does for any package; `.cjs` and any other name
- * (a single uploaded file is stored as `model.custom`) are CommonJS. Each version is a
- * distinct path, so the module caches of `import` and `require` never serve a stale one.
+ * Loads a plugin module by absolute path, as Node would decide its kind: `.mjs`, and
+ * `.js` under a package.json saying `"type": "module"`, are ES modules (imported);
+ * `.cjs`, other `.js` and any other name (a single uploaded file is stored as
+ * `model.custom`) are CommonJS (required). Each version is a distinct path, so the
+ * module caches of `import` and `require` never serve a stale one.
  */
 export async function loadPluginModule(
   path: string,
 ): Promise<Record<string, unknown>> {
   const extension = extname(path).toLowerCase();
-  if (extension === '.mjs' || extension === '.js') {
-    try {
-      return await nativeImport(pathToFileURL(path).href);
-    } catch (e) {
-      const code = (e as { code?: unknown } | null)?.code;
-      // Where the host has no dynamic import (jest's VM without
-      // --experimental-vm-modules), CommonJS still loads through require.
-      if (!(extension === '.js' && NO_DYNAMIC_IMPORT.has(String(code))))
-        throw e;
-    }
-  }
+  if (extension === '.mjs' || (extension === '.js' && inModulePackage(path)))
+    return nativeImport(pathToFileURL(path).href);
   return createRequire(path)(path) as Record<string, unknown>;
+}
+
+/** Whether the nearest package.json above `path` says `"type": "module"`. */
+function inModulePackage(path: string): boolean {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    let text: string | null = null;
+    try {
+      text = readFileSync(join(dir, 'package.json'), 'utf8');
+    } catch {
+      // None here: look further up.
+    }
+    if (text !== null) {
+      try {
+        return (JSON.parse(text) as { type?: unknown }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(dir) === dir) return false;
+  }
 }

@@ -1,14 +1,16 @@
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 
+import { PortfolioError } from '@portfolio/contracts';
 import { makeTempDir, writeTinyBertModel } from '@portfolio/testing';
 import type { Tensor } from '@portfolio/tensor';
 
 import { EngineError } from '../engine-message';
-import { LoadedModel } from '../model-backend';
+import { EngineOptions, LoadedModel } from '../model-backend';
+import { missingCudaFiles } from '../onnx/onnx.backend';
 import { HuggingfaceBackend } from './huggingface.backend';
 
 const TEXTS = [
@@ -362,5 +364,82 @@ describe(HuggingfaceBackend.name, () => {
     await expect(failure).rejects.toBeInstanceOf(EngineError);
     await expect(failure).rejects.toThrow(/tokenizer\.json/);
     await expect(failure).rejects.not.toThrow(new RegExp(root));
+  });
+
+  describe('engine options', () => {
+    // The intra-op pool is OS threads (threads - 1 of them), which Linux lists.
+    const taskDir = '/proc/self/task';
+
+    (existsSync(taskDir) ? it : it.skip)(
+      "passes the model's thread count to ONNX Runtime",
+      async () => {
+        const files = writeTinyBertModel(join(root, 'threads'), {
+          task: 'feature-extraction',
+        });
+        const added = async (engine?: EngineOptions): Promise<number> => {
+          const before = readdirSync(taskDir).length;
+          const model = await sut.load(files.configPath, {
+            intraOpThreads: 1,
+            ...(engine ? { engine } : {}),
+          });
+          const count = readdirSync(taskDir).length - before;
+          await model.release();
+          return count;
+        };
+
+        const one = await added();
+
+        expect(await added({ threads: 3 })).toBe(one + 2);
+      },
+    );
+
+    it('embeds the same with graph optimization disabled and without the memory arena', async () => {
+      const files = writeTinyBertModel(join(root, 'engine'), {
+        task: 'feature-extraction',
+      });
+      const plain = await load(files.configPath);
+      const tuned = await sut.load(files.configPath, {
+        intraOpThreads: 1,
+        engine: { graphOptimization: 'disabled', memoryArena: false },
+      });
+      opened.push(tuned);
+
+      const a = await plain.run({ text: text(...TEXTS) });
+      const b = await tuned.run({ text: text(...TEXTS) });
+
+      const name = Object.keys(a)[0];
+      expectClose(b[name].data as Float32Array, a[name].data as Float32Array);
+    });
+
+    const ortBinaries = join(
+      require.resolve('onnxruntime-node/package.json'),
+      '..',
+      'bin',
+      'napi-v6',
+      process.platform,
+      process.arch,
+    );
+
+    (missingCudaFiles(ortBinaries).length > 0 ? it : it.skip)(
+      "refuses execution provider 'cuda' where ONNX Runtime's CUDA binaries are missing",
+      async () => {
+        const files = writeTinyBertModel(join(root, 'cuda'), {
+          task: 'feature-extraction',
+        });
+
+        const failure = sut.load(files.configPath, {
+          intraOpThreads: 1,
+          engine: { executionProvider: 'cuda' },
+        });
+
+        await expect(failure).rejects.toBeInstanceOf(PortfolioError);
+        await expect(failure).rejects.toMatchObject({
+          code: 'FORMAT_UNAVAILABLE',
+        });
+        await expect(failure).rejects.toThrow(
+          /libonnxruntime_providers_cuda\.so.*use execution_provider cpu$/,
+        );
+      },
+    );
   });
 });

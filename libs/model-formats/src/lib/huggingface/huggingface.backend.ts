@@ -13,6 +13,7 @@ import type { Tensor } from '@portfolio/tensor';
 
 import { EngineError, scrubEngineMessage } from '../engine-message';
 import { LoadedModel, LoadOptions, ModelBackend } from '../model-backend';
+import { ortSessionOptions } from '../onnx/onnx.backend';
 import {
   describeHfModel,
   HfModelDescription,
@@ -67,6 +68,8 @@ export class HuggingfaceBackend implements ModelBackend {
 
   /** `path`: the model's config.json. */
   async load(path: string, options: LoadOptions): Promise<LoadedModel> {
+    // First: a provider this server cannot start is refused before anything loads.
+    const sessionOptions = ortSessionOptions(options);
     const t = await transformers();
     const dir = dirname(path);
     let description: HfModelDescription;
@@ -93,11 +96,10 @@ export class HuggingfaceBackend implements ModelBackend {
         subfolder: atTop ? '' : 'onnx',
         local_files_only: true,
         use_external_data_format: existsSync(join(onnxDir, 'model.onnx_data')),
-        session_options: {
-          intraOpNumThreads: options.intraOpThreads,
-          interOpNumThreads: 1,
-          executionMode: 'sequential',
-        },
+        // The model's engine settings, as for plain ONNX models: transformers.js
+        // spreads these over its own defaults, and its `device` only picks the
+        // execution providers where session_options names none.
+        session_options: sessionOptions,
       });
       return new HuggingfaceModel(
         pipe as FeatureExtractionPipeline | TextClassificationPipeline,

@@ -639,6 +639,7 @@ export class CacheManagerService
             ...(model.max_queue_delay_ms != null
               ? { max_queue_delay_ms: model.max_queue_delay_ms }
               : {}),
+            ...(model.engine != null ? { engine: model.engine } : {}),
           },
           { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
         ),

@@ -1,4 +1,5 @@
 import {
+  EngineSettings,
   LoadedModelReport,
   LoadModelRequest,
   LoadModelResponse,
@@ -223,6 +224,8 @@ export interface FakeModel {
   /** Dynamic batching settings (ModelRecord.max_batch_size, max_queue_delay_ms). */
   readonly maxBatchSize?: number | null;
   readonly maxQueueDelayMs?: number | null;
+  /** ModelRecord.engine. */
+  readonly engine?: EngineSettings | null;
 }
 
 const sha = (n: number) => n.toString(16).padStart(64, '0');
@@ -304,6 +307,7 @@ function modelRecord(m: FakeModel): ModelRecord {
     labels: m.labels ?? {},
     max_batch_size: m.maxBatchSize ?? null,
     max_queue_delay_ms: m.maxQueueDelayMs ?? null,
+    engine: m.engine ?? null,
     created_at: '2026-01-01T00:00:00.000Z',
     updated_at: '2026-01-01T00:00:00.000Z',
   };

@@ -477,6 +477,45 @@ describe.each(provisioners)('model registry on %s', (_kind, provision) => {
     ]);
   });
 
+  it('keeps per-model engine settings, lists them as it reads them, and refuses ONNX Runtime settings for other formats', async () => {
+    const engine = { threads: 2, graph_optimization: 'basic' as const };
+    const created = await m.call(Registry.createModel, {
+      id: 'tuned',
+      format: 'onnx',
+      engine,
+    });
+    expect(created.model.engine).toEqual(engine);
+    const listed = await m.call(Registry.listModels, {
+      limit: 1,
+      after: 'tune',
+    });
+    expect(listed.models[0]).toEqual(
+      (await m.call(Registry.getModel, { id: 'tuned' })).model,
+    );
+    const cleared = await m.call(Registry.updateModel, {
+      id: 'tuned',
+      engine: null,
+    });
+    expect(cleared.changed).toEqual(['engine']);
+    expect(cleared.model.engine).toBeNull();
+
+    await m.call(Registry.createModel, { id: 'tuned-sk', format: 'sklearn' });
+    await expect(
+      m.call(Registry.updateModel, {
+        id: 'tuned-sk',
+        engine: { memory_arena: false },
+      }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+      message: expect.stringMatching(
+        /^engine\.memory_arena applies to models that run on ONNX Runtime/,
+      ),
+    });
+    expect(
+      (await m.call(Registry.getModel, { id: 'tuned-sk' })).model.engine,
+    ).toBeNull();
+  });
+
   it('keeps per-model batching settings, lists them as it reads them, and refuses values out of range', async () => {
     const created = await m.call(Registry.createModel, {
       id: 'batched',

@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import {
   AliasMap,
   aliasTarget,
+  assertEngineSettingsFor,
   CreateModelRequest,
   CreateModelResponse,
   CreateVersionRequest,
@@ -18,18 +19,19 @@ import {
   GetModelResponse,
   ListAuditRequest,
   ListAuditResponse,
-  ReferencedArtifactsRequest,
-  ReferencedArtifactsResponse,
   ListModelsRequest,
-  UpdateModelRequest,
-  UpdateModelResponse,
   ListModelsResponse,
+  ModelFormat,
   ModelRecord,
   PortfolioError,
+  ReferencedArtifactsRequest,
+  ReferencedArtifactsResponse,
   ResolveVersionRequest,
   ResolveVersionResponse,
   SetAliasRequest,
   SetAliasResponse,
+  UpdateModelRequest,
+  UpdateModelResponse,
   UpdateVersionRequest,
   UpdateVersionResponse,
   VersionMeasuredEvent,
@@ -96,6 +98,7 @@ export class ModelRegistryService {
                 labels: req.labels ?? {},
                 maxBatchSize: req.max_batch_size ?? null,
                 maxQueueDelayMs: req.max_queue_delay_ms ?? null,
+                engine: req.engine ?? null,
               })
               .orIgnore()
               .returning('id')
@@ -177,6 +180,10 @@ export class ModelRegistryService {
       changes.maxBatchSize = req.max_batch_size;
     if (req.max_queue_delay_ms !== undefined)
       changes.maxQueueDelayMs = req.max_queue_delay_ms;
+    if (req.engine !== undefined) {
+      assertEngineSettingsFor(model.format as ModelFormat, req.engine);
+      changes.engine = req.engine;
+    }
     const differs = Object.entries(changes).some(
       ([k, v]) =>
         JSON.stringify(model[k as keyof ModelEntity]) !== JSON.stringify(v),
@@ -754,6 +761,7 @@ const RECORD_FIELD = {
   labels: 'labels',
   maxBatchSize: 'max_batch_size',
   maxQueueDelayMs: 'max_queue_delay_ms',
+  engine: 'engine',
 } as const;
 
 /** The model record's fields a settings update may change. */
@@ -767,6 +775,7 @@ const SETTING_FIELDS = [
   'labels',
   'max_batch_size',
   'max_queue_delay_ms',
+  'engine',
 ] as const;
 
 function sqlState(e: unknown): unknown {

@@ -17,6 +17,7 @@ export function toModelRecord(e: ModelEntity): ModelRecord {
     labels: e.labels,
     max_batch_size: e.maxBatchSize,
     max_queue_delay_ms: e.maxQueueDelayMs,
+    engine: e.engine,
     created_at: e.createdAt.toISOString(),
     updated_at: e.updatedAt.toISOString(),
   };
@@ -46,6 +47,7 @@ export const MODEL_RECORD_SQL = `json_build_object(
   'labels', m.labels,
   'max_batch_size', m.max_batch_size,
   'max_queue_delay_ms', m.max_queue_delay_ms,
+  'engine', m.engine,
   'created_at', ${isoUtc('m.created_at')},
   'updated_at', ${isoUtc('m.updated_at')})`;
 

@@ -656,6 +656,7 @@ export class ModelHostService implements OnApplicationShutdown {
             DEFAULT_WARMUP_BATCH,
           this.placementOf(reservation.bytes),
           this.batchPolicyOf(model.request),
+          model.request.engine,
         );
         started = load;
         const result = await load.done;

@@ -9,6 +9,7 @@ import {
   PortfolioError,
   Runtime,
   RuntimeHeartbeat,
+  SUPPORTED_FORMATS,
 } from '@portfolio/contracts';
 import { Messaging, MessagingModule, NatsBus } from '@portfolio/messaging';
 import { LocalStorageDriver } from '@portfolio/storage';
@@ -159,7 +160,7 @@ describe(RuntimeHandlers.name, () => {
       capacity_bytes: 512 * 1024 * 1024,
       interval_ms: 200,
       workers: 1,
-      formats: ['onnx'],
+      formats: [...SUPPORTED_FORMATS],
     });
     expect(beat.rss_bytes).toBeGreaterThan(0);
   });

@@ -8,12 +8,16 @@ export const ElemType = {
   FLOAT: 1,
   UINT8: 2,
   INT8: 3,
+  UINT16: 4,
+  INT16: 5,
   INT32: 6,
   INT64: 7,
   STRING: 8,
   BOOL: 9,
   FLOAT16: 10,
   DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
 } as const;
 
 /** Model format versions every fixture is written with (ONNX 1.10 era, which onnxruntime 1.x reads). */

@@ -18,6 +18,56 @@ function refusal(body: unknown): PortfolioError {
 }
 
 describe(parseCreateModel.name, () => {
+  it('takes engine settings, and refuses ONNX Runtime session settings for a format that does not run on it', () => {
+    expect(
+      parseCreateModel({
+        id: 'fraud',
+        format: 'onnx',
+        engine: {
+          threads: 2,
+          graph_optimization: 'basic',
+          memory_arena: false,
+          execution_provider: 'cpu',
+        },
+      }).engine,
+    ).toEqual({
+      threads: 2,
+      graph_optimization: 'basic',
+      memory_arena: false,
+      execution_provider: 'cpu',
+    });
+    expect(
+      parseCreateModel({
+        id: 'iris',
+        format: 'sklearn',
+        engine: { threads: 1 },
+      }).engine,
+    ).toEqual({ threads: 1 });
+    expect(parseCreateModel({ id: 'iris', format: 'onnx' }).engine).toBeNull();
+
+    const e = refusal({
+      id: 'iris',
+      format: 'sklearn',
+      engine: { memory_arena: false },
+    });
+    expect(e.code).toBe('INVALID_REQUEST');
+    expect(e.message).toBe(
+      'engine.memory_arena applies to models that run on ONNX Runtime (onnx, huggingface), not to sklearn; only engine.threads does',
+    );
+  });
+
+  it.each([
+    [{ threads: 0 }, /engine\.threads/],
+    [{ graph_optimization: 'max' }, /engine\.graph_optimization/],
+    [{ execution_provider: 'tpu' }, /engine\.execution_provider/],
+    [{ arena: true }, /arena/],
+  ])('refuses engine %j with 400 naming the field', (engine, message) => {
+    const e = refusal({ id: 'iris', format: 'onnx', engine });
+
+    expect(e.code).toBe('INVALID_REQUEST');
+    expect(e.message).toMatch(message);
+  });
+
   it('passes memory_estimate_authoritative on with the estimate it makes authoritative', () => {
     expect(
       parseCreateModel({
@@ -152,6 +202,13 @@ describe(parsePatchModel.name, () => {
     expect(
       parsePatchModel('iris', { max_batch_size: null, max_queue_delay: null }),
     ).toEqual({ id: 'iris', max_batch_size: null, max_queue_delay_ms: null });
+    expect(
+      parsePatchModel('iris', { engine: { graph_optimization: 'disabled' } }),
+    ).toEqual({ id: 'iris', engine: { graph_optimization: 'disabled' } });
+    expect(parsePatchModel('iris', { engine: null })).toEqual({
+      id: 'iris',
+      engine: null,
+    });
   });
 
   it.each([

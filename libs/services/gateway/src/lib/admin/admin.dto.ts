@@ -7,6 +7,8 @@ import {
   AliasRecordSchema,
   CreateModelRequest,
   DeleteModelResponse,
+  assertEngineSettingsFor,
+  EngineSettingsSchema,
   DeleteVersionResponse,
   NodeId,
   Sha256,
@@ -41,6 +43,11 @@ export const CreateModelBody = z.strictObject({
   max_batch_size: z.number().int().min(1).max(65_536).nullable().optional(),
   /** How long a run may wait for others to join it ("2ms", or seconds). */
   max_queue_delay: z.union([z.string(), z.number()]).nullable().optional(),
+  /**
+   * How its framework is set up: `threads` (any format), and for the formats that run
+   * on ONNX Runtime `graph_optimization`, `memory_arena`, `execution_provider`.
+   */
+  engine: EngineSettingsSchema.nullable().optional(),
 });
 
 export function parseCreateModel(body: unknown): CreateModelRequest {
@@ -48,6 +55,7 @@ export function parseCreateModel(body: unknown): CreateModelRequest {
   if (!parsed.success)
     throw new PortfolioError('INVALID_REQUEST', describeIssues(parsed.error));
   const b = parsed.data;
+  assertEngineSettingsFor(b.format, b.engine);
   if (b.memory_estimate_authoritative && b.memory_estimate == null) {
     throw new PortfolioError(
       'INVALID_REQUEST',
@@ -75,6 +83,7 @@ export function parseCreateModel(body: unknown): CreateModelRequest {
     labels: b.labels,
     max_batch_size: b.max_batch_size ?? null,
     max_queue_delay_ms: queueDelayMs(b.max_queue_delay),
+    engine: b.engine ?? null,
   };
 }
 
@@ -279,6 +288,7 @@ export function parsePatchModel(
     ...(b.max_queue_delay !== undefined
       ? { max_queue_delay_ms: queueDelayMs(b.max_queue_delay) }
       : {}),
+    ...(b.engine !== undefined ? { engine: b.engine } : {}),
   };
 }
 

@@ -88,6 +88,9 @@ export class ConfiguredModelsSync
       preload: model.preload,
       pinned: model.pinned,
       ttl_ms: model.ttlMs,
+      max_batch_size: model.maxBatchSize,
+      max_queue_delay_ms: model.maxQueueDelayMs,
+      engine: model.engine,
       if_exists: 'update',
       actor: CONFIG_ACTOR,
     });

@@ -1,3 +1,4 @@
+import type { EngineSettings } from '@portfolio/contracts';
 import {
   Column,
   CreateDateColumn,
@@ -63,6 +64,10 @@ export class ModelEntity {
     nullable: true,
   })
   maxQueueDelayMs!: number | null;
+
+  /** How its framework is set up (EngineSettings); null: the runtimes' defaults. */
+  @Column({ type: 'jsonb', nullable: true })
+  engine!: EngineSettings | null;
 
   /** The highest version number it ever had: numbers are never reused after a delete. */
   @Column({ name: 'last_version', type: 'integer', default: 0 })

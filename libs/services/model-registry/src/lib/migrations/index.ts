@@ -7,6 +7,7 @@ import { VersionLifecycle1796601600000 } from './1796601600000-version-lifecycle
 import { ModelLabelsIndex1796688000000 } from './1796688000000-model-labels-index';
 import { VersionCreatedBy1796774400000 } from './1796774400000-version-created-by';
 import { ModelBatching1796860800000 } from './1796860800000-model-batching';
+import { ModelEngine1796947200000 } from './1796947200000-model-engine';
 
 /** In order. Never edit a migration that has shipped: add a new one. */
 export const REGISTRY_MIGRATIONS = [
@@ -19,4 +20,5 @@ export const REGISTRY_MIGRATIONS = [
   ModelLabelsIndex1796688000000,
   VersionCreatedBy1796774400000,
   ModelBatching1796860800000,
+  ModelEngine1796947200000,
 ];

@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
 
-import { ModelFormat, PortfolioError, Signature } from '@portfolio/contracts';
+import {
+  EngineSettings,
+  ModelFormat,
+  PortfolioError,
+  Signature,
+} from '@portfolio/contracts';
 import { Tensor } from '@portfolio/tensor';
 import { warmupInputs } from '@portfolio/model-formats';
 
@@ -366,6 +371,7 @@ export class WorkerPool {
     warmupBatch: number,
     placement: Placement,
     batching: BatchPolicy | undefined = this.options.batching,
+    engine?: EngineSettings,
   ): { copy: number; done: Promise<LoadResult> } {
     let host = placement.shared ? this.sharedHostFor(key, placement) : null;
     if (!host) {
@@ -401,6 +407,7 @@ export class WorkerPool {
         path,
         intraOpThreads,
         warmupBatch,
+        ...(engine ? { engine } : {}),
       }),
     )
       .then(
@@ -427,7 +434,7 @@ export class WorkerPool {
             // that was measured only for ONNX.
             format === 'onnx'
           )
-            await this.loadTwin(copy, format, path, reply.warmupBatch);
+            await this.loadTwin(copy, format, path, reply.warmupBatch, engine);
           return {
             signature: reply.signature,
             warmupMs: reply.warmupMs,
@@ -895,6 +902,7 @@ export class WorkerPool {
     format: ModelFormat,
     path: string,
     batch: number,
+    settings?: EngineSettings,
   ): Promise<void> {
     const inline = this.options.inline;
     if (!inline) return;
@@ -915,6 +923,8 @@ export class WorkerPool {
       path,
       intraOpThreads: 1,
       warmupBatch: batch,
+      // The twin runs on the main thread: one intra-op thread, whatever the model asks.
+      ...(settings ? { engine: { ...settings, threads: 1 } } : {}),
     });
     if (!reply.ok || reply.op !== 'load') {
       this.logger.warn(

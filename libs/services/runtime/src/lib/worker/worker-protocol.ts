@@ -1,4 +1,9 @@
-import type { ErrorCode, ModelFormat, Signature } from '@portfolio/contracts';
+import type {
+  EngineSettings,
+  ErrorCode,
+  ModelFormat,
+  Signature,
+} from '@portfolio/contracts';
 import type { Tensor } from '@portfolio/tensor';
 
 /** Messages between the runtime's main thread and its inference workers. */
@@ -12,6 +17,8 @@ export type WorkerRequest =
       intraOpThreads: number;
       /** The batch of the warm-up run (variable leading dimension); 1 where it fails. */
       warmupBatch: number;
+      /** The model's engine settings; absent: the backend's defaults. */
+      engine?: EngineSettings;
     }
   | {
       id: number;
