@@ -117,15 +117,36 @@ describe('error hygiene', () => {
     await pg?.stop();
   });
 
+  it('refuses at upload a model its framework cannot load, in its words, without a server path, and registers nothing', async () => {
+    const created = await http(`${cluster.url}/admin/models`, {
+      json: { id: 'unknown-op', format: 'onnx' },
+      key: ADMIN_KEY,
+    });
+    expect(created.status).toBe(201);
+
+    const upload = await http<ErrorBody>(
+      `${cluster.url}/admin/models/unknown-op/versions`,
+      { body: UNKNOWN_OP_MODEL, key: ADMIN_KEY },
+    );
+
+    expect(upload.status).toBe(422);
+    expect(upload.body.error.code).toBe('INVALID_ARTIFACT');
+    expect(upload.body.error.message).toMatch(
+      /^the model does not load: .*No Op registered for NoSuchOp/,
+    );
+    expectNothingOfTheServer(upload.body);
+    const versions = await http<{ versions: unknown[] }>(
+      `${cluster.url}/admin/models/unknown-op/versions`,
+      { key: ADMIN_KEY },
+    );
+    expect(versions.body.versions).toEqual([]);
+    expect(
+      filesUnder(artifactsRoot).filter((f) => f.includes('unknown-op')),
+    ).toEqual([]);
+  });
+
   describe('a model that fails to load', () => {
     it.each([
-      {
-        id: 'unknown-op',
-        prepare: () => register('unknown-op', UNKNOWN_OP_MODEL),
-        inputs: { x: [0.5] },
-        said: /^unknown-op@1 failed to load: ONNX Runtime refused the model: This is an invalid model\. .*No Op registered for NoSuchOp/,
-        logged: 'No Op registered for NoSuchOp',
-      },
       {
         id: 'corrupted',
         // Registered intact, then damaged where storage keeps it.

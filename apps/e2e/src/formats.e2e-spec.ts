@@ -1,9 +1,12 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
+import * as ort from 'onnxruntime-node';
+
 import {
   AppProcess,
   ArchiveEntry,
+  buildMlpModel,
   buildSklearnModels,
   buildTar,
   buildTfjsMlp,
@@ -16,8 +19,9 @@ import {
   writeTinyBertModel,
 } from '@portfolio/testing';
 
+import { eventually } from './eventually.testing';
 import { ErrorBody, http, useKey } from './http.testing';
-import { expectClose } from './prediction-flow.testing';
+import { expectClose, runDirectly } from './prediction-flow.testing';
 
 const ADMIN_KEY = 'formats-admin-key-0123';
 /** Outputs come back as nested arrays following their shapes. */
@@ -65,10 +69,20 @@ describe('every model format in the standalone app', () => {
   beforeAll(async () => {
     const port = await freePort();
     const configFile = join(fixtures, 'portfolio.yaml');
+    // A directory format named in the configuration file: uploaded as its files.
+    writeTinyBertModel(join(fixtures, 'embedder'), {
+      task: 'feature-extraction',
+      hidden: 8,
+    });
     writeFileSync(
       configFile,
       [
         `data_dir: ${dataDir}`,
+        'models:',
+        '  embedder:',
+        '    path: ./embedder',
+        '    type: huggingface',
+        '    aliases: [production]',
         'gateway:',
         '  host: 127.0.0.1',
         `  port: ${port}`,
@@ -272,6 +286,83 @@ describe('every model format in the standalone app', () => {
         text: { datatype: 'BYTES', shape: [1], data: ['fine'] },
       }),
     );
+  });
+
+  it("applies a model's processing: raw inputs normalized, classes named, and the signature says so", async () => {
+    const path = join(fixtures, 'species.onnx');
+    writeFileSync(
+      path,
+      buildMlpModel({
+        inputSize: 4,
+        hidden: [8],
+        outputSize: 3,
+        softmax: true,
+      }),
+    );
+    const processing = {
+      inputs: { x: { offset: [5.8, 3, 3.7, 1.2], scale: 0.5 } },
+      outputs: { y: { labels: ['setosa', 'versicolor', 'virginica'] } },
+    };
+    const created = await http(`${url}/admin/models`, {
+      json: { id: 'species', format: 'onnx', processing },
+      key: ADMIN_KEY,
+    });
+    expect(created.status).toBe(201);
+    const version = await http(`${url}/admin/models/species/versions`, {
+      body: readFileSync(path),
+      key: ADMIN_KEY,
+    });
+    expect(version.status).toBe(201);
+    const raw = [
+      [5.1, 3.5, 1.4, 0.2],
+      [6.7, 3.0, 5.2, 2.3],
+    ];
+
+    const got = await predict('species', { x: raw });
+
+    const normalized = raw.flatMap((row) =>
+      row.map((v, i) => (v - processing.inputs.x.offset[i]) * 0.5),
+    );
+    const direct = await runDirectly(path, {
+      x: new ort.Tensor('float32', Float32Array.from(normalized), [2, 4]),
+    });
+    const scores = direct['y'].data as Float32Array;
+    expectClose(flat(got.outputs['y']) as number[], scores, 1e-5);
+    const best = [0, 1].map((r) => {
+      const row = Array.from(scores.subarray(r * 3, r * 3 + 3));
+      return processing.outputs.y.labels[row.indexOf(Math.max(...row))];
+    });
+    expect(got.outputs['y_label']).toEqual(best);
+    const metadata = await http<{
+      signature: { outputs: { name: string; datatype: string }[] };
+    }>(`${url}/v1/models/species/metadata`);
+    expect(metadata.body.signature.outputs).toEqual([
+      { name: 'y', datatype: 'FP32', shape: [-1, 3] },
+      { name: 'y_label', datatype: 'BYTES', shape: [-1] },
+    ]);
+    const only = await http<Predicted>(
+      `${url}/v1/models/species/predict?outputs=y_label`,
+      { json: { inputs: { x: raw } } },
+    );
+    expect(only.body.outputs).toEqual({ y_label: best });
+  });
+
+  it('registers a model directory named in the configuration file, as the files it holds', async () => {
+    const got = await eventually(
+      'the configured HuggingFace model to be registered and served',
+      () =>
+        predict('embedder', {
+          text: {
+            datatype: 'BYTES',
+            shape: [2],
+            data: ['a good movie', 'bad'],
+          },
+        }),
+    );
+
+    expect(got.outputs['embeddings']).toHaveLength(2);
+    for (const row of got.outputs['embeddings'] as number[][])
+      expect(row).toHaveLength(8);
   });
 
   it('serves the custom plugin of examples/ with the numbers its README gives', async () => {

@@ -22,6 +22,7 @@ describe(exampleRequests.name, () => {
     maxBatchSize: null,
     maxQueueDelayMs: null,
     engine: null,
+    processing: null,
   });
 
   it('prints a prediction with the inputs of samples.json beside the model', () => {

@@ -23,3 +23,4 @@ export type {
 export { batchOf, warmupInputs } from './lib/warmup.util';
 export { trialLoad } from './lib/trial/trial-load';
 export type { TrialLoadOptions } from './lib/trial/trial-load';
+export { checkProcessing, ProcessedModel } from './lib/processing/processing';

@@ -32,6 +32,7 @@ import {
   parsePostgresUrlValue,
   parseSecretValue,
   parseSizeValue,
+  parseProcessingValue,
   parseSoftLimitValue,
   parseHttpUrlValue,
   parseStoragePrefixValue,
@@ -142,6 +143,7 @@ export const modelSchema = section(
       nullable((value) => parseIntegerValue(value, 1, 65_536)),
     ),
     max_queue_delay: optional(nullable(duration)),
+    processing: optional(nullable(parseProcessingValue)),
     engine: section({
       threads: optional((value) => parseIntegerValue(value, 1, 64)),
       graph_optimization: optional((value) =>

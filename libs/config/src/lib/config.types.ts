@@ -1,4 +1,4 @@
-import type { EngineSettings } from '@portfolio/contracts';
+import type { EngineSettings, Processing } from '@portfolio/contracts';
 
 import type {
   LOG_LEVELS,
@@ -35,6 +35,8 @@ export interface ConfiguredModel {
   readonly maxQueueDelayMs: number | null;
   /** How its framework is set up (the admin API's `engine`); null: the defaults. */
   readonly engine: EngineSettings | null;
+  /** Input normalization and output class labels (the admin API's `processing`). */
+  readonly processing: Processing | null;
 }
 
 export interface CacheConfig {

@@ -212,7 +212,7 @@ describe('unknown keys', () => {
         ['m'],
       ),
     ).toBe(
-      'unknown key (known keys: path, type, memory_estimate, memory_estimate_authoritative, preload, pinned, ttl, description, aliases, max_batch_size, max_queue_delay, engine)',
+      'unknown key (known keys: path, type, memory_estimate, memory_estimate_authoritative, preload, pinned, ttl, description, aliases, max_batch_size, max_queue_delay, processing, engine)',
     );
   });
 

@@ -171,6 +171,11 @@ models:
       graph_optimization: basic
       memory_arena: false
       execution_provider: cpu
+    processing:
+      inputs:
+        x: { offset: [5.8, 3, 3.7, 1.2], scale: 2 }
+      outputs:
+        label: { labels: [setosa, versicolor, virginica] }
   bert.base-v2:
     path: models/bert
     type: huggingface
@@ -282,6 +287,12 @@ log:
             memory_arena: false,
             execution_provider: 'cpu',
           },
+          processing: {
+            inputs: { x: { offset: [5.8, 3, 3.7, 1.2], scale: 2 } },
+            outputs: {
+              label: { labels: ['setosa', 'versicolor', 'virginica'] },
+            },
+          },
         },
         {
           id: 'bert.base-v2',
@@ -297,6 +308,7 @@ log:
           maxBatchSize: null,
           maxQueueDelayMs: null,
           engine: null,
+          processing: null,
         },
       ],
       cache: {

@@ -175,6 +175,7 @@ function resolveModels(
       maxBatchSize: model.max_batch_size ?? null,
       maxQueueDelayMs: delay,
       engine: model.engine ?? null,
+      processing: model.processing ?? null,
     };
   });
 }

@@ -1,4 +1,8 @@
-import { isAliasName } from '@portfolio/contracts';
+import {
+  isAliasName,
+  Processing,
+  ProcessingSchema,
+} from '@portfolio/contracts';
 
 import { STORAGE_PREFIX_SEGMENT_PATTERN } from './config.constants';
 import { describeValue } from './describe-value.util';
@@ -308,4 +312,18 @@ export function parseImportSourcesValue(value: unknown): string[] {
     out.push((uri as string).replace(/\/+$/, '') || (uri as string));
   }
   return [...new Set(out)];
+}
+
+/**
+ * A model's pre- and post-processing (see the contracts' ProcessingSchema): input
+ * normalization (`offset`, `scale`) and output class `labels`, by tensor name.
+ */
+export function parseProcessingValue(value: unknown): Processing {
+  const parsed = ProcessingSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+  fail(
+    `expected {inputs: {<name>: {offset, scale}}, outputs: {<name>: {labels: [...]}}}; ${where}${issue.message}`,
+  );
 }

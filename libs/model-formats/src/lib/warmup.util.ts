@@ -3,21 +3,24 @@ import { allocateNumeric, elementCount, Tensor } from '@portfolio/tensor';
 
 /**
  * Zero-filled inputs at `batch` (a variable leading dimension set to it, every other
- * variable dimension to 1), or null when the signature does not allow them (string
- * inputs).
+ * variable dimension to 1; empty strings for string inputs), or null when the
+ * signature has no inputs to fill.
  */
 export function warmupInputs(
   signature: Signature,
   batch = 1,
 ): Record<string, Tensor> | null {
+  if (signature.inputs.length === 0) return null;
   const inputs: Record<string, Tensor> = {};
   for (const spec of signature.inputs) {
-    if (spec.datatype === 'BYTES') return null;
     const shape = spec.shape.map((d, i) => (d >= 0 ? d : i === 0 ? batch : 1));
     inputs[spec.name] = {
       datatype: spec.datatype,
       shape,
-      data: allocateNumeric(spec.datatype, elementCount(shape)),
+      data:
+        spec.datatype === 'BYTES'
+          ? new Array<string>(elementCount(shape)).fill('')
+          : allocateNumeric(spec.datatype, elementCount(shape)),
     };
   }
   return inputs;

@@ -61,6 +61,86 @@ export const EngineSettingsSchema = z
   .strict();
 export type EngineSettings = z.infer<typeof EngineSettingsSchema>;
 
+/**
+ * A model's pre- and post-processing, declared by its operator: inputs normalized
+ * (`x' = (x - offset) * scale`, a number for every element or one per position of the
+ * last dimension) so that clients send raw values; classifier outputs mapped to names
+ * (`labels[i]` for class index i). Applied by the runtime around every run.
+ */
+const PerChannel = z.union([
+  z.number().finite(),
+  z.array(z.number().finite()).min(1).max(65_536),
+]);
+export const ProcessingSchema = z
+  .object({
+    inputs: z
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            offset: PerChannel.optional(),
+            scale: PerChannel.optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    outputs: z
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            labels: z.array(z.string().max(1024)).min(1).max(100_000),
+          })
+          .strict(),
+      )
+      .optional(),
+  })
+  .strict();
+export type Processing = z.infer<typeof ProcessingSchema>;
+
+const INTEGER_DATATYPES: ReadonlySet<string> = new Set([
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+]);
+
+/** The output a float classifier output's names come out as: `<name>_label`. */
+export const labelOutputName = (output: string) => `${output}_label`;
+
+/**
+ * The signature a model has once `processing` applies: an integer output with labels
+ * becomes BYTES of the same shape (each class index replaced by its name); a float
+ * output with labels (scores per class, along its last dimension) stays, and
+ * `<name>_label` follows it: BYTES, the name of the highest-scoring class, shaped as
+ * the output without its last dimension. Inputs keep their signature (normalization
+ * changes values, not types).
+ */
+export function processedSignature(
+  signature: Signature,
+  processing: Processing | null | undefined,
+): Signature {
+  const labelled = processing?.outputs ?? {};
+  if (Object.keys(labelled).length === 0) return signature;
+  const outputs: TensorSpecMessage[] = [];
+  for (const o of signature.outputs) {
+    if (!labelled[o.name]) outputs.push(o);
+    else if (INTEGER_DATATYPES.has(o.datatype))
+      outputs.push({ ...o, datatype: 'BYTES' });
+    else
+      outputs.push(o, {
+        name: labelOutputName(o.name),
+        datatype: 'BYTES',
+        shape: o.shape.slice(0, -1),
+      });
+  }
+  return { inputs: signature.inputs, outputs };
+}
+
 /** The formats whose models run on ONNX Runtime, to which its session settings apply. */
 export const ONNX_RUNTIME_FORMATS: readonly ModelFormat[] = [
   'onnx',

@@ -10,6 +10,7 @@ import {
   ModelId,
   NodeId,
   PingResponse,
+  ProcessingSchema,
   Sha256,
   SignatureSchema,
   VersionNumber,
@@ -44,6 +45,8 @@ export const ModelRecordSchema = z.object({
   max_queue_delay_ms: z.number().min(0).max(10_000).nullable().optional(),
   /** How its framework is set up (threads, ONNX Runtime's session); null: the defaults. */
   engine: EngineSettingsSchema.nullable().optional(),
+  /** Its pre- and post-processing, applied by the runtimes; null: none. */
+  processing: ProcessingSchema.nullable().optional(),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -104,6 +107,7 @@ const ModelSettings = {
   max_batch_size: z.number().int().min(1).max(65_536).nullable().optional(),
   max_queue_delay_ms: z.number().min(0).max(10_000).nullable().optional(),
   engine: EngineSettingsSchema.nullable().optional(),
+  processing: ProcessingSchema.nullable().optional(),
 };
 
 export const CreateModelRequest = z.object({

@@ -9,6 +9,7 @@ import {
   ModelId,
   NodeId,
   PingResponse,
+  ProcessingSchema,
   Sha256,
   VersionNumber,
 } from './common.schema';
@@ -50,6 +51,8 @@ export const LoadModelRequest = z.object({
   max_queue_delay_ms: z.number().min(0).max(10_000).optional(),
   /** The model's engine settings (its `engine`). Absent: the runtime's defaults. */
   engine: EngineSettingsSchema.optional(),
+  /** The model's pre- and post-processing (its `processing`). Absent: none. */
+  processing: ProcessingSchema.optional(),
   /**
    * The room the cache-manager made for the load while it runs (its peak, as measured by
    * an earlier load anywhere). A runtime that has not loaded the model itself plans with

@@ -640,6 +640,9 @@ export class CacheManagerService
               ? { max_queue_delay_ms: model.max_queue_delay_ms }
               : {}),
             ...(model.engine != null ? { engine: model.engine } : {}),
+            ...(model.processing != null
+              ? { processing: model.processing }
+              : {}),
           },
           { target: nodeId, timeoutMs: this.settings.loadTimeoutMs },
         ),

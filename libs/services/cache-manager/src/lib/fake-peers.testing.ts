@@ -308,6 +308,7 @@ function modelRecord(m: FakeModel): ModelRecord {
     max_batch_size: m.maxBatchSize ?? null,
     max_queue_delay_ms: m.maxQueueDelayMs ?? null,
     engine: m.engine ?? null,
+    processing: null,
     created_at: '2026-01-01T00:00:00.000Z',
     updated_at: '2026-01-01T00:00:00.000Z',
   };

@@ -99,6 +99,7 @@ export class ModelRegistryService {
                 maxBatchSize: req.max_batch_size ?? null,
                 maxQueueDelayMs: req.max_queue_delay_ms ?? null,
                 engine: req.engine ?? null,
+                processing: req.processing ?? null,
               })
               .orIgnore()
               .returning('id')
@@ -184,6 +185,7 @@ export class ModelRegistryService {
       assertEngineSettingsFor(model.format as ModelFormat, req.engine);
       changes.engine = req.engine;
     }
+    if (req.processing !== undefined) changes.processing = req.processing;
     const differs = Object.entries(changes).some(
       ([k, v]) =>
         JSON.stringify(model[k as keyof ModelEntity]) !== JSON.stringify(v),
@@ -762,6 +764,7 @@ const RECORD_FIELD = {
   maxBatchSize: 'max_batch_size',
   maxQueueDelayMs: 'max_queue_delay_ms',
   engine: 'engine',
+  processing: 'processing',
 } as const;
 
 /** The model record's fields a settings update may change. */
@@ -776,6 +779,7 @@ const SETTING_FIELDS = [
   'max_batch_size',
   'max_queue_delay_ms',
   'engine',
+  'processing',
 ] as const;
 
 function sqlState(e: unknown): unknown {

@@ -18,6 +18,7 @@ export function toModelRecord(e: ModelEntity): ModelRecord {
     max_batch_size: e.maxBatchSize,
     max_queue_delay_ms: e.maxQueueDelayMs,
     engine: e.engine,
+    processing: e.processing,
     created_at: e.createdAt.toISOString(),
     updated_at: e.updatedAt.toISOString(),
   };
@@ -48,6 +49,7 @@ export const MODEL_RECORD_SQL = `json_build_object(
   'max_batch_size', m.max_batch_size,
   'max_queue_delay_ms', m.max_queue_delay_ms,
   'engine', m.engine,
+  'processing', m.processing,
   'created_at', ${isoUtc('m.created_at')},
   'updated_at', ${isoUtc('m.updated_at')})`;
 

@@ -657,6 +657,7 @@ export class ModelHostService implements OnApplicationShutdown {
           this.placementOf(reservation.bytes),
           this.batchPolicyOf(model.request),
           model.request.engine,
+          model.request.processing,
         );
         started = load;
         const result = await load.done;

@@ -5,17 +5,18 @@ import {
   AdminUnloadRequest,
   AdminUnloadResponse,
   AliasRecordSchema,
+  assertEngineSettingsFor,
   CreateModelRequest,
   DeleteModelResponse,
-  assertEngineSettingsFor,
-  EngineSettingsSchema,
   DeleteVersionResponse,
-  NodeId,
-  Sha256,
+  EngineSettingsSchema,
   isModelId,
   MAX_PAGE_SIZE,
   MODEL_FORMATS,
+  NodeId,
   PortfolioError,
+  ProcessingSchema,
+  Sha256,
   UpdateModelRequest,
   UpdateVersionRequest,
   VersionNumber,
@@ -48,6 +49,8 @@ export const CreateModelBody = z.strictObject({
    * on ONNX Runtime `graph_optimization`, `memory_arena`, `execution_provider`.
    */
   engine: EngineSettingsSchema.nullable().optional(),
+  /** Input normalization and output class labels, applied by the runtimes. */
+  processing: ProcessingSchema.nullable().optional(),
 });
 
 export function parseCreateModel(body: unknown): CreateModelRequest {
@@ -84,6 +87,7 @@ export function parseCreateModel(body: unknown): CreateModelRequest {
     max_batch_size: b.max_batch_size ?? null,
     max_queue_delay_ms: queueDelayMs(b.max_queue_delay),
     engine: b.engine ?? null,
+    processing: b.processing ?? null,
   };
 }
 
@@ -289,6 +293,7 @@ export function parsePatchModel(
       ? { max_queue_delay_ms: queueDelayMs(b.max_queue_delay) }
       : {}),
     ...(b.engine !== undefined ? { engine: b.engine } : {}),
+    ...(b.processing !== undefined ? { processing: b.processing } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import {
   isAliasName,
   isModelId,
   PortfolioError,
+  processedSignature,
   Registry,
   ResolveVersionResponse,
 } from '@portfolio/contracts';
@@ -65,11 +66,13 @@ export class ModelCatalogService
     const now = Date.now();
     const hit = this.cache.get(k);
     if (hit && hit.expiresAt > now) return hit.value;
-    const value = this.messaging.call(Registry.resolveVersion, {
-      model_id: modelId,
-      version,
-      alias,
-    });
+    const value = this.messaging
+      .call(Registry.resolveVersion, {
+        model_id: modelId,
+        version,
+        alias,
+      })
+      .then(asServed);
     this.cache.set(k, { value, expiresAt: now + TTL_MS });
     // Failures are not cached: the next request asks again.
     value.catch(
@@ -82,6 +85,17 @@ export class ModelCatalogService
     for (const k of this.cache.keys())
       if (k.startsWith(`${modelId}@`)) this.cache.delete(k);
   }
+}
+
+/**
+ * The version as the runtimes serve it: its signature with the outputs the model's
+ * processing adds or renames (class labels), which requests may ask for by name.
+ */
+function asServed(r: ResolveVersionResponse): ResolveVersionResponse {
+  const signature = processedSignature(r.version.signature, r.model.processing);
+  return signature === r.version.signature
+    ? r
+    : { ...r, version: { ...r.version, signature } };
 }
 
 /** Model ids are checked before they reach the bus, storage paths or SQL. */

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 
 import { aliasTarget, isPortfolioError, Registry } from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
@@ -16,6 +17,7 @@ import { ModelCatalogService } from '../catalog/model-catalog.service';
 import type { ConfiguredModel } from '@portfolio/config';
 
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
+import { tarOfDirectory } from './directory-tar';
 
 /** Errors that another attempt may cure (a service still starting). */
 const TRANSIENT = new Set(['SERVICE_UNAVAILABLE', 'TIMEOUT', 'NO_RUNTIME']);
@@ -91,17 +93,23 @@ export class ConfiguredModelsSync
       max_batch_size: model.maxBatchSize,
       max_queue_delay_ms: model.maxQueueDelayMs,
       engine: model.engine,
+      processing: model.processing,
       if_exists: 'update',
       actor: CONFIG_ACTOR,
     });
-    const sha256 = await fileSha256(model.path);
+    // A directory (a TF.js or HuggingFace model) is sent as a tar of its files; its
+    // digest is the storage's manifest digest, so it is not known before the upload,
+    // which then reuses an identical version instead of adding one.
+    const directory = (await stat(model.path)).isDirectory();
+    const sha256 = directory ? null : await fileSha256(model.path);
     const { versions, aliases = {} } = await this.messaging.call(
       Registry.getModel,
       { id: model.id },
     );
-    const existing = versions.find(
-      (v) => v.sha256 === sha256 && v.status === 'ready',
-    );
+    const existing =
+      sha256 === null
+        ? undefined
+        : versions.find((v) => v.sha256 === sha256 && v.status === 'ready');
     let version: number;
     if (existing) {
       this.logger.log(
@@ -111,7 +119,7 @@ export class ConfiguredModelsSync
     } else {
       const res = await this.admin.uploadVersion(
         model.id,
-        createReadStream(model.path),
+        directory ? tarOfDirectory(model.path) : createReadStream(model.path),
         { reuseIfSameSha256: true, actor: CONFIG_ACTOR },
       );
       version = res.version.version;

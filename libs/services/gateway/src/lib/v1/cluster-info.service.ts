@@ -4,11 +4,12 @@ import {
   aliasTarget,
   CacheManager,
   ClusterStatus,
+  DEFAULT_ALIAS,
   isPortfolioError,
   listAllModels,
   ModelStatus,
   PortfolioError,
-  DEFAULT_ALIAS,
+  processedSignature,
   Registry,
   Storage,
 } from '@portfolio/contracts';
@@ -188,7 +189,10 @@ export class ClusterInfoService {
       })),
       aliases,
       default_version: current?.version ?? null,
-      signature: current?.signature ?? null,
+      // As clients meet it: with the outputs its processing adds or renames.
+      signature: current
+        ? processedSignature(current.signature, model.processing)
+        : null,
       // Measured: the registry's latest measurement of the default version, which
       // outlives loads and cache-manager restarts; else what the cache-manager holds now.
       memory: {

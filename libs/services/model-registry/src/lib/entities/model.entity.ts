@@ -1,4 +1,4 @@
-import type { EngineSettings } from '@portfolio/contracts';
+import type { EngineSettings, Processing } from '@portfolio/contracts';
 import {
   Column,
   CreateDateColumn,
@@ -68,6 +68,10 @@ export class ModelEntity {
   /** How its framework is set up (EngineSettings); null: the runtimes' defaults. */
   @Column({ type: 'jsonb', nullable: true })
   engine!: EngineSettings | null;
+
+  /** Its pre- and post-processing (Processing); null: none. */
+  @Column({ type: 'jsonb', nullable: true })
+  processing!: Processing | null;
 
   /** The highest version number it ever had: numbers are never reused after a delete. */
   @Column({ name: 'last_version', type: 'integer', default: 0 })

@@ -8,6 +8,7 @@ import { ModelLabelsIndex1796688000000 } from './1796688000000-model-labels-inde
 import { VersionCreatedBy1796774400000 } from './1796774400000-version-created-by';
 import { ModelBatching1796860800000 } from './1796860800000-model-batching';
 import { ModelEngine1796947200000 } from './1796947200000-model-engine';
+import { ModelProcessing1797033600000 } from './1797033600000-model-processing';
 
 /** In order. Never edit a migration that has shipped: add a new one. */
 export const REGISTRY_MIGRATIONS = [
@@ -21,4 +22,5 @@ export const REGISTRY_MIGRATIONS = [
   VersionCreatedBy1796774400000,
   ModelBatching1796860800000,
   ModelEngine1796947200000,
+  ModelProcessing1797033600000,
 ];

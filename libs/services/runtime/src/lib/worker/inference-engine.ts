@@ -17,6 +17,7 @@ import {
   EngineError,
   EngineOptions,
   LoadedModel,
+  ProcessedModel,
   scrubEngineMessage,
   warmupInputs,
 } from '@portfolio/model-formats';
@@ -88,6 +89,14 @@ async function handle(
           `${request.key} failed to load: ${clientMessage(e)}`,
           e,
         );
+      }
+      if (request.processing) {
+        try {
+          model = new ProcessedModel(model, request.processing);
+        } catch (e) {
+          await model.release();
+          throw e;
+        }
       }
       models.set(request.key, model);
       const warm = await warmUp(model, request.warmupBatch);

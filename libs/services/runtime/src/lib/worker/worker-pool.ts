@@ -4,6 +4,7 @@ import {
   EngineSettings,
   ModelFormat,
   PortfolioError,
+  Processing,
   Signature,
 } from '@portfolio/contracts';
 import { Tensor } from '@portfolio/tensor';
@@ -372,6 +373,7 @@ export class WorkerPool {
     placement: Placement,
     batching: BatchPolicy | undefined = this.options.batching,
     engine?: EngineSettings,
+    processing?: Processing,
   ): { copy: number; done: Promise<LoadResult> } {
     let host = placement.shared ? this.sharedHostFor(key, placement) : null;
     if (!host) {
@@ -408,6 +410,7 @@ export class WorkerPool {
         intraOpThreads,
         warmupBatch,
         ...(engine ? { engine } : {}),
+        ...(processing ? { processing } : {}),
       }),
     )
       .then(
@@ -434,7 +437,14 @@ export class WorkerPool {
             // that was measured only for ONNX.
             format === 'onnx'
           )
-            await this.loadTwin(copy, format, path, reply.warmupBatch, engine);
+            await this.loadTwin(
+              copy,
+              format,
+              path,
+              reply.warmupBatch,
+              engine,
+              processing,
+            );
           return {
             signature: reply.signature,
             warmupMs: reply.warmupMs,
@@ -903,6 +913,7 @@ export class WorkerPool {
     path: string,
     batch: number,
     settings?: EngineSettings,
+    processing?: Processing,
   ): Promise<void> {
     const inline = this.options.inline;
     if (!inline) return;
@@ -925,6 +936,7 @@ export class WorkerPool {
       warmupBatch: batch,
       // The twin runs on the main thread: one intra-op thread, whatever the model asks.
       ...(settings ? { engine: { ...settings, threads: 1 } } : {}),
+      ...(processing ? { processing } : {}),
     });
     if (!reply.ok || reply.op !== 'load') {
       this.logger.warn(

@@ -2,6 +2,7 @@ import type {
   EngineSettings,
   ErrorCode,
   ModelFormat,
+  Processing,
   Signature,
 } from '@portfolio/contracts';
 import type { Tensor } from '@portfolio/tensor';
@@ -19,6 +20,8 @@ export type WorkerRequest =
       warmupBatch: number;
       /** The model's engine settings; absent: the backend's defaults. */
       engine?: EngineSettings;
+      /** The model's pre- and post-processing; absent: none. */
+      processing?: Processing;
     }
   | {
       id: number;
