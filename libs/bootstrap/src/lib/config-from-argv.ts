@@ -27,7 +27,11 @@ export function configFromArgv(
     }
   }
   try {
-    return loadConfig({ file });
+    const config = loadConfig({ file });
+    // The Python formats start their interpreter in the runtime's worker threads and in
+    // storage's trial loads, which see the configuration only through the environment.
+    process.env['PORTFOLIO_RUNTIME_PYTHON'] = config.runtime.python;
+    return config;
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);

@@ -70,6 +70,7 @@ export const DEFAULTS = {
   storageGcInterval: '6h',
   storageGcMinAge: '1h',
   storageTrialLoadTimeout: '2m',
+  runtimePython: '/usr/bin/python3',
   storageTrialLoadMaxMemory: '8GiB',
   gatewayRequestTimeout: '30s',
   runtimeMaxWorkers: 2,

@@ -346,6 +346,7 @@ export const configFileSchema = section({
       dir: optional(nullable(path)),
       max_size: optional(positiveSize),
     }).optional(),
+    python: optional(path),
   }).optional(),
   log: section({
     level: optional((value) =>

@@ -192,6 +192,8 @@ export interface RuntimeConfig {
     /** What its entries may take; exceeded only while loaded models use more. */
     readonly maxBytes: number;
   };
+  /** The Python 3 the pytorch and sklearn formats run in (default Debian's /usr/bin/python3). */
+  readonly python: string;
 }
 
 export interface LogConfig {

@@ -95,6 +95,7 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_RUNTIME_MAX_QUEUE_DELAY',
       'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_DIR',
       'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_MAX_SIZE',
+      'PORTFOLIO_RUNTIME_PYTHON',
       'PORTFOLIO_LOG_LEVEL',
     ]);
   });
@@ -376,6 +377,12 @@ describe('environment overrides', () => {
       (c) => c.runtime.artifactCache.maxBytes,
       1024 ** 3,
     ],
+    [
+      'PORTFOLIO_RUNTIME_PYTHON',
+      '/opt/python/bin/python3',
+      (c) => c.runtime.python,
+      '/opt/python/bin/python3',
+    ],
     ['PORTFOLIO_LOG_LEVEL', 'verbose', (c) => c.log.level, 'verbose'],
   ];
 
@@ -408,6 +415,7 @@ describe('environment overrides', () => {
         name !== 'PORTFOLIO_DATA_DIR' &&
         name !== 'PORTFOLIO_RUNTIME_REQUEST_LOG' &&
         name !== 'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_DIR' &&
+        name !== 'PORTFOLIO_RUNTIME_PYTHON' &&
         name !== 'PORTFOLIO_STORAGE_LOCAL_ROOT',
     ),
   )('%s is validated and reported under its own name', (name) => {

@@ -313,6 +313,11 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     "Most the runtime's artifact cache keeps beyond what loaded models use (size)",
   ),
   spec(
+    'PORTFOLIO_RUNTIME_PYTHON',
+    'runtime.python',
+    'The Python 3 interpreter the pytorch and sklearn formats run in (default /usr/bin/python3)',
+  ),
+  spec(
     'PORTFOLIO_LOG_LEVEL',
     'log.level',
     'One of error, warn, info, debug, verbose',

@@ -104,6 +104,7 @@ describe('loadConfig without a file', () => {
           dir: path.join(cwd, 'data', 'artifact-cache'),
           maxBytes: 20 * GiB,
         },
+        python: '/usr/bin/python3',
       },
       log: { level: 'info' },
     };
@@ -379,6 +380,7 @@ log:
         maxBatchSize: 8,
         maxQueueDelayMs: 1,
         artifactCache: { dir: path.join(dir, 'cache'), maxBytes: 5 * GiB },
+        python: '/usr/bin/python3',
       },
       log: { level: 'debug' },
     };

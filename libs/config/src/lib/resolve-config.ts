@@ -386,6 +386,10 @@ export function resolveConfig(
           runtime?.artifact_cache?.max_size ??
           parseSize(DEFAULTS.runtimeArtifactCacheMaxSize),
       },
+      python:
+        runtime?.python == null
+          ? DEFAULTS.runtimePython
+          : origins.resolvePath('runtime.python', runtime.python, true),
     },
     log: { level: log?.level ?? DEFAULTS.logLevel },
   };

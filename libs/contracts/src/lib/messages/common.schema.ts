@@ -98,7 +98,8 @@ export const ProcessingSchema = z
   .strict();
 export type Processing = z.infer<typeof ProcessingSchema>;
 
-const INTEGER_DATATYPES: ReadonlySet<string> = new Set([
+/** The integer datatypes: what a classifier's class indices come as. */
+export const INTEGER_DATATYPES: ReadonlySet<string> = new Set([
   'INT8',
   'INT16',
   'INT32',

@@ -1,4 +1,5 @@
 import {
+  INTEGER_DATATYPES,
   labelOutputName,
   PortfolioError,
   Processing,
@@ -10,16 +11,7 @@ import { Datatype, Tensor, TensorData } from '@portfolio/tensor';
 import type { LoadedModel } from '../model-backend';
 
 const FLOATS: ReadonlySet<Datatype> = new Set(['FP32', 'FP64']);
-const INTEGERS: ReadonlySet<Datatype> = new Set([
-  'INT8',
-  'INT16',
-  'INT32',
-  'INT64',
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
-]);
+const INTEGERS: ReadonlySet<string> = INTEGER_DATATYPES;
 
 /**
  * Throws a sentence naming what does not fit where `processing` does not apply to the

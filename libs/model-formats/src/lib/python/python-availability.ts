@@ -6,9 +6,9 @@ import { PortfolioError } from '@portfolio/contracts';
 /** The formats served by the Python worker. */
 export type PythonFormat = 'pytorch' | 'sklearn';
 
-/** The interpreter the Python formats run under: PORTFOLIO_PYTHON, or Debian's. */
+/** The interpreter the Python formats run under: PORTFOLIO_RUNTIME_PYTHON, or Debian's. */
 export function pythonInterpreter(): string {
-  return process.env['PORTFOLIO_PYTHON'] || '/usr/bin/python3';
+  return process.env['PORTFOLIO_RUNTIME_PYTHON'] || '/usr/bin/python3';
 }
 
 const NEEDS: Record<
@@ -19,13 +19,13 @@ const NEEDS: Record<
     modules: ['numpy', 'torch'],
     frameworks: ['torch'],
     sentence:
-      'format pytorch needs Python 3 with PyTorch: install python3-torch (apt-get install python3-torch), or set PORTFOLIO_PYTHON to an interpreter that has torch and numpy',
+      'format pytorch needs Python 3 with PyTorch: install python3-torch (apt-get install python3-torch), or set PORTFOLIO_RUNTIME_PYTHON to an interpreter that has torch and numpy',
   },
   sklearn: {
     modules: ['numpy', 'sklearn', 'joblib', 'threadpoolctl'],
     frameworks: ['sklearn'],
     sentence:
-      'format sklearn needs Python 3 with scikit-learn and joblib: install python3-sklearn and python3-joblib (apt-get install python3-sklearn python3-joblib), or set PORTFOLIO_PYTHON to an interpreter that has them',
+      'format sklearn needs Python 3 with scikit-learn and joblib: install python3-sklearn and python3-joblib (apt-get install python3-sklearn python3-joblib), or set PORTFOLIO_RUNTIME_PYTHON to an interpreter that has them',
   },
 };
 

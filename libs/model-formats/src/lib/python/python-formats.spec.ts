@@ -212,14 +212,14 @@ describe('Python formats at ingest', () => {
   });
 
   describe('without Python or its packages', () => {
-    const saved = process.env['PORTFOLIO_PYTHON'];
+    const saved = process.env['PORTFOLIO_RUNTIME_PYTHON'];
     afterEach(() => {
-      if (saved === undefined) delete process.env['PORTFOLIO_PYTHON'];
-      else process.env['PORTFOLIO_PYTHON'] = saved;
+      if (saved === undefined) delete process.env['PORTFOLIO_RUNTIME_PYTHON'];
+      else process.env['PORTFOLIO_RUNTIME_PYTHON'] = saved;
     });
 
     it('refuses with FORMAT_UNAVAILABLE when the interpreter is missing', async () => {
-      process.env['PORTFOLIO_PYTHON'] = join(dir, 'no-such-python3');
+      process.env['PORTFOLIO_RUNTIME_PYTHON'] = join(dir, 'no-such-python3');
       const e = await refusal(pytorchFormat.inspect(torchscript));
       expect(e.code).toBe('FORMAT_UNAVAILABLE');
       expect(e.message).toMatch(
@@ -240,7 +240,7 @@ describe('Python formats at ingest', () => {
       const bare = join(dir, 'bare-python3');
       writeFileSync(bare, '#!/bin/sh\nexec /usr/bin/python3 -S "$@"\n');
       chmodSync(bare, 0o755);
-      process.env['PORTFOLIO_PYTHON'] = bare;
+      process.env['PORTFOLIO_RUNTIME_PYTHON'] = bare;
       const e = await refusal(pytorchFormat.inspect(torchscript));
       expect(e.code).toBe('FORMAT_UNAVAILABLE');
       expect(e.message).toMatch(/bare-python3 has no module numpy/);

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
  * run by the frameworks directly, to check a backend's outputs against.
  */
 
-/** The interpreter the fixtures use (not PORTFOLIO_PYTHON: tests point that elsewhere). */
+/** The interpreter the fixtures use (not PORTFOLIO_RUNTIME_PYTHON: tests point that elsewhere). */
 export const FIXTURE_PYTHON = '/usr/bin/python3';
 
 /** Runs `source` with `input` as JSON on stdin; returns what it prints on stdout, parsed. */
