@@ -1,6 +1,7 @@
 import { PortfolioCluster } from '@portfolio/testing';
 
 import { eventually } from './eventually.testing';
+import { formatsFlow } from './formats-flow.testing';
 import { http, useKey } from './http.testing';
 import { predictionFlow } from './prediction-flow.testing';
 
@@ -50,6 +51,7 @@ describe('distributed Portfolio', () => {
   });
 
   predictionFlow(() => ({ url: cluster.url, adminKey: ADMIN_KEY }), 'mlp');
+  formatsFlow(() => ({ url: cluster.url, adminKey: ADMIN_KEY }));
 
   it('keeps serving when the runtime holding the model is killed', async () => {
     const before = await http<{

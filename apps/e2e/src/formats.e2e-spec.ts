@@ -1,64 +1,27 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-
-import * as ort from 'onnxruntime-node';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import {
   AppProcess,
-  ArchiveEntry,
-  buildMlpModel,
-  buildSklearnModels,
-  buildTar,
-  buildTfjsMlp,
-  buildTorchScriptMlp,
   freePort,
   makeTempDir,
-  pythonReference,
-  REPO_ROOT,
-  saveTfjsModel,
   writeTinyBertModel,
 } from '@portfolio/testing';
 
 import { eventually } from './eventually.testing';
-import { ErrorBody, http, useKey } from './http.testing';
-import { expectClose, runDirectly } from './prediction-flow.testing';
+import { formatsFlow } from './formats-flow.testing';
+import { http, useKey } from './http.testing';
 
 const ADMIN_KEY = 'formats-admin-key-0123';
-/** Outputs come back as nested arrays following their shapes. */
-const flat = (v: unknown[]): unknown[] => v.flat(8);
 
+/** Outputs come back as nested arrays following their shapes. */
 interface Predicted {
   outputs: Record<string, unknown[]>;
 }
-interface ModelStatus {
-  model_id: string;
-  state: string;
-  memory_bytes: number;
-  loads: number;
-  evictions_by_reason: Record<string, number>;
-}
-
-/** Every file under `dir`, as a tar of entries named relative to it. */
-function tarOf(dir: string): Promise<Uint8Array> {
-  const entries: ArchiveEntry[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const path = join(d, e.name);
-      if (e.isDirectory()) walk(path);
-      else
-        entries.push({ name: relative(dir, path), data: readFileSync(path) });
-    }
-  };
-  walk(dir);
-  return buildTar(entries);
-}
 
 /**
- * Every format through the product, as a user meets it: registered through the admin
- * API (a single file, or a tar of the files a directory format needs), predicted through
- * `/v1`, measured by its runtime, unloaded and loaded again by the next request. The
- * frameworks themselves are checked against the same models called directly in the
- * model-formats library's tests; here, that each takes part in the product like ONNX.
+ * Every format in the standalone app (see formatsFlow), and a directory format named
+ * in the configuration file, which the app uploads as the files it holds.
  */
 describe('every model format in the standalone app', () => {
   const dataDir = makeTempDir('formats-data');
@@ -105,29 +68,6 @@ describe('every model format in the standalone app', () => {
     await app?.stop();
   });
 
-  async function register(
-    id: string,
-    format: string,
-    artifact: Uint8Array,
-  ): Promise<void> {
-    const created = await http(`${url}/admin/models`, {
-      json: { id, format },
-      key: ADMIN_KEY,
-    });
-    expect(created.status).toBe(201);
-    const version = await http<ErrorBody>(
-      `${url}/admin/models/${id}/versions`,
-      {
-        body: artifact,
-        key: ADMIN_KEY,
-      },
-    );
-    if (version.status !== 201)
-      throw new Error(
-        `upload of ${id}: ${version.status} ${JSON.stringify(version.body)}`,
-      );
-  }
-
   async function predict(id: string, inputs: unknown): Promise<Predicted> {
     const res = await http<Predicted>(`${url}/v1/models/${id}/predict`, {
       json: { inputs },
@@ -138,214 +78,6 @@ describe('every model format in the standalone app', () => {
       );
     return res.body;
   }
-
-  /** The name of the default version's first input, as its runtime reported it. */
-  async function firstInput(id: string): Promise<string> {
-    const res = await http<{
-      signature: { inputs: { name: string }[] } | null;
-    }>(`${url}/v1/models/${id}/metadata`);
-    const name = res.body.signature?.inputs[0]?.name;
-    if (!name) throw new Error(`${id} declares no input`);
-    return name;
-  }
-
-  async function status(id: string): Promise<ModelStatus> {
-    const res = await http<{ models: ModelStatus[] }>(
-      `${url}/v1/models/status`,
-    );
-    const model = res.body.models.find((m) => m.model_id === id);
-    if (!model) throw new Error(`${id} is not in the status`);
-    return model;
-  }
-
-  /** Measured while loaded; unloaded by an admin; loaded again by the next request. */
-  async function takesPartInTheCache(
-    id: string,
-    again: () => Promise<unknown>,
-  ): Promise<void> {
-    const loaded = await status(id);
-    expect(loaded).toMatchObject({ state: 'loaded', loads: 1 });
-    expect(loaded.memory_bytes).toBeGreaterThan(0);
-    const unloaded = await http<{ unloaded: { freed_bytes: number }[] }>(
-      `${url}/admin/models/${id}/unload`,
-      { json: {}, key: ADMIN_KEY },
-    );
-    expect(unloaded.status).toBe(200);
-    expect(unloaded.body.unloaded).toHaveLength(1);
-    expect((await status(id)).state).toBe('unloaded');
-    await again();
-    expect(await status(id)).toMatchObject({
-      state: 'loaded',
-      loads: 2,
-      evictions_by_reason: { admin: 1 },
-    });
-  }
-
-  it('serves a scikit-learn model: labels and probabilities as scikit-learn gives them', async () => {
-    const models = buildSklearnModels(join(fixtures, 'sklearn'));
-    await register('iris-sk', 'sklearn', readFileSync(models.logistic));
-    const rows = [
-      [5.1, 3.5, 1.4, 0.2],
-      [6.7, 3.0, 5.2, 2.3],
-    ];
-
-    const got = await predict('iris-sk', { input: rows });
-
-    const expected = pythonReference('sklearn', models.logistic, [
-      { dtype: 'float64', shape: [2, 4], data: rows.flat() },
-    ]);
-    expect(got.outputs['label']).toEqual(expected['label'].data);
-    expectClose(
-      flat(got.outputs['probabilities']) as number[],
-      expected['probabilities'].data as number[],
-    );
-    await takesPartInTheCache('iris-sk', () =>
-      predict('iris-sk', { input: rows }),
-    );
-  });
-
-  it('serves a TorchScript model as PyTorch computes it', async () => {
-    const path = buildTorchScriptMlp(join(fixtures, 'torch'), {
-      inputSize: 4,
-      hidden: [8],
-      outputSize: 3,
-    });
-    await register('mlp-torch', 'pytorch', readFileSync(path));
-    const x = [
-      [0.5, -1, 2, 0.25],
-      [1, 1, 1, 1],
-    ];
-
-    const input = await firstInput('mlp-torch');
-    const got = await predict('mlp-torch', {
-      [input]: { datatype: 'FP32', shape: [2, 4], data: x.flat() },
-    });
-
-    const expected = pythonReference('torchscript', path, [
-      { dtype: 'float32', shape: [2, 4], data: x.flat() },
-    ]);
-    const [name] = Object.keys(got.outputs);
-    expect(got.outputs[name]).toHaveLength(2);
-    expectClose(
-      flat(got.outputs[name]) as number[],
-      expected['output__0'].data as number[],
-      1e-5,
-    );
-    await takesPartInTheCache('mlp-torch', () =>
-      predict('mlp-torch', {
-        [input]: { datatype: 'FP32', shape: [2, 4], data: x.flat() },
-      }),
-    );
-  });
-
-  it('serves a TF.js layers model uploaded as a tar of model.json and its shard', async () => {
-    const tf = await import('@tensorflow/tfjs');
-    const model = buildTfjsMlp(tf, { inputs: 4, hidden: 8, outputs: 3 });
-    const dir = join(fixtures, 'tfjs');
-    await saveTfjsModel(tf, model, dir);
-    await register('mlp-tfjs', 'tensorflow', await tarOf(dir));
-    const x = [
-      [0.5, -1, 2, 0.25],
-      [1, 1, 1, 1],
-    ];
-    const direct = model.predict(
-      tf.tensor2d(x),
-    ) as import('@tensorflow/tfjs').Tensor;
-    const expected = Array.from(await direct.data());
-
-    const input = await firstInput('mlp-tfjs');
-    const got = await predict('mlp-tfjs', { [input]: x });
-
-    const [name] = Object.keys(got.outputs);
-    expectClose(flat(got.outputs[name]) as number[], expected, 1e-5);
-    await takesPartInTheCache('mlp-tfjs', () =>
-      predict('mlp-tfjs', { [input]: x }),
-    );
-  });
-
-  it('serves a HuggingFace text classifier: text in, labels and scores out', async () => {
-    const files = writeTinyBertModel(join(fixtures, 'hf'), {
-      task: 'text-classification',
-      labels: ['negative', 'positive'],
-    });
-    await register('sentiment', 'huggingface', await tarOf(files.dir));
-
-    const got = await predict('sentiment', {
-      text: { datatype: 'BYTES', shape: [2], data: ['a good movie', 'bad'] },
-    });
-
-    expect(got.outputs['label']).toHaveLength(2);
-    for (const label of got.outputs['label'])
-      expect(['negative', 'positive']).toContain(label);
-    for (const score of got.outputs['score'] as number[]) {
-      expect(score).toBeGreaterThanOrEqual(0.5);
-      expect(score).toBeLessThanOrEqual(1);
-    }
-    await takesPartInTheCache('sentiment', () =>
-      predict('sentiment', {
-        text: { datatype: 'BYTES', shape: [1], data: ['fine'] },
-      }),
-    );
-  });
-
-  it("applies a model's processing: raw inputs normalized, classes named, and the signature says so", async () => {
-    const path = join(fixtures, 'species.onnx');
-    writeFileSync(
-      path,
-      buildMlpModel({
-        inputSize: 4,
-        hidden: [8],
-        outputSize: 3,
-        softmax: true,
-      }),
-    );
-    const processing = {
-      inputs: { x: { offset: [5.8, 3, 3.7, 1.2], scale: 0.5 } },
-      outputs: { y: { labels: ['setosa', 'versicolor', 'virginica'] } },
-    };
-    const created = await http(`${url}/admin/models`, {
-      json: { id: 'species', format: 'onnx', processing },
-      key: ADMIN_KEY,
-    });
-    expect(created.status).toBe(201);
-    const version = await http(`${url}/admin/models/species/versions`, {
-      body: readFileSync(path),
-      key: ADMIN_KEY,
-    });
-    expect(version.status).toBe(201);
-    const raw = [
-      [5.1, 3.5, 1.4, 0.2],
-      [6.7, 3.0, 5.2, 2.3],
-    ];
-
-    const got = await predict('species', { x: raw });
-
-    const normalized = raw.flatMap((row) =>
-      row.map((v, i) => (v - processing.inputs.x.offset[i]) * 0.5),
-    );
-    const direct = await runDirectly(path, {
-      x: new ort.Tensor('float32', Float32Array.from(normalized), [2, 4]),
-    });
-    const scores = direct['y'].data as Float32Array;
-    expectClose(flat(got.outputs['y']) as number[], scores, 1e-5);
-    const best = [0, 1].map((r) => {
-      const row = Array.from(scores.subarray(r * 3, r * 3 + 3));
-      return processing.outputs.y.labels[row.indexOf(Math.max(...row))];
-    });
-    expect(got.outputs['y_label']).toEqual(best);
-    const metadata = await http<{
-      signature: { outputs: { name: string; datatype: string }[] };
-    }>(`${url}/v1/models/species/metadata`);
-    expect(metadata.body.signature.outputs).toEqual([
-      { name: 'y', datatype: 'FP32', shape: [-1, 3] },
-      { name: 'y_label', datatype: 'BYTES', shape: [-1] },
-    ]);
-    const only = await http<Predicted>(
-      `${url}/v1/models/species/predict?outputs=y_label`,
-      { json: { inputs: { x: raw } } },
-    );
-    expect(only.body.outputs).toEqual({ y_label: best });
-  });
 
   it('registers a model directory named in the configuration file, as the files it holds', async () => {
     const got = await eventually(
@@ -365,23 +97,5 @@ describe('every model format in the standalone app', () => {
       expect(row).toHaveLength(8);
   });
 
-  it('serves the custom plugin of examples/ with the numbers its README gives', async () => {
-    await register(
-      'linear',
-      'custom',
-      await tarOf(join(REPO_ROOT, 'examples/custom-plugin')),
-    );
-
-    const got = await predict('linear', {
-      x: [
-        [1, 2, 3],
-        [0, 0, 0],
-      ],
-    });
-
-    expectClose(flat(got.outputs['y']) as number[], [-2.9, 9, 0.1, -1], 1e-5);
-    await takesPartInTheCache('linear', () =>
-      predict('linear', { x: [[1, 2, 3]] }),
-    );
-  });
+  formatsFlow(() => ({ url, adminKey: ADMIN_KEY }));
 });
