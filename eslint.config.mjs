@@ -56,6 +56,8 @@ function constraints({ tests }) {
     },
     { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
     { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:shared'] },
+    // The admin CLI talks to the server over HTTP only: shared libs, never a service.
+    { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:shared'] },
     {
       sourceTag: 'scope:tools',
       onlyDependOnLibsWithTags: ['scope:tools', 'scope:shared'],

@@ -1,9 +1,7 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
   AppProcess,
-  freePort,
   makeTempDir,
   writeTinyBertModel,
 } from '@portfolio/testing';
@@ -11,6 +9,7 @@ import {
 import { eventually } from './eventually.testing';
 import { formatsFlow } from './formats-flow.testing';
 import { http, useKey } from './http.testing';
+import { startStandalone } from './standalone.testing';
 
 const ADMIN_KEY = 'formats-admin-key-0123';
 
@@ -30,38 +29,23 @@ describe('every model format in the standalone app', () => {
   let url = '';
 
   beforeAll(async () => {
-    const port = await freePort();
-    const configFile = join(fixtures, 'portfolio.yaml');
     // A directory format named in the configuration file: uploaded as its files.
     writeTinyBertModel(join(fixtures, 'embedder'), {
       task: 'feature-extraction',
       hidden: 8,
     });
-    writeFileSync(
-      configFile,
-      [
-        `data_dir: ${dataDir}`,
+    ({ app, url } = await startStandalone({
+      dir: fixtures,
+      dataDir,
+      adminKey: ADMIN_KEY,
+      extraConfig: [
         'models:',
         '  embedder:',
         '    path: ./embedder',
         '    type: huggingface',
         '    aliases: [production]',
-        'gateway:',
-        '  host: 127.0.0.1',
-        `  port: ${port}`,
-        `  admin_key: ${ADMIN_KEY}`,
-        '',
-      ].join('\n'),
-    );
-    app = new AppProcess({
-      name: 'portfolio',
-      app: 'portfolio',
-      args: ['--config', configFile],
-      env: { MALLOC_MMAP_THRESHOLD_: '131072' },
-      readyLine: 'portfolio ready',
-    });
-    await app.start();
-    url = `http://127.0.0.1:${port}`;
+      ],
+    }));
     useKey(url, ADMIN_KEY);
   }, 120_000);
   afterAll(async () => {

@@ -648,6 +648,20 @@ describe('unknown PORTFOLIO_* variables', () => {
     expect(config.database.url).toBeNull();
   });
 
+  it("ignores the clients' variables, which a shell that starts a server may export too", () => {
+    expect(() =>
+      loadConfig({
+        file: null,
+        env: {
+          PORTFOLIO_CLI_URL: 'http://127.0.0.1:8080',
+          PORTFOLIO_CLI_KEY: 'k',
+          PORTFOLIO_API_KEY: 'k',
+        },
+        cwd: tempDir(),
+      }),
+    ).not.toThrow();
+  });
+
   it('ignores variables outside the PORTFOLIO_ namespace', () => {
     expect(() =>
       loadConfig({

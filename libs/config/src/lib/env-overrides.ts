@@ -4,8 +4,10 @@ import type { ConfigProblem } from './config.types';
 import {
   ENV_PREFIX,
   ENV_VAR_SPECS,
-  TEST_ENV_PREFIX,
+  CLIENT_ENV_PREFIX,
   envValue,
+  isForeignEnvVar,
+  TEST_ENV_PREFIX,
 } from './env-vars';
 import { FILE_KEY } from './config.constants';
 import type { ConfigTree } from './yaml-file.reader';
@@ -41,13 +43,13 @@ function unknownVariableDetail(name: string): string {
   const suggestions = closestNames(name, known, ENV_PREFIX);
   if (suggestions.length > 0)
     return `unknown variable; did you mean ${suggestions.join(' or ')}?`;
-  return `unknown variable (supported: ${known.join(', ')}; names starting with ${TEST_ENV_PREFIX} are ignored)`;
+  return `unknown variable (supported: ${known.join(', ')}; names starting with ${TEST_ENV_PREFIX} or ${CLIENT_ENV_PREFIX}, and PORTFOLIO_API_KEY, are ignored)`;
 }
 
 /**
  * Refuses unknown PORTFOLIO_* variables (a typo would otherwise be silently
- * ignored) and lays the known ones over the file's values. Variables whose
- * names start with PORTFOLIO_TEST_ belong to test tooling and are skipped.
+ * ignored) and lays the known ones over the file's values. Variables of test tooling
+ * (PORTFOLIO_TEST_*) and of clients (PORTFOLIO_CLI_*, PORTFOLIO_API_KEY) are skipped.
  *
  * Where the file has a non-mapping in the way (`gateway: 5`), the override is
  * not applied: the schema reports the file's mistake instead.
@@ -58,10 +60,7 @@ export function applyEnvOverrides(
 ): EnvOverrides {
   const knownNames = new Set(ENV_VAR_SPECS.map((s) => s.name));
   const problems: ConfigProblem[] = Object.keys(env)
-    .filter(
-      (name) =>
-        name.startsWith(ENV_PREFIX) && !name.startsWith(TEST_ENV_PREFIX),
-    )
+    .filter((name) => name.startsWith(ENV_PREFIX) && !isForeignEnvVar(name))
     .filter((name) => !knownNames.has(name) && envText(env, name) !== undefined)
     .sort()
     .map((name) => ({

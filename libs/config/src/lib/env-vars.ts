@@ -6,6 +6,25 @@ export const ENV_PREFIX = 'PORTFOLIO_';
 /** Reserved for test tooling; loadConfig ignores these instead of refusing them. */
 export const TEST_ENV_PREFIX = 'PORTFOLIO_TEST_';
 
+/**
+ * The clients' variables (the admin CLI's PORTFOLIO_CLI_*, and PORTFOLIO_API_KEY, which
+ * the standalone app's example requests send): a shell that exports them may start a
+ * server too, so loadConfig ignores them instead of refusing them.
+ */
+export const CLIENT_ENV_PREFIX = 'PORTFOLIO_CLI_';
+export const CLIENT_ENV_VARS: ReadonlySet<string> = new Set([
+  'PORTFOLIO_API_KEY',
+]);
+
+/** Whether loadConfig leaves this PORTFOLIO_* variable to others (tests, clients). */
+export function isForeignEnvVar(name: string): boolean {
+  return (
+    name.startsWith(TEST_ENV_PREFIX) ||
+    name.startsWith(CLIENT_ENV_PREFIX) ||
+    CLIENT_ENV_VARS.has(name)
+  );
+}
+
 export const CONFIG_FILE_ENV = 'PORTFOLIO_CONFIG';
 
 /**
