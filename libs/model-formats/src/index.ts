@@ -8,7 +8,6 @@ export {
 export type { ArtifactInspection, FormatModule } from './lib/format-module';
 export { EngineError, scrubEngineMessage } from './lib/engine-message';
 export type {
-  EngineOptions,
   LoadedModel,
   LoadOptions,
   ModelBackend,

@@ -1,7 +1,6 @@
 import type { Tensor } from '@portfolio/tensor';
 import type {
-  ExecutionProvider,
-  GraphOptimizationLevel,
+  EngineSettings,
   ModelFormat,
   Signature,
 } from '@portfolio/contracts';
@@ -9,22 +8,11 @@ import type {
 export interface LoadOptions {
   /** Threads one inference may use. Keep the sum over busy workers <= the cores. */
   readonly intraOpThreads: number;
-  /** The model's own engine settings (a model's `engine`), where it has any. */
-  readonly engine?: EngineOptions;
-}
-
-/**
- * How a model's framework is set up, per model (the admin API's and the configuration
- * file's `engine`). Absent fields take the backend's defaults. The session settings
- * apply to the formats that run on ONNX Runtime (onnx, huggingface).
- */
-export interface EngineOptions {
-  /** Overrides the runtime's `intra_op_threads` for this model. */
-  readonly threads?: number;
-  readonly graphOptimization?: GraphOptimizationLevel;
-  /** ONNX Runtime's CPU memory arena (on by default; off trades speed for memory). */
-  readonly memoryArena?: boolean;
-  readonly executionProvider?: ExecutionProvider;
+  /**
+   * The model's own engine settings (a model's `engine`), where it has any: absent
+   * fields take the backend's defaults; `threads` overrides `intraOpThreads`.
+   */
+  readonly engine?: EngineSettings;
 }
 
 /**

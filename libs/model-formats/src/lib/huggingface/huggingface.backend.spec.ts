@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 
-import { PortfolioError } from '@portfolio/contracts';
+import { EngineSettings, PortfolioError } from '@portfolio/contracts';
 import { makeTempDir, writeTinyBertModel } from '@portfolio/testing';
 import type { Tensor } from '@portfolio/tensor';
 
 import { EngineError } from '../engine-message';
-import { EngineOptions, LoadedModel } from '../model-backend';
+import { LoadedModel } from '../model-backend';
 import { missingCudaFiles } from '../onnx/onnx.backend';
 import { HuggingfaceBackend } from './huggingface.backend';
 
@@ -376,7 +376,7 @@ describe(HuggingfaceBackend.name, () => {
         const files = writeTinyBertModel(join(root, 'threads'), {
           task: 'feature-extraction',
         });
-        const added = async (engine?: EngineOptions): Promise<number> => {
+        const added = async (engine?: EngineSettings): Promise<number> => {
           const before = readdirSync(taskDir).length;
           const model = await sut.load(files.configPath, {
             intraOpThreads: 1,
@@ -400,7 +400,7 @@ describe(HuggingfaceBackend.name, () => {
       const plain = await load(files.configPath);
       const tuned = await sut.load(files.configPath, {
         intraOpThreads: 1,
-        engine: { graphOptimization: 'disabled', memoryArena: false },
+        engine: { graph_optimization: 'disabled', memory_arena: false },
       });
       opened.push(tuned);
 
@@ -429,7 +429,7 @@ describe(HuggingfaceBackend.name, () => {
 
         const failure = sut.load(files.configPath, {
           intraOpThreads: 1,
-          engine: { executionProvider: 'cuda' },
+          engine: { execution_provider: 'cuda' },
         });
 
         await expect(failure).rejects.toBeInstanceOf(PortfolioError);

@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 
-import { PortfolioError } from '@portfolio/contracts';
+import { EngineSettings, PortfolioError } from '@portfolio/contracts';
 import {
   ALL_TYPES_INPUTS,
   buildAllTypesModel,
@@ -29,7 +29,7 @@ import {
 import { float16BitsToFloat32, Tensor } from '@portfolio/tensor';
 
 import { EngineError } from '../engine-message';
-import { EngineOptions, LoadedModel } from '../model-backend';
+import { LoadedModel } from '../model-backend';
 import { warmupInputs } from '../warmup.util';
 import {
   CUDA_PROVIDER_FILES,
@@ -241,7 +241,7 @@ describe(`${OnnxBackend.name} in full`, () => {
 
   async function load(
     path: string,
-    engine?: EngineOptions,
+    engine?: EngineSettings,
     intraOpThreads = 1,
   ): Promise<LoadedModel> {
     const model = await sut.load(path, {
@@ -616,7 +616,7 @@ describe(`${OnnxBackend.name} in full`, () => {
       x = Float32Array.from({ length: 3 * 16 }, () => random() * 2 - 1);
     });
 
-    async function outputWith(engine: EngineOptions): Promise<Float32Array> {
+    async function outputWith(engine: EngineSettings): Promise<Float32Array> {
       const model = await load(mlpPath, engine);
       const out = await model.run({
         x: { datatype: 'FP32', shape: [3, 16], data: x },
@@ -627,8 +627,8 @@ describe(`${OnnxBackend.name} in full`, () => {
     it.each(['disabled', 'basic', 'extended'] as const)(
       "gives the same outputs with graph optimization '%s' as with 'all'",
       async (level) => {
-        const all = await outputWith({ graphOptimization: 'all' });
-        const other = await outputWith({ graphOptimization: level });
+        const all = await outputWith({ graph_optimization: 'all' });
+        const other = await outputWith({ graph_optimization: level });
 
         expectCloseTo(other, all, 1e-6);
         expectCloseTo(all, mlpReference(MLP_OPTIONS, x, 3), 1e-5);
@@ -636,13 +636,13 @@ describe(`${OnnxBackend.name} in full`, () => {
     );
 
     it('loads and runs without the CPU memory arena', async () => {
-      const y = await outputWith({ memoryArena: false });
+      const y = await outputWith({ memory_arena: false });
 
       expectCloseTo(y, mlpReference(MLP_OPTIONS, x, 3), 1e-5);
     });
 
     it("runs on execution provider 'cpu' when asked by name", async () => {
-      const y = await outputWith({ executionProvider: 'cpu' });
+      const y = await outputWith({ execution_provider: 'cpu' });
 
       expectCloseTo(y, mlpReference(MLP_OPTIONS, x, 3), 1e-5);
     });
@@ -652,7 +652,7 @@ describe(`${OnnxBackend.name} in full`, () => {
     const taskDir = '/proc/self/task';
     const threadCount = (): number => readdirSync(taskDir).length;
     async function threadsAdded(
-      engine: EngineOptions | undefined,
+      engine: EngineSettings | undefined,
       intraOpThreads: number,
     ): Promise<number> {
       const before = threadCount();
@@ -687,7 +687,7 @@ describe(`${OnnxBackend.name} in full`, () => {
             sut
               .load(path, {
                 intraOpThreads: 1,
-                engine: { executionProvider: 'cuda' },
+                engine: { execution_provider: 'cuda' },
               })
               .then(
                 () => null,
@@ -730,9 +730,9 @@ describe(`${OnnxBackend.name} in full`, () => {
           intraOpThreads: 2,
           engine: {
             threads: 5,
-            graphOptimization: 'basic',
-            memoryArena: false,
-            executionProvider: 'cpu',
+            graph_optimization: 'basic',
+            memory_arena: false,
+            execution_provider: 'cpu',
           },
         }),
       ).toMatchObject({

@@ -58,7 +58,7 @@ export class OnnxBackend implements ModelBackend {
       const raw = errorMessage(e);
       throw new EngineError(
         'load',
-        options.engine?.executionProvider === 'cuda' && CUDA_FAILURE.test(raw)
+        options.engine?.execution_provider === 'cuda' && CUDA_FAILURE.test(raw)
           ? `the CUDA execution provider did not start: ${scrubEngineMessage(raw)} (it needs an NVIDIA GPU with CUDA 12 and cuDNN 9)`
           : describeLoadFailure(raw, path),
         raw,
@@ -90,15 +90,15 @@ export function ortSessionOptions(
   options: LoadOptions,
 ): InferenceSession.SessionOptions {
   const engine = options.engine ?? {};
-  if (engine.executionProvider === 'cuda') assertCudaBinaries();
+  if (engine.execution_provider === 'cuda') assertCudaBinaries();
   return {
     intraOpNumThreads: engine.threads ?? options.intraOpThreads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
-    graphOptimizationLevel: engine.graphOptimization ?? 'all',
-    enableCpuMemArena: engine.memoryArena ?? true,
+    graphOptimizationLevel: engine.graph_optimization ?? 'all',
+    enableCpuMemArena: engine.memory_arena ?? true,
     executionProviders:
-      engine.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      engine.execution_provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
     // Spinning threads burn the cores other workers need between requests.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };

@@ -6,16 +6,11 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import {
-  EngineSettings,
-  ModelFormat,
-  PortfolioError,
-} from '@portfolio/contracts';
+import { ModelFormat, PortfolioError } from '@portfolio/contracts';
 import {
   createBackend,
   eagerBackends,
   EngineError,
-  EngineOptions,
   LoadedModel,
   ProcessedModel,
   scrubEngineMessage,
@@ -80,7 +75,7 @@ async function handle(
         }
         model = await backend.load(request.path, {
           intraOpThreads: request.intraOpThreads,
-          ...(request.engine ? { engine: engineOptions(request.engine) } : {}),
+          ...(request.engine ? { engine: request.engine } : {}),
         });
       } catch (e) {
         if (e instanceof PortfolioError) throw e;
@@ -148,22 +143,6 @@ async function handle(
       return { id: request.id, ok: true, op: 'unload' };
     }
   }
-}
-
-/** A model's engine settings as messages carry them, in the backends' terms. */
-function engineOptions(settings: EngineSettings): EngineOptions {
-  return {
-    ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
-    ...(settings.graph_optimization !== undefined
-      ? { graphOptimization: settings.graph_optimization }
-      : {}),
-    ...(settings.memory_arena !== undefined
-      ? { memoryArena: settings.memory_arena }
-      : {}),
-    ...(settings.execution_provider !== undefined
-      ? { executionProvider: settings.execution_provider }
-      : {}),
-  };
 }
 
 /**
