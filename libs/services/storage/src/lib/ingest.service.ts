@@ -77,7 +77,7 @@ export class IngestService implements OnModuleDestroy {
   private readonly ingests = new Map<string, Ingest>();
   /** Aborts under way (the idle timer's, say), until their temporary file is gone. */
   private readonly aborting = new Map<string, Promise<void>>();
-  /** The last trial load under way: the next waits for it (see tried). */
+  /** Settles once the last trial load asked for is over: the next waits for it. */
   private trials: Promise<void> = Promise.resolve();
   /** Signatures of artifacts that loaded in a trial, by format and digest. */
   private readonly trialCache = new Map<string, Signature>();
@@ -376,26 +376,24 @@ export class IngestService implements OnModuleDestroy {
     const key = `${format}:${digest}`;
     const known = this.trialCache.get(key);
     if (known) return known;
-    const previous = this.trials;
-    let done = () => undefined as void;
-    this.trials = new Promise<void>((resolve) => (done = resolve));
-    await previous;
-    try {
-      const started = Date.now();
-      const loaded = await trialLoad(format, path, options);
-      const declared =
-        inspected.inputs.length > 0 || inspected.outputs.length > 0;
-      const signature = declared ? inspected : loaded;
-      this.logger.log(
-        `trial load of a ${format} artifact (${digest.slice(0, 12)}): loaded in ${Date.now() - started} ms`,
-      );
-      if (this.trialCache.size >= TRIAL_CACHE_SIZE)
-        this.trialCache.delete(this.trialCache.keys().next().value as string);
-      this.trialCache.set(key, signature);
-      return signature;
-    } finally {
-      done();
-    }
+    const started = Date.now();
+    // One at a time: chained behind the trial before, whatever became of it.
+    const trial = this.trials.then(() => trialLoad(format, path, options));
+    this.trials = trial.then(
+      () => undefined,
+      () => undefined,
+    );
+    const loaded = await trial;
+    const declared =
+      inspected.inputs.length > 0 || inspected.outputs.length > 0;
+    const signature = declared ? inspected : loaded;
+    this.logger.log(
+      `trial load of a ${format} artifact (${digest.slice(0, 12)}): loaded in ${Date.now() - started} ms`,
+    );
+    if (this.trialCache.size >= TRIAL_CACHE_SIZE)
+      this.trialCache.delete(this.trialCache.keys().next().value as string);
+    this.trialCache.set(key, signature);
+    return signature;
   }
 
   private async storeFile(
