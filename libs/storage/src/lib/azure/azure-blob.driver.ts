@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import {
   exactRange,
   ObjectRange,
+  bucketName,
   ObjectStoreDriver,
   ObjectStoreOptions,
   StoredObject,
@@ -52,12 +53,7 @@ export class AzureBlobStorageDriver extends ObjectStoreDriver {
 
   constructor(options: AzureBlobDriverOptions) {
     super(options);
-    if (!options.container || options.container.includes('/'))
-      throw new StorageError(
-        'CONFIG',
-        `invalid Azure container name "${options.container}"`,
-      );
-    this.bucket = options.container;
+    this.bucket = bucketName('Azure container', options.container);
     this.blockSizeBytes = options.blockSizeBytes ?? 16 * 1024 * 1024;
     this.container = serviceClient(
       options.accountUrl,

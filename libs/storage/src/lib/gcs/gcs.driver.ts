@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   exactRange,
   ObjectRange,
+  bucketName,
   ObjectStoreDriver,
   ObjectStoreOptions,
   StoredObject,
@@ -42,12 +43,7 @@ export class GcsStorageDriver extends ObjectStoreDriver {
 
   constructor(options: GcsDriverOptions) {
     super(options);
-    if (!options.bucket || options.bucket.includes('/'))
-      throw new StorageError(
-        'CONFIG',
-        `invalid GCS bucket name "${options.bucket}"`,
-      );
-    this.bucket = options.bucket;
+    this.bucket = bucketName('GCS bucket', options.bucket);
     this.resumableAboveBytes = options.resumableAboveBytes ?? 8 * 1024 * 1024;
     this.store = new Storage({
       ...(options.projectId ? { projectId: options.projectId } : {}),

@@ -68,6 +68,16 @@ export interface ObjectRange {
  * (If-None-Match: * on S3 and Azure, ifGenerationMatch 0 on GCS) after a cheap existence
  * check, so of two ingests of the same bytes only one reports `created`.
  */
+/**
+ * `name` as a bucket (container) name, or a CONFIG error naming `store`'s kind of it:
+ * one path segment, not empty.
+ */
+export function bucketName(store: string, name: string): string {
+  if (!name || name.includes('/'))
+    throw new StorageError('CONFIG', `invalid ${store} name "${name}"`);
+  return name;
+}
+
 export abstract class ObjectStoreDriver implements StorageDriver {
   abstract readonly scheme: string;
   /** The bucket (or container) every URI of this driver names. */

@@ -17,6 +17,7 @@ import { Readable } from 'node:stream';
 import {
   exactRange,
   ObjectRange,
+  bucketName,
   ObjectStoreDriver,
   ObjectStoreOptions,
   StoredObject,
@@ -66,12 +67,7 @@ export class S3StorageDriver extends ObjectStoreDriver {
 
   constructor(options: S3DriverOptions) {
     super(options);
-    if (!options.bucket || options.bucket.includes('/'))
-      throw new StorageError(
-        'CONFIG',
-        `invalid S3 bucket name "${options.bucket}"`,
-      );
-    this.bucket = options.bucket;
+    this.bucket = bucketName('S3 bucket', options.bucket);
     this.partSizeBytes = Math.max(
       MIN_PART_BYTES,
       options.partSizeBytes ?? 16 * 1024 * 1024,
