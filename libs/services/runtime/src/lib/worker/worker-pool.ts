@@ -8,7 +8,7 @@ import {
   Signature,
 } from '@portfolio/contracts';
 import { Tensor } from '@portfolio/tensor';
-import { warmupInputs } from '@portfolio/model-formats';
+import { createBackend, warmupInputs } from '@portfolio/model-formats';
 
 import { InferenceEngine } from './inference-engine';
 import { MainThreadLoad } from './main-thread-load';
@@ -432,10 +432,10 @@ export class WorkerPool {
             reply.warmupBatch !== null &&
             reply.warmupMs <= FIRST_RUN_FACTOR * inline.maxRunMs &&
             !this.twins.has(key) &&
-            // A twin on the main thread would hold a second copy of what another
-            // process holds (a Python worker's), or block the loop in a framework
-            // that was measured only for ONNX.
-            format === 'onnx'
+            // Only frameworks the main thread warmed up when it started (see
+            // ModelBackend.eager): another would warm up there, blocking the loop,
+            // or start a second Python worker for a copy another process holds.
+            createBackend(format).eager
           )
             await this.loadTwin(
               copy,
