@@ -1,7 +1,10 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 
+import { MetricsModule, MetricsRegistry } from '@portfolio/telemetry';
+
 import { MessageBus } from './bus';
 import { Messaging } from './messaging';
+import { MessagingMetrics } from './messaging.metrics';
 
 export interface MessagingModuleOptions {
   readonly bus: MessageBus;
@@ -20,14 +23,19 @@ export class MessagingModule {
   static forRoot(options: MessagingModuleOptions): DynamicModule {
     return {
       module: MessagingModule,
+      imports: [MetricsModule],
       providers: [
         {
           provide: Messaging,
-          useValue: new Messaging(
-            options.bus,
-            options.prefix,
-            options.requestTimeoutMs,
-          ),
+          // The app's registry: the bus's metrics are the app's (docs/metrics.md).
+          useFactory: (registry: MetricsRegistry) =>
+            new Messaging(
+              options.bus,
+              options.prefix,
+              options.requestTimeoutMs,
+              new MessagingMetrics(registry),
+            ),
+          inject: [MetricsRegistry],
         },
       ],
       exports: [Messaging],

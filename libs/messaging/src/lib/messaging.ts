@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { SpanKind } from '@opentelemetry/api';
 import { z } from 'zod';
 
 import {
@@ -7,15 +8,23 @@ import {
   PortfolioError,
   RpcDefinition,
 } from '@portfolio/contracts';
+import {
+  IncomingSpan,
+  injectTraceContext,
+  markActiveSpanFailed,
+  runInIncomingTraceContext,
+} from '@portfolio/telemetry';
 
 import {
   BusError,
+  BusHandler,
   BusMessage,
   BusReply,
   BusSubscription,
   MessageBus,
 } from './bus';
 import { decodeJson, encodeJson } from './json.util';
+import type { MessagingMetrics } from './messaging.metrics';
 
 /** Marks a reply whose body is an error (`{code, message, details}`), not a result. */
 export const ERROR_HEADER = 'Portfolio-Error';
@@ -27,6 +36,11 @@ export interface CallOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** requestRaw only: handed over by the in-process bus, never by NATS (see BusMessage). */
   readonly attachment?: unknown;
+  /**
+   * requestRaw only: the contract's name for the metrics (`runtime.<target>.infer.v1`),
+   * never the subject, which names node ids; `call` uses its definition's. Default `raw`.
+   */
+  readonly name?: string;
 }
 
 /**
@@ -43,6 +57,8 @@ export class Messaging {
     readonly bus: MessageBus,
     readonly prefix: string,
     readonly defaultTimeoutMs: number,
+    /** Counts failed requests and times the RPCs served; none in tests that make their own. */
+    private readonly metrics: MessagingMetrics | null = null,
   ) {}
 
   async call<Req, Res>(
@@ -51,7 +67,11 @@ export class Messaging {
     options: CallOptions = {},
   ): Promise<Res> {
     const subject = def.subject(this.prefix, options.target);
-    const reply = await this.requestRaw(subject, encodeJson(request), options);
+    const reply = await this.requestRaw(
+      subject,
+      encodeJson(request),
+      options.name ? options : { ...options, name: def.name },
+    );
     const parsed = def.response.safeParse(decodeJson(reply.data));
     if (!parsed.success) {
       throw new PortfolioError(
@@ -78,13 +98,20 @@ export class Messaging {
     try {
       reply = await this.bus.request(subject, data, {
         timeoutMs,
-        headers: options.headers,
+        headers: injectTraceContext(options.headers),
         attachment: options.attachment,
       });
     } catch (e) {
+      this.metrics?.requestFailed(
+        options.name ?? 'raw',
+        'bus',
+        e instanceof BusError ? e.code.toLowerCase() : 'other',
+      );
       throw fromBusError(e, subject);
     }
-    if (reply.headers[ERROR_HEADER] !== undefined) {
+    const errorCode = reply.headers[ERROR_HEADER];
+    if (errorCode !== undefined) {
+      this.metrics?.requestFailed(options.name ?? 'raw', 'reply', errorCode);
       throw PortfolioError.fromBody(safeDecode(reply.data));
     }
     return reply;
@@ -96,9 +123,11 @@ export class Messaging {
     options: { target?: string } = {},
   ): BusSubscription {
     const subject = def.subject(this.prefix, options.target);
-    return this.bus.subscribe(
+    return this.subscribeInTrace(
+      { name: def.name, kind: SpanKind.SERVER },
       subject,
       async (message) => {
+        const started = this.metrics ? performance.now() : 0;
         try {
           let body: unknown;
           try {
@@ -116,22 +145,38 @@ export class Messaging {
               `${def.name}: ${describeIssues(parsed.error)}`,
             );
           }
-          return { data: encodeJson(await handler(parsed.data, message)) };
+          const ok = { data: encodeJson(await handler(parsed.data, message)) };
+          this.metrics?.handled(
+            def.name,
+            'OK',
+            (performance.now() - started) / 1000,
+          );
+          return ok;
         } catch (e) {
-          return this.errorReply(e, def.name);
+          const failed = this.errorReply(e, def.name);
+          this.metrics?.handled(
+            def.name,
+            failed.headers?.[ERROR_HEADER] ?? 'INTERNAL',
+            (performance.now() - started) / 1000,
+          );
+          return failed;
         }
       },
       def.queue ? { queue: def.queue } : {},
     );
   }
 
-  /** Raw handler; thrown errors are encoded like `serve` does. */
+  /**
+   * Raw handler; thrown errors are encoded like `serve` does. `name`: the contract's
+   * name for the trace's spans (`runtime.<target>.infer.v1`); default the subject.
+   */
   serveRaw(
     subject: string,
     handler: (message: BusMessage) => Promise<BusReply> | BusReply,
-    options: { queue?: string } = {},
+    options: { queue?: string; name?: string } = {},
   ): BusSubscription {
-    return this.bus.subscribe(
+    return this.subscribeInTrace(
+      { name: options.name ?? subject, kind: SpanKind.SERVER },
       subject,
       async (message) => {
         try {
@@ -146,7 +191,11 @@ export class Messaging {
 
   emit<T>(def: EventDefinition<T>, payload: T): void {
     try {
-      this.bus.publish(def.subject(this.prefix), encodeJson(payload));
+      this.bus.publish(
+        def.subject(this.prefix),
+        encodeJson(payload),
+        injectTraceContext(),
+      );
     } catch (e) {
       // Events are best effort (heartbeats, routing pushes are repeated anyway).
       this.logger.warn(
@@ -161,10 +210,11 @@ export class Messaging {
    */
   on<T>(
     def: EventDefinition<T>,
-    handler: (payload: T) => void | Promise<void>,
+    handler: (payload: T, message: BusMessage) => void | Promise<void>,
     options: { queue?: string } = {},
   ): BusSubscription {
-    return this.bus.subscribe(
+    return this.subscribeInTrace(
+      { name: def.name, kind: SpanKind.CONSUMER },
       def.subject(this.prefix),
       async (message) => {
         let parsed: ReturnType<typeof def.payload.safeParse>;
@@ -181,10 +231,12 @@ export class Messaging {
           return;
         }
         try {
-          await handler(parsed.data);
+          await handler(parsed.data, message);
         } catch (e) {
+          markActiveSpanFailed(e);
           this.logger.error(
-            `handler for ${def.name} failed: ${e instanceof Error ? e.stack : String(e)}`,
+            `handler for ${def.name} failed: ${e instanceof Error ? e.message : String(e)}`,
+            e instanceof Error ? e.stack : undefined,
           );
         }
       },
@@ -192,13 +244,48 @@ export class Messaging {
     );
   }
 
+  /**
+   * bus.subscribe, each message handled inside the trace it came from, in a span named
+   * after the contract (see runInIncomingTraceContext; untraced messages get none).
+   */
+  private subscribeInTrace(
+    span: Pick<IncomingSpan, 'name' | 'kind'>,
+    subject: string,
+    handler: BusHandler,
+    options: { queue?: string },
+  ): BusSubscription {
+    const incoming: IncomingSpan = {
+      ...span,
+      attributes: {
+        'messaging.system':
+          this.bus.kind === 'nats' ? 'nats' : 'portfolio.in_process',
+        'messaging.destination.name': subject,
+        'messaging.operation.type': 'process',
+        ...(options.queue
+          ? { 'messaging.consumer.group.name': options.queue }
+          : {}),
+      },
+    };
+    return this.bus.subscribe(
+      subject,
+      (message) =>
+        runInIncomingTraceContext(message.headers, incoming, () =>
+          handler(message),
+        ),
+      options,
+    );
+  }
+
   private errorReply(e: unknown, what: string): BusReply {
+    // The handler's span, when the request came traced: failed, with the error.
+    markActiveSpanFailed(e);
     let error: PortfolioError;
     if (isPortfolioError(e)) {
       error = e;
     } else {
       this.logger.error(
-        `${what} failed: ${e instanceof Error ? e.stack : String(e)}`,
+        `${what} failed: ${e instanceof Error ? e.message : String(e)}`,
+        e instanceof Error ? e.stack : undefined,
       );
       error = new PortfolioError(
         'INTERNAL',

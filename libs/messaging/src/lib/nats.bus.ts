@@ -205,7 +205,8 @@ export class NatsBus implements MessageBus {
       }),
     ).catch((e: unknown) => {
       this.logger.error(
-        `handler for ${msg.subject} threw: ${e instanceof Error ? e.stack : String(e)}`,
+        `handler for ${msg.subject} threw: ${e instanceof Error ? e.message : String(e)}`,
+        e instanceof Error ? e.stack : undefined,
       );
       return undefined;
     });

@@ -148,7 +148,7 @@ export type AdminUnloadResponse = z.infer<typeof AdminUnloadResponse>;
 
 /**
  * One per load, unload and failed load the cache-manager carries out, for whoever
- * counts them (the gateways' metrics). `reason`: why it was loaded (`miss`, `admin`,
+ * follows them (the gateways' web console; the metrics are the cache-manager's own). `reason`: why it was loaded (`miss`, `admin`,
  * `preload`, `predictive`, `hot_copy`), why it was unloaded (an EvictionReason), or why
  * the load failed (a sentence).
  */
