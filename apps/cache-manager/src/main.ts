@@ -1,3 +1,6 @@
+// First: tracing starts before the modules it instruments load.
+import './tracing';
+
 import { configFromArgv, runBusService } from '@portfolio/bootstrap';
 import { CacheManagerServiceModule } from '@portfolio/cache-manager-service';
 

@@ -1,3 +1,6 @@
+// First: tracing starts before the modules it instruments load.
+import './tracing';
+
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,8 +10,8 @@ import {
   closeOnSignals,
   configFromArgv,
   connectNats,
-  logLevels,
   messagingModule,
+  useStructuredLogs,
 } from '@portfolio/bootstrap';
 import {
   authWarnings,
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
       ],
     },
     createGatewayAdapter(config.gateway.bodyLimitBytes),
-    { logger: logLevels(config) },
+    { logger: useStructuredLogs(config, 'gateway') },
   );
   // GET /docs (Swagger UI) and /docs/json (OpenAPI 3), before listen adds no more routes.
   setUpOpenApi(app);

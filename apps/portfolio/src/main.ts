@@ -1,3 +1,6 @@
+// First: tracing starts before the modules it instruments load.
+import './tracing';
+
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -9,8 +12,8 @@ import {
   configFromArgv,
   ensureDirectory,
   exitOnStartupError,
-  logLevels,
   messagingModule,
+  useStructuredLogs,
 } from '@portfolio/bootstrap';
 import { CacheManagerServiceModule } from '@portfolio/cache-manager-service';
 import {
@@ -23,7 +26,7 @@ import {
   listenGrpc,
   setUpOpenApi,
 } from '@portfolio/gateway-service';
-import { InProcessBus } from '@portfolio/messaging';
+import { InProcessBus, listenOnBus } from '@portfolio/messaging';
 import { ModelRegistryServiceModule } from '@portfolio/model-registry-service';
 import {
   runtimeSettings,
@@ -45,6 +48,7 @@ import { exampleRequests, KEY_HEADER } from './example-requests';
  */
 async function main(): Promise<void> {
   const config = configFromArgv();
+  useStructuredLogs(config, 'portfolio');
   const logger = new Logger('portfolio');
   const registryDir = join(config.dataDir, 'registry');
   // Made here, where a folder that cannot be made stops the start with its name (exit
@@ -108,8 +112,9 @@ async function main(): Promise<void> {
       ],
     },
     createGatewayAdapter(config.gateway.bodyLimitBytes),
-    { logger: logLevels(config) },
+    { logger: useStructuredLogs(config, 'portfolio') },
   );
+  await listenOnBus(app);
   // GET /docs (Swagger UI) and /docs/json (OpenAPI 3), before listen adds no more routes.
   setUpOpenApi(app);
   closeOnSignals(app, bus, 'portfolio');
@@ -138,6 +143,7 @@ async function main(): Promise<void> {
         ]
       : []),
     `  data:   ${config.dataDir}${config.database.url ? ' (registry in the configured PostgreSQL)' : ''}`,
+    `  ui:     ${url}/ui (the web console, in a browser)`,
     `  health: curl -s ${url}/v1/health`,
     ...(config.auth.enabled
       ? [

@@ -9,3 +9,4 @@ export {
   runBusService,
 } from './lib/run-service';
 export { exitOnStartupError, StartupError } from './lib/startup-error';
+export { useStructuredLogs } from './lib/structured-logs';

@@ -13,6 +13,7 @@ export type {
   GatewayConfig,
   LoadConfigOptions,
   LogConfig,
+  LogFormat,
   LogLevel,
   ModelFormat,
   NatsConfig,

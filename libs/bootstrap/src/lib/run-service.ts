@@ -4,12 +4,22 @@ import {
   Logger,
   LogLevel,
 } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 
 import type { PortfolioConfig } from '@portfolio/config';
-import { MessageBus, MessagingModule, NatsBus } from '@portfolio/messaging';
+import {
+  MetricsRegistry,
+  serveMetrics,
+  stopTracing,
+} from '@portfolio/telemetry';
+import {
+  createBusApp,
+  MessageBus,
+  MessagingModule,
+  NatsBus,
+} from '@portfolio/messaging';
 
-import { exitOnStartupError } from './startup-error';
+import { exitOnStartupError, StartupError } from './startup-error';
+import { useStructuredLogs } from './structured-logs';
 
 const LEVELS: Record<PortfolioConfig['log']['level'], LogLevel[]> = {
   error: ['fatal', 'error'],
@@ -38,6 +48,7 @@ export function connectNats(
   config: PortfolioConfig,
   service: string,
 ): Promise<NatsBus> {
+  useStructuredLogs(config, service);
   new Logger(service).log(
     `connecting to NATS at ${config.nats.url} (subject prefix "${config.nats.subjectPrefix}")`,
   );
@@ -67,11 +78,14 @@ export function closeOnSignals(
     void app
       .close()
       .then(() => bus.close())
+      // The spans of the last requests, still in the exporter's batch.
+      .then(() => stopTracing())
       .then(
         () => process.exit(0),
         (e: unknown) => {
           logger.error(
-            `shutdown failed: ${e instanceof Error ? e.stack : String(e)}`,
+            `shutdown failed: ${e instanceof Error ? e.message : String(e)}`,
+            e instanceof Error ? e.stack : undefined,
           );
           process.exit(1);
         },
@@ -81,24 +95,48 @@ export function closeOnSignals(
   process.once('SIGINT', () => close('SIGINT'));
 }
 
-/** A service without HTTP: its module answers on the bus. */
+/** A service without HTTP: its module answers on the bus (a Nest microservice over it). */
 export async function runBusService(
   service: string,
   config: PortfolioConfig,
   feature: (bus: MessageBus) => DynamicModule | Promise<DynamicModule>,
 ): Promise<INestApplicationContext> {
   const bus = await connectNats(config, service);
-  const app = await NestFactory.createApplicationContext(
+  // Bus controllers (@BusRpc / @BusEvent) listen once every module's bootstrap hook ran.
+  const app = await createBusApp(
     {
       module: class ServiceRoot {},
       imports: [messagingModule(config, bus), await feature(bus)],
     },
-    { logger: logLevels(config) },
+    { logger: useStructuredLogs(config, service) },
   ).catch(exitOnStartupError);
-  await app.init();
+  await serveServiceMetrics(app, config, service);
   closeOnSignals(app, bus, service);
   announceReady(service);
   return app;
+}
+
+/**
+ * `GET /metrics` of a service without HTTP, on `metrics.port` and every interface
+ * (docs/metrics.md); nothing with port 0. A port that cannot be had stops the start
+ * (exit code 2, naming the setting). It lives as long as the process.
+ */
+async function serveServiceMetrics(
+  app: INestApplicationContext,
+  config: PortfolioConfig,
+  service: string,
+): Promise<void> {
+  if (config.metrics.port === 0) return;
+  const server = await serveMetrics(app.get(MetricsRegistry), {
+    port: config.metrics.port,
+  }).catch((e: unknown) =>
+    exitOnStartupError(
+      new StartupError(e instanceof Error ? e.message : String(e)),
+    ),
+  );
+  new Logger(service).log(
+    `serving GET /metrics on port ${server.port} (every interface)`,
+  );
 }
 
 /**

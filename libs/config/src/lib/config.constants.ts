@@ -10,6 +10,9 @@ export const LOG_LEVELS = Object.freeze([
   'verbose',
 ] as const);
 
+/** Log line formats: `auto` is `pretty` on a terminal and `json` anywhere else. */
+export const LOG_FORMATS = Object.freeze(['auto', 'json', 'pretty'] as const);
+
 /** Artifact storage drivers: the local filesystem, S3, Cloud Storage, Azure Blob. */
 export const STORAGE_DRIVERS = ['local', 's3', 'gcs', 'azure'] as const;
 
@@ -83,4 +86,7 @@ export const DEFAULTS = {
   runtimeArtifactCacheDirName: 'artifact-cache',
   runtimeArtifactCacheMaxSize: '20GiB',
   logLevel: 'info',
+  logFormat: 'auto',
+  /** The OpenTelemetry / Prometheus exporters' customary port. */
+  metricsPort: 9464,
 } as const;

@@ -7,6 +7,7 @@ import {
 import type { ConfigProblem } from './config.types';
 import {
   ADMIN_KEY_MIN_LENGTH,
+  LOG_FORMATS,
   LOG_LEVELS,
   MODEL_FORMATS,
   NODE_ID_PATTERN,
@@ -352,6 +353,12 @@ export const configFileSchema = section({
     level: optional((value) =>
       parseChoiceValue(value, LOG_LEVELS, 'log level'),
     ),
+    format: optional((value) =>
+      parseChoiceValue(value, LOG_FORMATS, 'log format'),
+    ),
+  }).optional(),
+  metrics: section({
+    port: optional((value) => parseIntegerValue(value, 0, 65535)),
   }).optional(),
 });
 

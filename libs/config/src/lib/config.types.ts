@@ -1,6 +1,7 @@
 import type { EngineSettings, Processing } from '@portfolio/contracts';
 
 import type {
+  LOG_FORMATS,
   LOG_LEVELS,
   MODEL_FORMATS,
   STORAGE_DRIVERS,
@@ -9,6 +10,8 @@ import type {
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export type StorageDriver = (typeof STORAGE_DRIVERS)[number];
 
@@ -198,6 +201,17 @@ export interface RuntimeConfig {
 
 export interface LogConfig {
   readonly level: LogLevel;
+  /** JSON lines, or one line a person reads; `auto`: pretty on a terminal. */
+  readonly format: LogFormat;
+}
+
+export interface MetricsConfig {
+  /**
+   * Port of `GET /metrics` on the services without HTTP (model-registry, storage,
+   * cache-manager, runtime), on every interface; 0: not served. The gateway and the
+   * standalone app serve /metrics on their HTTP port instead.
+   */
+  readonly port: number;
 }
 
 /** The one configuration object every Portfolio process starts from. Deeply frozen. */
@@ -216,6 +230,7 @@ export interface PortfolioConfig {
   readonly gateway: GatewayConfig;
   readonly runtime: RuntimeConfig;
   readonly log: LogConfig;
+  readonly metrics: MetricsConfig;
 }
 
 export interface LoadConfigOptions {

@@ -97,6 +97,8 @@ describe('ENV_VARS', () => {
       'PORTFOLIO_RUNTIME_ARTIFACT_CACHE_MAX_SIZE',
       'PORTFOLIO_RUNTIME_PYTHON',
       'PORTFOLIO_LOG_LEVEL',
+      'PORTFOLIO_LOG_FORMAT',
+      'PORTFOLIO_METRICS_PORT',
     ]);
   });
 
@@ -384,6 +386,8 @@ describe('environment overrides', () => {
       '/opt/python/bin/python3',
     ],
     ['PORTFOLIO_LOG_LEVEL', 'verbose', (c) => c.log.level, 'verbose'],
+    ['PORTFOLIO_LOG_FORMAT', 'json', (c) => c.log.format, 'json'],
+    ['PORTFOLIO_METRICS_PORT', '9100', (c) => c.metrics.port, 9100],
   ];
 
   it('covers every variable in ENV_VARS', () => {
@@ -591,10 +595,11 @@ describe('unknown PORTFOLIO_* variables', () => {
   });
 
   it('suggests the full name for a shortened one', () => {
-    expect(refusal('PORTFOLIO_PORT').message).toContain(
-      // Both ports are equally close to the shortened name.
-      'did you mean PORTFOLIO_GATEWAY_PORT or PORTFOLIO_GATEWAY_GRPC_PORT?',
+    expect(refusal('PORTFOLIO_GRPC_PORT').message).toContain(
+      'did you mean PORTFOLIO_GATEWAY_GRPC_PORT?',
     );
+    // The gateway's, gRPC's and the metrics' ports are equally close: none is obvious.
+    expect(refusal('PORTFOLIO_PORT').message).not.toContain('did you mean');
     expect(refusal('PORTFOLIO_NATS_TIMEOUT').message).toContain(
       'did you mean PORTFOLIO_NATS_REQUEST_TIMEOUT?',
     );

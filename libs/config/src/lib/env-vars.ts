@@ -341,6 +341,17 @@ export const ENV_VAR_SPECS: readonly EnvVarSpec[] = [
     'log.level',
     'One of error, warn, info, debug, verbose',
   ),
+  spec(
+    'PORTFOLIO_LOG_FORMAT',
+    'log.format',
+    'json (one JSON object per line), pretty (one line a person reads), or auto: pretty on a terminal, json otherwise',
+  ),
+  spec(
+    'PORTFOLIO_METRICS_PORT',
+    'metrics.port',
+    'Port of GET /metrics on the model-registry, storage, cache-manager and runtime (0: not served); the gateway and the standalone app serve it on their HTTP port',
+    'integer',
+  ),
 ];
 
 /** Supported PORTFOLIO_* variables: name, the YAML key it overrides, and what it does. */

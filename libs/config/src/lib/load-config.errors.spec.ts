@@ -711,7 +711,7 @@ describe('several problems', () => {
     expect(lines).toEqual([
       `Invalid configuration in ${file} at cache.max_memory: invalid size "2XB" (expected bytes or a number with a unit: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; e.g. 512MiB, 2GB)`,
       `Invalid configuration in ${file} at gateway.port: expected an integer from 0 to 65535, got -1`,
-      `Invalid configuration in ${file} at bogus: unknown key (known keys: data_dir, models, cache, nats, database, storage, auth, gateway, runtime, log)`,
+      `Invalid configuration in ${file} at bogus: unknown key (known keys: data_dir, models, cache, nats, database, storage, auth, gateway, runtime, log, metrics)`,
     ]);
     expect(error.key).toBe('cache.max_memory');
     expect(error.source).toBe(file);

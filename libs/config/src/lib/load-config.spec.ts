@@ -106,7 +106,8 @@ describe('loadConfig without a file', () => {
         },
         python: '/usr/bin/python3',
       },
-      log: { level: 'info' },
+      log: { level: 'info', format: 'auto' },
+      metrics: { port: 9464 },
     };
     expect(config).toEqual(expected);
   });
@@ -260,6 +261,9 @@ runtime:
     max_size: 5GiB
 log:
   level: debug
+  format: pretty
+metrics:
+  port: 0
 `,
     );
 
@@ -382,7 +386,8 @@ log:
         artifactCache: { dir: path.join(dir, 'cache'), maxBytes: 5 * GiB },
         python: '/usr/bin/python3',
       },
-      log: { level: 'debug' },
+      log: { level: 'debug', format: 'pretty' },
+      metrics: { port: 0 },
     };
     expect(config).toEqual(expected);
   });
@@ -437,7 +442,7 @@ log:
     const sections = write(
       dir,
       'sections.yaml',
-      'models:\ncache:\nnats:\ngateway:\nstorage:\n  local:\nruntime:\nlog:\n',
+      'models:\ncache:\nnats:\ngateway:\nstorage:\n  local:\nruntime:\nlog:\nmetrics:\n',
     );
     const defaults = loadConfig({ file: null, env: {}, cwd: dir });
 

@@ -268,8 +268,17 @@ export function resolveConfig(
   host: HostFacts,
 ): PortfolioConfig {
   const problems: ConfigProblem[] = [];
-  const { cache, nats, database, storage, auth, gateway, runtime, log } =
-    settings;
+  const {
+    cache,
+    nats,
+    database,
+    storage,
+    auth,
+    gateway,
+    runtime,
+    log,
+    metrics,
+  } = settings;
 
   const dataDir = origins.resolvePath(
     'data_dir',
@@ -391,6 +400,10 @@ export function resolveConfig(
           ? DEFAULTS.runtimePython
           : origins.resolvePath('runtime.python', runtime.python, true),
     },
-    log: { level: log?.level ?? DEFAULTS.logLevel },
+    log: {
+      level: log?.level ?? DEFAULTS.logLevel,
+      format: log?.format ?? DEFAULTS.logFormat,
+    },
+    metrics: { port: metrics?.port ?? DEFAULTS.metricsPort },
   };
 }
