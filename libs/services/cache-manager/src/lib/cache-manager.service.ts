@@ -27,6 +27,7 @@ import {
   VersionRecord,
 } from '@portfolio/contracts';
 import { BusSubscription, Messaging } from '@portfolio/messaging';
+import { inSpan } from '@portfolio/telemetry';
 import {
   DEFAULT_POLICY_PARAMS,
   MaintenanceAction,
@@ -45,6 +46,7 @@ import {
   CACHE_MANAGER_SETTINGS,
   CacheManagerSettings,
 } from './cache-manager.settings';
+import { CacheManagerMetrics } from './cache-manager.metrics';
 import { CacheStats } from './cache-stats';
 import { ClusterView, key, ModelInfo } from './cluster-view';
 import { ModelDirectory } from './model-directory';
@@ -176,6 +178,7 @@ export class CacheManagerService
     private readonly messaging: Messaging,
     @Inject(CACHE_MANAGER_SETTINGS)
     private readonly settings: CacheManagerSettings,
+    private readonly metrics: CacheManagerMetrics,
   ) {
     this.view = new ClusterView(
       settings.runtimeTimeoutMs,
@@ -195,6 +198,7 @@ export class CacheManagerService
       },
     };
     this.usage = new UsageTracker(this.params);
+    metrics.watch(() => this.status());
   }
 
   onApplicationBootstrap(): void {
@@ -266,9 +270,16 @@ export class CacheManagerService
       await Promise.all(exclude.map((nodeId) => this.checkAlive(nodeId)));
     for (const nodeId of req.stale_nodes ?? []) this.view.forget(nodeId, k);
     const serving = this.view.nodesServing(k, exclude);
-    if (serving.length) return { node_id: serving[0], loaded_now: false };
+    if (serving.length) {
+      this.metrics.lookup('loaded');
+      return { node_id: serving[0], loaded_now: false };
+    }
     const running = this.inflight.get(k);
-    if (running) return running;
+    if (running) {
+      this.metrics.lookup('joined');
+      return running;
+    }
+    this.metrics.lookup('placed');
     const load = this.placeAvoiding(req.model_id, req.version, exclude)
       .then((r) => ({ node_id: r.nodeId, loaded_now: r.loadedNow }))
       .finally(() => this.inflight.delete(k));
@@ -435,12 +446,24 @@ export class CacheManagerService
           version,
         });
         this.directory.put(resolved.model);
-        await this.loadOn(
-          a.nodeId,
-          resolved.model,
-          resolved.version,
-          a.bytes,
-          a.reason,
+        const nodeId = a.nodeId;
+        // A trace of its own: nothing traced asked for it.
+        await inSpan(
+          'cache.maintain.load',
+          {
+            'portfolio.model.id': modelId,
+            'portfolio.model.version': version,
+            'portfolio.node.id': nodeId,
+            'portfolio.load.reason': a.reason,
+          },
+          () =>
+            this.loadOn(
+              nodeId,
+              resolved.model,
+              resolved.version,
+              a.bytes,
+              a.reason,
+            ),
         );
       } catch (e) {
         this.logger.warn(
@@ -467,12 +490,44 @@ export class CacheManagerService
    * names first (synchronously: the load starts only once they are gone). `reason`: a
    * request's miss (counted as such), or an operator's load.
    */
-  private async place(
+  private place(
     modelId: string,
     versionNumber: number,
     exclude: string[],
     reason: 'miss' | 'admin',
     countMiss = reason === 'miss',
+  ): Promise<{ nodeId: string; loadedNow: boolean }> {
+    return inSpan(
+      'cache.place',
+      {
+        'portfolio.model.id': modelId,
+        'portfolio.model.version': versionNumber,
+        'portfolio.load.reason': reason,
+        'portfolio.placement.excluded': exclude.length,
+      },
+      async (span) => {
+        const placed = await this.placeNow(
+          modelId,
+          versionNumber,
+          exclude,
+          reason,
+          countMiss,
+        );
+        span?.setAttributes({
+          'portfolio.node.id': placed.nodeId,
+          'portfolio.load.loaded_now': placed.loadedNow,
+        });
+        return placed;
+      },
+    );
+  }
+
+  private async placeNow(
+    modelId: string,
+    versionNumber: number,
+    exclude: string[],
+    reason: 'miss' | 'admin',
+    countMiss: boolean,
   ): Promise<{ nodeId: string; loadedNow: boolean }> {
     const k = key(modelId, versionNumber);
     this.dismissed.delete(k);
@@ -501,6 +556,7 @@ export class CacheManagerService
     for (let attempt = 0; attempt < MAX_PLACEMENT_ATTEMPTS; attempt++) {
       await this.directory.fetchMissing(this.view.residentModelIds());
       const now = Date.now();
+      const decidedFrom = performance.now();
       const decision = placeModel(
         this.states().map((r) =>
           hidden.has(r.nodeId)
@@ -515,6 +571,10 @@ export class CacheManagerService
           quota: this.quotaOf(model),
         },
         this.context(now),
+      );
+      this.metrics.decided(
+        decision.kind,
+        (performance.now() - decidedFrom) / 1000,
       );
       if (decision.kind !== 'place') {
         // Held only by loads, unloads and requests in progress: room is coming.
@@ -661,6 +721,7 @@ export class CacheManagerService
           measured_at: new Date().toISOString(),
         });
       if (res.loaded_now) {
+        this.metrics.loaded(model.id, version.version, nodeId, reason);
         stats.loads++;
         stats.loadMs = res.load_ms;
         this.announce(
@@ -686,8 +747,14 @@ export class CacheManagerService
           e.code === 'TIMEOUT')
       ) {
         stats.failure = e.message;
+        this.metrics.loadFailed(model.id, version.version, nodeId);
         this.announce('load_failed', k, nodeId, null, null, e.message);
       }
+      // Maintenance loads say so where they are started (execute).
+      if (reason === 'miss' || reason === 'admin')
+        this.logger.warn(
+          `loading ${k} on ${nodeId} (${reason}) failed: ${e instanceof PortfolioError ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(e)}`,
+        );
       throw e;
     } finally {
       this.view.release(nodeId, k);
@@ -767,13 +834,32 @@ export class CacheManagerService
    * Returns the bytes freed, or null when it did not happen. `marked`: the caller has
    * already marked it as unloading in the view.
    */
-  private async unloadOne(
+  private unloadOne(
     nodeId: string,
     k: string,
     reason: EvictionReason,
     marked = false,
   ): Promise<number | null> {
-    if (!marked && !this.view.beginUnload(nodeId, k)) return null;
+    if (!marked && !this.view.beginUnload(nodeId, k))
+      return Promise.resolve(null);
+    const { modelId, version } = splitKey(k);
+    return inSpan(
+      'cache.unload',
+      {
+        'portfolio.model.id': modelId,
+        'portfolio.model.version': version,
+        'portfolio.node.id': nodeId,
+        'portfolio.unload.reason': reason,
+      },
+      () => this.unloadMarked(nodeId, k, reason),
+    );
+  }
+
+  private async unloadMarked(
+    nodeId: string,
+    k: string,
+    reason: EvictionReason,
+  ): Promise<number | null> {
     this.publishRouting(false);
     const { modelId, version } = splitKey(k);
     try {
@@ -790,6 +876,7 @@ export class CacheManagerService
       );
       this.view.recordUnloaded(nodeId, k, res);
       if (res.was_loaded) {
+        this.metrics.evicted(modelId, version, nodeId, reason);
         this.stats.evicted(k, reason);
         this.announce('unloaded', k, nodeId, res.freed_bytes, null, reason);
         this.logger.log(

@@ -1,5 +1,4 @@
 import { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 
 import {
   CacheManager,
@@ -10,7 +9,12 @@ import {
   RoutingTable,
   Runtime,
 } from '@portfolio/contracts';
-import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
+import {
+  createBusApp,
+  InProcessBus,
+  Messaging,
+  MessagingModule,
+} from '@portfolio/messaging';
 
 import { CacheManagerServiceModule } from './cache-manager-service.module';
 import { CacheManagerService } from './cache-manager.service';
@@ -49,7 +53,7 @@ export class CacheManagerHarness {
     settings: Partial<CacheManagerSettings> = {},
     models: readonly FakeModel[] = [],
   ): Promise<CacheManagerHarness> {
-    const app = await NestFactory.createApplicationContext(
+    const app = await createBusApp(
       {
         module: class CacheManagerTestApp {},
         imports: [
@@ -66,7 +70,6 @@ export class CacheManagerHarness {
       },
       { logger: false },
     );
-    await app.init();
     const m = app.get(Messaging);
     return new CacheManagerHarness(
       app,

@@ -1,8 +1,12 @@
 import { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 
 import { CacheManager, PortfolioError, Registry } from '@portfolio/contracts';
-import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
+import {
+  createBusApp,
+  InProcessBus,
+  Messaging,
+  MessagingModule,
+} from '@portfolio/messaging';
 
 import { CacheManagerServiceModule } from './cache-manager-service.module';
 import { CacheManagerService } from './cache-manager.service';
@@ -25,7 +29,7 @@ describe(PreloadService.name, () => {
 
   async function start(models: readonly FakeModel[]): Promise<void> {
     const bus = new InProcessBus();
-    app = await NestFactory.createApplicationContext(
+    app = await createBusApp(
       {
         module: class PreloadTestApp {},
         imports: [
@@ -43,7 +47,6 @@ describe(PreloadService.name, () => {
       },
       { logger: false },
     );
-    await app.init();
     m = app.get(Messaging);
     cache = app.get(CacheManagerService);
     registry = new FakeRegistry(m, models);

@@ -31,7 +31,7 @@ export class ApiKeysService {
   async create(req: CreateApiKeyRequest): Promise<ApiKeyRecord> {
     const scopes = [...new Set(req.scopes)];
     try {
-      const saved = await this.gate.run(() =>
+      const saved = await this.gate.run('key_create', () =>
         this.dataSource.transaction(async (tx) => {
           const repo = tx.getRepository(ApiKeyEntity);
           const key = await repo.save(
@@ -72,7 +72,7 @@ export class ApiKeysService {
 
   /** Every key, the revoked ones included, oldest first. */
   async list(): Promise<ApiKeyRecord[]> {
-    const rows = await this.gate.run(() =>
+    const rows = await this.gate.run('key_list', () =>
       this.dataSource
         .getRepository(ApiKeyEntity)
         .find({ order: { createdAt: 'ASC', id: 'ASC' } }),
@@ -85,7 +85,7 @@ export class ApiKeysService {
     id: string,
     actor?: string,
   ): Promise<{ key: ApiKeyRecord; keySha256: string }> {
-    return this.gate.run(() =>
+    return this.gate.run('key_revoke', () =>
       this.dataSource.transaction(async (tx) => {
         const repo = tx.getRepository(ApiKeyEntity);
         const key = await repo.findOne({
@@ -112,7 +112,7 @@ export class ApiKeysService {
 
   /** The valid key with this hash, or null (unknown or revoked). */
   async lookup(keySha256: string): Promise<ApiKeyRecord | null> {
-    const key = await this.gate.run(() =>
+    const key = await this.gate.run('key_lookup', () =>
       this.dataSource
         .getRepository(ApiKeyEntity)
         .findOne({ where: { keySha256, revokedAt: IsNull() } }),

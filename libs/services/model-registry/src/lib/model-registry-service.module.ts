@@ -1,7 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
-import { ApiKeysHandlers } from './api-keys.handlers';
+import { MetricsModule, MetricsRegistry } from '@portfolio/telemetry';
+
+import { ApiKeysController } from './api-keys.controller';
 import { ApiKeysService } from './api-keys.service';
 import { DbGate } from './database/db-gate';
 import {
@@ -9,14 +11,18 @@ import {
   registryDataSourceOptions,
 } from './database/registry-database';
 import { RegistryMigrator } from './database/registry-migrator';
-import { ModelRegistryHandlers } from './model-registry.handlers';
+import { ModelRegistryController } from './model-registry.controller';
 import { DB_GATE, ModelRegistryService } from './model-registry.service';
+import { RegistryMetrics } from './registry.metrics';
 
 export interface ModelRegistryServiceOptions {
   readonly database: RegistryDatabase;
 }
 
-/** Needs MessagingModule in the app. Migrates on start, then answers on the bus. */
+/**
+ * Needs MessagingModule in the app. Migrates on start; its controllers answer on the bus
+ * once the app listens there (createBusApp, or listenOnBus for an HTTP app).
+ */
 @Module({})
 export class ModelRegistryServiceModule {
   static forRoot(options: ModelRegistryServiceOptions): DynamicModule {
@@ -29,17 +35,22 @@ export class ModelRegistryServiceModule {
           retryAttempts: 20,
           retryDelay: 3000,
         }),
+        MetricsModule,
       ],
+      controllers: [ModelRegistryController, ApiKeysController],
       providers: [
         {
           provide: DB_GATE,
-          useValue: new DbGate(options.database.kind === 'pglite'),
+          useFactory: (registry: MetricsRegistry) =>
+            new DbGate(
+              options.database.kind === 'pglite',
+              new RegistryMetrics(registry),
+            ),
+          inject: [MetricsRegistry],
         },
         ModelRegistryService,
         RegistryMigrator,
-        ModelRegistryHandlers,
         ApiKeysService,
-        ApiKeysHandlers,
       ],
       exports: [ModelRegistryService],
     };

@@ -1,5 +1,4 @@
 import { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 
 import {
@@ -9,7 +8,12 @@ import {
   Registry,
   Signature,
 } from '@portfolio/contracts';
-import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
+import {
+  createBusApp,
+  InProcessBus,
+  Messaging,
+  MessagingModule,
+} from '@portfolio/messaging';
 import { createTestDatabase, makeTempDir } from '@portfolio/testing';
 
 import {
@@ -31,7 +35,7 @@ async function start(
   database: RegistryDatabase,
 ): Promise<{ app: INestApplicationContext; m: Messaging }> {
   const bus = new InProcessBus();
-  const app = await NestFactory.createApplicationContext(
+  const app = await createBusApp(
     {
       module: class RegistryTestApp {},
       imports: [
@@ -45,7 +49,6 @@ async function start(
     },
     { logger: ['error'] },
   );
-  await app.init();
   return { app, m: app.get(Messaging) };
 }
 

@@ -64,7 +64,7 @@ export class ModelRegistryService {
 
   /** Resolves when the database answers; SERVICE_UNAVAILABLE when it does not (health). */
   async ping(): Promise<void> {
-    await this.gate.run(() => this.dataSource.query('SELECT 1'));
+    await this.gate.run('ping', () => this.dataSource.query('SELECT 1'));
   }
 
   createModel(req: CreateModelRequest): Promise<CreateModelResponse> {
@@ -75,7 +75,7 @@ export class ModelRegistryService {
       req.memory_estimate_bytes == null;
     if (borrowsEstimate && req.if_exists !== 'update')
       throw authoritativeWithoutEstimate(req.id);
-    return this.gate.run(() =>
+    return this.gate.run('create_model', () =>
       this.dataSource.transaction(async (tx) => {
         // Not even attempted when it borrows: PostgreSQL checks a row's constraints
         // before it sees the conflict that would ignore it.
@@ -144,7 +144,7 @@ export class ModelRegistryService {
    * written).
    */
   updateModel(req: UpdateModelRequest): Promise<UpdateModelResponse> {
-    return this.gate.run(() =>
+    return this.gate.run('update_model', () =>
       this.dataSource.transaction(async (tx) => {
         const model = await this.lockModel(tx, req.id);
         const before = toModelRecord(model);
@@ -215,7 +215,7 @@ export class ModelRegistryService {
   }
 
   getModel(id: string): Promise<GetModelResponse> {
-    return this.gate.run(async () => {
+    return this.gate.run('get_model', async () => {
       const model = await this.dataSource.manager.findOneBy(ModelEntity, {
         id,
       });
@@ -246,7 +246,7 @@ export class ModelRegistryService {
    * into entities took more than twice as long on PGlite (`npm run bench:registry`).
    */
   listModels(req: ListModelsRequest = {}): Promise<ListModelsResponse> {
-    return this.gate.run(async () => {
+    return this.gate.run('list_models', async () => {
       const where: string[] = [];
       const params: unknown[] = [];
       if (req.after !== undefined) {
@@ -276,7 +276,7 @@ export class ModelRegistryService {
   }
 
   createVersion(req: CreateVersionRequest): Promise<CreateVersionResponse> {
-    return this.gate.run(() =>
+    return this.gate.run('create_version', () =>
       this.dataSource.transaction(async (tx) => {
         const model = await tx
           .createQueryBuilder(ModelEntity, 'm')
@@ -354,7 +354,7 @@ export class ModelRegistryService {
         'INVALID_REQUEST',
         'give version or alias, not both',
       );
-    return this.gate.run(async () => {
+    return this.gate.run('resolve_version', async () => {
       const manager = this.dataSource.manager;
       const model = await manager.findOneBy(ModelEntity, { id: req.model_id });
       if (!model) throw modelNotFound(req.model_id);
@@ -406,7 +406,7 @@ export class ModelRegistryService {
    * other and each reports where it found the alias.
    */
   setAlias(req: SetAliasRequest): Promise<SetAliasResponse> {
-    return this.gate.run(() =>
+    return this.gate.run('set_alias', () =>
       this.dataSource.transaction(async (tx) => {
         await this.lockModel(tx, req.model_id);
         const version = await tx.findOneBy(ModelVersionEntity, {
@@ -463,7 +463,7 @@ export class ModelRegistryService {
 
   /** ALIAS_NOT_FOUND (or MODEL_NOT_FOUND) when there is no such alias. */
   deleteAlias(req: DeleteAliasRequest): Promise<DeleteAliasResponse> {
-    return this.gate.run(() =>
+    return this.gate.run('delete_alias', () =>
       this.dataSource.transaction(async (tx) => {
         await this.lockModel(tx, req.model_id);
         // Read, then deleted under the model's lock: TypeORM hands back a DELETE's
@@ -499,7 +499,7 @@ export class ModelRegistryService {
    * version nobody should start using.
    */
   updateVersion(req: UpdateVersionRequest): Promise<UpdateVersionResponse> {
-    return this.gate.run(() =>
+    return this.gate.run('update_version', () =>
       this.dataSource.transaction(async (tx) => {
         await this.lockModel(tx, req.model_id);
         const version = await this.findVersion(tx, req.model_id, req.version);
@@ -559,7 +559,7 @@ export class ModelRegistryService {
    * version still references (identical bytes share one artifact).
    */
   deleteVersion(req: DeleteVersionRequest): Promise<DeleteVersionResponse> {
-    return this.gate.run(() =>
+    return this.gate.run('delete_version', () =>
       this.dataSource.transaction(async (tx) => {
         await this.lockModel(tx, req.model_id);
         const version = await this.findVersion(tx, req.model_id, req.version);
@@ -607,7 +607,7 @@ export class ModelRegistryService {
 
   /** Deletes a model with its versions, their measurements and its aliases. */
   deleteModel(req: DeleteModelRequest): Promise<DeleteModelResponse> {
-    return this.gate.run(() =>
+    return this.gate.run('delete_model', () =>
       this.dataSource.transaction(async (tx) => {
         const model = await this.lockModel(tx, req.id);
         const aliases = await this.aliasesOf(tx, req.id);
@@ -638,7 +638,7 @@ export class ModelRegistryService {
     req: ReferencedArtifactsRequest,
   ): Promise<ReferencedArtifactsResponse> {
     if (req.artifacts.length === 0) return Promise.resolve({ referenced: [] });
-    return this.gate.run(async () => {
+    return this.gate.run('referenced_artifacts', async () => {
       const rows: { model_id: string; sha256: string }[] =
         await this.dataSource.query(
           `SELECT DISTINCT v.model_id, v.sha256
@@ -660,7 +660,9 @@ export class ModelRegistryService {
   }
 
   listAudit(req: ListAuditRequest): Promise<ListAuditResponse> {
-    return this.gate.run(() => readAudit(this.dataSource.manager, req));
+    return this.gate.run('list_audit', () =>
+      readAudit(this.dataSource.manager, req),
+    );
   }
 
   private async aliasesOf(
@@ -683,7 +685,7 @@ export class ModelRegistryService {
    * VERSION_NOT_FOUND when the version does not exist.
    */
   recordMeasurement(m: VersionMeasuredEvent): Promise<boolean> {
-    return this.gate.run(async () => {
+    return this.gate.run('record_measurement', async () => {
       try {
         const rows: unknown[] = await this.dataSource.query(
           `INSERT INTO version_measurements AS vm

@@ -3,6 +3,7 @@ import {
   Injectable,
   Logger,
   OnApplicationShutdown,
+  Optional,
 } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 
@@ -26,6 +27,14 @@ import {
 } from '@portfolio/storage';
 import { checkTensor, Tensor, TensorError } from '@portfolio/tensor';
 import { batchOf } from '@portfolio/model-formats';
+import {
+  inSpan,
+  MetricsRegistry,
+  recordSpanError,
+  startChildSpan,
+  tracingEnabled,
+} from '@portfolio/telemetry';
+import type { Span } from '@opentelemetry/api';
 
 import { AsyncMutex } from './async-mutex';
 import {
@@ -34,6 +43,7 @@ import {
   DEFAULT_COPY_POLICY,
 } from './copy-policy';
 import { RequestLog } from './request-log';
+import { RuntimeMetrics } from './runtime.metrics';
 import { chooseGuardVictims, GuardCandidate } from './rss-guard';
 import {
   DEFAULT_LOAD_TIMEOUT_MS,
@@ -199,11 +209,25 @@ export class ModelHostService implements OnApplicationShutdown {
   private closing = false;
   private guardWarned = false;
   private version = 0;
+  private readonly metrics: RuntimeMetrics;
 
+  /** `metrics`: the app's; a host made by hand (tests, tools) keeps its own. */
   constructor(
     @Inject(RUNTIME_SETTINGS) readonly settings: RuntimeSettings,
     @Inject(RUNTIME_STORAGE) private readonly storage: StorageDriver,
+    @Optional() metrics?: RuntimeMetrics,
   ) {
+    this.metrics =
+      metrics ??
+      new RuntimeMetrics(
+        new MetricsRegistry({ processMetrics: false }),
+        settings,
+      );
+    this.metrics.watch({
+      usedBytes: () => this.usedBytes(),
+      baseBytes: () => this.baseBytes(),
+      modelsLoaded: () => this.modelsLoaded(),
+    });
     // First: a runtime that cannot have its cache starts no worker either.
     this.cache = this.makeCache();
     this.pool = new WorkerPool(settings.workerScript, {
@@ -211,6 +235,7 @@ export class ModelHostService implements OnApplicationShutdown {
       sharedThreadBytes:
         settings.sharedThreadBytes ?? DEFAULT_SHARED_THREAD_BYTES,
       onCopyLost: (loss) => this.copyLost(loss),
+      onRun: (key, runs, rows) => this.metrics.ran(key, runs, rows),
       inline: {
         maxBytes: settings.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES,
         maxRunMs: INLINE_MAX_RUN_MS,
@@ -318,6 +343,13 @@ export class ModelHostService implements OnApplicationShutdown {
     return this.cache?.stats() ?? null;
   }
 
+  /** Models loaded (serving) now. */
+  modelsLoaded(): number {
+    let n = 0;
+    for (const m of this.models.values()) if (m.state === 'loaded') n++;
+    return n;
+  }
+
   report(): LoadedModelReport[] {
     return [...this.models.values()].map((m) => ({
       model_id: m.modelId,
@@ -409,12 +441,12 @@ export class ModelHostService implements OnApplicationShutdown {
     };
     // An artifact of a remote store is fetched into the cache before the load queues
     // for the memory lock: a download never holds up other models' loads and unloads.
-    model.loading = (
+    model.loading = this.traceLoad(model, () =>
       this.cache
         ? this.fetchArtifact(model).then(loadFrom, (e: unknown) => {
             throw this.loadFailure(model, e);
           })
-        : loadFrom(null)
+        : loadFrom(null),
     ).finally(() => {
       this.reservations.delete(reservation);
       model.reservation = null;
@@ -466,19 +498,35 @@ export class ModelHostService implements OnApplicationShutdown {
         },
       );
     }
-    this.checkInputs(model.key, model.signature, inputs, outputs);
+    try {
+      this.checkInputs(model.key, model.signature, inputs, outputs);
+    } catch (e) {
+      this.metrics.inferenceFailed(
+        key,
+        e instanceof PortfolioError ? e.code : 'INTERNAL',
+      );
+      throw e;
+    }
     model.inFlight++;
     model.lastUsedAt = new Date();
+    const batch = batchOf(model.signature, inputs);
+    const span = tracingEnabled() ? this.inferSpan(model, batch) : undefined;
     try {
       const result = await this.pool.run(
         key,
         inputs,
         outputs,
-        batchOf(model.signature, inputs),
+        batch,
         timeoutMs,
       );
+      if (span) endInferSpan(span, result);
       model.requests++;
       model.busyMs += result.computeMs;
+      this.metrics.inferred(
+        key,
+        result.queueMs / 1000,
+        (result.merged?.computeMs ?? result.computeMs) / 1000,
+      );
       if (result.arena) this.arenaGrew(model, result.copy, result.arena);
       this.requestLog?.record(
         model.lastUsedAt.getTime(),
@@ -490,6 +538,14 @@ export class ModelHostService implements OnApplicationShutdown {
       return result;
     } catch (e) {
       model.errors++;
+      if (span) {
+        recordSpanError(span, e);
+        span.end();
+      }
+      this.metrics.inferenceFailed(
+        key,
+        e instanceof PortfolioError ? e.code : 'INTERNAL',
+      );
       if (e instanceof PortfolioError && e.code === 'INVALID_INPUT')
         this.logger.log(`${key} refused an input: ${describeCause(e)}`);
       throw e;
@@ -497,6 +553,48 @@ export class ModelHostService implements OnApplicationShutdown {
       model.inFlight--;
       if (model.inFlight === 0 && model.drained) model.drained();
     }
+  }
+
+  /**
+   * A first load's span (`model.load`), child of the request that asked for it (the
+   * cache-manager's Runtime.load, or a preload's): what was loaded and what it took.
+   */
+  private traceLoad(
+    model: HostedModel,
+    load: () => Promise<LoadModelResponse>,
+  ): Promise<LoadModelResponse> {
+    if (!tracingEnabled()) return load();
+    return inSpan(
+      'model.load',
+      {
+        'portfolio.model.id': model.modelId,
+        'portfolio.model.version': model.version,
+        'portfolio.model.format': model.request.format,
+        'portfolio.model.size_bytes': model.request.size_bytes,
+        'portfolio.node.id': this.settings.nodeId,
+        'portfolio.artifact.remote': this.cache !== null,
+      },
+      async (span) => {
+        const res = await load();
+        span?.setAttributes({
+          'portfolio.model.memory_bytes': res.memory_bytes,
+          'portfolio.model.peak_bytes': res.peak_bytes ?? res.memory_bytes,
+          'portfolio.load.duration_ms': res.load_ms,
+          'portfolio.load.queued_ms': res.queued_ms ?? 0,
+        });
+        return res;
+      },
+    );
+  }
+
+  /** An inference's span (`model.infer`), when its request came traced. */
+  private inferSpan(model: HostedModel, batch: number): Span | undefined {
+    return startChildSpan('model.infer', {
+      'portfolio.model.id': model.modelId,
+      'portfolio.model.version': model.version,
+      'portfolio.node.id': this.settings.nodeId,
+      'portfolio.batch.size': batch,
+    });
   }
 
   /** Lets requests and loads in flight finish (up to a bound), then stops the workers. */
@@ -543,6 +641,7 @@ export class ModelHostService implements OnApplicationShutdown {
       model.state = 'loaded';
       model.loadedAt = new Date();
       model.loadMs = performance.now() - started;
+      this.metrics.loaded(model.key, model.loadMs / 1000);
       this.changed();
       const queuedMs = started - requestedAt;
       this.logger.log(
@@ -568,6 +667,7 @@ export class ModelHostService implements OnApplicationShutdown {
   /** Marks a first load failed (its artifact released) and gives the error to throw. */
   private loadFailure(model: HostedModel, e: unknown): PortfolioError {
     model.state = 'failed';
+    this.metrics.loadFailed(model.key);
     this.releaseArtifact(model);
     // Clients see the reason (status, metadata); the logs get where and what exactly.
     const coded = e instanceof PortfolioError && e.code !== 'INTERNAL';
@@ -806,6 +906,7 @@ export class ModelHostService implements OnApplicationShutdown {
         const threadsEnded = threadsBefore - this.pool.threads;
         const fell = before - process.memoryUsage.rss();
         const returned = Math.max(0, fell - threadsEnded * this.workerBytes());
+        this.metrics.unloaded(key, reason);
         this.logger.log(
           `unloaded ${key} (reason: ${reason}): ${freed} bytes freed; the process's RSS fell by ${returned} bytes${threadsEnded > 0 ? ` and ${threadsEnded} worker thread${threadsEnded > 1 ? 's' : ''} ended` : ''}`,
         );
@@ -1335,4 +1436,29 @@ function describeCause(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
   if (typeof e.cause === 'string') return `${e.message} (${e.cause})`;
   return e instanceof PortfolioError ? e.message : (e.stack ?? e.message);
+}
+
+/**
+ * Ends an inference's span with how it ran; its wait for a copy and a compute slot is
+ * `portfolio.queue.wait_ms` and the `run started` event, at the moment its run began.
+ */
+function endInferSpan(span: Span, result: RunResult): void {
+  span.setAttributes({
+    'portfolio.queue.wait_ms': result.queueMs,
+    'portfolio.compute_ms': result.computeMs,
+    'portfolio.copy': result.copy,
+    'portfolio.inline': result.inline === true,
+    ...(result.merged
+      ? {
+          'portfolio.merged.runs': result.merged.runs,
+          'portfolio.merged.rows': result.merged.rows,
+        }
+      : {}),
+  });
+  span.addEvent(
+    'run started',
+    { 'portfolio.queue.wait_ms': result.queueMs },
+    result.startedAt,
+  );
+  span.end();
 }

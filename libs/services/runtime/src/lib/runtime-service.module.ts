@@ -1,9 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 
 import { StorageDriver } from '@portfolio/storage';
+import { MetricsModule } from '@portfolio/telemetry';
 
 import { ModelHostService } from './model-host.service';
-import { RuntimeHandlers } from './runtime.handlers';
+import { RUNTIME_NODE_ID, RuntimeController } from './runtime.controller';
+import { RuntimeMetrics } from './runtime.metrics';
 import {
   RUNTIME_SETTINGS,
   RUNTIME_STORAGE,
@@ -16,17 +18,20 @@ export interface RuntimeServiceOptions {
   readonly storage: StorageDriver;
 }
 
-/** Needs MessagingModule in the app. */
+/** Needs MessagingModule in the app; its controller answers once the app listens on the bus. */
 @Module({})
 export class RuntimeServiceModule {
   static forRoot(options: RuntimeServiceOptions): DynamicModule {
     return {
       module: RuntimeServiceModule,
+      imports: [MetricsModule],
+      controllers: [RuntimeController],
       providers: [
         { provide: RUNTIME_SETTINGS, useValue: options.settings },
         { provide: RUNTIME_STORAGE, useValue: options.storage },
+        { provide: RUNTIME_NODE_ID, useValue: options.settings.nodeId },
+        RuntimeMetrics,
         ModelHostService,
-        RuntimeHandlers,
       ],
       exports: [ModelHostService],
     };

@@ -23,6 +23,7 @@ import {
 import { ArtifactWriter, StorageDriver } from '@portfolio/storage';
 
 import { ImportSources, importFromUri } from './import/import-sources';
+import { StorageMetrics } from './storage.metrics';
 import {
   DEFAULT_UNPACK_LIMITS,
   detectPackaging,
@@ -61,6 +62,8 @@ interface Ingest {
   readonly contentType: string | undefined;
   readonly writer: ArtifactWriter;
   nextSeq: number;
+  /** performance.now() at its begin. */
+  readonly startedAt: number;
   /** Chunks are written strictly one after another; this is the write in progress. */
   pending: Promise<void>;
   idleTimer: NodeJS.Timeout;
@@ -85,6 +88,7 @@ export class IngestService implements OnModuleDestroy {
   constructor(
     @Inject(STORAGE_DRIVER) private readonly driver: StorageDriver,
     @Inject(INGEST_SETTINGS) private readonly settings: IngestSettings,
+    private readonly metrics: StorageMetrics,
   ) {}
 
   async begin(
@@ -105,6 +109,7 @@ export class IngestService implements OnModuleDestroy {
       contentType,
       writer,
       nextSeq: 0,
+      startedAt: performance.now(),
       pending: Promise.resolve(),
       idleTimer: this.idleTimer(id),
     };
@@ -147,6 +152,7 @@ export class IngestService implements OnModuleDestroy {
       await this.abort(id);
       throw e;
     }
+    this.metrics.received(data.byteLength);
     if (
       ingest.expectedSizeBytes !== undefined &&
       ingest.writer.bytesWritten > ingest.expectedSizeBytes
@@ -164,6 +170,29 @@ export class IngestService implements OnModuleDestroy {
     const ingest = this.get(id);
     this.ingests.delete(id);
     clearTimeout(ingest.idleTimer);
+    const committed = this.commitIngest(ingest, chunks);
+    committed.then(
+      () => this.uploadEnded(ingest, 'stored'),
+      () => this.uploadEnded(ingest, 'failed'),
+    );
+    return committed;
+  }
+
+  private uploadEnded(
+    ingest: Ingest,
+    result: 'stored' | 'failed' | 'aborted',
+  ): void {
+    this.metrics.uploadEnded(
+      result,
+      (performance.now() - ingest.startedAt) / 1000,
+    );
+  }
+
+  private async commitIngest(
+    ingest: Ingest,
+    chunks: number,
+  ): Promise<IngestCommitResponse> {
+    const id = ingest.id;
     try {
       await ingest.pending;
       if (chunks !== ingest.nextSeq) {
@@ -275,11 +304,24 @@ export class IngestService implements OnModuleDestroy {
       `portfolio-import-${randomBytes(8).toString('hex')}`,
     );
     try {
+      const fetchedFrom = performance.now();
       const files = await importFromUri(
         uri,
         sources,
         dir,
         this.settings.unpackLimits ?? DEFAULT_UNPACK_LIMITS,
+      ).catch((e: unknown) => {
+        this.metrics.downloaded(
+          'failed',
+          0,
+          (performance.now() - fetchedFrom) / 1000,
+        );
+        throw e;
+      });
+      this.metrics.downloaded(
+        'stored',
+        files.reduce((n, f) => n + f.sizeBytes, 0),
+        (performance.now() - fetchedFrom) / 1000,
       );
       if (sha256 !== undefined) {
         const actual =
@@ -378,7 +420,9 @@ export class IngestService implements OnModuleDestroy {
     if (known) return known;
     const started = Date.now();
     // One at a time: chained behind the trial before, whatever became of it.
-    const trial = this.trials.then(() => trialLoad(format, path, options));
+    const trial = this.trials.then(() =>
+      this.timedTrial(format, path, options),
+    );
     this.trials = trial.then(
       () => undefined,
       () => undefined,
@@ -394,6 +438,23 @@ export class IngestService implements OnModuleDestroy {
       this.trialCache.delete(this.trialCache.keys().next().value as string);
     this.trialCache.set(key, signature);
     return signature;
+  }
+
+  private async timedTrial(
+    format: ModelFormat,
+    path: string,
+    options: TrialLoadOptions,
+  ): Promise<Signature> {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const loaded = await trialLoad(format, path, options);
+      this.metrics.tried(format, 'loaded', seconds());
+      return loaded;
+    } catch (e) {
+      this.metrics.tried(format, 'failed', seconds());
+      throw e;
+    }
   }
 
   private async storeFile(
@@ -424,6 +485,7 @@ export class IngestService implements OnModuleDestroy {
     if (!ingest) return Promise.resolve();
     this.ingests.delete(id);
     clearTimeout(ingest.idleTimer);
+    this.uploadEnded(ingest, 'aborted');
     const done = (async () => {
       await ingest.pending.catch(() => undefined);
       await ingest.writer.abort();

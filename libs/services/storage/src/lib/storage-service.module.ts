@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 import type { TrialLoadOptions } from '@portfolio/model-formats';
 import { StorageDriver } from '@portfolio/storage';
+import { MetricsModule } from '@portfolio/telemetry';
 
 import {
   INGEST_SETTINGS,
@@ -18,7 +19,8 @@ import {
   GcSettings,
 } from './gc/artifact-collector';
 import { ImportSources } from './import/import-sources';
-import { StorageHandlers } from './storage.handlers';
+import { STORAGE_INSTANCE, StorageController } from './storage.controller';
+import { StorageMetrics } from './storage.metrics';
 import { UnpackLimits } from './unpack/artifact-unpack';
 
 export interface StorageServiceOptions {
@@ -64,13 +66,16 @@ export class StorageServiceModule {
     };
     return {
       module: StorageServiceModule,
+      imports: [MetricsModule],
+      controllers: [StorageController],
       providers: [
         { provide: STORAGE_DRIVER, useValue: options.driver },
         { provide: INGEST_SETTINGS, useValue: settings },
+        { provide: STORAGE_INSTANCE, useValue: settings.instance },
         { provide: GC_SETTINGS, useValue: options.gc ?? DEFAULT_GC_SETTINGS },
+        StorageMetrics,
         IngestService,
         ArtifactCollector,
-        StorageHandlers,
       ],
       exports: [IngestService],
     };

@@ -1,5 +1,4 @@
 import { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -12,6 +11,7 @@ import {
   Storage,
 } from '@portfolio/contracts';
 import {
+  createBusApp,
   decodeJson,
   MessageBus,
   Messaging,
@@ -50,7 +50,7 @@ export async function startStorage(options: {
   /** Whether artifacts are trial-loaded before they are stored (default: yes, as in production). */
   trialLoad?: boolean;
 }): Promise<StorageUnderTest> {
-  const app = await NestFactory.createApplicationContext(
+  const app = await createBusApp(
     {
       module: class StorageTestApp {},
       imports: [
@@ -83,7 +83,6 @@ export async function startStorage(options: {
     },
     { logger: ['error'] },
   );
-  await app.init();
   return { app, root: options.root, close: () => app.close() };
 }
 

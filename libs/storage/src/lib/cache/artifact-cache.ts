@@ -534,7 +534,17 @@ export class ArtifactCache {
     for (const model of await readdir(this.dir, { withFileTypes: true })) {
       if (!model.isDirectory() || !isEntryModel(model.name)) continue;
       const modelDir = join(this.dir, model.name);
-      for (const digest of await readdir(modelDir, { withFileTypes: true })) {
+      let digests: Dirent[];
+      try {
+        digests = await readdir(modelDir, { withFileTypes: true });
+      } catch (e) {
+        // Not one of ours: a volume's root holds `lost+found`, which only root may read.
+        this.logger.warn(
+          `the artifact cache skips ${modelDir}: it cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        );
+        continue;
+      }
+      for (const digest of digests) {
         if (!digest.isDirectory() || !SHA256_HEX.test(digest.name)) continue;
         const dir = join(modelDir, digest.name);
         const found = await identity(dir);

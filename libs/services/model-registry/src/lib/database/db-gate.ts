@@ -2,6 +2,8 @@ import { Logger } from '@nestjs/common';
 
 import { PortfolioError } from '@portfolio/contracts';
 
+import type { RegistryMetrics } from '../registry.metrics';
+
 /** SQLSTATE classes and socket errors that mean "the database is not reachable right now". */
 const UNAVAILABLE_SQLSTATE = /^(08|57P0[1-3]|53300)/;
 const UNAVAILABLE_ERRNO = new Set([
@@ -16,17 +18,34 @@ const UNAVAILABLE_ERRNO = new Set([
  * PGlite is ONE connection: two transactions in flight at once would interleave their
  * statements inside each other. On PGlite every database operation of the registry
  * therefore runs through this gate, one at a time. A PostgreSQL server isolates
- * transactions itself, so there the gate lets everything through.
+ * transactions itself, so there the gate lets everything through. Each operation is
+ * timed by its name (the time it ran, not the time it waited for the gate).
  */
 export class DbGate {
   private readonly logger = new Logger('RegistryDatabase');
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly serialize: boolean) {}
+  constructor(
+    readonly serialize: boolean,
+    private readonly metrics: RegistryMetrics | null = null,
+  ) {}
 
-  run<T>(operation: () => Promise<T>): Promise<T> {
-    const guarded = () =>
-      operation().catch((e: unknown) => this.translateUnavailable(e));
+  /** `name`: the operation's, for the metrics (a fixed word per call site, never data). */
+  run<T>(name: string, operation: () => Promise<T>): Promise<T> {
+    const guarded = () => {
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
+      return operation().then(
+        (result) => {
+          this.metrics?.observe(name, true, seconds());
+          return result;
+        },
+        (e: unknown) => {
+          this.metrics?.observe(name, false, seconds());
+          return this.translateUnavailable(e);
+        },
+      );
+    };
     if (!this.serialize) return guarded();
     const result = this.tail.then(guarded, guarded);
     this.tail = result.catch(() => undefined);

@@ -691,8 +691,16 @@ describe(WorkerPool.name, () => {
       ]);
 
       expect(Object.keys(runs[1].outputs)).toEqual(['argmax']);
-      expect(runs[1].merged).toEqual({ runs: 2, rows: 2 });
-      expect(runs[2].merged).toEqual({ runs: 2, rows: 2 });
+      expect(runs[1].merged).toEqual({
+        runs: 2,
+        rows: 2,
+        computeMs: expect.any(Number),
+      });
+      expect(runs[2].merged).toEqual({
+        runs: 2,
+        rows: 2,
+        computeMs: expect.any(Number),
+      });
       // One at a time, nothing waits: what each answers on its own.
       const alone = [
         await sut.run(
@@ -735,7 +743,17 @@ describe(WorkerPool.name, () => {
 
         const runs = await Promise.all([first, ...rest]);
 
-        for (const r of runs) expect(r.merged).toEqual({ runs: 3, rows: 3 });
+        for (const r of runs)
+          expect(r.merged).toEqual({
+            runs: 3,
+            rows: 3,
+            computeMs: expect.any(Number),
+          });
+        // Each has its share of the one run's time, and its own wait before it.
+        expect(runs.reduce((n, r) => n + r.computeMs, 0)).toBeCloseTo(
+          runs[0].merged?.computeMs ?? NaN,
+        );
+        for (const r of runs) expect(r.queueMs).toBeGreaterThanOrEqual(0);
         runs.forEach((r, i) =>
           expectClose(
             r.outputs['y'].data as Float32Array,

@@ -39,6 +39,11 @@ export interface LoadResult {
 export interface RunResult {
   outputs: Record<string, Tensor>;
   computeMs: number;
+  /**
+   * How long it waited for a copy and a compute slot (and for runs to merge with) before
+   * its run began; 0 when its inline twin ran it.
+   */
+  queueMs: number;
   /** When the run began in its worker, in ms since the epoch (a clock all threads share). */
   startedAt: number;
   /** The copy that ran it. */
@@ -47,10 +52,10 @@ export interface RunResult {
   inline?: true;
   /**
    * Set when it ran merged with other runs of its model (see WorkerPool.dispatch): how
-   * many runs and rows the engine ran as one. `computeMs` is then this run's share of
-   * the merged run's, by rows.
+   * many runs and rows the engine ran as one, and how long that took. `computeMs` is
+   * then this run's share of the merged run's, by rows.
    */
-  merged?: { runs: number; rows: number };
+  merged?: { runs: number; rows: number; computeMs: number };
   /**
    * Set when this run was the copy's largest batch yet and nothing else changed the
    * process's memory meanwhile: how much the RSS grew across it (the arena growing).
@@ -85,6 +90,11 @@ export interface WorkerPoolOptions {
   readonly sharedThreadBytes: number;
   /** A serving copy's thread ended without being asked to. */
   readonly onCopyLost: (loss: CopyLoss) => void;
+  /**
+   * Called as each engine run begins (inline ones too): the model's key, how many runs
+   * it merged (1: alone), and its rows. For the batch size metrics.
+   */
+  readonly onRun?: (key: string, runs: number, rows: number) => void;
   /**
    * Which models also run on the main thread (see InlineTwin); absent: none. A model
    * qualifies when it is expected to take at most `maxBytes` and a run at its warm-up's
@@ -544,8 +554,10 @@ export class WorkerPool {
           INLINE_MAX_LOOP_UTILIZATION) &&
       this.byId.get(twin.copy)?.state === 'serving' &&
       twin.running === null
-    )
+    ) {
+      this.options.onRun?.(key, 1, batch);
       return this.runInline(key, twin, inputs, outputs);
+    }
     return new Promise<RunResult>((resolve, reject) => {
       const job: Job = {
         seq: this.nextJob++,
@@ -785,6 +797,7 @@ export class WorkerPool {
     const began = performance.now();
     this.running.set(key, (this.running.get(key) ?? 0) + 1);
     const batch = rows.reduce((a, b) => a + b, 0);
+    this.options.onRun?.(key, jobs.length, batch);
     // A run at a batch larger than any this copy ran may grow its arena; measured when
     // nothing else changes the process's memory meanwhile (not even another such run).
     const larger = batch > copy.maxBatch;
@@ -819,6 +832,7 @@ export class WorkerPool {
           const result: RunResult = {
             outputs: reply.outputs,
             computeMs: reply.computeMs,
+            queueMs: began - jobs[0].queuedAt,
             startedAt: reply.startedAt,
             copy: copy.id,
           };
@@ -836,11 +850,16 @@ export class WorkerPool {
           this.requeueAlone(jobs);
           return;
         }
-        const merged = { runs: jobs.length, rows: batch };
+        const merged = {
+          runs: jobs.length,
+          rows: batch,
+          computeMs: reply.computeMs,
+        };
         for (let i = 0; i < jobs.length; i++) {
           const result: RunResult = {
             outputs: pieces[i],
             computeMs: (reply.computeMs * rows[i]) / batch,
+            queueMs: began - jobs[i].queuedAt,
             startedAt: reply.startedAt,
             copy: copy.id,
             merged,
@@ -1015,6 +1034,7 @@ export class WorkerPool {
         return {
           outputs: reply.outputs,
           computeMs: reply.computeMs,
+          queueMs: 0,
           startedAt: reply.startedAt,
           copy: twin.copy,
           inline: true,

@@ -1,10 +1,14 @@
 import { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { inferSubject, PortfolioError, Runtime } from '@portfolio/contracts';
-import { InProcessBus, Messaging, MessagingModule } from '@portfolio/messaging';
+import {
+  createBusApp,
+  InProcessBus,
+  Messaging,
+  MessagingModule,
+} from '@portfolio/messaging';
 import { LocalStorageDriver } from '@portfolio/storage';
 import {
   attachedFrame,
@@ -39,7 +43,7 @@ const NO_BYTES = new Uint8Array(0);
  * runtime its header and tensors as the request's attachment, and gets the outputs
  * back the same way, with no frame either way. Errors still come back coded.
  */
-describe('RuntimeHandlers on the in-process bus', () => {
+describe('RuntimeController on the in-process bus', () => {
   let root: string;
   let bus: InProcessBus;
   let client: Messaging;
@@ -56,7 +60,7 @@ describe('RuntimeHandlers on the in-process bus', () => {
     writeModel(join(root, 'mlp'), 'model.onnx', buildMlpModel(MLP));
     bus = new InProcessBus();
     client = new Messaging(bus, prefix, 10_000);
-    app = await NestFactory.createApplicationContext(
+    app = await createBusApp(
       {
         module: class RuntimeInProcessTestApp {},
         imports: [
@@ -72,7 +76,6 @@ describe('RuntimeHandlers on the in-process bus', () => {
       },
       { logger: ['error'] },
     );
-    await app.init();
     await client.call(
       Runtime.load,
       loadRequestFor(root, 'mlp/model.onnx', { model_id: 'mlp' }),

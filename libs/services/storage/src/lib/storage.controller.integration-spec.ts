@@ -13,7 +13,7 @@ import {
   uniqueSubjectPrefix,
 } from '@portfolio/testing';
 
-import { StorageHandlers } from './storage.handlers';
+import { StorageController } from './storage.controller';
 import {
   chunksOf,
   filesUnder,
@@ -28,7 +28,7 @@ const sha256 = (bytes: Uint8Array) =>
   createHash('sha256').update(bytes).digest('hex');
 
 /** The ingest protocol between two NATS connections, with the server's real max payload. */
-describe(`${StorageHandlers.name} over NATS`, () => {
+describe(`${StorageController.name} over NATS`, () => {
   /** Over 1 MiB: more than one NATS message at the default max payload. */
   const model = buildMlpModel({
     inputSize: 512,

@@ -13,7 +13,7 @@ import {
   makeTempDir,
 } from '@portfolio/testing';
 
-import { StorageHandlers } from './storage.handlers';
+import { StorageController } from './storage.controller';
 import {
   chunksOf,
   filesUnder,
@@ -29,7 +29,7 @@ const MODEL = buildMlpModel({ inputSize: 64, hidden: [128], outputSize: 10 });
 const sha256 = (bytes: Uint8Array) =>
   createHash('sha256').update(bytes).digest('hex');
 
-describe(StorageHandlers.name, () => {
+describe(StorageController.name, () => {
   let root: string;
   let bus: InProcessBus;
   let storage: StorageUnderTest;

@@ -1,5 +1,4 @@
 import { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +10,12 @@ import {
   RuntimeHeartbeat,
   SUPPORTED_FORMATS,
 } from '@portfolio/contracts';
-import { Messaging, MessagingModule, NatsBus } from '@portfolio/messaging';
+import {
+  createBusApp,
+  Messaging,
+  MessagingModule,
+  NatsBus,
+} from '@portfolio/messaging';
 import { LocalStorageDriver } from '@portfolio/storage';
 import { decodeFrame, encodeFrame } from '@portfolio/tensor';
 import {
@@ -23,7 +27,7 @@ import {
   writeModel,
 } from '@portfolio/testing';
 
-import { RuntimeHandlers } from './runtime.handlers';
+import { RuntimeController } from './runtime.controller';
 import { RuntimeServiceModule } from './runtime-service.module';
 import { ModelHostService } from './model-host.service';
 import {
@@ -78,7 +82,7 @@ class Collected<T> {
   }
 }
 
-describe(RuntimeHandlers.name, () => {
+describe(RuntimeController.name, () => {
   let root: string;
   let prefix: string;
   let serverBus: NatsBus;
@@ -116,7 +120,7 @@ describe(RuntimeHandlers.name, () => {
       .request(`${prefix}.nobody`, new Uint8Array(0), { timeoutMs: 1000 })
       .catch(() => undefined);
 
-    app = await NestFactory.createApplicationContext(
+    app = await createBusApp(
       {
         module: class RuntimeTestApp {},
         imports: [
@@ -137,7 +141,6 @@ describe(RuntimeHandlers.name, () => {
       },
       { logger: ['error'] },
     );
-    await app.init();
     // Its first beat went out after its subscriptions, on the same connection: it serves.
     await nextHeartbeat((b) => b.node_id === NODE_ID, 'the first heartbeat');
   });

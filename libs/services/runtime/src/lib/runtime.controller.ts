@@ -1,10 +1,11 @@
 import {
   BeforeApplicationShutdown,
+  Controller,
   Inject,
-  Injectable,
   Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
 
 import {
   inferSubject,
@@ -12,17 +13,21 @@ import {
   InferReplyHeader,
   PingResponse,
   PortfolioError,
+  RpcRequest,
+  RpcResponse,
   Runtime,
   SUPPORTED_FORMATS,
 } from '@portfolio/contracts';
 import {
   BusMessage,
   BusReply,
+  BusRpc,
   BusSubscription,
   describeIssues,
   Messaging,
 } from '@portfolio/messaging';
 import { StartupError } from '@portfolio/bootstrap';
+import { withoutTrace } from '@portfolio/telemetry';
 import {
   attachedFrame,
   DecodedFrame,
@@ -62,13 +67,18 @@ function requestHeader(frame: DecodedFrame): InferHeader {
 /** How long an answer to the node id check is waited for; "nobody listens" comes at once. */
 const NODE_ID_CHECK_TIMEOUT_MS = 2000;
 
+/** The token whose value is this runtime's node id: its load and unload subjects. */
+export const RUNTIME_NODE_ID = Symbol('runtime node id');
+
 /**
- * The runtime's bus surface: load, unload and infer addressed to this node, and the
+ * The runtime's bus surface: load and unload addressed to this node (contract
+ * handlers), inference and ping (raw subscriptions, made once the node id is known to
+ * be free: ping is how that is checked, and inference is the data path), and the
  * heartbeat that tells the cache-manager what this node holds (sent every interval,
  * and at once after any change).
  */
-@Injectable()
-export class RuntimeHandlers
+@Controller()
+export class RuntimeController
   implements OnApplicationBootstrap, BeforeApplicationShutdown
 {
   private readonly logger = new Logger('Runtime');
@@ -85,17 +95,25 @@ export class RuntimeHandlers
     @Inject(RUNTIME_SETTINGS) private readonly settings: RuntimeSettings,
   ) {}
 
+  @BusRpc(Runtime.load, { target: RUNTIME_NODE_ID })
+  load(
+    @Payload() req: RpcRequest<typeof Runtime.load>,
+  ): Promise<RpcResponse<typeof Runtime.load>> {
+    return this.host.load(req);
+  }
+
+  @BusRpc(Runtime.unload, { target: RUNTIME_NODE_ID })
+  unload(
+    @Payload() req: RpcRequest<typeof Runtime.unload>,
+  ): Promise<RpcResponse<typeof Runtime.unload>> {
+    return this.host.unload(req.model_id, req.version, req.reason);
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     const m = this.messaging;
     const node = this.settings.nodeId;
     await this.assertNodeIdFree();
     this.subscriptions = [
-      m.serve(Runtime.load, (req) => this.host.load(req), { target: node }),
-      m.serve(
-        Runtime.unload,
-        (req) => this.host.unload(req.model_id, req.version, req.reason),
-        { target: node },
-      ),
       m.serve(
         Runtime.ping,
         () => ({
@@ -105,14 +123,19 @@ export class RuntimeHandlers
         }),
         { target: node },
       ),
-      m.serveRaw(inferSubject(m.prefix, node), (msg) => this.infer(msg)),
+      m.serveRaw(inferSubject(m.prefix, node), (msg) => this.infer(msg), {
+        name: 'runtime.<target>.infer.v1',
+      }),
     ];
     this.stopListening = this.host.onChange(() => this.beatSoon());
     this.heartbeatTimer = setInterval(
       () => this.beat(),
       this.settings.heartbeatIntervalMs,
     );
-    this.beat();
+    // The first beat makes the cache-manager place models here, so it waits for the
+    // next turn: by then load and unload listen (createBusApp subscribes them right
+    // after the bootstrap hooks, in this same turn; the standalone app before them).
+    this.beatSoon();
     this.logger.log(
       `runtime ${node} ready: ${this.settings.workers} workers, capacity ${this.settings.capacityBytes} bytes`,
     );
@@ -215,7 +238,8 @@ export class RuntimeHandlers
     this.beatScheduled = true;
     setImmediate(() => {
       this.beatScheduled = false;
-      this.beat();
+      // A report of state, not part of the request whose change scheduled it.
+      withoutTrace(() => this.beat());
     });
   }
 
