@@ -9,6 +9,8 @@ import nx from '@nx/eslint-plugin';
  *   utils     -> utils
  *   testing   -> utils; only test files may import it
  *   tools     -> utils (tools/* projects: the cache simulator; never imported by apps or libs)
+ *   ui        -> nothing (libs/console: the web console, bundled for the browser and
+ *                served by the gateway; it talks to the server over HTTP only)
  */
 const serviceScopes = [
   'gateway',
@@ -42,6 +44,7 @@ function constraints({ tests }) {
       sourceTag: 'type:tool',
       onlyDependOnLibsWithTags: withTesting(['type:util']),
     },
+    { sourceTag: 'type:ui', onlyDependOnLibsWithTags: withTesting([]) },
     ...serviceScopes.map((scope) => ({
       sourceTag: `scope:${scope}`,
       onlyDependOnLibsWithTags: [`scope:${scope}`, 'scope:shared'],

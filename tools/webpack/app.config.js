@@ -1,23 +1,29 @@
 const { NxAppWebpackPlugin } = require('@nx/webpack/app-plugin');
 const { join } = require('path');
 
+const { consoleWebpackConfig } = require('./console.config');
+
 /**
  * The webpack configuration every app shares: a Node bundle of the app and the
  * libraries it uses, third-party packages left in node_modules (and listed in the
  * generated dist package.json). `inferenceWorker` adds the runtime's worker-thread
  * script beside main.js, for the apps that host runtimes; `trialLoad` the script that
  * storage runs to load an artifact once before its version is registered; `gateway` the gRPC
- * protocol's .proto, which the gateway loads from beside main.js when it starts.
+ * protocol's .proto, which the gateway loads from beside main.js when it starts, and the
+ * web console's browser bundle in `ui/` (a second webpack configuration: console.config.js).
  */
 function appWebpackConfig(
   appDir,
   { inferenceWorker = false, gateway = false, trialLoad = false } = {},
 ) {
   const name = require('path').basename(appDir);
-  return {
+  const outputPath = join(__dirname, '../../dist/apps', name);
+  const app = {
+    name: 'app',
     output: {
-      path: join(__dirname, '../../dist/apps', name),
-      clean: true,
+      path: outputPath,
+      // ui/ is the console's build (below), which may finish first.
+      clean: gateway ? { keep: /^ui[\\/]/ } : true,
       ...(process.env.NODE_ENV !== 'production' && {
         devtoolModuleFilenameTemplate: '[absolute-resource-path]',
       }),
@@ -72,6 +78,8 @@ function appWebpackConfig(
       }),
     ],
   };
+  // The gateway serves the web console: its browser bundle is built beside main.js.
+  return gateway ? [app, consoleWebpackConfig(outputPath)] : app;
 }
 
 module.exports = { appWebpackConfig };

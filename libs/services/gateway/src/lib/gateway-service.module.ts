@@ -1,6 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 
+import { MetricsModule } from '@portfolio/telemetry';
+
 import { AdminController } from './admin/admin.controller';
 import { ArtifactUploader } from './admin/artifact-uploader';
 import { CacheAdminService } from './admin/cache-admin.service';
@@ -9,6 +11,12 @@ import { AuthGuard } from './auth/auth.guard';
 import { Authenticator } from './auth/authenticator.service';
 import { KeyDirectory } from './auth/key-directory.service';
 import { KeysController } from './auth/keys.controller';
+import { WhoAmIController } from './auth/whoami.controller';
+import { ConsoleController } from './console/console.controller';
+import { ConsolePages } from './console/console-pages';
+import { ModelEventStreams } from './console/event-stream';
+import { ModelEventLog } from './console/model-event-log';
+import { TrafficSampler } from './console/traffic-sampler';
 import {
   MemoryRateLimitStore,
   RateLimitStore,
@@ -46,6 +54,7 @@ export class GatewayServiceModule {
   ): DynamicModule {
     return {
       module: GatewayServiceModule,
+      imports: [MetricsModule],
       controllers: [
         V1Controller,
         V2ServerController,
@@ -53,6 +62,8 @@ export class GatewayServiceModule {
         AdminController,
         KeysController,
         MetricsController,
+        WhoAmIController,
+        ConsoleController,
       ],
       providers: [
         { provide: GATEWAY_SETTINGS, useValue: settings },
@@ -71,6 +82,7 @@ export class GatewayServiceModule {
         VersionLifecycleService,
         ClusterInfoService,
         ConfiguredModelsSync,
+        ConsolePages,
         GatewayMetrics,
         InferBodyReader,
         JsonOffload,
@@ -78,10 +90,13 @@ export class GatewayServiceModule {
         PredictFastPath,
         ModelAdminService,
         ModelCatalogService,
+        ModelEventLog,
+        ModelEventStreams,
         OipGrpcServer,
         OpenInferenceService,
         PredictService,
         RoutingTableService,
+        TrafficSampler,
       ],
       exports: [ConfiguredModelsSync],
     };

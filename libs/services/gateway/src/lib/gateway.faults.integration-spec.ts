@@ -3,6 +3,8 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NatsBus } from '@portfolio/messaging';
 import {
   eventually,
+  parsePrometheusText,
+  sampleValue,
   startThrowawayNats,
   testNatsUrl,
   ThrowawayNats,
@@ -14,10 +16,6 @@ import {
   predict,
   startGatewayWithPeers,
 } from './gateway.testing';
-import {
-  parsePrometheusText,
-  sampleValue,
-} from './metrics/prometheus-text.testing';
 
 /**
  * The gateway on its own NATS connection, its fake peers on another (as separate

@@ -25,4 +25,9 @@ export interface GatewaySettings {
   readonly loadTimeoutMs: number;
   /** Registered (idempotently) when the gateway starts; see ConfiguredModelsSync. */
   readonly configuredModels: readonly ConfiguredModel[];
+  /**
+   * Where the web console's files are read from (not a configuration setting: the
+   * tests name a folder of their own); default `ui/` beside the app's main.js.
+   */
+  readonly consoleDir?: string;
 }

@@ -63,6 +63,7 @@ export class ArtifactUploader {
     };
     const send = async (chunk: Uint8Array) => {
       await m.requestRaw(subject, chunk, {
+        name: 'storage.<target>.ingest.chunk.v1',
         headers: {
           [INGEST_ID_HEADER]: begin.ingest_id,
           [INGEST_SEQ_HEADER]: String(seq),

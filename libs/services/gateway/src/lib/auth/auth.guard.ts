@@ -25,6 +25,9 @@ export class AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    // Bus handlers of other services in the same app (the standalone one) are not
+    // routes: what reaches them was admitted by this guard at the HTTP edge.
+    if (context.getType() !== 'http') return true;
     const access = this.reflector.getAllAndOverride<RouteAccess | undefined>(
       SCOPE_METADATA,
       [context.getHandler(), context.getClass()],

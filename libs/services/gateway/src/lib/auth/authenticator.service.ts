@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import {
   API_KEY_SCOPES,
   ApiKeyScope,
+  isPortfolioError,
   PortfolioError,
 } from '@portfolio/contracts';
 
@@ -12,6 +13,7 @@ import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
 import { RateLimiter } from '../limits/rate-limiter.service';
 import { KeyDirectory, keyDigest } from './key-directory.service';
 import { grants, Principal } from './scopes';
+import type { WhoAmI } from './whoami.openapi';
 
 const ANYONE: Principal = {
   name: 'anonymous (auth disabled)',
@@ -85,6 +87,44 @@ export class Authenticator {
     (request as FastifyRequest & { principal?: Principal }).principal =
       principal;
     return principal;
+  }
+
+  /**
+   * Who the key of an HTTP request is (`GET /v1/auth/whoami`), needing no scope: a
+   * valid key's name and scopes (within its rate limit, as any request), or that it is
+   * invalid, or that none was sent, or that none is needed (auth off).
+   */
+  async describe(request: FastifyRequest): Promise<WhoAmI> {
+    const nobody = { name: null, key_id: null };
+    if (!this.enabled)
+      return {
+        auth_enabled: false,
+        key: 'not_needed',
+        ...nobody,
+        scopes: [...API_KEY_SCOPES],
+      };
+    const apiKey = request.headers['x-api-key'];
+    const key = presentedKey(
+      request.headers.authorization,
+      typeof apiKey === 'string' ? apiKey : undefined,
+    );
+    if (!key) return { auth_enabled: true, key: 'none', ...nobody, scopes: [] };
+    let principal: Principal;
+    try {
+      principal = await this.identify(key, '');
+    } catch (e) {
+      if (isPortfolioError(e) && e.code === 'UNAUTHORIZED')
+        return { auth_enabled: true, key: 'invalid', ...nobody, scopes: [] };
+      throw e;
+    }
+    await this.limiter.admit(principal);
+    return {
+      auth_enabled: true,
+      key: 'valid',
+      name: principal.name,
+      key_id: principal.keyId,
+      scopes: [...principal.scopes],
+    };
   }
 
   async admit(

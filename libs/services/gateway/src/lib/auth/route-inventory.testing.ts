@@ -7,7 +7,11 @@ import { RouteAccess } from './scopes';
  */
 export const INVENTORY: Record<string, RouteAccess> = {
   'GET /v1/health': 'public',
+  // Public, never 401: it says whether the key sent is valid and what it may do.
+  'GET /v1/auth/whoami': 'public',
   'GET /v1/models/status': 'read',
+  'GET /v1/models/events': 'read',
+  'GET /v1/stats': 'read',
   'GET /v1/models/:modelId/metadata': 'read',
   'POST /v1/models/:modelId/predict': 'predict',
   'GET /v2': 'read',
@@ -48,4 +52,10 @@ export const INVENTORY: Record<string, RouteAccess> = {
   'GET /docs/swagger-ui-bundle.js': 'public',
   'GET /docs/swagger-ui-standalone-preset.js': 'public',
   'GET /docs/favicon-32x32.png': 'public',
+  // The web console (ConsolePages): Fastify's own routes too; the page and its code, no
+  // data (the page sends the key it is given to the routes above).
+  'GET /ui': 'public',
+  'GET /ui/': 'public',
+  'GET /ui/console.js': 'public',
+  'GET /ui/console.css': 'public',
 };

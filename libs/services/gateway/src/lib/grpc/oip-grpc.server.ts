@@ -253,7 +253,9 @@ export class OipGrpcServer implements OnModuleDestroy {
           observe(failure.code);
           if (failure.internal)
             this.logger.error(
-              `gRPC ${method} [${requestId}]: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+              `gRPC ${method} [${requestId}]: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
+              e instanceof Error ? e.stack : undefined,
+              { request_id: requestId },
             );
           callback({
             code: failure.code,

@@ -1,16 +1,13 @@
 import { Metadata, ServiceError, status } from '@grpc/grpc-js';
 
 import { Registry } from '@portfolio/contracts';
+import { parsePrometheusText, sampleValue } from '@portfolio/testing';
 
 import { ADMIN_KEY, FakeKeys, WRONG_SCOPE } from '../auth/fake-keys.testing';
 import { sampleStatus } from '../fake-peers.testing';
 import { GatewayWithPeers, startInProcess } from '../gateway.testing';
 import { OpenInferenceService } from '../v2/open-inference.service';
 import { failure, grpcOf, OipClient } from './grpc.testing';
-import {
-  parsePrometheusText,
-  sampleValue,
-} from '../metrics/prometheus-text.testing';
 import { oipServiceDefinition } from './oip-grpc.proto';
 import { GRPC_ACCESS, GrpcMethod } from './oip-grpc.server';
 

@@ -56,10 +56,13 @@ export class GatewayErrorFilter implements ExceptionFilter {
     if (code === 'INTERNAL') {
       this.logger.error(
         `${request.method} ${request.url} [${request.id}]: ${describeInternal(exception)}`,
+        internalStack(exception),
+        { request_id: request.id },
       );
     } else if (clientAborted(exception, request)) {
       this.logger.log(
         `${request.method} ${request.url} [${request.id}]: ${message}`,
+        { request_id: request.id },
       );
     }
     // A limiter that knows when the client may come back says so; else the status's default.
@@ -201,7 +204,12 @@ export function isOpenInferencePath(url: string): boolean {
  */
 function describeInternal(e: unknown): string {
   if (isPortfolioError(e)) return `${e.code}: ${e.message}`;
-  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** The stack of an error thrown in the gateway, for the log line's `stack`. */
+function internalStack(e: unknown): string | undefined {
+  return !isPortfolioError(e) && e instanceof Error ? e.stack : undefined;
 }
 
 /**

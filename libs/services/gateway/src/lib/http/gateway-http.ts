@@ -11,6 +11,8 @@ import {
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 
+import { tagHttpServerSpan } from '@portfolio/telemetry';
+
 /** A request id a client may choose (else the gateway makes one). */
 export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -125,6 +127,8 @@ export function createGatewayAdapter(bodyLimitBytes: number): FastifyAdapter {
   // Callback-style hooks: every request runs them, and an async one costs a promise each.
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);
+    // The trace's server span (when tracing is on): named after the route, with the id.
+    tagHttpServerSpan(request.routeOptions.url, request.id);
     done();
   });
   return adapter;

@@ -2,36 +2,27 @@ import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 
-import { CacheManager } from '@portfolio/contracts';
-import { Messaging } from '@portfolio/messaging';
-
-import { RoutingTableService } from '../routing/routing-table.service';
 import { GatewayMetrics } from './gateway-metrics';
 import { Access } from '../auth/scopes';
 
-/** A scrape must not wait long on the cache-manager: without it, its gauges are left out. */
-const STATUS_TIMEOUT_MS = 2000;
-
 /**
- * `GET /metrics`: Prometheus text, for a key with the `read` scope (Prometheus sends it
- * with `authorization: { credentials: <key> }` in its scrape config): it names models,
- * versions and runtimes.
+ * `GET /metrics`: Prometheus text of the app's registry, for a key with the `read` scope
+ * (Prometheus sends it with `authorization: { credentials_file: <file> }` in its scrape
+ * config): it names models, versions and runtimes. In the distributed mode that is the
+ * gateway's own metrics (the other services serve theirs on `metrics.port`); in the
+ * standalone app, every service's.
  */
 @Controller()
 @Access('read')
 @ApiTags('metrics')
 export class MetricsController {
-  constructor(
-    private readonly metrics: GatewayMetrics,
-    private readonly routing: RoutingTableService,
-    private readonly messaging: Messaging,
-  ) {}
+  constructor(private readonly metrics: GatewayMetrics) {}
 
   @Get('metrics')
   @ApiOperation({
     summary: 'Prometheus metrics',
     description:
-      'HTTP requests and latency by route template, cache hits and misses, loads, evictions by reason, memory per runtime, copies and quotas (docs/metrics.md). 200 even when the cache-manager does not answer: `portfolio_cache_manager_up` is then 0.',
+      "HTTP and gRPC requests and latency by route template, cache hits and misses, retries and requests in flight per runtime (docs/metrics.md); in the standalone app also every other service's: loads, evictions by reason, inference queue and compute time, batch sizes, memory per runtime, placement time, registry and database latency.",
   })
   @ApiResponse({
     status: 200,
@@ -40,15 +31,12 @@ export class MetricsController {
       'text/plain; version=0.0.4; charset=utf-8': {
         schema: { type: 'string' },
         example:
-          '# HELP portfolio_cache_manager_up Whether the cache-manager answered this scrape\n# TYPE portfolio_cache_manager_up gauge\nportfolio_cache_manager_up 1\n',
+          '# HELP portfolio_cache_hits_total Predictions through this gateway that found their model loaded\n# TYPE portfolio_cache_hits_total counter\nportfolio_cache_hits_total{model="iris",version="1"} 42\n',
       },
     },
   })
   async scrape(@Res({ passthrough: true }) reply: FastifyReply) {
-    const cluster = await this.messaging
-      .call(CacheManager.status, {}, { timeoutMs: STATUS_TIMEOUT_MS })
-      .catch(() => null);
-    void reply.header('Content-Type', this.metrics.contentType);
-    return this.metrics.render(cluster, this.routing.inFlightByNode());
+    void reply.header('Content-Type', this.metrics.registry.contentType);
+    return this.metrics.registry.metrics();
   }
 }

@@ -11,6 +11,7 @@ import {
   parseUnloadBody,
 } from '../admin/admin.dto';
 import { CreateKeyBody } from '../auth/keys.controller';
+import { CONSOLE_PATH } from '../console/console-pages';
 import { INVENTORY } from '../auth/route-inventory.testing';
 import { GatewayWithPeers, startInProcess } from '../gateway.testing';
 import { servedRoutes } from '../served-routes.testing';
@@ -34,10 +35,16 @@ function operations(doc: OpenAPIObject): Map<string, Operation> {
 /** Fastify's `:param` as OpenAPI's `{param}`. */
 const openApiRoute = (route: string) => route.replace(/:(\w+)/g, '{$1}');
 
-/** The page and its assets, which the document does not describe (it is the document). */
+/**
+ * Pages and their assets, which the document does not describe: Swagger UI's (it is the
+ * document) and the web console's (it is a client of the API).
+ */
 const isDocsUi = (route: string) =>
-  route.split(' ')[1] === DOCS_PATH ||
-  route.split(' ')[1].startsWith(`${DOCS_PATH}/`);
+  [DOCS_PATH, CONSOLE_PATH].some(
+    (page) =>
+      route.split(' ')[1] === page ||
+      route.split(' ')[1].startsWith(`${page}/`),
+  );
 
 /** Every `$ref` anywhere in `value`. */
 function refs(value: unknown, found: string[] = []): string[] {

@@ -353,6 +353,7 @@ export class PredictService {
           {
             timeoutMs: this.settings.requestTimeoutMs,
             attachment: message.attachment,
+            name: 'runtime.<target>.infer.v1',
           },
         ),
       );
