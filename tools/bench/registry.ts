@@ -29,7 +29,6 @@
  * bus where no server answers there).
  */
 import { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
@@ -47,6 +46,7 @@ import {
   Signature,
 } from '@portfolio/contracts';
 import {
+  createBusApp,
   InProcessBus,
   MessageBus,
   Messaging,
@@ -140,7 +140,7 @@ async function startRegistry(
   database: RegistryDatabase,
   bus: MessageBus = new InProcessBus(),
 ): Promise<{ app: INestApplicationContext; messaging: Messaging }> {
-  const app = await NestFactory.createApplicationContext(
+  const app = await createBusApp(
     {
       module: class RegistryBenchApp {},
       imports: [
@@ -155,7 +155,6 @@ async function startRegistry(
     },
     { logger: ['error'] },
   );
-  await app.init();
   return { app, messaging: app.get(Messaging) };
 }
 

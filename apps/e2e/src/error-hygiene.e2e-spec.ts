@@ -307,7 +307,7 @@ describe('error hygiene', () => {
     );
     expect(lines).toEqual([
       expect.stringMatching(
-        /\bLOG\b.*POST \/admin\/models\/abandoned\/versions.*the client closed the connection before the request was complete/,
+        /\bINFO\b.*POST \/admin\/models\/abandoned\/versions.*the client closed the connection before the request was complete/,
       ),
     ]);
     const gatewayLogs = cluster.service('gateway').logs();

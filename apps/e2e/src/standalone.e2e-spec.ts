@@ -8,6 +8,7 @@ import {
   buildMlpModel,
   freePort,
   makeTempDir,
+  parsePrometheusText,
   REPO_ROOT,
   writeModel,
 } from '@portfolio/testing';
@@ -124,6 +125,38 @@ describe('standalone Portfolio', () => {
   });
 
   predictionFlow(() => ({ url, adminKey: ADMIN_KEY }), 'solo');
+
+  it("serves every service's metrics at the gateway's /metrics, once each, and opens no metrics port", async () => {
+    await http(`${url}/v1/models/configured/predict`, {
+      json: { inputs: { x: [[0.5, 0.5]] } },
+    });
+    const res = await fetch(`${url}/metrics`, {
+      headers: { Authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    const { types, samples } = parsePrometheusText(await res.text());
+
+    expect(res.status).toBe(200);
+    // One of each: the gateway's, the cache-manager's, a runtime's, the registry's,
+    // storage's and the bus's, in one registry with no name twice.
+    for (const family of [
+      'portfolio_http_requests_total',
+      'portfolio_model_loads_total',
+      'portfolio_runtime_memory_bytes',
+      'portfolio_inference_compute_duration_seconds',
+      'portfolio_registry_db_duration_seconds',
+      'portfolio_storage_upload_bytes_total',
+      'portfolio_bus_handler_duration_seconds',
+      'portfolio_process_resident_memory_bytes',
+    ])
+      expect([family, types.has(family)]).toEqual([family, true]);
+    const loads = samples.filter(
+      (s) =>
+        s.name === 'portfolio_model_loads_total' &&
+        s.labels['model'] === 'configured',
+    );
+    expect(loads.reduce((n, s) => n + s.value, 0)).toBeGreaterThanOrEqual(1);
+    expect(app.logs()).not.toContain('serving GET /metrics on port');
+  });
 
   it('registers a version by file:// URI from an import source, and collects its artifact once the version is deleted', async () => {
     const created = await http(`${url}/admin/models`, {

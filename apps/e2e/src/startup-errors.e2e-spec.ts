@@ -1,7 +1,14 @@
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
-import { AppProcess, makeTempDir } from '@portfolio/testing';
+import {
+  AppProcess,
+  makeTempDir,
+  testNatsUrl,
+  uniqueSubjectPrefix,
+} from '@portfolio/testing';
 
 /** A bad configuration stops start-up with a message naming the key and the file. */
 describe('start-up with a bad configuration', () => {
@@ -80,5 +87,25 @@ describe('start-up with a bad configuration', () => {
     const { code, logs } = await refused('model-registry', [], {});
     expect(code).toBe(2);
     expect(logs).toContain('PORTFOLIO_DATABASE_URL');
+  });
+
+  it('cache-manager refuses a metrics port in use, naming the setting', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const { code, logs } = await refused('cache-manager', [], {
+        PORTFOLIO_NATS_URL: testNatsUrl(),
+        PORTFOLIO_NATS_SUBJECT_PREFIX: uniqueSubjectPrefix('metrics-port'),
+        PORTFOLIO_METRICS_PORT: String(port),
+      });
+
+      expect(code).toBe(2);
+      expect(logs).toContain(
+        `cannot serve metrics on port ${port} (metrics.port, PORTFOLIO_METRICS_PORT): the port is in use`,
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

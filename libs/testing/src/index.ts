@@ -75,11 +75,37 @@ export type { ArchiveEntry } from './lib/util/archives';
 export { eventually } from './lib/util/eventually';
 export { compileForNode } from './lib/util/compile-for-node';
 
+// Prometheus: a strict reader of scraped text, and the metric names PromQL reads.
+export {
+  parsePrometheusText,
+  sampleValue,
+  scrapedValue,
+} from './lib/metrics/prometheus-text';
+export type { Sample } from './lib/metrics/prometheus-text';
+export { metricFamilyOf, promqlMetricNames } from './lib/metrics/promql';
+
+// Headless Chromium (Debian's), driven by playwright-core: the web console's end-to-end tests.
+export {
+  CHROMIUM_ARGS,
+  CHROMIUM_PATH,
+  launchChromium,
+} from './lib/browser/chromium';
+export type { HeadlessChromium } from './lib/browser/chromium';
+
 // Real processes: the built apps, alone or as the whole distributed topology.
 export { AppProcess, builtApp, REPO_ROOT } from './lib/cluster/app-process';
 export type { AppProcessOptions } from './lib/cluster/app-process';
-export { PortfolioCluster } from './lib/cluster/portfolio-cluster';
-export type { ClusterOptions } from './lib/cluster/portfolio-cluster';
+export {
+  CLUSTER_APPS,
+  clusterTopology,
+  PortfolioCluster,
+} from './lib/cluster/portfolio-cluster';
+export type {
+  ClusterApp,
+  ClusterOptions,
+  ClusterService,
+  TopologySettings,
+} from './lib/cluster/portfolio-cluster';
 
 // Property-based fuzzing of the gateway's HTTP surface: requests, and the contract's oracle.
 export {

@@ -2,6 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import { prettyLogText } from '@portfolio/telemetry';
+
 /** The repository root (this file lives at libs/testing/src/lib/cluster). */
 export const REPO_ROOT = resolve(__dirname, '../../../../..');
 
@@ -27,6 +29,8 @@ export interface AppProcessOptions {
   /** Printed by the app once it serves (e.g. "gateway ready"). */
   readonly readyLine: string;
   readonly startTimeoutMs?: number;
+  /** Each chunk the process prints, as it comes (tools/cluster streams the logs). */
+  readonly onOutput?: (text: string) => void;
 }
 
 /**
@@ -53,9 +57,32 @@ export class AppProcess {
     );
   }
 
-  /** What the process printed so far (stdout and stderr, interleaved). */
+  /**
+   * What the process printed so far (stdout and stderr, interleaved), its JSON log
+   * lines rendered as a person reads them (`10:42:01.123 ERROR [gateway] Gateway: ...`,
+   * see prettyLogLine); other lines as printed.
+   */
   logs(): string {
+    return prettyLogText(this.rawLogs());
+  }
+
+  /** Exactly what the process printed so far. */
+  rawLogs(): string {
     return this.output.join('');
+  }
+
+  /** Its JSON log lines so far, parsed (one object per line). */
+  logRecords(): Record<string, unknown>[] {
+    const records: Record<string, unknown>[] = [];
+    for (const line of this.rawLogs().split('\n')) {
+      if (!line.startsWith('{"level":')) continue;
+      try {
+        records.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // A line cut short (the process is still writing it).
+      }
+    }
+    return records;
   }
 
   async start(): Promise<void> {
@@ -83,6 +110,9 @@ export class AppProcess {
           // The gateway's gRPC port on any free one, unless a test names it: two apps
           // (or a developer's own server) must not fight over the default 8081.
           PORTFOLIO_GATEWAY_GRPC_PORT: '0',
+          // The services' metrics port (default 9464) off unless a test names one: services
+          // started side by side must not fight over it (PortfolioCluster gives each one).
+          PORTFOLIO_METRICS_PORT: '0',
           ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -100,9 +130,14 @@ export class AppProcess {
           ),
         );
       }, startTimeoutMs);
+      let ready = false;
       const onData = (chunk: Buffer) => {
-        this.output.push(chunk.toString('utf8'));
-        if (this.output.join('').includes(readyLine)) {
+        const text = chunk.toString('utf8');
+        this.output.push(text);
+        this.options.onOutput?.(text);
+        // Looked for until found only: a long-running process prints a lot.
+        if (!ready && this.output.join('').includes(readyLine)) {
+          ready = true;
           clearTimeout(timer);
           resolveReady();
         }
