@@ -4,7 +4,6 @@ export {
   announceReady,
   closeOnSignals,
   connectNats,
-  logLevels,
   messagingModule,
   runBusService,
 } from './lib/run-service';

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { configFromArgv } from './config-from-argv';
-import { logLevels } from './run-service';
 
 describe(configFromArgv.name, () => {
   const dir = mkdtempSync(join(tmpdir(), 'portfolio-bootstrap-'));
@@ -18,9 +17,4 @@ describe(configFromArgv.name, () => {
       expect(config.gateway.port).toBe(9123);
     },
   );
-
-  it('maps the log level to Nest levels, most severe first', () => {
-    const config = configFromArgv(['--config', file]);
-    expect(logLevels(config)).toEqual(['fatal', 'error', 'warn']);
-  });
 });

@@ -1,9 +1,4 @@
-import {
-  DynamicModule,
-  INestApplicationContext,
-  Logger,
-  LogLevel,
-} from '@nestjs/common';
+import { DynamicModule, INestApplicationContext, Logger } from '@nestjs/common';
 
 import type { PortfolioConfig } from '@portfolio/config';
 import {
@@ -20,18 +15,6 @@ import {
 
 import { exitOnStartupError, StartupError } from './startup-error';
 import { useStructuredLogs } from './structured-logs';
-
-const LEVELS: Record<PortfolioConfig['log']['level'], LogLevel[]> = {
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  verbose: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
-
-export function logLevels(config: PortfolioConfig): LogLevel[] {
-  return LEVELS[config.log.level];
-}
 
 export function messagingModule(
   config: PortfolioConfig,
