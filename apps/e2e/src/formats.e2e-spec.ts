@@ -82,4 +82,19 @@ describe('every model format in the standalone app', () => {
   });
 
   formatsFlow(() => ({ url, adminKey: ADMIN_KEY }));
+
+  it('recognizes the configured directory as the version it already is when restarted, without uploading it again', async () => {
+    await app.stop();
+    await app.start();
+    const messages = app.logRecords().map((r) => String(r['message']));
+    expect(messages.filter((m) => m.startsWith('embedder:'))).toEqual([
+      expect.stringMatching(/^embedder: .*embedder is already version 1$/),
+    ]);
+    const versions = await http<{ versions: unknown[] }>(
+      `${url}/admin/models/embedder/versions`,
+      { method: 'GET' },
+    );
+    expect(versions.status).toBe(200);
+    expect(versions.body.versions).toHaveLength(1);
+  }, 120_000);
 });

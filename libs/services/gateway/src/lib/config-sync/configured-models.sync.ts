@@ -5,7 +5,6 @@ import {
   OnApplicationBootstrap,
   OnModuleDestroy,
 } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 
@@ -17,7 +16,7 @@ import { ModelCatalogService } from '../catalog/model-catalog.service';
 import type { ConfiguredModel } from '@portfolio/config';
 
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
-import { tarOfDirectory } from './directory-tar';
+import { directoryDigest, fileSha256, tarOfDirectory } from './directory-tar';
 
 /** Errors that another attempt may cure (a service still starting). */
 const TRANSIENT = new Set(['SERVICE_UNAVAILABLE', 'TIMEOUT', 'NO_RUNTIME']);
@@ -98,18 +97,19 @@ export class ConfiguredModelsSync
       actor: CONFIG_ACTOR,
     });
     // A directory (a TF.js or HuggingFace model) is sent as a tar of its files; its
-    // digest is the storage's manifest digest, so it is not known before the upload,
-    // which then reuses an identical version instead of adding one.
+    // digest is the storage's manifest digest over them, computed here the same way.
+    // Should the two ever differ, the upload still reuses an identical version.
     const directory = (await stat(model.path)).isDirectory();
-    const sha256 = directory ? null : await fileSha256(model.path);
+    const sha256 = directory
+      ? await directoryDigest(model.path)
+      : await fileSha256(model.path);
     const { versions, aliases = {} } = await this.messaging.call(
       Registry.getModel,
       { id: model.id },
     );
-    const existing =
-      sha256 === null
-        ? undefined
-        : versions.find((v) => v.sha256 === sha256 && v.status === 'ready');
+    const existing = versions.find(
+      (v) => v.sha256 === sha256 && v.status === 'ready',
+    );
     let version: number;
     if (existing) {
       this.logger.log(
@@ -141,14 +141,4 @@ export class ConfiguredModelsSync
       this.logger.log(`${model.id}: alias ${alias} -> version ${version}`);
     }
   }
-}
-
-function fileSha256(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
 }
