@@ -14,14 +14,17 @@ import {
   PutResult,
   StorageDriver,
 } from '@portfolio/storage';
+import { MetricsRegistry } from '@portfolio/telemetry';
 import {
   buildMlpModel,
   eventually,
   makeTempDir,
+  scrapedValue,
   writeModel,
 } from '@portfolio/testing';
 
 import { ModelHostService } from './model-host.service';
+import { RuntimeMetrics } from './runtime.metrics';
 import {
   closeHost,
   loadRequestFor,
@@ -91,6 +94,7 @@ describe(`${ModelHostService.name} artifact fetches`, () => {
   let cacheDir: string;
   let store: GatedStore;
   let sut: ModelHostService;
+  let registry: MetricsRegistry;
 
   beforeAll(() => {
     Logger.overrideLogger(false);
@@ -107,12 +111,15 @@ describe(`${ModelHostService.name} artifact fetches`, () => {
       buildMlpModel({ inputSize: 4, hidden: [8], outputSize: 2, seed: 2 }),
     );
     store = new GatedStore(new LocalStorageDriver(root));
+    const settings = testRuntimeSettings({
+      loadTimeoutMs: 1_000,
+      artifactCache: { dir: cacheDir, maxBytes: 1024 * 1024 },
+    });
+    registry = new MetricsRegistry({ processMetrics: false });
     sut = new ModelHostService(
-      testRuntimeSettings({
-        loadTimeoutMs: 1_000,
-        artifactCache: { dir: cacheDir, maxBytes: 1024 * 1024 },
-      }),
+      settings,
       store,
+      new RuntimeMetrics(registry, settings),
     );
   });
   afterAll(async () => {
@@ -149,5 +156,34 @@ describe(`${ModelHostService.name} artifact fetches`, () => {
     expect(sut.artifactCacheStats()?.inUseBytes).toBe(
       fast.size_bytes + slow.size_bytes,
     );
+
+    // Counted: two downloads (the timed-out load's went on), then one from the cache.
+    const fetches = (result: string) =>
+      scrapedValue(registry, 'portfolio_runtime_artifact_fetches_total', {
+        result,
+      });
+    // The timed-out load's fetch settles on its own, maybe after the later load.
+    await eventually('both downloads counted', async () =>
+      (await fetches('downloaded')) === 2 ? true : null,
+    );
+    expect(await fetches('cached')).toBe(1);
+    expect(await fetches('failed')).toBeUndefined();
+    expect(
+      await scrapedValue(
+        registry,
+        'portfolio_runtime_artifact_fetch_duration_seconds_count',
+        { result: 'downloaded' },
+      ),
+    ).toBe(2);
+    expect(
+      await scrapedValue(registry, 'portfolio_runtime_artifact_cache_bytes', {
+        kind: 'in_use',
+      }),
+    ).toBe(fast.size_bytes + slow.size_bytes);
+    expect(
+      await scrapedValue(registry, 'portfolio_runtime_artifact_cache_bytes', {
+        kind: 'max',
+      }),
+    ).toBe(1024 * 1024);
   });
 });

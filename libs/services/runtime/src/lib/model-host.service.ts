@@ -227,6 +227,7 @@ export class ModelHostService implements OnApplicationShutdown {
       usedBytes: () => this.usedBytes(),
       baseBytes: () => this.baseBytes(),
       modelsLoaded: () => this.modelsLoaded(),
+      artifactCache: () => this.artifactCacheStats(),
     });
     // First: a runtime that cannot have its cache starts no worker either.
     this.cache = this.makeCache();
@@ -844,11 +845,24 @@ export class ModelHostService implements OnApplicationShutdown {
         model.path = await this.storage.localPath(model.request.artifact_uri);
         return model.path;
       }
-      const lease = await this.cache.acquire({
-        uri: model.request.artifact_uri,
-        sha256: model.request.sha256,
-        modelId: model.modelId,
-      });
+      const asked = performance.now();
+      const lease = await this.cache
+        .acquire({
+          uri: model.request.artifact_uri,
+          sha256: model.request.sha256,
+          modelId: model.modelId,
+        })
+        .catch((e: unknown) => {
+          this.metrics.artifactFetched(
+            'failed',
+            (performance.now() - asked) / 1000,
+          );
+          throw e;
+        });
+      this.metrics.artifactFetched(
+        lease.fetched ? 'downloaded' : 'cached',
+        (performance.now() - asked) / 1000,
+      );
       if (this.models.get(model.key) !== model || model.state === 'failed') {
         // Gave up on (a fetch past its timeout) or gone meanwhile: nothing holds it.
         lease.release();

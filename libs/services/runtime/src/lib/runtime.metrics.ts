@@ -30,13 +30,23 @@ export interface RuntimeMemorySource {
   usedBytes(): number;
   baseBytes(): number;
   modelsLoaded(): number;
+  /** The artifact cache's sizes; null where artifacts are read in place (the local driver). */
+  artifactCache(): {
+    readonly usedBytes: number;
+    readonly maxBytes: number;
+    readonly inUseBytes: number;
+  } | null;
 }
+
+/** How an artifact was had for a load: from the node's artifact cache, downloaded, or not at all. */
+export type ArtifactFetchResult = 'cached' | 'downloaded' | 'failed';
 
 /**
  * A runtime's own metrics (docs/metrics.md), every series labelled with its node id:
  * inference queue and compute time and batch sizes per model, loads (done, failed,
- * their duration) and unloads, and its memory (used, base, capacity, soft limit, RSS)
- * and models loaded, read at each scrape.
+ * their duration) and unloads, artifact fetches from its artifact cache, and its memory
+ * (used, base, capacity, soft limit, RSS), models loaded and artifact cache sizes, read
+ * at each scrape.
  */
 @Injectable()
 export class RuntimeMetrics {
@@ -49,6 +59,8 @@ export class RuntimeMetrics {
   private readonly loads: Counter<ModelLabels | 'result'>;
   private readonly loadDuration: Histogram<ModelLabels>;
   private readonly unloads: Counter<ModelLabels | 'reason'>;
+  private readonly fetches: Counter<'node' | 'result'>;
+  private readonly fetchDuration: Histogram<'node' | 'result'>;
   private readonly series = new SeriesCache<ModelSeries>();
   private source: RuntimeMemorySource | null = null;
 
@@ -112,8 +124,34 @@ export class RuntimeMetrics {
       labelNames: [...labelNames, 'reason'],
       registers,
     });
+    this.fetches = new Counter({
+      name: 'portfolio_runtime_artifact_fetches_total',
+      help: "Artifacts a load asked of this runtime's artifact cache (remote stores only), by result: cached (on disk and verified), downloaded (or waited for another load's download), failed",
+      labelNames: ['node', 'result'],
+      registers,
+    });
+    this.fetchDuration = new Histogram({
+      name: 'portfolio_runtime_artifact_fetch_duration_seconds',
+      help: "How long a load waited for its artifact from this runtime's artifact cache (the download and its verification, on a miss), by result",
+      labelNames: ['node', 'result'],
+      buckets: LOAD_SECONDS,
+      registers,
+    });
     const node = this.node;
     const read = () => this.source;
+    new Gauge({
+      name: 'portfolio_runtime_artifact_cache_bytes',
+      help: "This runtime's artifact cache (remote stores only), by kind: used (its files on disk), max (its limit), in_use (what loaded models hold, which it cannot evict)",
+      labelNames: ['node', 'kind'],
+      registers,
+      collect() {
+        const c = read()?.artifactCache();
+        if (!c) return;
+        this.set({ node, kind: 'used' }, c.usedBytes);
+        this.set({ node, kind: 'max' }, c.maxBytes);
+        this.set({ node, kind: 'in_use' }, c.inUseBytes);
+      },
+    });
     const memory: Record<string, (s: RuntimeMemorySource) => number> = {
       used: (s) => s.usedBytes(),
       base: (s) => s.baseBytes(),
@@ -182,6 +220,13 @@ export class RuntimeMetrics {
 
   loadFailed(key: string): void {
     this.loads.inc({ ...this.of(key).labels, result: 'failed' });
+  }
+
+  /** A load's artifact, had from the artifact cache (or not) after `seconds`. */
+  artifactFetched(result: ArtifactFetchResult, seconds: number): void {
+    const labels = { node: this.node, result };
+    this.fetches.inc(labels);
+    this.fetchDuration.observe(labels, seconds);
   }
 
   unloaded(key: string, reason: EvictionReason): void {
