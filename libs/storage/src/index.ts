@@ -25,6 +25,7 @@ export type { StorageSettings } from './lib/storage-driver.factory';
 export {
   artifactDigest,
   artifactManifestDigest,
+  fileSha256,
 } from './lib/artifact-manifest';
 export type { ManifestFile } from './lib/artifact-manifest';
 export { ArtifactCache } from './lib/cache/artifact-cache';

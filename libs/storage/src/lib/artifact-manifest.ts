@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 
 /** One file of an artifact, as its manifest lists it. */
 export interface ManifestFile {
@@ -34,4 +35,12 @@ export function artifactDigest(files: readonly ManifestFile[]): string {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The sha256 of a file's bytes, hex, read as a stream. */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path))
+    hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, Dirent } from 'node:fs';
+import { createWriteStream, Dirent } from 'node:fs';
 import {
   chmod,
   mkdir,
@@ -14,7 +14,7 @@ import { dirname, join, posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { artifactDigest, ManifestFile } from '../artifact-manifest';
+import { artifactDigest, fileSha256, ManifestFile } from '../artifact-manifest';
 import { artifactFolderOf, isValidKey } from '../artifact-key.util';
 import { StorageDriver, StorageError } from '../storage-driver';
 
@@ -320,7 +320,7 @@ export class ArtifactCache {
         files.push({
           path: f.path,
           sizeBytes: f.sizeBytes,
-          sha256: await hashFile(join(entry.dir, ...f.path.split('/'))),
+          sha256: await fileSha256(join(entry.dir, ...f.path.split('/'))),
         });
     } catch (e) {
       return `reading it failed: ${(e as Error).message}`;
@@ -638,13 +638,6 @@ async function identity(dir: string): Promise<
     files: files.map(({ path, sizeBytes }) => ({ path, sizeBytes })),
     key: files.map((f) => `${f.path}\0${f.stamp}`).join('\n'),
   };
-}
-
-async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path))
-    hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 async function isFile(path: string): Promise<boolean> {

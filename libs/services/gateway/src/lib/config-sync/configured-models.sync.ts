@@ -10,13 +10,14 @@ import { stat } from 'node:fs/promises';
 
 import { aliasTarget, isPortfolioError, Registry } from '@portfolio/contracts';
 import { Messaging } from '@portfolio/messaging';
+import { fileSha256 } from '@portfolio/storage';
 
 import { ModelAdminService } from '../admin/model-admin.service';
 import { ModelCatalogService } from '../catalog/model-catalog.service';
 import type { ConfiguredModel } from '@portfolio/config';
 
 import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.settings';
-import { directoryDigest, fileSha256, tarOfDirectory } from './directory-tar';
+import { directoryDigest, tarOfDirectory } from './directory-tar';
 
 /** Errors that another attempt may cure (a service still starting). */
 const TRANSIENT = new Set(['SERVICE_UNAVAILABLE', 'TIMEOUT', 'NO_RUNTIME']);

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 
-import { artifactDigest, ManifestFile } from '@portfolio/storage';
+import { artifactDigest, fileSha256, ManifestFile } from '@portfolio/storage';
 
 interface DirectoryFile {
   /** Relative to the directory, `/`-separated: the name it has in the tar. */
@@ -74,14 +73,4 @@ export async function directoryDigest(dir: string): Promise<string> {
       sha256: await fileSha256(f.absolutePath),
     });
   return artifactDigest(files);
-}
-
-export function fileSha256(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
 }
